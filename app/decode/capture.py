@@ -1,0 +1,141 @@
+"""Capture files (pcap, pcapng) read through Scapy.
+
+This is the reference decoder: every TCP segment becomes a ``Packet``.  Scapy handles the
+file formats and link types (Ethernet, Linux cooked, BSD loopback, raw IP, ...).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import struct
+
+from .errors import InputTooLarge, UnsupportedInput
+from .model import Options, Packet, Trace, Warning
+
+logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
+logging.getLogger("scapy.loading").setLevel(logging.ERROR)
+
+PCAP_MAGICS = {
+    b"\xa1\xb2\xc3\xd4": "pcap",
+    b"\xd4\xc3\xb2\xa1": "pcap",
+    b"\xa1\xb2\x3c\x4d": "pcap",
+    b"\x4d\x3c\xb2\xa1": "pcap",
+    b"\x0a\x0d\x0d\x0a": "pcapng",
+}
+
+
+def capture_kind(data: bytes) -> str | None:
+    return PCAP_MAGICS.get(data[:4])
+
+
+def _options(raw: list[tuple[str, object]]) -> Options:
+    o = Options()
+    for name, value in raw:
+        if name == "MSS" and isinstance(value, int):
+            o.mss = value
+            o.items.append(f"mss {value}")
+        elif name == "WScale" and isinstance(value, int):
+            o.wscale = value
+            o.items.append(f"wscale {value}")
+        elif name == "SAckOK":
+            o.sack_perm = True
+            o.items.append("sackOK")
+        elif name == "Timestamp" and isinstance(value, tuple) and len(value) == 2:
+            o.ts_val, o.ts_ecr = int(value[0]), int(value[1])
+            o.items.append(f"TS val {o.ts_val} ecr {o.ts_ecr}")
+        elif name == "NOP":
+            o.nop += 1
+            o.items.append("nop")
+        elif name == "EOL":
+            o.eol = True
+            o.items.append("eol")
+        elif name == "SAck" and isinstance(value, tuple):
+            edges = [int(v) for v in value]
+            o.sack = list(zip(edges[0::2], edges[1::2], strict=False))
+            o.items.append("sack " + "".join(f"{{{a}:{b}}}" for a, b in o.sack))
+        else:
+            text = f"{name} {value!r}" if value not in (None, b"") else str(name)
+            o.other.append(text)
+            o.items.append(text)
+    return o
+
+
+def read_capture(data: bytes, *, max_packets: int) -> Trace:
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.inet6 import IPv6
+    from scapy.packet import Padding
+    from scapy.utils import PcapReader
+
+    kind = capture_kind(data) or "pcap"
+    warnings: list[Warning] = []
+    packets: list[Packet] = []
+    others: list[dict[str, object]] = []
+    try:
+        reader = PcapReader(io.BytesIO(data))  # type: ignore[arg-type]
+    except Exception as exc:  # Scapy raises plain Scapy_Exception / struct errors
+        raise UnsupportedInput(f"not a readable {kind} file: {exc}", offset=0) from exc
+    link = getattr(reader, "linktype", None)
+    count = 0
+    try:
+        while True:
+            try:
+                pkt = reader.read_packet()
+            except EOFError:
+                break
+            except (struct.error, ValueError) as exc:
+                warnings.append(
+                    Warning(None, f"capture ends inside a record after {count} packets: {exc}")
+                )
+                break
+            if pkt is None:
+                break
+            count += 1
+            if count > max_packets:
+                raise InputTooLarge(
+                    f"the capture has more than {max_packets:,} packets, the configured limit "
+                    "(TCPLADDER_MAX_PACKETS)"
+                )
+            ip = pkt.getlayer(IP) or pkt.getlayer(IPv6)
+            tcp = pkt.getlayer(TCP)
+            if ip is None or tcp is None:
+                others.append({"n": count, "text": pkt.summary()})
+                continue
+            hdr = tcp.dataofs * 4 if tcp.dataofs else 20
+            if isinstance(ip, IP):
+                length = (ip.len or 0) - ip.ihl * 4 - hdr
+            else:
+                offset = len(bytes(ip)) - len(bytes(tcp))
+                length = (ip.plen or 0) - (offset - 40) - hdr
+            if length < 0:
+                payload = tcp.payload
+                length = len(payload) - (len(payload[Padding]) if Padding in payload else 0)
+            p = Packet(
+                n=count,
+                src_host=str(ip.src),
+                src_port=int(tcp.sport),
+                dst_host=str(ip.dst),
+                dst_port=int(tcp.dport),
+                flags=int(tcp.flags),
+                ip_version=6 if isinstance(ip, IPv6) else 4,
+                time=float(pkt.time),
+                seq=int(tcp.seq),
+                ack=int(tcp.ack) if int(tcp.flags) & 0x10 else None,
+                length=length,
+                win=int(tcp.window),
+                urg=int(tcp.urgptr) if int(tcp.flags) & 0x20 else None,
+                options=_options(list(tcp.options)),
+                cksum=int(tcp.chksum),
+            )
+            packets.append(p)
+    finally:
+        reader.close()
+    for i, p in enumerate(packets, 1):
+        p.n = i
+    return Trace(
+        kind=kind,
+        packets=packets,
+        warnings=warnings,
+        other_packets=others,
+        link_type=str(link) if link is not None else None,
+    )

@@ -1,0 +1,167 @@
+"""Findings: stable dotted codes, each with a title, an explanation in English and Chinese,
+and the RFC section it rests on.  Codes are part of the JSON contract: never rename one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    code: str
+    title_en: str
+    title_zh: str
+    en: str
+    zh: str
+    rfc: str
+
+
+_ENTRIES = (
+    Entry(
+        "tcp.retransmission",
+        "Retransmission",
+        "重传",
+        "This segment carries sequence numbers that were already sent: the sender did not see "
+        "them acknowledged in time and sent them again.",
+        "该报文段携带的序列号之前已发送过：发送方没有及时收到确认，于是再次发送。",
+        "RFC 9293 §3.8.1, RFC 6298",
+    ),
+    Entry(
+        "tcp.fast_retransmission",
+        "Fast retransmission",
+        "快速重传",
+        "A retransmission sent right after duplicate ACKs reported a hole, before the "
+        "retransmission timer expired.",
+        "在重复确认报告了数据空洞之后、重传定时器到期之前立即进行的重传。",
+        "RFC 5681 §3.2",
+    ),
+    Entry(
+        "tcp.spurious_retransmission",
+        "Spurious retransmission",
+        "虚假重传",
+        "A retransmission of data the receiver had already acknowledged: it was not needed.",
+        "重传的数据接收方此前已经确认过，这次重传并无必要。",
+        "RFC 3522, RFC 5682",
+    ),
+    Entry(
+        "tcp.duplicate_ack",
+        "Duplicate ACK",
+        "重复确认",
+        "An ACK that repeats the previous acknowledgement number with no data and no window "
+        "change: the receiver got a segment beyond a hole.",
+        "重复上一个确认号、不带数据、窗口也未变化的 ACK：接收方收到了空洞之后的报文段。",
+        "RFC 5681 §2",
+    ),
+    Entry(
+        "tcp.out_of_order",
+        "Out-of-order segment",
+        "乱序报文段",
+        "A segment whose sequence number is lower than data already seen in that direction, "
+        "arriving soon after it: the network reordered packets.",
+        "序列号低于该方向已出现的数据，且紧随其后到达：网络对数据包进行了重新排序。",
+        "RFC 9293 §3.10.7.4",
+    ),
+    Entry(
+        "tcp.lost_segment",
+        "Previous segment not captured",
+        "前一个报文段未被抓到",
+        "The sequence number jumps ahead of what was seen: a segment before this one was lost "
+        "or not captured.",
+        "序列号跳过了已看到的数据：此前的某个报文段丢失或没有被抓到。",
+        "RFC 9293 §3.4",
+    ),
+    Entry(
+        "tcp.ack_unseen",
+        "ACKed segment not captured",
+        "确认了未抓到的报文段",
+        "This ACK covers data the capture never showed: the capture missed packets.",
+        "该 ACK 确认的数据在抓包中从未出现：抓包遗漏了数据包。",
+        "RFC 9293 §3.4",
+    ),
+    Entry(
+        "tcp.zero_window",
+        "Zero window",
+        "零窗口",
+        "The receiver advertises a window of 0: its buffer is full and the sender must stop.",
+        "接收方通告窗口为 0：其缓冲区已满，发送方必须暂停发送。",
+        "RFC 9293 §3.8.6.1",
+    ),
+    Entry(
+        "tcp.zero_window_probe",
+        "Zero-window probe",
+        "零窗口探测",
+        "The sender probes a zero window with one byte (or none) to learn when it reopens.",
+        "发送方用 1 字节（或不带数据）的报文探测零窗口，以得知窗口何时重新打开。",
+        "RFC 9293 §3.8.6.1",
+    ),
+    Entry(
+        "tcp.window_full",
+        "Window full",
+        "窗口已满",
+        "The sender has filled the receiver's advertised window and must wait for an ACK.",
+        "发送方已填满接收方通告的窗口，必须等待确认。",
+        "RFC 9293 §3.8.6",
+    ),
+    Entry(
+        "tcp.window_update",
+        "Window update",
+        "窗口更新",
+        "A segment with no data that only changes the advertised window.",
+        "不带数据、只改变通告窗口的报文段。",
+        "RFC 9293 §3.8.6",
+    ),
+    Entry(
+        "tcp.keep_alive",
+        "Keep-alive",
+        "保活探测",
+        "A segment with sequence number one below the next expected, sent after idle time to "
+        "check that the peer is still there.",
+        "序列号比期望值小 1 的报文段，在空闲一段时间后发送，用于确认对方仍然存在。",
+        "RFC 9293 §3.8.4, RFC 1122 §4.2.3.6",
+    ),
+    Entry(
+        "tcp.keep_alive_ack",
+        "Keep-alive ACK",
+        "保活确认",
+        "The peer's answer to a keep-alive: an ACK of the current sequence number.",
+        "对保活探测的应答：确认当前序列号的 ACK。",
+        "RFC 9293 §3.8.4",
+    ),
+    Entry(
+        "tcp.reset",
+        "Connection reset",
+        "连接复位",
+        "RST aborts the connection at once. It is not the same as FIN: there is no orderly "
+        "close, data in flight or unread is discarded, and RST is never acknowledged.",
+        "RST 立即中止连接。它与 FIN 不同：没有有序关闭，在途或未读取的数据会被丢弃，RST 也不会被确认。",
+        "RFC 9293 §3.5.2",
+    ),
+    Entry(
+        "tcp.port_reuse",
+        "Port reuse",
+        "端口复用",
+        "A new SYN on the same addresses and ports as an earlier connection: a new connection.",
+        "在与先前连接相同的地址和端口上出现新的 SYN：这是一个新连接。",
+        "RFC 9293 §3.4.1",
+    ),
+    Entry(
+        "tcp.checksum_offload",
+        "Checksum offload",
+        "校验和卸载",
+        "tcpdump reports the checksum as incorrect, on a packet the capturing host sent: the "
+        "network card computes the checksum after capture (offload). It is not corruption.",
+        "tcpdump 报告校验和错误，而该包是抓包主机自己发出的：网卡在抓包之后才计算校验和（卸载），并非数据损坏。",
+        "RFC 9293 §3.1",
+    ),
+    Entry(
+        "tcp.bad_option",
+        "Malformed option",
+        "选项格式错误",
+        "An option whose length or content does not match its definition.",
+        "长度或内容与定义不符的 TCP 选项。",
+        "RFC 9293 §3.1",
+    ),
+)
+
+CATALOGUE: dict[str, Entry] = {e.code: e for e in _ENTRIES}

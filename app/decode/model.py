@@ -1,0 +1,179 @@
+"""The packet model shared by the text parser and the capture reader.
+
+Constants follow RFC 9293 §3.1 (header format) and RFC 3168 §6.1 / RFC 9768 (ECN bits).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# TCP control bits, RFC 9293 §3.1 (AE: RFC 9768, accurate ECN).
+FIN = 0x01
+SYN = 0x02
+RST = 0x04
+PSH = 0x08
+ACK = 0x10
+URG = 0x20
+ECE = 0x40
+CWR = 0x80
+AE = 0x100
+
+# tcpdump prints flag letters in this order (print-tcp.c, tcp_flag_values).
+FLAG_LETTERS: tuple[tuple[int, str], ...] = (
+    (FIN, "F"),
+    (SYN, "S"),
+    (RST, "R"),
+    (PSH, "P"),
+    (ACK, "."),
+    (URG, "U"),
+    (ECE, "E"),
+    (CWR, "W"),
+    (AE, "e"),
+)
+FLAG_NAMES: dict[int, str] = {
+    FIN: "FIN",
+    SYN: "SYN",
+    RST: "RST",
+    PSH: "PSH",
+    ACK: "ACK",
+    URG: "URG",
+    ECE: "ECE",
+    CWR: "CWR",
+    AE: "AE",
+}
+
+SEQ_MOD = 1 << 32
+
+
+def flags_to_letters(flags: int) -> str:
+    """tcpdump's rendering of a flag set: ``S.`` for SYN+ACK, ``none`` for nothing."""
+    text = "".join(letter for bit, letter in FLAG_LETTERS if flags & bit)
+    return text or "none"
+
+
+def flag_names(flags: int) -> list[str]:
+    return [FLAG_NAMES[bit] for bit, _ in FLAG_LETTERS if flags & bit]
+
+
+@dataclass(slots=True)
+class Options:
+    """TCP options as tcpdump prints them (RFC 9293 §3.2, RFC 7323, RFC 2018)."""
+
+    mss: int | None = None
+    wscale: int | None = None
+    sack_perm: bool = False
+    ts_val: int | None = None
+    ts_ecr: int | None = None
+    sack: list[tuple[int, int]] = field(default_factory=list)
+    nop: int = 0
+    eol: bool = False
+    other: list[str] = field(default_factory=list)
+    # The list as written, for display: e.g. ["mss 16344", "nop", "wscale 6", ...].
+    items: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "mss": self.mss,
+            "wscale": self.wscale,
+            "sack_perm": self.sack_perm,
+            "ts_val": self.ts_val,
+            "ts_ecr": self.ts_ecr,
+            "sack": [list(b) for b in self.sack],
+        }
+
+
+@dataclass(slots=True)
+class Comment:
+    """A line of the user's own text kept beside a packet (or at the end)."""
+
+    line: int
+    text: str
+    position: str = "before"  # "before" or "after" the packet it belongs to
+
+
+@dataclass(slots=True)
+class Warning:
+    line: int | None
+    message: str
+    offset: int | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {"line": self.line, "message": self.message}
+        if self.offset is not None:
+            out["offset"] = self.offset
+        return out
+
+
+def format_endpoint(host: str, port: int | None) -> str:
+    """``host:port``; IPv6 addresses in brackets as in RFC 3986."""
+    shown = f"[{host}]" if ":" in host else host
+    return f"{shown}:{port if port is not None else '?'}"
+
+
+@dataclass(slots=True)
+class Packet:
+    """One TCP segment, whichever way it reached us."""
+
+    n: int
+    src_host: str
+    src_port: int | None
+    dst_host: str
+    dst_port: int | None
+    flags: int
+    ip_version: int = 4
+    time: float | None = None
+    time_text: str | None = None
+    seq: int | None = None
+    ack: int | None = None
+    seq_inferred: bool = False
+    length: int | None = None
+    win: int | None = None
+    urg: int | None = None
+    options: Options = field(default_factory=Options)
+    cksum: int | None = None
+    cksum_expected: int | None = None  # set when tcpdump printed "(incorrect -> 0x...)"
+    ip: dict[str, object] = field(default_factory=dict)
+    src_port_name: str | None = None
+    dst_port_name: str | None = None
+    line: int | None = None
+    raw: str | None = None
+    annotation: str | None = None
+    details: list[str] = field(default_factory=list)
+    comments: list[Comment] = field(default_factory=list)
+    # Filled by flow analysis.
+    rel_seq: int | None = None
+    rel_ack: int | None = None
+    findings: list[str] = field(default_factory=list)
+
+    @property
+    def src(self) -> str:
+        return format_endpoint(self.src_host, self.src_port)
+
+    @property
+    def dst(self) -> str:
+        return format_endpoint(self.dst_host, self.dst_port)
+
+    @property
+    def letters(self) -> str:
+        return flags_to_letters(self.flags)
+
+    @property
+    def seg_len(self) -> int:
+        """Sequence space consumed: payload plus one for SYN and one for FIN (RFC 9293 §3.4)."""
+        return (self.length or 0) + (1 if self.flags & SYN else 0) + (1 if self.flags & FIN else 0)
+
+
+@dataclass(slots=True)
+class Trace:
+    """Everything read from one input, before analysis."""
+
+    kind: str  # "text", "pcap", "pcapng"
+    packets: list[Packet]
+    warnings: list[Warning] = field(default_factory=list)
+    header: list[Comment] = field(default_factory=list)  # tcpdump command and status lines
+    preamble: list[Comment] = field(default_factory=list)  # user's prose before the packets
+    trailing: list[Comment] = field(default_factory=list)  # commentary after the last packet
+    other_packets: list[dict[str, object]] = field(default_factory=list)  # non-TCP, listed
+    options: list[str] = field(default_factory=list)  # tcpdump flags seen in a pasted command
+    numbering: str = "absolute"  # "absolute" or "relative" as printed (text input only)
+    link_type: str | None = None

@@ -1,0 +1,742 @@
+"""Read tcpdump terminal output as people paste it.
+
+The format is tcpdump(1)'s "TCP Packets" section and print-tcp.c: ::
+
+    [time] IP[6] [(ip header)] src > dst: Flags [..], [cksum ..,] [seq a[:b],] [ack n,]
+        win w, [urg u,] [options [..],] length l[: app summary]
+
+Pasted text also carries the user's own words between packets, the tcpdump command and its
+status lines, packets glued on one line, lines cut short while quoting, and hex dumps.  Every
+non-blank line ends up somewhere: a packet, a repeat of a packet (its prose attached to it),
+commentary beside a packet, the header, or a warning with its line number.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from .errors import NoPackets
+from .model import (
+    ACK,
+    AE,
+    CWR,
+    ECE,
+    FIN,
+    PSH,
+    RST,
+    SEQ_MOD,
+    SYN,
+    URG,
+    Comment,
+    Options,
+    Packet,
+    Trace,
+    Warning,
+)
+from .services import SERVICES
+
+PACKET_EXAMPLE = (
+    "12:00:00.000001 IP 127.0.0.1.51596 > 127.0.0.1.8000: Flags [S], seq 469714520, "
+    "win 65535, options [mss 16324,nop,wscale 6], length 0"
+)
+
+# A packet starts with an optional time stamp, an optional interface/direction (-i any on
+# newer Linux tcpdump: "lo In"), then "IP" or "IP6".
+_TIME = r"(?:(?P<date>\d{4}-\d{2}-\d{2}) )?(?P<time>\d{1,3}:\d{2}:\d{2}(?:\.\d{1,9})?)"
+_START = re.compile(
+    r"(?:(?<=\s)|(?<=^)|(?<=[`>]))"
+    + r"(?:"
+    + _TIME
+    + r" +)?"
+    + r"(?:(?P<ifname>[\w.@-]+) +(?P<dir>In|Out|P|B|M) +)?"
+    + r"(?P<proto>IP6?) "
+)
+_FLAGS = re.compile(r"Flags \[(?P<flags>[^\]]*)\]")
+_HEX_LINE = re.compile(r"^\s*0x[0-9a-fA-F]{4}:\s")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_PROMPT_CMD = re.compile(
+    r"^(?:\S*@\S*(?:\s+\S+)?\s*)?(?:[$%#>]\s*)?(?:sudo\s+)?(?P<cmd>tcpdump(?:\s.*)?)$"
+)
+_FILTER_WORD = re.compile(
+    r"^(?:-.*|[!'\"(].*|.*[)'\"]|\d+|tcp|udp|icmp6?|arp|ip6?|port|portrange|host|net|src|dst|"
+    r"and|or|not|&&|\|\||greater|less|proto|ether|vlan|any|lo\d*|eth\d+|en\d+|[a-z]+\d+)$"
+)
+_STATUS = re.compile(
+    r"^\s*(?:tcpdump: |listening on |\d+ packets? (?:captured|received by filter|dropped by)|"
+    r"reading from file |dropped privs to )"
+)
+_BAD_TIME = re.compile(r"^\s*(\d{1,3}):(\d{2}):(\d{2})\.(\d{1,9})\b")
+
+_FIRST_LABEL_LINES = 3
+
+_LONG_FLAGS = {
+    "SYN": SYN,
+    "ACK": ACK,
+    "FIN": FIN,
+    "RST": RST,
+    "RESET": RST,
+    "PUSH": PSH,
+    "PSH": PSH,
+    "URG": URG,
+    "ECE": ECE,
+    "CWR": CWR,
+    "AE": AE,
+}
+_LETTER_FLAGS = {
+    "F": FIN,
+    "S": SYN,
+    "R": RST,
+    "P": PSH,
+    ".": ACK,
+    "U": URG,
+    "E": ECE,
+    "W": CWR,
+    "e": AE,
+}
+
+_FIELD_RES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "cksum",
+        re.compile(
+            r", cksum 0x(?P<ck>[0-9a-fA-F]+) \((?:(?P<ok>correct)|incorrect -> 0x(?P<exp>[0-9a-fA-F]+))\)"
+        ),
+    ),
+    ("seq", re.compile(r", seq (?P<s>\d+)(?::(?P<e>\d+))?")),
+    ("ack", re.compile(r", ack (?P<a>\d+)")),
+    ("win", re.compile(r", win (?P<w>\d+)")),
+    ("urg", re.compile(r", urg (?P<u>\d+)")),
+    ("options", re.compile(r", options \[")),
+    ("length", re.compile(r", length (?P<l>\d+)")),
+)
+
+
+class FlagError(ValueError):
+    pass
+
+
+def parse_flags(text: str) -> int:
+    """``S.`` / ``SYN.ACK`` / ``none`` → bit mask (tcpdump print-tcp.c tcp_flag_values)."""
+    text = text.strip()
+    if text in ("", "none"):
+        return 0
+    parts = [p for p in text.split(".")]
+    if any(p.upper() in _LONG_FLAGS for p in parts if p):
+        bits = 0
+        for i, part in enumerate(parts):
+            if not part:
+                # "[ACK]" style never has empty parts except a trailing "." meaning ACK.
+                if i == len(parts) - 1 and i > 0:
+                    bits |= ACK
+                continue
+            name = part.upper()
+            if name not in _LONG_FLAGS:
+                raise FlagError(f"unknown flag name {part!r} in [{text}]")
+            bits |= _LONG_FLAGS[name]
+        return bits
+    bits = 0
+    for ch in text:
+        if ch not in _LETTER_FLAGS:
+            raise FlagError(f"unknown flag letter {ch!r} in [{text}]")
+        bits |= _LETTER_FLAGS[ch]
+    return bits
+
+
+def parse_options(text: str) -> Options:
+    """The inside of ``options [...]`` as tcpdump prints it (print-tcp.c, tcp_opts)."""
+    opts = Options()
+    depth = 0
+    item = ""
+    items: list[str] = []
+    for ch in text:
+        if ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+        if ch == "," and depth == 0:
+            items.append(item.strip())
+            item = ""
+        else:
+            item += ch
+    if item.strip():
+        items.append(item.strip())
+    opts.items = items
+    for it in items:
+        words = it.split()
+        head = words[0] if words else ""
+        try:
+            if head == "mss" and len(words) == 2:
+                opts.mss = int(words[1])
+            elif head == "wscale" and len(words) == 2:
+                opts.wscale = int(words[1])
+            elif head == "sackOK":
+                opts.sack_perm = True
+            elif head == "TS" and len(words) >= 5 and words[1] == "val" and words[3] == "ecr":
+                opts.ts_val = int(words[2])
+                opts.ts_ecr = int(words[4])
+            elif head == "nop":
+                opts.nop += 1
+            elif head == "eol":
+                opts.eol = True
+            elif head == "sack" and len(words) >= 2:
+                for left, right in re.findall(r"\{(\d+):(\d+)\}", it):
+                    opts.sack.append((int(left), int(right)))
+            else:
+                opts.other.append(it)
+        except ValueError:
+            opts.other.append(it)
+    return opts
+
+
+@dataclass(slots=True)
+class _Parsed:
+    """A packet line as printed, before relative numbers are resolved."""
+
+    packet: Packet
+    seq_start: int | None = None
+    seq_end: int | None = None
+    ack: int | None = None
+    partial: bool = False
+    has_time: bool = False
+    fields: set[str] = field(default_factory=set)
+
+
+def _split_endpoint(text: str) -> tuple[str, int | None, str | None]:
+    """``127.0.0.1.57729`` → host, port; ``10.8.34.27.memcache`` → host, 11211, "memcache"."""
+    host, dot, port = text.rpartition(".")
+    if not dot or not host:
+        return text, None, None
+    if port.isdigit():
+        return host, int(port), None
+    return host, SERVICES.get(port.lower()), port
+
+
+def _parse_clock(date: str | None, clock: str, line: int, warnings: list[Warning]) -> float | None:
+    hh, mm, rest = clock.split(":")
+    ss, _, frac = rest.partition(".")
+    h, m, s = int(hh), int(mm), int(ss)
+    if h > 23 or m > 59 or s > 60:
+        warnings.append(
+            Warning(
+                line,
+                f"time stamp {clock!r} is not a time of day (hour {h}, minute {m}, second {s}); "
+                "packet kept without a time",
+            )
+        )
+        return None
+    seconds = h * 3600 + m * 60 + s + (int(frac) / 10 ** len(frac) if frac else 0.0)
+    if date:
+        try:
+            day = datetime.strptime(date, "%Y-%m-%d").replace(tzinfo=UTC)
+        except ValueError:
+            warnings.append(Warning(line, f"date {date!r} is not a calendar date; ignored"))
+        else:
+            seconds += day.timestamp()
+    return seconds
+
+
+def _balanced_paren(text: str, pos: int) -> int:
+    """Index just past the ')' closing the '(' at ``pos``, or -1."""
+    depth = 0
+    for i in range(pos, len(text)):
+        if text[i] == "(":
+            depth += 1
+        elif text[i] == ")":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+    return -1
+
+
+def _ip_header(text: str) -> dict[str, object]:
+    """The ``(tos 0x0, ttl 64, ...)`` of -v output, as a small dict of what we recognise."""
+    out: dict[str, object] = {"text": text}
+    for key, pattern in (
+        ("ttl", r"\bttl (\d+)"),
+        ("hlim", r"\bhlim (\d+)"),
+        ("id", r"\bid (\d+)"),
+        ("length", r"(?:\blength|payload length:?) (\d+)"),
+    ):
+        m = re.search(pattern, text)
+        if m:
+            out[key] = int(m.group(1))
+    m = re.search(r"\bflowlabel (0x[0-9a-fA-F]+)", text)
+    if m:
+        out["flowlabel"] = m.group(1)
+    m = re.search(r"\btos (0x[0-9a-fA-F]+)(?:,(ECT\(0\)|ECT\(1\)|CE))?", text)
+    if m:
+        out["tos"] = m.group(1)
+        if m.group(2):
+            out["ecn"] = m.group(2)
+    return out
+
+
+class _LineParser:
+    def __init__(self) -> None:
+        self.warnings: list[Warning] = []
+
+    def find_starts(self, text: str) -> list[re.Match[str]]:
+        return list(_START.finditer(text))
+
+    def parse_at(self, text: str, m: re.Match[str], end: int, line: int) -> _Parsed | str | None:
+        """Parse the packet starting at match ``m`` and ending before ``end``.
+
+        Returns a ``_Parsed`` for TCP, the string ``"other"`` for a recognised non-TCP packet,
+        or ``None`` when this is not a packet line after all (prose that says "IP").
+        """
+        seg = text[m.end() : end]
+        pos = 0
+        ip: dict[str, object] = {}
+        if seg.startswith("("):
+            close = _balanced_paren(seg, 0)
+            if close < 0:
+                return None
+            ip = _ip_header(seg[1 : close - 1])
+            pos = close
+            while pos < len(seg) and seg[pos] == " ":
+                pos += 1
+        arrow = seg.find(" > ", pos)
+        colon = seg.find(": ", arrow + 3) if arrow >= 0 else -1
+        if arrow < 0 or colon < 0:
+            # "IP 1.2.3.4.5 > 6.7.8.9.10:" at the very end of the text has no space.
+            if arrow >= 0 and seg.rstrip().endswith(":"):
+                colon = len(seg.rstrip()) - 1
+            else:
+                return None
+        src_text = seg[pos:arrow]
+        dst_text = seg[arrow + 3 : colon]
+        if not src_text or " " in src_text or not dst_text or " " in dst_text:
+            return None
+        rest = seg[colon + 1 :]
+        fm = _FLAGS.match(rest.lstrip())
+        if fm is None:
+            return "other"
+        rest = rest.lstrip()
+        try:
+            flags = parse_flags(fm.group("flags"))
+        except FlagError as exc:
+            self.warnings.append(Warning(line, f"{exc}; flags ignored"))
+            flags = 0
+        src_host, src_port, src_name = _split_endpoint(src_text)
+        dst_host, dst_port, dst_name = _split_endpoint(dst_text)
+        for name, port, shown in ((src_name, src_port, src_text), (dst_name, dst_port, dst_text)):
+            if name is not None and port is None:
+                self.warnings.append(
+                    Warning(
+                        line,
+                        f"service name {name!r} in {shown!r} is not one tcpladder knows; "
+                        "port kept as written (use tcpdump -nn to print numbers)",
+                    )
+                )
+        pkt = Packet(
+            n=0,
+            src_host=src_host,
+            src_port=src_port,
+            dst_host=dst_host,
+            dst_port=dst_port,
+            flags=flags,
+            ip_version=6 if m.group("proto") == "IP6" else 4,
+            src_port_name=src_name,
+            dst_port_name=dst_name,
+            ip=ip,
+            line=line,
+            raw=text[m.start() : end].strip(),
+        )
+        parsed = _Parsed(packet=pkt)
+        if m.group("time"):
+            parsed.has_time = True
+            pkt.time_text = (m.group("date") + " " if m.group("date") else "") + m.group("time")
+            pkt.time = _parse_clock(m.group("date"), m.group("time"), line, self.warnings)
+        if m.group("dir"):
+            pkt.ip["interface"] = m.group("ifname")
+            pkt.ip["direction"] = m.group("dir")
+        self._parse_fields(rest[fm.end() :], parsed, line)
+        return parsed
+
+    def _parse_fields(self, rest: str, parsed: _Parsed, line: int) -> None:
+        pkt = parsed.packet
+        pos = 0
+        while pos < len(rest):
+            for name, rx in _FIELD_RES:
+                fm = rx.match(rest, pos)
+                if fm is None:
+                    continue
+                parsed.fields.add(name)
+                if name == "cksum":
+                    pkt.cksum = int(fm.group("ck"), 16)
+                    if fm.group("exp"):
+                        pkt.cksum_expected = int(fm.group("exp"), 16)
+                    pos = fm.end()
+                elif name == "seq":
+                    parsed.seq_start = int(fm.group("s"))
+                    parsed.seq_end = int(fm.group("e")) if fm.group("e") else None
+                    pos = fm.end()
+                elif name == "ack":
+                    parsed.ack = int(fm.group("a"))
+                    pos = fm.end()
+                elif name == "win":
+                    pkt.win = int(fm.group("w"))
+                    pos = fm.end()
+                elif name == "urg":
+                    pkt.urg = int(fm.group("u"))
+                    pos = fm.end()
+                elif name == "options":
+                    depth = 1
+                    i = fm.end()
+                    while i < len(rest) and depth:
+                        if rest[i] == "[":
+                            depth += 1
+                        elif rest[i] == "]":
+                            depth -= 1
+                        i += 1
+                    if depth:
+                        parsed.partial = True
+                        pkt.options = parse_options(rest[fm.end() :])
+                        pos = len(rest)
+                    else:
+                        pkt.options = parse_options(rest[fm.end() : i - 1])
+                        pos = i
+                elif name == "length":
+                    pkt.length = int(fm.group("l"))
+                    pos = fm.end()
+                break
+            else:
+                break
+        tail = rest[pos:]
+        if "length" not in parsed.fields:
+            parsed.partial = True
+        stripped = tail.strip()
+        if not stripped or stripped == ",":
+            return
+        if stripped.startswith("[|tcp]") or stripped.startswith("[bad hdr length"):
+            pkt.details.append(stripped)
+            parsed.partial = True
+            return
+        if tail.startswith(": ") or tail.startswith(":"):
+            pkt.details.append(stripped.lstrip(": ").strip())
+            return
+        # A note the user wrote after the packet, e.g. "（1）".
+        pkt.annotation = stripped
+
+
+def _classify_command(line: str) -> list[str] | None:
+    m = _PROMPT_CMD.search(line.strip())
+    if not m:
+        return None
+    words = m.group("cmd").split()
+    # "tcpdump is a powerful tool" is prose; a command is options and filter words.
+    args = words[1:]
+    if not args or sum(bool(_FILTER_WORD.match(w)) for w in args) * 4 < len(args) * 3:
+        return None
+    return words
+
+
+def _command_flags(words: list[str]) -> list[str]:
+    """Single-letter options from a tcpdump command line: ``-nnS`` → ``n``, ``n``, ``S``."""
+    flags: list[str] = []
+    for w in words[1:]:
+        if w.startswith("--"):
+            flags.append(w)
+        elif w.startswith("-") and len(w) > 1:
+            letters = w[1:]
+            for i, ch in enumerate(letters):
+                flags.append(ch)
+                if ch in "iwrcCsEFGMTWyzZBj":  # options that take an argument
+                    break
+                _ = i
+    return flags
+
+
+def _same_packet(q: _Parsed, p: _Parsed) -> bool:
+    a, b = q.packet, p.packet
+    if (a.src, a.dst, a.flags) != (b.src, b.dst, b.flags):
+        return False
+    if q.has_time and a.time_text != b.time_text:
+        return False
+    for mine, theirs in (
+        (q.seq_start, p.seq_start),
+        (q.seq_end, p.seq_end),
+        (q.ack, p.ack),
+        (a.win, b.win),
+        (a.length, b.length),
+    ):
+        if mine is not None and mine != theirs:
+            return False
+    mine_opts = a.options.items
+    return not mine_opts or mine_opts == b.options.items[: len(mine_opts)]
+
+
+def parse_text(text: str) -> Trace:
+    """Parse pasted tcpdump output into a Trace; raise NoPackets if nothing is a packet."""
+    lp = _LineParser()
+    warnings = lp.warnings
+    header: list[Comment] = []
+    preamble: list[Comment] = []
+    trailing: list[Comment] = []
+    parsed: list[_Parsed] = []
+    others: list[dict[str, object]] = []
+    cmd_flags: list[str] = []
+    pending: list[Comment] = []  # commentary waiting for the next packet
+    last_target: Packet | None = None  # the packet commentary after a quote belongs to
+    last_was_quote = False
+    blank_since_pending = False
+
+    lines = text.splitlines()
+    # -v on IPv4 prints the IP header on one line and the TCP part on the next, indented.
+    joined: list[tuple[int, str]] = []
+    i = 0
+    while i < len(lines):
+        cur = lines[i]
+        if (
+            i + 1 < len(lines)
+            and re.search(r"\bIP6? \([^)]*(?:\([^)]*\)[^)]*)*\)\s*$", cur)
+            and " > " in lines[i + 1]
+        ):
+            joined.append((i + 1, cur.rstrip() + " " + lines[i + 1].strip()))
+            i += 2
+            continue
+        joined.append((i + 1, cur))
+        i += 1
+
+    def add_comment(lineno: int, body: str) -> None:
+        nonlocal blank_since_pending
+        if last_was_quote and last_target is not None:
+            last_target.comments.append(Comment(lineno, body, "after"))
+            return
+        if not parsed and pending and blank_since_pending:
+            # Only the block right above the first packet labels it; the rest is preamble.
+            preamble.extend(pending)
+            pending.clear()
+        blank_since_pending = False
+        pending.append(Comment(lineno, body))
+
+    for lineno, raw in joined:
+        line = raw.rstrip("\r\n")
+        body = line.strip()
+        if not body:
+            blank_since_pending = True
+            continue
+        if _FENCE.match(line):
+            continue
+        if _HEX_LINE.match(line) and parsed and not pending:
+            parsed[-1].packet.details.append(body)
+            continue
+        if _STATUS.match(line):
+            header.append(Comment(lineno, body))
+            continue
+        words = _classify_command(body)
+        if words is not None:
+            header.append(Comment(lineno, body))
+            cmd_flags.extend(_command_flags(words))
+            continue
+
+        starts = lp.find_starts(line)
+        items: list[tuple[int, int, _Parsed | str]] = []
+        for k, m in enumerate(starts):
+            end = starts[k + 1].start() if k + 1 < len(starts) else len(line)
+            result = lp.parse_at(line, m, end, lineno)
+            if result is None:
+                continue
+            items.append((m.start(), end, result))
+        # A candidate that failed to parse belongs to the text of the previous one.
+        if not items:
+            bad = _BAD_TIME.match(line)
+            if bad and int(bad.group(1)) > 23:
+                warnings.append(
+                    Warning(
+                        lineno,
+                        f"line starts with {bad.group(0).strip()!r}, which is not a time of day; "
+                        "no packet follows it, kept as commentary",
+                    )
+                )
+            elif " > " in line and re.search(r"Flags \[", line):
+                warnings.append(
+                    Warning(
+                        lineno,
+                        "looks like a TCP packet but is not in tcpdump's "
+                        "'IP src > dst: Flags [...]' form; kept as commentary",
+                    )
+                )
+            add_comment(lineno, body)
+            continue
+        lead = line[: items[0][0]].strip()
+        if lead:
+            add_comment(lineno, lead)
+        for _start, _end, result in items:
+            if isinstance(result, str):
+                others.append({"line": lineno, "text": line[_start:_end].strip()})
+                continue
+            q = result
+            quote_candidate = q.partial or not q.has_time
+            target: _Parsed | None = None
+            if quote_candidate:
+                for p in reversed(parsed):
+                    if _same_packet(q, p):
+                        target = p
+                        break
+            if target is not None:
+                tp = target.packet
+                for c in pending:
+                    tp.comments.append(Comment(c.line, c.text, "after"))
+                pending.clear()
+                tp.comments.append(Comment(lineno, q.packet.raw or body, "after"))
+                last_target = tp
+                last_was_quote = True
+                continue
+            if q.partial:
+                warnings.append(
+                    Warning(
+                        lineno,
+                        "packet line is cut short (no 'length' field); kept with the fields it has",
+                    )
+                )
+            if not parsed and len(pending) > _FIRST_LABEL_LINES:
+                preamble.extend(pending[:-_FIRST_LABEL_LINES])
+                del pending[:-_FIRST_LABEL_LINES]
+            q.packet.comments.extend(pending)
+            pending.clear()
+            parsed.append(q)
+            last_target = q.packet
+            last_was_quote = False
+
+    if not parsed:
+        if others:
+            return Trace(
+                kind="text",
+                packets=[],
+                warnings=warnings,
+                header=header,
+                preamble=preamble + pending,
+                other_packets=others,
+            )
+        raise NoPackets(
+            "no tcpdump packet line found in the text",
+            hint=f"A packet line looks like: {PACKET_EXAMPLE}",
+        )
+    if pending:
+        trailing.extend(pending)
+
+    packets = [p.packet for p in parsed]
+    for n, pkt in enumerate(packets, 1):
+        pkt.n = n
+    numbering = _resolve_numbering(parsed, cmd_flags, warnings)
+    _check_time_order(packets, warnings)
+    trace = Trace(
+        kind="text",
+        packets=packets,
+        warnings=warnings,
+        header=header,
+        preamble=preamble,
+        trailing=trailing,
+        other_packets=others,
+        options=cmd_flags,
+        numbering=numbering,
+    )
+    return trace
+
+
+def _conv_key(p: Packet) -> tuple[tuple[str, str], bool]:
+    a, b = p.src, p.dst
+    return ((a, b), False) if a <= b else ((b, a), True)
+
+
+def _guess_relative(parsed: list[_Parsed]) -> bool | None:
+    """Vote per conversation: after the packet that sets tcpdump's base, are numbers small?"""
+    votes_rel = votes_abs = 0
+    bases: dict[tuple[str, str], dict[str, int]] = {}
+    for q in parsed:
+        p = q.packet
+        if not p.flags & ACK or q.ack is None:
+            continue
+        key, _ = _conv_key(p)
+        if key not in bases or p.flags & SYN:
+            bases[key] = {p.dst: q.ack - 1}
+            if q.seq_start is not None:
+                bases[key][p.src] = q.seq_start
+            continue
+        base = bases[key].get(p.dst)
+        if base is None:
+            continue
+        dist = min((q.ack - base) % SEQ_MOD, (base - q.ack) % SEQ_MOD)
+        if dist < (1 << 24) and base >= (1 << 25):
+            votes_abs += 1
+        elif q.ack < (1 << 24) and base >= (1 << 25):
+            votes_rel += 1
+    if votes_rel == votes_abs == 0:
+        return None
+    return votes_rel > votes_abs
+
+
+def _resolve_numbering(parsed: list[_Parsed], cmd_flags: list[str], warnings: list[Warning]) -> str:
+    """Turn printed seq/ack into absolute numbers, undoing tcpdump's relative numbering.
+
+    tcpdump (print-tcp.c) rewrites seq/ack only on segments with ACK set, relative to a
+    per-conversation base taken from the first ACK-bearing segment it saw, or from any
+    segment with SYN and ACK: base(sender) = seq, base(receiver) = ack - 1.  That segment
+    itself is printed with absolute values.
+    """
+    if "S" in cmd_flags or "--absolute-tcp-sequence-numbers" in cmd_flags:
+        relative = False
+    elif any(f in cmd_flags for f in ("n", "i", "v", "r")) or cmd_flags:
+        relative = True
+    else:
+        guess = _guess_relative(parsed)
+        relative = bool(guess)
+    bases: dict[tuple[str, str], dict[str, int | None]] = {}
+    for q in parsed:
+        p = q.packet
+        p.length = p.length if p.length is not None else _len_from_seq(q)
+        if not relative or not p.flags & ACK:
+            p.seq = q.seq_start
+            p.ack = q.ack
+            continue
+        key, _ = _conv_key(p)
+        if key not in bases or p.flags & SYN:
+            seq_base = q.seq_start  # unknown when tcpdump did not print it (bare ACK)
+            bases[key] = {p.src: seq_base, p.dst: (q.ack - 1) % SEQ_MOD if q.ack else None}
+            p.seq = q.seq_start
+            p.ack = q.ack
+            p.rel_seq = 0 if q.seq_start is not None else None
+            p.rel_ack = 1 if q.ack is not None else None
+            continue
+        b = bases[key]
+        sb, ab = b.get(p.src), b.get(p.dst)
+        if q.seq_start is not None:
+            p.rel_seq = q.seq_start
+            p.seq = (q.seq_start + sb) % SEQ_MOD if sb is not None else None
+        if q.ack is not None:
+            p.rel_ack = q.ack
+            p.ack = (q.ack + ab) % SEQ_MOD if ab is not None else None
+    return "relative" if relative else "absolute"
+
+
+def _len_from_seq(q: _Parsed) -> int | None:
+    if q.seq_start is not None and q.seq_end is not None:
+        return (q.seq_end - q.seq_start) % SEQ_MOD
+    return None
+
+
+def _check_time_order(packets: list[Packet], warnings: list[Warning]) -> None:
+    last: Packet | None = None
+    day = 0.0
+    for p in packets:
+        if p.time is None:
+            continue
+        p.time += day
+        if last is not None and last.time is not None and p.time < last.time:
+            back = last.time - p.time
+            if back > 12 * 3600:
+                # Past midnight: times of day wrapped.
+                day += 86400
+                p.time += 86400
+                last = p
+                continue
+            warnings.append(
+                Warning(
+                    p.line,
+                    f"time goes backwards by {back * 1e6:.0f} µs after packet {last.n} "
+                    f"(line {last.line}); kept in the order printed",
+                )
+            )
+        last = p
