@@ -1,0 +1,98 @@
+"""The ``tcpladder`` command: ``serve`` the web app, ``explain`` a file or stdin."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from app import __version__
+from app.decode import Limits, TraceError, analyse, read_input, to_json
+
+
+def _text_summary(result: dict[str, Any]) -> str:
+    src = result["source"]
+    lines = [
+        f"{src['kind']}: {src['packet_count']} TCP packets, {len(result['flows'])} connections"
+    ]
+    for w in src["warnings"]:
+        where = f"line {w['line']}: " if w.get("line") else ""
+        lines.append(f"  warning: {where}{w['message']}")
+    for f in result["flows"]:
+        dur = f"{f['duration']:.6f} s" if f["duration"] is not None else "?"
+        lines.append(
+            f"#{f['id']} {f['client']} -> {f['server']}: {f['packet_count']} packets, "
+            f"{f['bytes']} bytes, {dur}; {f['ending']['en']}"
+        )
+        for p in f.get("packets", []):
+            seq = p["rel_seq"] if p["rel_seq"] is not None else "-"
+            ack = p["rel_ack"] if p["rel_ack"] is not None else "-"
+            arrow = "->" if p["direction"] == "c2s" else "<-"
+            find = (" " + ",".join(p["findings"])) if p["findings"] else ""
+            lines.append(
+                f"  {p['n']:>5} {arrow} [{p['flags']}] seq {seq} ack {ack} len {p['len']} "
+                f"win {p['win']}{' (=' + str(p['eff_win']) + ')' if p['eff_win'] is not None and p['eff_win'] != p['win'] else ''}"
+                f"  {p['phase']}{find}"
+            )
+    return "\n".join(lines)
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    try:
+        if args.path == "-":
+            data = sys.stdin.buffer.read()
+        else:
+            with open(args.path, "rb") as fh:
+                data = fh.read()
+    except OSError as exc:
+        print(f"tcpladder: cannot read {args.path}: {exc.strerror}", file=sys.stderr)
+        return 2
+    try:
+        analysis = analyse(read_input(data, Limits(max_input=args.max_input)))
+    except TraceError as exc:
+        print(f"tcpladder: {args.path}: {exc}", file=sys.stderr)
+        if exc.hint:
+            print(f"  {exc.hint}", file=sys.stderr)
+        return 2
+    result = to_json(analysis, summary=args.summary)
+    if args.json:
+        json.dump(result, sys.stdout, ensure_ascii=False, indent=1 if args.pretty else None)
+        sys.stdout.write("\n")
+    else:
+        print(_text_summary(result))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app.web.app import create_app
+
+    uvicorn.run(create_app(), host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tcpladder", description="Explain TCP packet traces.")
+    parser.add_argument("--version", action="version", version=f"tcpladder {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    ex = sub.add_parser("explain", help="analyse a capture or tcpdump text (PATH or - for stdin)")
+    ex.add_argument("path")
+    ex.add_argument("--json", action="store_true", help="print the JSON documented in docs/json.md")
+    ex.add_argument("--summary", action="store_true", help="omit per-packet lists")
+    ex.add_argument("--pretty", action="store_true", help="indent the JSON")
+    ex.add_argument("--max-input", type=int, default=1 << 34, help=argparse.SUPPRESS)
+    ex.set_defaults(func=cmd_explain)
+    sv = sub.add_parser("serve", help="run the web app")
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--log-level", default="info")
+    sv.set_defaults(func=cmd_serve)
+    args = parser.parse_args(argv)
+    rc: int = args.func(args)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""The FastAPI application: routers, static files, templates, the one error handler."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from app import __version__
+from app.decode import Limits
+from app.store import Store, default_url
+
+from . import api, errors, pages
+from .settings import Settings
+from .templating import Renderer
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    app = FastAPI(
+        title="tcpladder",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.settings = settings
+    limits = Limits(max_input=settings.max_input, max_packets=settings.max_packets)
+    app.state.store = Store(settings.database_url or default_url(settings.data_dir), limits=limits)
+    templates = Jinja2Templates(directory=str(settings.templates_dir))
+    templates.env.globals["version"] = __version__
+    app.state.renderer = Renderer(templates)
+    app.mount("/static", StaticFiles(directory=str(settings.static_dir)), name="static")
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    errors.install(app, app.state.renderer)
+    return app

@@ -1,0 +1,107 @@
+"""HTML pages: the form, the session page with its flows, and the ladder fragments."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from app.decode.errors import NotFound
+from app.store import new_token
+
+from .api import OWNER_COOKIE, owner_token, store_of
+from .ladder import PAGE, flow_summary, ladder_rows
+from .upload import read_submission
+
+router = APIRouter()
+
+EXAMPLE = Path(__file__).resolve().parent / "example.txt"
+
+
+def renderer(request: Request):  # type: ignore[no-untyped-def]
+    return request.app.state.renderer
+
+
+@router.get("/", response_class=HTMLResponse, name="index")
+async def index(request: Request) -> Response:
+    example = EXAMPLE.read_text() if request.query_params.get("example") else ""
+    return renderer(request).page(request, "index.html", {"example": example})
+
+
+@router.post("/sessions", name="submit")
+async def submit(request: Request) -> Response:
+    data, title = await read_submission(request, request.app.state.settings.max_input)
+    token = owner_token(request) or new_token()
+    rec = store_of(request).create(data, title=title, owner_token=token)
+    url = str(request.url_for("session_page", sid=rec.id))
+    if request.headers.get("hx-request") == "true":
+        response: Response = Response(status_code=204, headers={"HX-Redirect": url})
+    else:
+        response = RedirectResponse(url, status_code=303)
+    response.set_cookie(OWNER_COOKIE, token, max_age=5 * 365 * 86400, httponly=True, samesite="lax")
+    return response
+
+
+def _session_context(request: Request, sid: str, flow_id: int | None) -> dict[str, object]:
+    store = store_of(request)
+    rec = store.get(sid)
+    analysis = store.analysis(sid)
+    from .templating import choose_lang
+
+    lang = choose_lang(request)
+    flow = None
+    if analysis.flows:
+        flow = analysis.flow(flow_id or 1)
+        if flow is None:
+            raise NotFound(
+                f"session {sid} has no connection #{flow_id} (it has {len(analysis.flows)})"
+            )
+    try:
+        start = max(0, int(request.query_params.get("from", "0")))
+    except ValueError:
+        start = 0
+    flows = [flow_summary(analysis, f, lang) for f in analysis.flows]
+    return {
+        "rec": rec,
+        "source": rec.result["source"],
+        "flows": flows,
+        "flow": flow_summary(analysis, flow, lang) if flow else None,
+        "rows": ladder_rows(flow, lang, start) if flow else [],
+        "start": start,
+        "page": PAGE,
+        "permalink": str(request.url_for("session_page", sid=sid)),
+        "is_owner": rec.owned_by(request.cookies.get(OWNER_COOKIE)),
+    }
+
+
+@router.get("/s/{sid}", response_class=HTMLResponse, name="session_page")
+async def session_page(request: Request, sid: str) -> Response:
+    ctx = _session_context(request, sid, None)
+    return renderer(request).page(request, "session.html", ctx)
+
+
+@router.get("/s/{sid}/f/{flow_id}", response_class=HTMLResponse, name="flow_page")
+async def flow_page(request: Request, sid: str, flow_id: int) -> Response:
+    ctx = _session_context(request, sid, flow_id)
+    return renderer(request).page(request, "session.html", ctx, partial="_flow.html")
+
+
+@router.get("/s/{sid}/export.json", name="export")
+async def export(request: Request, sid: str) -> Response:
+    rec = store_of(request).get(sid)
+    return Response(
+        json.dumps(rec.result, ensure_ascii=False, indent=1),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="tcpladder-{sid}.json"'},
+    )
+
+
+@router.post("/s/{sid}/delete", name="delete")
+async def delete(request: Request, sid: str) -> Response:
+    store_of(request).delete(sid, request.cookies.get(OWNER_COOKIE))
+    url = str(request.url_for("index")) + "?deleted=1"
+    if request.headers.get("hx-request") == "true":
+        return Response(status_code=204, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)

@@ -1,0 +1,29 @@
+"""Settings from the environment, with sane defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str | None = None  # None: SQLite under data_dir
+    data_dir: Path = ROOT / "data"
+    max_input: int = 32 * 1024 * 1024  # bytes of upload or paste
+    max_packets: int = 1_000_000
+    templates_dir: Path = ROOT / "templates"
+    static_dir: Path = ROOT / "static"
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        env = os.environ
+        return cls(
+            database_url=env.get("DATABASE_URL") or None,
+            data_dir=Path(env.get("TCPLADDER_DATA_DIR", str(ROOT / "data"))),
+            max_input=int(env.get("TCPLADDER_MAX_INPUT", 32 * 1024 * 1024)),
+            max_packets=int(env.get("TCPLADDER_MAX_PACKETS", 1_000_000)),
+        )

@@ -1,0 +1,125 @@
+"""Jinja templates, language choice and htmx-aware rendering (full page or fragment)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+LANGS = ("en", "zh")
+
+UI: dict[str, dict[str, str]] = {
+    "en": {
+        "tagline": "Paste tcpdump output or upload a capture; get every field explained.",
+        "paste": "tcpdump output",
+        "file": "or a capture file (pcap, pcapng, gzip'd)",
+        "explain": "Explain",
+        "example": "Load an example",
+        "flows": "TCP connections",
+        "client": "client",
+        "server": "server",
+        "packets": "packets",
+        "bytes": "payload bytes",
+        "duration": "duration",
+        "ended": "how it ended",
+        "permalink": "Permalink",
+        "copy_button": "Copy",
+        "copied": "Copied",
+        "export": "Export JSON",
+        "delete": "Delete session",
+        "deleted": "Session deleted.",
+        "warnings": "Lines tcpladder could not fully read",
+        "header": "tcpdump command and status lines",
+        "preamble": "Text before the first packet",
+        "trailing": "Text after the last packet",
+        "other": "Other (non-TCP) packets",
+        "negotiated": "Negotiated in the handshake",
+        "scaling": "window scaling",
+        "no_flows": "No TCP connection in this input.",
+        "error": "Cannot explain this input",
+        "uploading": "Uploading",
+        "analysing": "Reading and analysing…",
+        "line": "line",
+        "roles_heuristic": "Roles are a guess: the handshake is not in the input.",
+        "quoted": "quoted again",
+        "hint_keys": "Hover or focus (Tab) any field for its meaning.",
+        "earlier": "earlier packets",
+        "later": "later packets",
+    },
+    "zh": {
+        "tagline": "粘贴 tcpdump 输出或上传抓包文件，逐个字段给出解释。",
+        "paste": "tcpdump 输出",
+        "file": "或抓包文件（pcap、pcapng，可 gzip 压缩）",
+        "explain": "解释",
+        "example": "载入示例",
+        "flows": "TCP 连接",
+        "client": "客户端",
+        "server": "服务端",
+        "packets": "包数",
+        "bytes": "载荷字节",
+        "duration": "时长",
+        "ended": "结束方式",
+        "permalink": "永久链接",
+        "copy_button": "复制",
+        "copied": "已复制",
+        "export": "导出 JSON",
+        "delete": "删除会话",
+        "deleted": "会话已删除。",
+        "warnings": "未能完全读懂的行",
+        "header": "tcpdump 命令与状态行",
+        "preamble": "第一个包之前的文字",
+        "trailing": "最后一个包之后的文字",
+        "other": "其他（非 TCP）数据包",
+        "negotiated": "握手中协商的参数",
+        "scaling": "窗口缩放",
+        "no_flows": "输入中没有 TCP 连接。",
+        "error": "无法解释这段输入",
+        "uploading": "正在上传",
+        "analysing": "正在读取并分析……",
+        "line": "行",
+        "roles_heuristic": "角色为推测：输入中没有握手过程。",
+        "quoted": "再次引用",
+        "hint_keys": "将鼠标悬停或用 Tab 键聚焦任一字段，即可查看解释。",
+        "earlier": "更早的包",
+        "later": "更晚的包",
+    },
+}
+
+
+def choose_lang(request: Request) -> str:
+    q = request.query_params.get("lang")
+    if q in LANGS:
+        return q
+    c = request.cookies.get("lang")
+    if c in LANGS:
+        return c
+    accept = request.headers.get("accept-language", "").lower()
+    return "zh" if accept.startswith("zh") else "en"
+
+
+class Renderer:
+    def __init__(self, templates: Jinja2Templates) -> None:
+        self.templates = templates
+
+    def page(
+        self,
+        request: Request,
+        name: str,
+        context: dict[str, Any],
+        *,
+        partial: str | None = None,
+        status_code: int = 200,
+    ) -> HTMLResponse:
+        """Render ``partial`` for htmx requests (HX-Request) and ``name`` otherwise."""
+        lang = choose_lang(request)
+        ctx = {"lang": lang, "ui": UI[lang], "other_lang": "zh" if lang == "en" else "en"}
+        ctx.update(context)
+        is_htmx = request.headers.get("hx-request") == "true"
+        template = partial if partial and is_htmx else name
+        response = self.templates.TemplateResponse(request, template, ctx, status_code=status_code)
+        response.headers["Vary"] = "HX-Request, Accept-Language, Cookie"
+        if request.query_params.get("lang") in LANGS:
+            response.set_cookie("lang", lang, max_age=365 * 86400, samesite="lax")
+        return response
