@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import Request
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 
 from app.decode.errors import EmptyInput, InputTooLarge, TraceError
@@ -38,6 +38,13 @@ async def read_submission(request: Request, limit: int) -> tuple[bytes, str]:
         if "maximum size" in str(exc.detail).lower():
             raise _too_large(limit + 1, limit) from exc
         raise TraceError(f"the form could not be read: {exc.detail}") from exc
+    try:
+        return await _from_form(form, limit)
+    finally:
+        await form.close()
+
+
+async def _from_form(form: FormData, limit: int) -> tuple[bytes, str]:
     upload = form.get("file")
     if isinstance(upload, UploadFile) and upload.filename:
         chunks: list[bytes] = []

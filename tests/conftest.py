@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.decode import Analysis, analyse, read_input
+from app.web.app import create_app
+from app.web.settings import Settings
+
+FIXTURES = Path(__file__).parent / "fixtures"
+TEXT = FIXTURES / "text"
+CAPTURES = FIXTURES / "captures"
+
+
+def load(name: str) -> bytes:
+    for base in (TEXT, CAPTURES):
+        if (base / name).exists():
+            return (base / name).read_bytes()
+    raise FileNotFoundError(name)
+
+
+def explain(name: str) -> Analysis:
+    return analyse(read_input(load(name)))
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", max_input=4 * 1024 * 1024)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    app = create_app(settings)
+    with TestClient(app) as c:
+        yield c
+    app.state.store.close()

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from app.cli import main as cli_main
+from tests.conftest import TEXT, load
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _create(client: TestClient, name: str) -> dict[str, str]:
+    r = client.post("/api/sessions", data={"text": load(name).decode()})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_create_read_same_json_as_cli(client: TestClient, capsys) -> None:  # type: ignore[no-untyped-def]
+    body = _create(client, "seed001_pktap_long_flags.txt")
+    assert re.fullmatch(r"[A-Za-z0-9_-]{24}", body["id"])
+    assert body["url"].endswith(f"/s/{body['id']}")
+    api = client.get(f"/api/sessions/{body['id']}").json()
+    assert cli_main(["explain", str(TEXT / "seed001_pktap_long_flags.txt"), "--json"]) == 0
+    cli = json.loads(capsys.readouterr().out)
+    assert api == cli
+    (flow,) = api["flows"]
+    p = flow["packets"][2]
+    assert p["flags"] == "." and p["seq"] == 860356045 and p["rel_ack"] == 1
+    assert p["options"]["ts_val"] == 1113971093 and p["eff_win"] == 408256
+
+
+def test_multipart_file_upload_of_a_capture(client: TestClient) -> None:
+    r = client.post("/api/sessions", files={"file": ("http.pcap", load("http-like.pcap"))})
+    assert r.status_code == 201
+    j = client.get(f"/api/sessions/{r.json()['id']}").json()
+    assert j["source"]["kind"] == "pcap" and j["flows"][0]["ended_by"] == "three_way_close"
+
+
+def test_session_page_has_ladder_tooltips_and_comments(client: TestClient) -> None:
+    sid = _create(client, "seed001_pktap_long_flags.txt")["id"]
+    html = client.get(f"/s/{sid}").text
+    assert html.count('class="row pkt') == 10
+    assert "6,379 × 64 = 408,256 bytes" in html
+    assert "握手开始" in html and "Three-way handshake" in html
+    assert 'role="tooltip"' in html
+    zh = client.get(f"/s/{sid}?lang=zh").text
+    assert "6,379 × 64 = 408,256 字节" in zh
+
+
+def test_htmx_gets_a_fragment_and_vary(client: TestClient) -> None:
+    sid = _create(client, "seed000_ipv6_vvv.txt")["id"]
+    full = client.get(f"/s/{sid}/f/1")
+    part = client.get(f"/s/{sid}/f/1", headers={"HX-Request": "true"})
+    assert "<html" in full.text and "<html" not in part.text
+    assert 'class="ladder"' in part.text
+    assert "HX-Request" in part.headers["vary"]
+
+
+def test_form_post_redirects_and_owner_can_delete(client: TestClient) -> None:
+    r = client.post(
+        "/sessions",
+        files={"text": (None, load("seed003_quoted_relative.txt"))},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    url = r.headers["location"]
+    sid = url.rsplit("/", 1)[1]
+    page = client.get(url).text
+    assert "Delete session" in page
+    other = TestClient(client.app)
+    assert other.post(f"/s/{sid}/delete", follow_redirects=False).status_code == 403
+    assert client.post(f"/s/{sid}/delete", follow_redirects=False).status_code == 303
+    assert client.get(url).status_code == 404
+
+
+def test_api_delete_needs_owner_token(client: TestClient) -> None:
+    body = _create(client, "seed001_pktap_long_flags.txt")
+    anon = TestClient(client.app)
+    assert anon.delete(f"/api/sessions/{body['id']}").status_code == 403
+    r = anon.delete(f"/api/sessions/{body['id']}", headers={"X-Owner-Token": body["owner_token"]})
+    assert r.status_code == 204
+
+
+def test_errors_are_clear_4xx(client: TestClient) -> None:
+    r = client.post("/api/sessions", data={"text": "   "})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "trace.empty"
+    r = client.post("/api/sessions", files={"file": ("x.bin", bytes(range(256)) * 10)})
+    assert r.status_code == 400 and "binary" in r.json()["error"]["message"]
+    assert r.json()["error"]["offset"] == 0
+    r = client.post("/api/sessions", data={"text": "no packets here\n"})
+    assert r.status_code == 400 and "Flags [S]" in r.json()["error"]["hint"]
+    r = client.get("/api/sessions/doesnotexist")
+    assert r.status_code == 404
+    page = client.get("/s/doesnotexist")
+    assert page.status_code == 404 and "<html" in page.text
+    frag = client.post("/sessions", data={"text": ""}, headers={"HX-Request": "true"})
+    assert frag.status_code == 400 and 'role="alert"' in frag.text and "<html" not in frag.text
+
+
+def test_big_input_is_refused_without_reading_it_all(client: TestClient) -> None:
+    line = b"12:00:00.000001 IP 10.0.0.1.5000 > 10.0.0.2.80: Flags [S], seq 1, win 100, length 0\n"
+    big = line * (50 * 1024 * 1024 // len(line))
+    r = client.post("/api/sessions", files={"file": ("big.txt", big)})
+    assert r.status_code == 413
+    assert "MB" in r.json()["error"]["message"]
+    r = client.post("/api/sessions", data={"text": big.decode()})
+    assert r.status_code == 413
+
+
+def test_no_page_loads_from_another_origin(client: TestClient) -> None:
+    sid = _create(client, "seed001_pktap_long_flags.txt")["id"]
+    pattern = re.compile(r"""(?:src|href|action)\s*=\s*["'](?:https?:)?//""", re.I)
+    for path in ("/", f"/s/{sid}", f"/s/{sid}/f/1", "/?example=1"):
+        assert not pattern.search(client.get(path).text), path
+    for f in list((ROOT / "templates").glob("*.html")) + [ROOT / "static" / "style.css"]:
+        assert not pattern.search(f.read_text()), f
+        assert "@import" not in f.read_text()
+    assert client.get("/static/htmx.min.js").status_code == 200
+
+
+def test_example_page_prefills_the_form(client: TestClient) -> None:
+    assert "Flags [SYN.ACK]" in client.get("/?example=1").text
