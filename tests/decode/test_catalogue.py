@@ -33,9 +33,9 @@ def _emitted_codes() -> set[str]:
         if path.name == "catalogue.py":
             continue
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                if node.value.startswith("tcp.") and " " not in node.value:
-                    codes.add(node.value)
+            value = node.value if isinstance(node, ast.Constant) else None
+            if isinstance(value, str) and value.startswith("tcp.") and " " not in value:
+                codes.add(value)
     return codes
 
 

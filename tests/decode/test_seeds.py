@@ -143,7 +143,7 @@ def test_commentary_becomes_labels_at_the_right_packets() -> None:
     assert [c.text for c in pk[0].comments] == ["握手开始"]
     assert [c.text for c in pk[3].comments] == ["客户端发出请求"]
     assert [c.text for c in pk[7].comments] == ["关闭"]
-    assert [c.text for c in a.trace.trailing][0].startswith("小结")
+    assert next(c.text for c in a.trace.trailing).startswith("小结")
     assert a.trace.header[0].text.startswith("% sudo tcpdump")
 
 
