@@ -41,9 +41,10 @@ def _findings(flow: Flow) -> None:
             p.findings.append("tcp.bad_option")
 
 
-def _side_json(side: Side) -> dict[str, Any]:
+def side_json(side: Side) -> dict[str, Any]:
     return {
         "endpoint": side.endpoint,
+        "syn_seen": side.syn_n is not None,
         "isn": side.isn,
         "mss": side.mss,
         "wscale": side.wscale,
@@ -80,7 +81,7 @@ def flow_json(flow: Flow, *, summary: bool = False) -> dict[str, Any]:
         "ended_by": flow.ended_by,
         "closer": flow.closer,
         "ending": describe_ending(flow),
-        "sides": {"client": _side_json(flow.client), "server": _side_json(flow.server)},
+        "sides": {"client": side_json(flow.client), "server": side_json(flow.server)},
         "phases": _phases(flow),
     }
     if not summary:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.decode.analysis import Analysis
+from app.decode.analysis import Analysis, side_json
 from app.decode.catalogue import CATALOGUE
-from app.decode.explain import PHASES, explain_packet
+from app.decode.explain import PHASES, describe_ending, explain_packet
 from app.decode.flows import Flow
 
 PAGE = 400  # packets per page of a long connection
@@ -89,24 +89,10 @@ def ladder_rows(flow: Flow, lang: str, start: int = 0) -> list[Row]:
 
 
 def flow_summary(analysis: Analysis, flow: Flow, lang: str) -> dict[str, Any]:
-    from app.decode.explain import describe_ending
-
-    def side(s: Any) -> dict[str, Any]:
-        return {
-            "endpoint": s.endpoint,
-            "mss": s.mss,
-            "wscale": s.wscale,
-            "sack_perm": s.sack_perm,
-            "timestamps": s.timestamps,
-            "packets": s.packets,
-            "bytes": s.bytes,
-            "syn_seen": s.syn_n is not None,
-        }
-
     return {
         "id": flow.id,
-        "client": side(flow.client),
-        "server": side(flow.server),
+        "client": side_json(flow.client),
+        "server": side_json(flow.server),
         "roles_from": flow.roles_from,
         "packet_count": len(flow.packets),
         "bytes": flow.client.bytes + flow.server.bytes,
