@@ -439,12 +439,10 @@ def _command_flags(words: list[str]) -> list[str]:
         if w.startswith("--"):
             flags.append(w)
         elif w.startswith("-") and len(w) > 1:
-            letters = w[1:]
-            for i, ch in enumerate(letters):
+            for ch in w[1:]:
                 flags.append(ch)
                 if ch in "iwrcCsEFGMTWyzZBj":  # options that take an argument
                     break
-                _ = i
     return flags
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.decode.analysis import Analysis, side_json
+from app.decode.analysis import side_json
 from app.decode.catalogue import CATALOGUE
 from app.decode.explain import PHASES, describe_ending, explain_packet
 from app.decode.flows import Flow
@@ -88,7 +88,7 @@ def ladder_rows(flow: Flow, lang: str, start: int = 0) -> list[Row]:
     return rows
 
 
-def flow_summary(analysis: Analysis, flow: Flow, lang: str) -> dict[str, Any]:
+def flow_summary(flow: Flow, lang: str) -> dict[str, Any]:
     return {
         "id": flow.id,
         "client": side_json(flow.client),

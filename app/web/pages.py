@@ -62,12 +62,12 @@ def _session_context(request: Request, sid: str, flow_id: int | None) -> dict[st
         start = max(0, int(request.query_params.get("from", "0")))
     except ValueError:
         start = 0
-    flows = [flow_summary(analysis, f, lang) for f in analysis.flows]
+    flows = [flow_summary(f, lang) for f in analysis.flows]
     return {
         "rec": rec,
         "source": rec.result["source"],
         "flows": flows,
-        "flow": flow_summary(analysis, flow, lang) if flow else None,
+        "flow": flow_summary(flow, lang) if flow else None,
         "rows": ladder_rows(flow, lang, start) if flow else [],
         "start": start,
         "page": PAGE,
