@@ -15,6 +15,7 @@ import time
 import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from threading import Lock
 from typing import Any
@@ -94,6 +95,14 @@ class SessionRecord:
         return bool(token) and hmac.compare_digest(self.owner_hash, hash_token(token or ""))
 
 
+# Record fields stored in columns of the same name ("result" is stored compressed).
+_RECORD_COLUMNS = tuple(f.name for f in dataclass_fields(SessionRecord) if f.name != "result")
+
+
+def _missing(sid: str) -> NotFound:
+    return NotFound(f"no session {sid!r}: it never existed or its owner deleted it")
+
+
 class Store:
     def __init__(self, url: str, *, limits: Limits | None = None, cache_size: int = 8) -> None:
         self.url = normalise_url(url)
@@ -122,56 +131,31 @@ class Store:
             flow_count=len(analysis.flows),
             result=result,
         )
+        values = {name: getattr(rec, name) for name in _RECORD_COLUMNS}
+        values.update(
+            input=zlib.compress(data, 6),
+            result=zlib.compress(json.dumps(result).encode(), 6),
+            schema_version=SCHEMA_VERSION,
+        )
         with self.engine.begin() as conn:
-            conn.execute(
-                insert(sessions).values(
-                    id=rec.id,
-                    created_at=rec.created_at,
-                    owner_hash=rec.owner_hash,
-                    title=rec.title,
-                    kind=rec.kind,
-                    packet_count=rec.packet_count,
-                    flow_count=rec.flow_count,
-                    input=zlib.compress(data, 6),
-                    result=zlib.compress(json.dumps(result).encode(), 6),
-                    schema_version=SCHEMA_VERSION,
-                )
-            )
+            conn.execute(insert(sessions).values(**values))
         self._remember(sid, analysis)
         return rec
 
     def get(self, sid: str) -> SessionRecord:
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(
-                    sessions.c.id,
-                    sessions.c.created_at,
-                    sessions.c.owner_hash,
-                    sessions.c.title,
-                    sessions.c.kind,
-                    sessions.c.packet_count,
-                    sessions.c.flow_count,
-                    sessions.c.result,
-                ).where(sessions.c.id == sid)
-            ).first()
+            cols = [sessions.c[name] for name in (*_RECORD_COLUMNS, "result")]
+            row = conn.execute(select(*cols).where(sessions.c.id == sid)).mappings().first()
         if row is None:
-            raise NotFound(f"no session {sid!r}: it never existed or its owner deleted it")
-        return SessionRecord(
-            id=row.id,
-            created_at=row.created_at,
-            owner_hash=row.owner_hash,
-            title=row.title,
-            kind=row.kind,
-            packet_count=row.packet_count,
-            flow_count=row.flow_count,
-            result=json.loads(zlib.decompress(row.result)),
-        )
+            raise _missing(sid)
+        fields = {name: row[name] for name in _RECORD_COLUMNS}
+        return SessionRecord(**fields, result=json.loads(zlib.decompress(row["result"])))
 
     def input(self, sid: str) -> bytes:
         with self.engine.connect() as conn:
             blob = conn.execute(select(sessions.c.input).where(sessions.c.id == sid)).scalar()
         if blob is None:
-            raise NotFound(f"no session {sid!r}: it never existed or its owner deleted it")
+            raise _missing(sid)
         return zlib.decompress(blob)
 
     def analysis(self, sid: str) -> Analysis:
