@@ -61,11 +61,50 @@ def _options(raw: list[tuple[str, object]]) -> Options:
     return o
 
 
+# Link types Scapy leaves as Raw that are a fixed header in front of IP (tcpdump's
+# print-*.c): LINKTYPE_IPV4 228, LINKTYPE_IPV6 229, LINKTYPE_IPOIB 242 (4-byte header:
+# ethertype, reserved; RFC 4391 §6).
+_IP_AFTER: dict[int, int] = {228: 0, 229: 0, 242: 4}
+_contribs_loaded = False
+
+
+def _load_contribs() -> None:
+    """Tunnels Scapy only dissects with its contrib layers: Geneve, MPLS."""
+    global _contribs_loaded
+    if not _contribs_loaded:
+        from scapy.main import load_contrib
+
+        load_contrib("geneve")
+        load_contrib("mpls")
+        import scapy.layers.vxlan  # noqa: F401  (binds UDP 4789)
+        from scapy.contrib.mpls import MPLS
+        from scapy.layers.ppp import PPP
+        from scapy.packet import bind_layers
+
+        bind_layers(PPP, MPLS, proto=0x0281)  # MPLS unicast over PPP, RFC 3032 §5
+        _contribs_loaded = True
+
+
+def _fix_linktype(data: bytes) -> bytes:
+    """pcap's link-type field keeps FCS information in its upper bits (pcap-linktype(7),
+    "LINKTYPE_ ... with the FCS length"); Scapy wants the bare type."""
+    if capture_kind(data) != "pcap" or len(data) < 24:
+        return data
+    order = "<" if data[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+    (link,) = struct.unpack(order + "I", data[20:24])
+    if link & 0xFFFF0000:
+        return data[:20] + struct.pack(order + "I", link & 0xFFFF) + data[24:]
+    return data
+
+
 def read_capture(data: bytes, *, max_packets: int) -> Trace:
     from scapy.layers.inet import IP, TCP
-    from scapy.layers.inet6 import IPv6
-    from scapy.packet import Padding
+    from scapy.layers.inet6 import IPv6, Jumbo
+    from scapy.packet import Padding, Raw
     from scapy.utils import PcapReader
+
+    _load_contribs()
+    data = _fix_linktype(data)
 
     kind = capture_kind(data) or "pcap"
     warnings: list[Warning] = []
@@ -96,17 +135,37 @@ def read_capture(data: bytes, *, max_packets: int) -> Trace:
                     f"the capture has more than {max_packets:,} packets, the configured limit "
                     "(TCPLADDER_MAX_PACKETS)"
                 )
-            ip = pkt.getlayer(IP) or pkt.getlayer(IPv6)
+            wirelen = getattr(pkt, "wirelen", None)
+            if isinstance(pkt, Raw) and link in _IP_AFTER:
+                raw = bytes(pkt)[_IP_AFTER[link] :]
+                if raw[:1] and raw[0] >> 4 in (4, 6):
+                    t = pkt.time
+                    pkt = IP(raw) if raw[0] >> 4 == 4 else IPv6(raw)
+                    pkt.time = t
             tcp = pkt.getlayer(TCP)
+            ip = tcp.underlayer if tcp is not None else None
+            # The IP header carrying the TCP segment (the inner one in a tunnel), past any
+            # IPv6 extension headers.
+            while ip is not None and not isinstance(ip, (IP, IPv6)):
+                ip = ip.underlayer
             if ip is None or tcp is None:
-                others.append({"n": count, "text": pkt.summary()})
+                others.append({"n": count, "frame": count, "text": pkt.summary()})
                 continue
             hdr = tcp.dataofs * 4 if tcp.dataofs else 20
             if isinstance(ip, IP):
-                length = (ip.len or 0) - ip.ihl * 4 - hdr
+                # tcpdump trusts the IP total length unless the packet on the wire was
+                # shorter ("[total length 62 > length 50]") or it is 0 (TSO, BIG TCP).
+                on_wire = len(bytes(ip))
+                if wirelen is not None and wirelen > len(pkt):
+                    on_wire += wirelen - len(pkt)
+                total = min(ip.len, on_wire) if ip.len else on_wire
+                length = total - ip.ihl * 4 - hdr
             else:
                 offset = len(bytes(ip)) - len(bytes(tcp))
-                length = (ip.plen or 0) - (offset - 40) - hdr
+                plen = ip.plen or 0
+                if not plen and Jumbo in ip:
+                    plen = int(ip[Jumbo].jumboplen)  # RFC 2675 jumbogram (BIG TCP)
+                length = plen - (offset - 40) - hdr
             if length < 0:
                 payload = tcp.payload
                 length = len(payload) - (len(payload[Padding]) if Padding in payload else 0)
@@ -126,6 +185,8 @@ def read_capture(data: bytes, *, max_packets: int) -> Trace:
                 urg=int(tcp.urgptr) if int(tcp.flags) & 0x20 else None,
                 options=_options(list(tcp.options)),
                 cksum=int(tcp.chksum),
+                frame=count,
+                truncated=bool(wirelen and wirelen > len(pkt)),
             )
             packets.append(p)
     finally:

@@ -137,6 +137,10 @@ class Packet:
     dst_port_name: str | None = None
     line: int | None = None
     raw: str | None = None
+    # Frame number in the capture (1-based, all packets counted) or tcpdump's ``-#`` number.
+    frame: int | None = None
+    # Captured fewer bytes than were on the wire (caplen < len), or tcpdump printed [|tcp].
+    truncated: bool = False
     annotation: str | None = None
     details: list[str] = field(default_factory=list)
     comments: list[Comment] = field(default_factory=list)

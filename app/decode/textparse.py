@@ -51,9 +51,20 @@ _START = re.compile(
     + _TIME
     + r" +)?"
     + r"(?:(?P<ifname>[\w.@-]+) +(?P<dir>In|Out|P|B|M) +)?"
-    + r"(?P<proto>IP6?) "
+    # -e: "ethertype IPv4 (0x0800), length 74: " stands where "IP " would be.
+    + r"(?:(?P<proto>IP6?) |ethertype (?P<etype>IPv[46]) \(0x[0-9a-fA-F]{4}\),(?: length \d+:)? )"
 )
+# A tcpdump record starts with -# packet number and/or a time stamp.
+_RECORD_PREFIX = re.compile(r"^\s*(?:(?P<num>\d{1,9}) +)?" + _TIME + r"\s")
+# Lines that continue a packet printed over several lines (-v, encapsulations):
+#   "    10.0.0.1.80 > 10.0.0.2.1234: Flags [S], ..."  (after an IP header in parentheses)
+#   "\tIP (tos 0x0, ...)" / "\twccp ...: IP (tos 0x0, ...)"  (inner packet of a tunnel)
+_CONT_ADDR = re.compile(r"^(?: {4}|\t)\s*[^\s>]+ > [^\s]+: ")
+_CONT_INNER = re.compile(r"^(?:\t| {4})\s*(?:IP6? \(|[^\n]*\sIP6? \(.*\)\s*$)")
+# VXLAN and Geneve at -v print the inner "IP (...)" at the start of a line.
+_INNER_AT_COLUMN_0 = re.compile(r"^IP6? \(")
 _FLAGS = re.compile(r"Flags \[(?P<flags>[^\]]*)\]")
+_EXT_PORTS = re.compile(r"^ (?:[^>]*?) (?P<sp>\d{1,5}) > (?P<dp>\d{1,5}): (?=Flags \[)")
 _HEX_LINE = re.compile(r"^\s*0x[0-9a-fA-F]{4}:\s")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _PROMPT_CMD = re.compile(
@@ -161,6 +172,10 @@ def parse_options(text: str) -> Options:
             item += ch
     if item.strip():
         items.append(item.strip())
+    # "md5 shared secret not supplied with -M, can't check - 0123..." is one option.
+    for k in range(len(items) - 1, 0, -1):
+        if items[k].startswith("can't check") and items[k - 1].startswith("md5"):
+            items[k - 1 : k + 1] = [items[k - 1] + ", " + items[k]]
     opts.items = items
     for it in items:
         words = it.split()
@@ -200,6 +215,7 @@ class _Parsed:
     partial: bool = False
     has_time: bool = False
     fields: set[str] = field(default_factory=set)
+    hex_lines: list[str] = field(default_factory=list)
 
 
 def _split_endpoint(text: str) -> tuple[str, int | None, str | None]:
@@ -237,12 +253,14 @@ def _parse_clock(date: str | None, clock: str, line: int, warnings: list[Warning
 
 
 def _balanced_paren(text: str, pos: int) -> int:
-    """Index just past the ')' closing the '(' at ``pos``, or -1."""
+    """Index just past the ')' or ']' closing the bracket at ``pos``, or -1."""
+    opening = text[pos]
+    closing = ")" if opening == "(" else "]"
     depth = 0
     for i in range(pos, len(text)):
-        if text[i] == "(":
+        if text[i] == opening:
             depth += 1
-        elif text[i] == ")":
+        elif text[i] == closing:
             depth -= 1
             if depth == 0:
                 return i + 1
@@ -288,11 +306,16 @@ class _LineParser:
         seg = text[m.end() : end]
         pos = 0
         ip: dict[str, object] = {}
-        if seg.startswith("("):
-            close = _balanced_paren(seg, 0)
+        # IP header in parentheses (-v), possibly after tcpdump's "[total length 62 > length
+        # 50] (invalid)" complaints; a trailing "!" belongs to "bad cksum ...!)".
+        while pos < len(seg) and seg[pos] in "([":
+            close = _balanced_paren(seg, pos)
             if close < 0:
                 return None
-            ip = _ip_header(seg[1 : close - 1])
+            if seg[pos] == "(" and not ip:
+                inner = seg[pos + 1 : close - 1]
+                if inner != "invalid":
+                    ip = _ip_header(inner)
             pos = close
             while pos < len(seg) and seg[pos] == " ":
                 pos += 1
@@ -311,7 +334,17 @@ class _LineParser:
         rest = seg[colon + 1 :]
         fm = _FLAGS.match(rest.lstrip())
         if fm is None:
-            return "other"
+            # IPv6 extension headers come between the addresses and the ports:
+            # "::1 > ::2: HBH (jumbo: 80040)  41851 > 43913: Flags [P.], ..."
+            ext = _EXT_PORTS.match(rest)
+            if ext is None:
+                return "other"
+            src_text += "." + ext.group("sp")
+            dst_text += "." + ext.group("dp")
+            rest = rest[ext.end() :]
+            fm = _FLAGS.match(rest)
+            if fm is None:
+                return "other"
         rest = rest.lstrip()
         try:
             flags = parse_flags(fm.group("flags"))
@@ -336,7 +369,7 @@ class _LineParser:
             dst_host=dst_host,
             dst_port=dst_port,
             flags=flags,
-            ip_version=6 if m.group("proto") == "IP6" else 4,
+            ip_version=6 if (m.group("proto") or m.group("etype")) in ("IP6", "IPv6") else 4,
             src_port_name=src_name,
             dst_port_name=dst_name,
             ip=ip,
@@ -465,6 +498,52 @@ def _same_packet(q: _Parsed, p: _Parsed) -> bool:
     return not mine_opts or mine_opts == b.options.items[: len(mine_opts)]
 
 
+_ASCII_DUMP = re.compile(r"^(?:E.|`.)[^ ]*\.\.")
+
+
+def _join_continuations(lines: list[str]) -> list[tuple[int, str]]:
+    """Join the lines of one packet that tcpdump printed over several lines.
+
+    With -v, IPv4 prints "IP (tos ..., length 60)" and then the TCP part on the next line,
+    indented by four spaces; tunnels print the inner packet's header on a tab-indented line.
+    Returns (first line number, joined text) pairs.
+    """
+    out: list[tuple[int, str]] = []
+    for i, cur in enumerate(lines):
+        if out and cur[:1] in (" ", "\t") and not _RECORD_PREFIX.match(cur):
+            prev = out[-1][1].rstrip()
+            if (
+                (prev.endswith(")") and _CONT_ADDR.match(cur))
+                or (_CONT_INNER.match(cur) and (_START.search(prev) or _RECORD_PREFIX.match(prev)))
+                # "src > dst: " with nothing after it: a shim header follows (BCM-LI).
+                or (prev.endswith(":") and _START.search(prev) and not _HEX_LINE.match(cur))
+            ):
+                out[-1] = (out[-1][0], prev + " " + cur.strip())
+                continue
+        elif (
+            out
+            and _INNER_AT_COLUMN_0.match(cur)
+            and _RECORD_PREFIX.match(out[-1][1])
+            and "Flags [" not in out[-1][1].partition(" > ")[2].partition(": ")[2][:8]
+            and not out[-1][1].rstrip().endswith(")")
+        ):
+            out[-1] = (out[-1][0], out[-1][1].rstrip() + " " + cur.strip())
+            continue
+        out.append((i + 1, cur))
+    return out
+
+
+def _inherit(q: _Parsed, record: re.Match[str], line: int, warnings: list[Warning]) -> None:
+    pkt = q.packet
+    if pkt.frame is None and record.group("num"):
+        pkt.frame = int(record.group("num"))
+    if not q.has_time:
+        q.has_time = True
+        date, clock = record.group("date"), record.group("time")
+        pkt.time_text = (date + " " if date else "") + clock
+        pkt.time = _parse_clock(date, clock, line, warnings)
+
+
 def parse_text(text: str) -> Trace:
     """Parse pasted tcpdump output into a Trace; raise NoPackets if nothing is a packet."""
     lp = _LineParser()
@@ -478,24 +557,11 @@ def parse_text(text: str) -> Trace:
     pending: list[Comment] = []  # commentary waiting for the next packet
     last_target: Packet | None = None  # the packet commentary after a quote belongs to
     last_was_quote = False
+    last_was_packet_line = False
     blank_since_pending = False
 
-    lines = text.splitlines()
-    # -v on IPv4 prints the IP header on one line and the TCP part on the next, indented.
-    joined: list[tuple[int, str]] = []
-    i = 0
-    while i < len(lines):
-        cur = lines[i]
-        if (
-            i + 1 < len(lines)
-            and re.search(r"\bIP6? \([^)]*(?:\([^)]*\)[^)]*)*\)\s*$", cur)
-            and " > " in lines[i + 1]
-        ):
-            joined.append((i + 1, cur.rstrip() + " " + lines[i + 1].strip()))
-            i += 2
-            continue
-        joined.append((i + 1, cur))
-        i += 1
+    joined = _join_continuations(text.splitlines())
+    in_dump = False  # inside -A / -X payload text that follows a packet
 
     def add_comment(lineno: int, body: str) -> None:
         nonlocal blank_since_pending
@@ -514,12 +580,28 @@ def parse_text(text: str) -> Trace:
         body = line.strip()
         if not body:
             blank_since_pending = True
+            in_dump = False
             continue
         if _FENCE.match(line):
             continue
-        if _HEX_LINE.match(line) and parsed and not pending:
-            parsed[-1].packet.details.append(body)
-            continue
+        if parsed and not pending and last_target is parsed[-1].packet:
+            if _HEX_LINE.match(line):
+                parsed[-1].hex_lines.append(body)
+                parsed[-1].packet.details.append(body)
+                continue
+            if line.startswith("\t") and not _START.search(line):
+                # Protocol decode tcpdump prints under the packet (BGP, DNS, ...).
+                parsed[-1].packet.details.append(body)
+                continue
+            if not _START.search(line) and (
+                in_dump
+                or (last_was_packet_line and ("A" in cmd_flags or _ASCII_DUMP.match(line)))
+            ):
+                # -A prints the packet as ASCII on the lines after it.
+                in_dump = True
+                parsed[-1].packet.details.append(body)
+                continue
+        last_was_packet_line = False
         if _STATUS.match(line):
             header.append(Comment(lineno, body))
             continue
@@ -558,9 +640,21 @@ def parse_text(text: str) -> Trace:
                 )
             add_comment(lineno, body)
             continue
-        lead = line[: items[0][0]].strip()
-        if lead:
-            add_comment(lineno, lead)
+        lead = line[: items[0][0]]
+        record = _RECORD_PREFIX.match(line)
+        if record is not None:
+            # The -# number and time stamp printed once, at the start of the record, belong
+            # to every packet on it: the -e link header's packet and a tunnel's inner packet.
+            link = lead[record.end() - 1 :].strip()
+            for _start, _end, result in items:
+                if isinstance(result, _Parsed):
+                    _inherit(result, record, lineno, lp.warnings)
+                    if link and "link" not in result.packet.ip:
+                        result.packet.ip["link"] = link.rstrip(", ")
+        elif lead.strip():
+            add_comment(lineno, lead.strip())
+        in_dump = False
+        last_was_packet_line = True
         for _start, _end, result in items:
             if isinstance(result, str):
                 others.append({"line": lineno, "text": line[_start:_end].strip()})
@@ -653,14 +747,20 @@ def _guess_relative(parsed: list[_Parsed]) -> bool | None:
             if q.seq_start is not None:
                 bases[key][p.src] = q.seq_start
             continue
-        base = bases[key].get(p.dst)
-        if base is None:
-            continue
-        dist = min((q.ack - base) % SEQ_MOD, (base - q.ack) % SEQ_MOD)
-        if dist < (1 << 24) and base >= (1 << 25):
-            votes_abs += 1
-        elif q.ack < (1 << 24) and base >= (1 << 25):
-            votes_rel += 1
+        for value, base in (
+            (q.ack, bases[key].get(p.dst)),
+            (q.seq_start, bases[key].get(p.src)),
+        ):
+            if value is None or base is None:
+                continue
+            # Absolute numbers stay a little ahead of the base; relative ones are small.
+            # Only a value that fits one reading and not the other is a vote.
+            fits_abs = (value - base) % SEQ_MOD < (1 << 24)
+            fits_rel = value < (1 << 24) and value != base
+            if fits_abs and not fits_rel:
+                votes_abs += 1
+            elif fits_rel and not fits_abs:
+                votes_rel += 1
     if votes_rel == votes_abs == 0:
         return None
     return votes_rel > votes_abs
@@ -706,6 +806,13 @@ def _resolve_numbering(parsed: list[_Parsed], cmd_flags: list[str], warnings: li
         if q.ack is not None:
             p.rel_ack = q.ack
             p.ack = (q.ack + ab) % SEQ_MOD if ab is not None else None
+        if p.options.sack:
+            # SACK blocks are printed relative to the same base as the ack (print-tcp.c).
+            p.options.sack = (
+                [((a + ab) % SEQ_MOD, (b_ + ab) % SEQ_MOD) for a, b_ in p.options.sack]
+                if ab is not None
+                else []
+            )
     return "relative" if relative else "absolute"
 
 
