@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import logging
 import struct
+from typing import Any
 
 from .errors import InputTooLarge, UnsupportedInput
 from .model import Options, Packet, Trace, Warning
@@ -97,10 +98,91 @@ def _fix_linktype(data: bytes) -> bytes:
     return data
 
 
-def read_capture(data: bytes, *, max_packets: int) -> Trace:
+def _to_packet(pkt: Any, frame: int, wirelen: int | None) -> Packet | None:
+    """The TCP segment in a dissected Scapy packet (the innermost IP carrying TCP)."""
     from scapy.layers.inet import IP, TCP
     from scapy.layers.inet6 import IPv6, Jumbo
-    from scapy.packet import Padding, Raw
+    from scapy.packet import Padding
+
+    tcp = pkt.getlayer(TCP)
+    ip = tcp.underlayer if tcp is not None else None
+    # The IP header carrying the TCP segment (the inner one in a tunnel), past any
+    # IPv6 extension headers.
+    while ip is not None and not isinstance(ip, (IP, IPv6)):
+        ip = ip.underlayer
+    if ip is None or tcp is None:
+        return None
+    hdr = tcp.dataofs * 4 if tcp.dataofs else 20
+    if isinstance(ip, IP):
+        # tcpdump trusts the IP total length unless the packet on the wire was
+        # shorter ("[total length 62 > length 50]") or it is 0 (TSO, BIG TCP).
+        on_wire = len(bytes(ip))
+        if wirelen is not None and wirelen > len(pkt):
+            on_wire += wirelen - len(pkt)
+        total = min(ip.len, on_wire) if ip.len else on_wire
+        length = total - ip.ihl * 4 - hdr
+    else:
+        offset = len(bytes(ip)) - len(bytes(tcp))
+        plen = ip.plen or 0
+        if not plen and Jumbo in ip:
+            plen = int(ip[Jumbo].jumboplen)  # RFC 2675 jumbogram (BIG TCP)
+        length = plen - (offset - 40) - hdr
+    if length < 0:
+        payload = tcp.payload
+        length = len(payload) - (len(payload[Padding]) if Padding in payload else 0)
+    flags = int(tcp.flags)
+    return Packet(
+        n=frame,
+        src_host=str(ip.src),
+        src_port=int(tcp.sport),
+        dst_host=str(ip.dst),
+        dst_port=int(tcp.dport),
+        flags=flags,
+        ip_version=6 if isinstance(ip, IPv6) else 4,
+        time=float(pkt.time),
+        seq=int(tcp.seq),
+        ack=int(tcp.ack) if flags & 0x10 else None,
+        length=length,
+        win=int(tcp.window),
+        urg=int(tcp.urgptr) if flags & 0x20 else None,
+        options=_options(list(tcp.options)),
+        cksum=int(tcp.chksum),
+        frame=frame,
+        truncated=bool(wirelen and wirelen > len(pkt)),
+    )
+
+
+def decode_hex(data: bytes) -> Packet | None:
+    """Decode the bytes of a tcpdump hex dump (-x/-X start at the IP header, -xx/-XX at the
+    link header; Ethernet is assumed then).  None when no TCP segment comes out."""
+    from scapy.layers.inet import IP
+    from scapy.layers.inet6 import IPv6
+    from scapy.layers.l2 import Ether
+
+    _load_contribs()
+    candidates: list[Any] = []
+    version = data[0] >> 4 if data else 0
+    if version == 4 and len(data) >= 20 and data[0] & 0x0F >= 5:
+        candidates.append(IP)
+    elif version == 6 and len(data) >= 40:
+        candidates.append(IPv6)
+    candidates.append(Ether)
+    for layer in candidates:
+        try:
+            pkt = layer(data)
+        except Exception:
+            continue
+        pkt.time = 0.0
+        p = _to_packet(pkt, 0, None)
+        if p is not None:
+            return p
+    return None
+
+
+def read_capture(data: bytes, *, max_packets: int) -> Trace:
+    from scapy.layers.inet import IP
+    from scapy.layers.inet6 import IPv6
+    from scapy.packet import Raw
     from scapy.utils import PcapReader
 
     _load_contribs()
@@ -142,52 +224,10 @@ def read_capture(data: bytes, *, max_packets: int) -> Trace:
                     t = pkt.time
                     pkt = IP(raw) if raw[0] >> 4 == 4 else IPv6(raw)
                     pkt.time = t
-            tcp = pkt.getlayer(TCP)
-            ip = tcp.underlayer if tcp is not None else None
-            # The IP header carrying the TCP segment (the inner one in a tunnel), past any
-            # IPv6 extension headers.
-            while ip is not None and not isinstance(ip, (IP, IPv6)):
-                ip = ip.underlayer
-            if ip is None or tcp is None:
+            p = _to_packet(pkt, count, wirelen)
+            if p is None:
                 others.append({"n": count, "frame": count, "text": pkt.summary()})
                 continue
-            hdr = tcp.dataofs * 4 if tcp.dataofs else 20
-            if isinstance(ip, IP):
-                # tcpdump trusts the IP total length unless the packet on the wire was
-                # shorter ("[total length 62 > length 50]") or it is 0 (TSO, BIG TCP).
-                on_wire = len(bytes(ip))
-                if wirelen is not None and wirelen > len(pkt):
-                    on_wire += wirelen - len(pkt)
-                total = min(ip.len, on_wire) if ip.len else on_wire
-                length = total - ip.ihl * 4 - hdr
-            else:
-                offset = len(bytes(ip)) - len(bytes(tcp))
-                plen = ip.plen or 0
-                if not plen and Jumbo in ip:
-                    plen = int(ip[Jumbo].jumboplen)  # RFC 2675 jumbogram (BIG TCP)
-                length = plen - (offset - 40) - hdr
-            if length < 0:
-                payload = tcp.payload
-                length = len(payload) - (len(payload[Padding]) if Padding in payload else 0)
-            p = Packet(
-                n=count,
-                src_host=str(ip.src),
-                src_port=int(tcp.sport),
-                dst_host=str(ip.dst),
-                dst_port=int(tcp.dport),
-                flags=int(tcp.flags),
-                ip_version=6 if isinstance(ip, IPv6) else 4,
-                time=float(pkt.time),
-                seq=int(tcp.seq),
-                ack=int(tcp.ack) if int(tcp.flags) & 0x10 else None,
-                length=length,
-                win=int(tcp.window),
-                urg=int(tcp.urgptr) if int(tcp.flags) & 0x20 else None,
-                options=_options(list(tcp.options)),
-                cksum=int(tcp.chksum),
-                frame=count,
-                truncated=bool(wirelen and wirelen > len(pkt)),
-            )
             packets.append(p)
     finally:
         reader.close()

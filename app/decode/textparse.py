@@ -252,6 +252,17 @@ def _parse_clock(date: str | None, clock: str, line: int, warnings: list[Warning
     return seconds
 
 
+_BARE_START = re.compile(r"(?<=: )(?=[^\s>]+ > \S+: Flags \[)")
+
+
+def _ip_version(m: re.Match[str], src_text: str) -> int:
+    g = m.groupdict()
+    proto = g.get("proto") or g.get("etype")
+    if proto is None:
+        return 6 if ":" in src_text else 4
+    return 6 if proto in ("IP6", "IPv6") else 4
+
+
 def _balanced_paren(text: str, pos: int) -> int:
     """Index just past the ')' or ']' closing the bracket at ``pos``, or -1."""
     opening = text[pos]
@@ -369,7 +380,7 @@ class _LineParser:
             dst_host=dst_host,
             dst_port=dst_port,
             flags=flags,
-            ip_version=6 if (m.group("proto") or m.group("etype")) in ("IP6", "IPv6") else 4,
+            ip_version=_ip_version(m, src_text),
             src_port_name=src_name,
             dst_port_name=dst_name,
             ip=ip,
@@ -377,11 +388,12 @@ class _LineParser:
             raw=text[m.start() : end].strip(),
         )
         parsed = _Parsed(packet=pkt)
-        if m.group("time"):
+        g = m.groupdict()
+        if g.get("time"):
             parsed.has_time = True
             pkt.time_text = (m.group("date") + " " if m.group("date") else "") + m.group("time")
             pkt.time = _parse_clock(m.group("date"), m.group("time"), line, self.warnings)
-        if m.group("dir"):
+        if g.get("dir"):
             pkt.ip["interface"] = m.group("ifname")
             pkt.ip["direction"] = m.group("dir")
         self._parse_fields(rest[fm.end() :], parsed, line)
@@ -594,8 +606,7 @@ def parse_text(text: str) -> Trace:
                 parsed[-1].packet.details.append(body)
                 continue
             if not _START.search(line) and (
-                in_dump
-                or (last_was_packet_line and ("A" in cmd_flags or _ASCII_DUMP.match(line)))
+                in_dump or (last_was_packet_line and ("A" in cmd_flags or _ASCII_DUMP.match(line)))
             ):
                 # -A prints the packet as ASCII on the lines after it.
                 in_dump = True
@@ -612,6 +623,9 @@ def parse_text(text: str) -> Trace:
             continue
 
         starts = lp.find_starts(line)
+        if not starts and _RECORD_PREFIX.match(line):
+            # A link header tcpdump -e prints without "IP" (ARCNET, ...): "be 50 c3 65: ".
+            starts = list(_BARE_START.finditer(line))[:1]
         items: list[tuple[int, int, _Parsed | str]] = []
         for k, m in enumerate(starts):
             end = starts[k + 1].start() if k + 1 < len(starts) else len(line)
@@ -713,6 +727,7 @@ def parse_text(text: str) -> Trace:
     for n, pkt in enumerate(packets, 1):
         pkt.n = n
     numbering = _resolve_numbering(parsed, cmd_flags, warnings)
+    _apply_hex_dumps(parsed, warnings)
     _check_time_order(packets, warnings)
     trace = Trace(
         kind="text",
@@ -814,6 +829,58 @@ def _resolve_numbering(parsed: list[_Parsed], cmd_flags: list[str], warnings: li
                 else []
             )
     return "relative" if relative else "absolute"
+
+
+_HEX_BYTES = re.compile(r"^\s*0x(?P<off>[0-9a-fA-F]{4}):\s+(?P<hex>(?:[0-9a-fA-F]{2,4} ?){1,8})")
+
+
+def hex_dump_bytes(lines: list[str]) -> bytes:
+    """The bytes of tcpdump's -x/-xx/-X/-XX dump lines (the -X ASCII column is ignored)."""
+    out = bytearray()
+    for text in lines:
+        m = _HEX_BYTES.match(text)
+        if m is None or int(m.group("off"), 16) != len(out):
+            break
+        out += bytes.fromhex(m.group("hex").replace(" ", ""))
+    return bytes(out)
+
+
+def _apply_hex_dumps(parsed: list[_Parsed], warnings: list[Warning]) -> None:
+    """Rebuild each hex-dumped packet's bytes and decode them with Scapy: the dump is the
+    packet itself, so its absolute numbers, options and checksum replace what the line said."""
+    from .capture import decode_hex
+
+    for q in parsed:
+        if not q.hex_lines:
+            continue
+        data = hex_dump_bytes(q.hex_lines)
+        p = q.packet
+        got = decode_hex(data) if data else None
+        if got is None:
+            warnings.append(
+                Warning(
+                    p.line,
+                    f"hex dump of {len(data)} bytes under packet {p.n} has no TCP segment; ignored",
+                )
+            )
+            continue
+        if (got.src_port, got.dst_port) != (p.src_port, p.dst_port) and None not in (
+            p.src_port,
+            p.dst_port,
+        ):
+            warnings.append(
+                Warning(
+                    p.line,
+                    f"hex dump under packet {p.n} is a different packet ({got.src} > {got.dst}); ignored",
+                )
+            )
+            continue
+        p.flags, p.seq, p.ack, p.win, p.urg = got.flags, got.seq, got.ack, got.win, got.urg
+        p.options, p.cksum = got.options, got.cksum
+        p.seq_inferred = False
+        if p.length is None:
+            p.length = got.length
+        p.ip["hex_bytes"] = len(data)
 
 
 def _len_from_seq(q: _Parsed) -> int | None:
