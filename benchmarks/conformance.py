@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.decode.capture import read_capture
+from app.decode.compare import differences
 from app.decode.errors import TraceError
 from app.decode.model import Packet
 from app.decode.textparse import parse_text
@@ -35,45 +36,6 @@ class Result:
     compared: int
     reason: str = ""
     undecodable: bool = False
-
-
-def option_key(p: Packet) -> list[tuple[object, ...]]:
-    """Options as comparable tuples; kinds tcpladder does not model compare by presence."""
-    o = p.options
-    out: list[tuple[object, ...]] = []
-    if o.mss is not None:
-        out.append(("mss", o.mss))
-    if o.wscale is not None:
-        out.append(("wscale", o.wscale))
-    if o.sack_perm:
-        out.append(("sackOK",))
-    if o.ts_val is not None:
-        out.append(("TS", o.ts_val, o.ts_ecr))
-    if o.sack:
-        out.append(("sack", tuple(o.sack)))
-    out.append(("nop", o.nop))
-    out.append(("eol", o.eol))
-    out.append(("other", len(o.other)))
-    return out
-
-
-FIELDS = ("flags", "seq", "ack", "length", "win", "urg")
-
-
-def compare(text_pkt: Packet, cap_pkt: Packet, partial: bool) -> list[str]:
-    diffs: list[str] = []
-    for name in FIELDS:
-        mine = getattr(text_pkt, name)
-        ref = getattr(cap_pkt, name)
-        if mine is None and name in ("seq", "length", "win", "urg"):
-            continue  # not printed (bare ACK has no seq; cut-short lines)
-        if name == "ack" and mine is None and not (cap_pkt.flags & 0x10):
-            continue
-        if mine != ref:
-            diffs.append(f"{name} text={mine} capture={ref}")
-    if not partial and text_pkt.options.items and option_key(text_pkt) != option_key(cap_pkt):
-        diffs.append(f"options text={text_pkt.options.items} capture={cap_pkt.options.items}")
-    return diffs
 
 
 _TCP_FLAGS = re.compile(r"[^\s>]+ > [^\s]+: Flags \[")
@@ -162,12 +124,7 @@ def run_test(corpus: Path, row: dict[str, str], verbose: bool) -> Result:
                 problems.append(f"frame {tp.frame}: TCP in the text, not in the capture decode")
             continue
         compared += 1
-        partial = (
-            "[|" in (tp.raw or "")
-            or any("[|" in d for d in tp.details)
-            or any("[bad opt]" in item for item in tp.options.items)
-        )
-        for d in compare(tp, cp, partial):
+        for d in differences(tp, cp):
             problems.append(f"frame {tp.frame} (line {tp.line}): {d}")
     # Every record tcpdump printed with TCP flags must have been read as a packet.
     for num, record in records.items():

@@ -114,7 +114,7 @@ def segment(
     if snaplen and wire > snaplen:
         frame = frame[:snaplen]
     sec = int(t)
-    usec = int(round((t - sec) * 1e6))
+    usec = round((t - sec) * 1e6)
     if usec >= 1_000_000:
         sec, usec = sec + 1, usec - 1_000_000
     return struct.pack("<IIII", sec, usec, len(frame), wire) + frame

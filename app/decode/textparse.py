@@ -13,6 +13,7 @@ commentary beside a packet, the header, or a warning with its line number.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,16 +45,23 @@ PACKET_EXAMPLE = (
 
 # A packet starts with an optional time stamp, an optional interface/direction (-i any on
 # newer Linux tcpdump: "lo In"), then "IP" or "IP6".
-_TIME = r"(?:(?P<date>\d{4}-\d{2}-\d{2}) )?(?P<time>\d{1,3}:\d{2}:\d{2}(?:\.\d{1,9})?)"
-_START = re.compile(
-    r"(?:(?<=\s)|(?<=^)|(?<=[`>]))"
-    + r"(?:"
+# Time stamps: default / -ttt / -ttttt "12:34:56.123456" (nano: 9 digits), -tttt with a date,
+# -tt seconds since the epoch "1700000000.123456".
+_TIME = (
+    r"(?:(?:(?P<date>\d{4}-\d{2}-\d{2}) )?(?P<time>\d{1,3}:\d{2}:\d{2}(?:\.\d{1,9})?)"
+    r"|(?P<epoch>\d{9,11}\.\d{3,9}))"
+)
+_START_BODY = (
+    r"(?:"
     + _TIME
     + r" +)?"
     + r"(?:(?P<ifname>[\w.@-]+) +(?P<dir>In|Out|P|B|M) +)?"
     # -e: "ethertype IPv4 (0x0800), length 74: " stands where "IP " would be.
     + r"(?:(?P<proto>IP6?) |ethertype (?P<etype>IPv[46]) \(0x[0-9a-fA-F]{4}\),(?: length \d+:)? )"
 )
+_START = re.compile(r"(?:(?<=\s)|(?<=^)|(?<=[`>]))" + _START_BODY)
+# Fast path: the packet begins the line (after tcpdump's -# number).
+_START_AT_LINE = re.compile(r"[ \t]*(?:\d{1,9} +)?" + _START_BODY)
 # A tcpdump record starts with -# packet number and/or a time stamp.
 _RECORD_PREFIX = re.compile(r"^\s*(?:(?P<num>\d{1,9}) +)?" + _TIME + r"\s")
 # Lines that continue a packet printed over several lines (-v, encapsulations):
@@ -123,12 +131,35 @@ _FIELD_RES: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
+_FAST_FIELDS = re.compile(
+    r"(?:, cksum 0x([0-9a-fA-F]+) \((?:correct|incorrect -> 0x([0-9a-fA-F]+))\))?"
+    r"(?:, seq (\d+)(?::(\d+))?)?"
+    r"(?:, ack (\d+))?"
+    r"(?:, win (\d+))?"
+    r"(?:, urg (\d+))?"
+    r"(?:, options \[([^\[\]]*)\])?"
+    r", length (\d+)"
+)
+
+
 class FlagError(ValueError):
     pass
 
 
+_FLAG_CACHE: dict[str, int] = {}
+
+
 def parse_flags(text: str) -> int:
     """``S.`` / ``SYN.ACK`` / ``none`` → bit mask (tcpdump print-tcp.c tcp_flag_values)."""
+    bits = _FLAG_CACHE.get(text)
+    if bits is None:
+        bits = _parse_flags(text)
+        if len(_FLAG_CACHE) < 4096:
+            _FLAG_CACHE[text] = bits
+    return bits
+
+
+def _parse_flags(text: str) -> int:
     text = text.strip()
     if text in ("", "none"):
         return 0
@@ -160,6 +191,11 @@ def parse_options(text: str) -> Options:
     depth = 0
     item = ""
     items: list[str] = []
+    if not any(c in text for c in "[{"):
+        items = [i.strip() for i in text.split(",")]
+        if not items[-1]:
+            items.pop()
+        text = ""
     for ch in text:
         if ch in "[{":
             depth += 1
@@ -306,6 +342,10 @@ class _LineParser:
         self.warnings: list[Warning] = []
 
     def find_starts(self, text: str) -> list[re.Match[str]]:
+        # Fast path: one packet at the start of the line, as tcpdump prints it.
+        m = _START_AT_LINE.match(text)
+        if m is not None and "IP" not in text[m.end() :] and "ethertype" not in text:
+            return [m]
         return list(_START.finditer(text))
 
     def parse_at(self, text: str, m: re.Match[str], end: int, line: int) -> _Parsed | str | None:
@@ -389,10 +429,9 @@ class _LineParser:
         )
         parsed = _Parsed(packet=pkt)
         g = m.groupdict()
-        if g.get("time"):
+        if g.get("time") or g.get("epoch"):
             parsed.has_time = True
-            pkt.time_text = (m.group("date") + " " if m.group("date") else "") + m.group("time")
-            pkt.time = _parse_clock(m.group("date"), m.group("time"), line, self.warnings)
+            pkt.time_text, pkt.time = _stamp(g, line, self.warnings)
         if g.get("dir"):
             pkt.ip["interface"] = m.group("ifname")
             pkt.ip["direction"] = m.group("dir")
@@ -402,6 +441,29 @@ class _LineParser:
     def _parse_fields(self, rest: str, parsed: _Parsed, line: int) -> None:
         pkt = parsed.packet
         pos = 0
+        fast = _FAST_FIELDS.match(rest)
+        if fast is not None:
+            # The common shape in one regex; anything unusual goes field by field below.
+            ck, exp, s, e, a, w, u, o, length = fast.groups()
+            if ck is not None:
+                pkt.cksum = int(ck, 16)
+                if exp is not None:
+                    pkt.cksum_expected = int(exp, 16)
+            if s is not None:
+                parsed.seq_start = int(s)
+                if e is not None:
+                    parsed.seq_end = int(e)
+            if a is not None:
+                parsed.ack = int(a)
+            if w is not None:
+                pkt.win = int(w)
+            if u is not None:
+                pkt.urg = int(u)
+            if o is not None:
+                pkt.options = parse_options(o)
+            pkt.length = int(length)
+            parsed.fields.add("length")
+            pos = fast.end()
         while pos < len(rest):
             for name, rx in _FIELD_RES:
                 fm = rx.match(rest, pos)
@@ -551,9 +613,18 @@ def _inherit(q: _Parsed, record: re.Match[str], line: int, warnings: list[Warnin
         pkt.frame = int(record.group("num"))
     if not q.has_time:
         q.has_time = True
-        date, clock = record.group("date"), record.group("time")
-        pkt.time_text = (date + " " if date else "") + clock
-        pkt.time = _parse_clock(date, clock, line, warnings)
+        pkt.time_text, pkt.time = _stamp(record.groupdict(), line, warnings)
+
+
+def _stamp(
+    g: dict[str, str | None], line: int, warnings: list[Warning]
+) -> tuple[str, float | None]:
+    """(as printed, seconds) from the time groups of _TIME."""
+    epoch = g.get("epoch")
+    if epoch:
+        return epoch, float(epoch)
+    date, clock = g.get("date"), g.get("time") or ""
+    return (date + " " if date else "") + clock, _parse_clock(date, clock, line, warnings)
 
 
 def parse_text(text: str) -> Trace:
@@ -594,33 +665,37 @@ def parse_text(text: str) -> Trace:
             blank_since_pending = True
             in_dump = False
             continue
-        if _FENCE.match(line):
-            continue
-        if parsed and not pending and last_target is parsed[-1].packet:
-            if _HEX_LINE.match(line):
-                parsed[-1].hex_lines.append(body)
-                parsed[-1].packet.details.append(body)
+        if _START_AT_LINE.match(line) is None:
+            # Not a packet line as tcpdump prints one: fences, decode and dump lines under
+            # the last packet, tcpdump's own status lines and the command.
+            if _FENCE.match(line):
                 continue
-            if line.startswith("\t") and not _START.search(line):
-                # Protocol decode tcpdump prints under the packet (BGP, DNS, ...).
-                parsed[-1].packet.details.append(body)
+            if parsed and not pending and last_target is parsed[-1].packet:
+                if _HEX_LINE.match(line):
+                    parsed[-1].hex_lines.append(body)
+                    parsed[-1].packet.details.append(body)
+                    continue
+                if line.startswith("\t") and not _START.search(line):
+                    # Protocol decode tcpdump prints under the packet (BGP, DNS, ...).
+                    parsed[-1].packet.details.append(body)
+                    continue
+                if (
+                    in_dump
+                    or (last_was_packet_line and ("A" in cmd_flags or _ASCII_DUMP.match(line)))
+                ) and not _START.search(line):
+                    # -A prints the packet as ASCII on the lines after it.
+                    in_dump = True
+                    parsed[-1].packet.details.append(body)
+                    continue
+            last_was_packet_line = False
+            if _STATUS.match(line):
+                header.append(Comment(lineno, body))
                 continue
-            if not _START.search(line) and (
-                in_dump or (last_was_packet_line and ("A" in cmd_flags or _ASCII_DUMP.match(line)))
-            ):
-                # -A prints the packet as ASCII on the lines after it.
-                in_dump = True
-                parsed[-1].packet.details.append(body)
+            words = _classify_command(body)
+            if words is not None:
+                header.append(Comment(lineno, body))
+                cmd_flags.extend(_command_flags(words))
                 continue
-        last_was_packet_line = False
-        if _STATUS.match(line):
-            header.append(Comment(lineno, body))
-            continue
-        words = _classify_command(body)
-        if words is not None:
-            header.append(Comment(lineno, body))
-            cmd_flags.extend(_command_flags(words))
-            continue
 
         starts = lp.find_starts(line)
         if not starts and _RECORD_PREFIX.match(line):
@@ -728,7 +803,8 @@ def parse_text(text: str) -> Trace:
         pkt.n = n
     numbering = _resolve_numbering(parsed, cmd_flags, warnings)
     _apply_hex_dumps(parsed, warnings)
-    _check_time_order(packets, warnings)
+    if not _deltas_to_times(packets, cmd_flags):
+        _check_time_order(packets, warnings)
     trace = Trace(
         kind="text",
         packets=packets,
@@ -887,6 +963,27 @@ def _len_from_seq(q: _Parsed) -> int | None:
     if q.seq_start is not None and q.seq_end is not None:
         return (q.seq_end - q.seq_start) % SEQ_MOD
     return None
+
+
+def _deltas_to_times(packets: list[Packet], cmd_flags: list[str]) -> bool:
+    """tcpdump -ttt prints the time since the previous packet; make it a running clock.
+
+    Recognised from the command's ``-ttt`` or, without one, from stamps that start at
+    00:00:00.000000 and go backwards (a delta smaller than the one before)."""
+    timed = [p for p in packets if p.time is not None]
+    if len(timed) < 2:
+        return False
+    if "".join(f for f in cmd_flags if f == "t") != "ttt":
+        if not (timed[0].time_text or "").startswith(("00:00:00.0000000", "00:00:00.000000")):
+            return False
+        stamps = [p.time or 0.0 for p in timed]
+        if all(a <= b for a, b in itertools.pairwise(stamps)):
+            return False  # -ttttt: time since the first packet, already a clock
+    clock = 0.0
+    for p in timed:
+        clock += p.time or 0.0
+        p.time = clock
+    return True
 
 
 def _check_time_order(packets: list[Packet], warnings: list[Warning]) -> None:

@@ -1,0 +1,138 @@
+"""Benchmarks, reported as ratios against a reference tool run on the same machine.
+
+    scripts/bench text [--packets 1000000]   # parse tcpdump text vs. tcpdump -r printing it
+
+``text``: generate a capture (benchmarks/gencap.py), let ``tcpdump -nn -r`` print it (timed:
+that is the reference), then parse the printed text with tcpladder's parser in a fresh
+process (timed, with its peak RSS).  Reports lines per second for both and the ratio.
+tcpdump's own relative-sequence bookkeeping slows down with many connections, so the
+reference is also run with ``-S`` (absolute numbers) and both ratios are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def _run_timed(cmd: list[str], stdout: Path | None = None) -> float:
+    start = time.perf_counter()
+    if stdout is None:
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    else:
+        with stdout.open("wb") as fh:
+            subprocess.run(cmd, check=True, stdout=fh, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def _child(code: str, *args: str) -> dict[str, float]:
+    """Run ``code`` in a fresh interpreter; it prints a JSON dict; add its peak RSS (MB)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=HERE.parent,
+    ).stdout
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    # ru_maxrss of children is the max over all children so far; each run is the largest
+    # so far here (parsing after generating), which keeps it honest for this order.
+    result["peak_rss_mb"] = max(after, before) / 1024
+    return result
+
+
+PARSE_CODE = """
+import json, sys, time
+from app.decode.textparse import parse_text
+t0 = time.perf_counter()
+text = open(sys.argv[1], encoding="utf-8").read()
+t1 = time.perf_counter()
+trace = parse_text(text)
+t2 = time.perf_counter()
+print(json.dumps({"read_s": t1 - t0, "parse_s": t2 - t1, "packets": len(trace.packets)}))
+"""
+
+
+def bench_text(packets: int, workdir: Path, keep: bool) -> int:
+    if shutil.which("tcpdump") is None:
+        print("tcpdump is not installed (apt-get install tcpdump)", file=sys.stderr)
+        return 2
+    pcap = workdir / f"bench-{packets}-s128.pcap"
+    txt = workdir / f"bench-{packets}.txt"
+    if not pcap.exists():
+        print(f"generating {packets:,} packets -> {pcap}", flush=True)
+        subprocess.run(
+            [
+                sys.executable,
+                str(HERE / "gencap.py"),
+                str(pcap),
+                "--packets",
+                str(packets),
+                "--snaplen",
+                "128",
+            ],
+            check=True,
+        )
+    # Headers only (-s 128): tcpdump prints the same lines, and the file stays small enough
+    # for the page cache, so the reference is not timed reading a slow disk.
+    _run_timed(["cat", str(pcap)])
+    print("tcpdump -nn -r (reference, relative seq) ...", flush=True)
+    t_rel = _run_timed(["tcpdump", "-nn", "-r", str(pcap)], stdout=txt)
+    print("tcpdump -nn -S -r (reference, absolute seq) ...", flush=True)
+    t_abs = _run_timed(["tcpdump", "-nn", "-S", "-r", str(pcap)])
+    lines = sum(1 for _ in txt.open("rb"))
+    print("tcpladder parse_text ...", flush=True)
+    res = _child(PARSE_CODE, str(txt))
+    parse_s = res["parse_s"] + res["read_s"]
+    report = {
+        "lines": lines,
+        "text_mb": round(txt.stat().st_size / 1e6, 1),
+        "tcpdump_print_s": round(t_rel, 2),
+        "tcpdump_print_S_s": round(t_abs, 2),
+        "tcpladder_parse_s": round(parse_s, 2),
+        "tcpladder_lines_per_s": round(lines / parse_s),
+        "tcpdump_lines_per_s": round(lines / t_rel),
+        "tcpdump_S_lines_per_s": round(lines / t_abs),
+        "ratio_vs_tcpdump": round(parse_s / t_rel, 3),
+        "ratio_vs_tcpdump_S": round(parse_s / t_abs, 3),
+        "tcpladder_peak_rss_mb": round(res["peak_rss_mb"]),
+        "packets_parsed": int(res["packets"]),
+    }
+    print(json.dumps(report, indent=2))
+    if not keep:
+        txt.unlink()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="tcpladder benchmarks")
+    sub = ap.add_subparsers(dest="what", required=True)
+    t = sub.add_parser("text", help="tcpdump text parsing vs. tcpdump -r printing")
+    t.add_argument("--packets", type=int, default=1_000_000)
+    for p in (t,):
+        p.add_argument(
+            "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "tcpladder-bench"
+        )
+        p.add_argument("--keep", action="store_true", help="keep generated text files")
+    args = ap.parse_args(argv)
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    if args.what == "text":
+        return bench_text(args.packets, args.workdir, args.keep)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
