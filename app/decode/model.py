@@ -96,11 +96,14 @@ class Warning:
     line: int | None
     message: str
     offset: int | None = None
+    text: str | None = None  # the input line it is about, as written
 
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {"line": self.line, "message": self.message}
         if self.offset is not None:
             out["offset"] = self.offset
+        if self.text is not None:
+            out["text"] = self.text[:300]
         return out
 
 

@@ -288,6 +288,11 @@ def _parse_clock(date: str | None, clock: str, line: int, warnings: list[Warning
     return seconds
 
 
+# A record (time stamp) followed by a protocol name tcpdump prints for non-IP packets.
+_OTHER_PROTOCOL = re.compile(
+    r"^\s*(?:\d{1,9} +)?" + _TIME + r" +(?:[\w.@-]+ +(?:In|Out|P|B|M) +)?"
+    r"(?:ARP|RARP|STP|LLDP|CDP|LLC|IPX|AARP|EAPOL|PPPoE|VRRP|ethertype|802\.1|[A-Z][A-Z0-9]{2,}v?\d?,)"
+)
 _BARE_START = re.compile(r"(?<=: )(?=[^\s>]+ > \S+: Flags \[)")
 
 
@@ -400,7 +405,9 @@ class _LineParser:
         try:
             flags = parse_flags(fm.group("flags"))
         except FlagError as exc:
-            self.warnings.append(Warning(line, f"{exc}; flags ignored"))
+            self.warnings.append(
+                Warning(line, f"{exc}; flags ignored", text=text[m.start() : end].strip())
+            )
             flags = 0
         src_host, src_port, src_name = _split_endpoint(src_text)
         dst_host, dst_port, dst_name = _split_endpoint(dst_text)
@@ -411,6 +418,7 @@ class _LineParser:
                         line,
                         f"service name {name!r} in {shown!r} is not one tcpladder knows; "
                         "port kept as written (use tcpdump -nn to print numbers)",
+                        text=text[m.start() : end].strip(),
                     )
                 )
         pkt = Packet(
@@ -725,8 +733,14 @@ def parse_text(text: str) -> Trace:
                         lineno,
                         "looks like a TCP packet but is not in tcpdump's "
                         "'IP src > dst: Flags [...]' form; kept as commentary",
+                        text=body,
                     )
                 )
+            elif _OTHER_PROTOCOL.match(line):
+                # "12:00:00.000003 ARP, Request who-has ...": a packet, just not IP.
+                others.append({"line": lineno, "text": body})
+                last_target = None
+                continue
             add_comment(lineno, body)
             continue
         lead = line[: items[0][0]]
@@ -766,11 +780,15 @@ def parse_text(text: str) -> Trace:
                 last_was_quote = True
                 continue
             if q.partial:
+                cut = next((d for d in q.packet.details if d.startswith("[")), None)
+                why = (
+                    f"tcpdump printed {cut.split(']')[0]}]: it could not read the whole TCP "
+                    "header (snap length or a malformed header)"
+                    if cut
+                    else "the line is cut short (no 'length' field)"
+                )
                 warnings.append(
-                    Warning(
-                        lineno,
-                        "packet line is cut short (no 'length' field); kept with the fields it has",
-                    )
+                    Warning(lineno, f"{why}; packet kept with the fields it has", text=body)
                 )
             if not parsed and len(pending) > _FIRST_LABEL_LINES:
                 preamble.extend(pending[:-_FIRST_LABEL_LINES])

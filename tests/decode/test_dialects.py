@@ -124,10 +124,15 @@ def test_ascii_dump_lines_stay_with_their_packet() -> None:
 def test_glued_prompt_and_fences(tmp_path: Path) -> None:
     body = load("http-like.tttt-nn.txt").decode().splitlines()
     paste = "\n".join(
-        ["Here is what I saw:", "```", "$ sudo tcpdump -i lo -nn port 8080"]
-        + [body[0] + " " + body[1]]
-        + body[2:]
-        + ["```", "Why is the last packet an ACK?"]
+        [
+            "Here is what I saw:",
+            "```",
+            "$ sudo tcpdump -i lo -nn port 8080",
+            body[0] + " " + body[1],
+            *body[2:],
+            "```",
+            "Why is the last packet an ACK?",
+        ]
     )
     t = read_input(paste.encode())
     assert len(t.packets) == 10
@@ -142,3 +147,37 @@ def test_date_is_utc() -> None:
     t = read_input(load("http-like.tttt-nn.txt"))
     stamp = dt.datetime.fromtimestamp(t.packets[0].time or 0, tz=dt.UTC)
     assert (t.packets[0].time_text or "").startswith(stamp.strftime("%Y-%m-%d %H:%M:%S"))
+
+
+# Hand-written in the shapes tcpdump 4.99 prints (print-ether.c, print-pktap.c, print-tcp.c).
+EXOTIC = """\
+12:00:00.000001 02:00:00:00:00:01 > 02:00:00:00:00:02, ethertype 802.1Q (0x8100), length 78: vlan 10, p 0, ethertype IPv4 (0x0800), 10.0.0.1.5000 > 10.0.0.2.80: Flags [S], seq 100, win 64240, options [mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7], length 0
+12:00:00.000002 (en0, proc curl:4321:7f2d, svc BE, out) IP 10.0.0.2.80 > 10.0.0.1.5000: Flags [S.], seq 300, ack 101, win 65160, options [mss 1460,sackOK,TS val 2 ecr 1,nop,wscale 7], length 0
+12:00:00.000003 ARP, Request who-has 10.0.0.9 tell 10.0.0.1, length 28
+12:00:00.000004  In 02:00:00:00:00:01 ethertype IPv4 (0x0800), length 68: 10.0.0.1.5000 > 10.0.0.2.80: Flags [.], ack 1, win 502, options [nop,nop,TS val 3 ecr 2], length 0
+12:00:00.000005 IP 10.0.0.1.5000 > 10.0.0.2.80: Flags [P.], seq 1:6, ack 1, win 502, options [nop,nop,md5 shared secret not supplied with -M, can't check - 0102,unknown-76 0x0102,tcp-ao keyid 1 rnextkeyid 2 mac 0x0102,mptcp 4 capable v1 flags [H],exp-tfo cookie 0102], length 5
+12:00:00.000006 IP 10.0.0.2.80 > 10.0.0.1.5000: Flags [.], ack 6, win 509, length 0 [bad hdr length 4 - too short, < 20]
+12:00:00.000007 IP 10.0.0.2.80 > 10.0.0.1.5000: Flags [UW], seq 1, win 509, urg 3, length 0 [|tcp]
+12:00:00.000008 IP 10.0.0.1.5000 > 10.0.0.2.80: Flags [none], seq 6, win 0, length 0
+"""
+
+
+def test_link_prefixes_options_and_truncation() -> None:
+    t = parse_text(EXOTIC)
+    assert [p.letters for p in t.packets] == ["S", "S.", ".", "P.", ".", "UW", "none"]
+    assert "vlan 10" in str(t.packets[0].ip["link"])
+    assert "proc curl" in str(t.packets[1].ip["link"])
+    assert t.packets[1].time_text == "12:00:00.000002"
+    assert t.packets[2].ip["link"] == "In 02:00:00:00:00:01"
+    assert t.packets[2].ack == 301  # relative ack 1 resolved from the SYN-ACK
+    assert [o.split()[0] for o in t.packets[3].options.other] == [
+        "md5",
+        "unknown-76",
+        "tcp-ao",
+        "mptcp",
+        "exp-tfo",
+    ]
+    assert t.packets[5].urg == 3
+    assert len(t.other_packets) == 1 and "ARP" in str(t.other_packets[0]["text"])
+    cut = [w for w in t.warnings if "could not read the whole TCP header" in w.message]
+    assert [w.line for w in cut] == [6, 7] and all(w.text for w in cut)
