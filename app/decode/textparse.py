@@ -68,7 +68,9 @@ _RECORD_PREFIX = re.compile(r"^\s*(?:(?P<num>\d{1,9}) +)?" + _TIME + r"\s")
 #   "    10.0.0.1.80 > 10.0.0.2.1234: Flags [S], ..."  (after an IP header in parentheses)
 #   "\tIP (tos 0x0, ...)" / "\twccp ...: IP (tos 0x0, ...)"  (inner packet of a tunnel)
 _CONT_ADDR = re.compile(r"^(?: {4}|\t)\s*[^\s>]+ > [^\s]+: ")
-_CONT_INNER = re.compile(r"^(?:\t| {4})\s*(?:IP6? \(|[^\n]*\sIP6? \(.*\)\s*$)")
+_CONT_INNER = re.compile(
+    r"^(?:\t| {4})\s*(?:IP6? \(|\((?:tos|hlim|flowlabel) |[^\n]*\sIP6? \(.*\)\s*$)"
+)
 # VXLAN and Geneve at -v print the inner "IP (...)" at the start of a line.
 _INNER_AT_COLUMN_0 = re.compile(r"^IP6? \(")
 _FLAGS = re.compile(r"Flags \[(?P<flags>[^\]]*)\]")
@@ -293,7 +295,7 @@ _OTHER_PROTOCOL = re.compile(
     r"^\s*(?:\d{1,9} +)?" + _TIME + r" +(?:[\w.@-]+ +(?:In|Out|P|B|M) +)?"
     r"(?:ARP|RARP|STP|LLDP|CDP|LLC|IPX|AARP|EAPOL|PPPoE|VRRP|ethertype|802\.1|[A-Z][A-Z0-9]{2,}v?\d?,)"
 )
-_BARE_START = re.compile(r"(?<=: )(?=[^\s>]+ > \S+: Flags \[)")
+_BARE_START = re.compile(r"(?:(?<=: )|(?<=\) ))(?=[^\s>()]+ > \S+: Flags \[)")
 
 
 def _ip_version(m: re.Match[str], src_text: str) -> int:
@@ -706,9 +708,6 @@ def parse_text(text: str) -> Trace:
                 continue
 
         starts = lp.find_starts(line)
-        if not starts and _RECORD_PREFIX.match(line):
-            # A link header tcpdump -e prints without "IP" (ARCNET, ...): "be 50 c3 65: ".
-            starts = list(_BARE_START.finditer(line))[:1]
         items: list[tuple[int, int, _Parsed | str]] = []
         for k, m in enumerate(starts):
             end = starts[k + 1].start() if k + 1 < len(starts) else len(line)
@@ -716,6 +715,15 @@ def parse_text(text: str) -> Trace:
             if result is None:
                 continue
             items.append((m.start(), end, result))
+        if _RECORD_PREFIX.match(line) and not any(isinstance(r, _Parsed) for _, _, r in items):
+            # TCP printed without "IP" in front: after a -e link header tcpdump omits it
+            # ("be 50 c3 65: 10.0.0.1.80 > ..."), and so it does for a tunnel's inner packet
+            # ("1.1.1.1 > 2.2.2.2: (tos ...) 10.0.0.1.80 > ...: Flags").
+            for bare in list(_BARE_START.finditer(line))[:1]:
+                result = lp.parse_at(line, bare, len(line), lineno)
+                if isinstance(result, _Parsed):
+                    items = [i for i in items if i[0] < bare.start()]
+                    items.append((bare.start(), len(line), result))
         # A candidate that failed to parse belongs to the text of the previous one.
         if not items:
             bad = _BAD_TIME.match(line)
@@ -760,7 +768,9 @@ def parse_text(text: str) -> Trace:
         last_was_packet_line = True
         for _start, _end, result in items:
             if isinstance(result, str):
-                others.append({"line": lineno, "text": line[_start:_end].strip()})
+                # A tunnel's outer header carries the TCP packet on this line: not "other".
+                if not any(isinstance(r, _Parsed) for _, _, r in items):
+                    others.append({"line": lineno, "text": line[_start:_end].strip()})
                 continue
             q = result
             quote_candidate = q.partial or not q.has_time

@@ -19,7 +19,7 @@ from app.decode.compare import differences
 from app.decode.textparse import hex_dump_bytes, parse_text
 from tests.conftest import CAPTURES, load
 
-CAPTURE_NAMES = ("http-like", "refused", "ipv6-any")
+CAPTURE_NAMES = ("http-like", "refused", "ipv6-any", "encap")
 DIALECT_FILES = sorted(
     p.name for p in CAPTURES.glob("*.txt") if p.name.split(".")[0] in CAPTURE_NAMES
 )
