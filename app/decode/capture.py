@@ -123,8 +123,8 @@ def _to_packet(pkt: Any, frame: int, wirelen: int | None) -> Packet | None:
         length = total - ip.ihl * 4 - hdr
     else:
         offset = len(bytes(ip)) - len(bytes(tcp))
-        plen = ip.plen or 0
-        if not plen and Jumbo in ip:
+        plen = getattr(ip, "tl_payload_len", None) or ip.plen or 0
+        if Jumbo in ip:
             plen = int(ip[Jumbo].jumboplen)  # RFC 2675 jumbogram (BIG TCP)
         length = plen - (offset - 40) - hdr
     if length < 0:
@@ -150,6 +150,30 @@ def _to_packet(pkt: Any, frame: int, wirelen: int | None) -> Packet | None:
         frame=frame,
         truncated=bool(wirelen and wirelen > len(pkt)),
     )
+
+
+def _jumbo(pkt: Any, wirelen: int | None) -> Any:
+    """An IPv6 jumbogram (RFC 2675, Linux BIG TCP) has payload length 0, so Scapy stops at
+    its header; dissect the rest again with the payload length the capture holds."""
+    from scapy.layers.inet import TCP
+    from scapy.layers.inet6 import IPv6
+
+    v6 = pkt.getlayer(IPv6)
+    if v6 is None or v6.plen != 0 or TCP in pkt:
+        return pkt
+    raw = bytes(v6)
+    n = min(len(raw) - 40, 0xFFFF)
+    fixed = IPv6(raw[:4] + struct.pack("!H", n) + raw[6:])
+    # tcpdump takes the payload length from what was on the wire.
+    missing = (wirelen - len(pkt)) if wirelen and wirelen > len(pkt) else 0
+    object.__setattr__(fixed, "tl_payload_len", len(raw) - 40 + missing)
+    under = v6.underlayer
+    if under is None:
+        fixed.time = pkt.time
+        return fixed
+    under.remove_payload()
+    under.add_payload(fixed)
+    return pkt
 
 
 def decode_hex(data: bytes) -> Packet | None:
@@ -224,6 +248,7 @@ def read_capture(data: bytes, *, max_packets: int) -> Trace:
                     t = pkt.time
                     pkt = IP(raw) if raw[0] >> 4 == 4 else IPv6(raw)
                     pkt.time = t
+            pkt = _jumbo(pkt, wirelen)
             p = _to_packet(pkt, count, wirelen)
             if p is None:
                 others.append({"n": count, "frame": count, "text": pkt.summary()})
