@@ -106,6 +106,8 @@ def flow_json(flow: Flow, *, summary: bool = False) -> dict[str, Any]:
                 "phase": info.phase,
                 "ts_echo_of": info.echo_of,
                 "line": p.line,
+                "frame": p.frame,
+                "truncated": p.truncated,
                 "annotation": p.annotation,
                 "comments": [
                     {"line": c.line, "text": c.text, "position": c.position} for c in p.comments
