@@ -63,9 +63,10 @@ def _options(raw: list[tuple[str, object]]) -> Options:
 
 
 # Link types Scapy leaves as Raw that are a fixed header in front of IP (tcpdump's
-# print-*.c): LINKTYPE_IPV4 228, LINKTYPE_IPV6 229, LINKTYPE_IPOIB 242 (4-byte header:
-# ethertype, reserved; RFC 4391 §6).
-_IP_AFTER: dict[int, int] = {228: 0, 229: 0, 242: 4}
+# print-*.c): LINKTYPE_IPV4 228, LINKTYPE_IPV6 229, LINKTYPE_IPOIB 242 (print-ipoib.c:
+# 20-byte destination and source hardware addresses, then RFC 4391 §6's 4-byte header,
+# ethertype and reserved, 44 bytes in all).
+_IP_AFTER: dict[int, int] = {228: 0, 229: 0, 242: 44}
 _contribs_loaded = False
 
 
