@@ -121,11 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="what", required=True)
     t = sub.add_parser("text", help="tcpdump text parsing vs. tcpdump -r printing")
     t.add_argument("--packets", type=int, default=1_000_000)
-    for p in (t,):
-        p.add_argument(
-            "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "tcpladder-bench"
-        )
-        p.add_argument("--keep", action="store_true", help="keep generated text files")
+    t.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "tcpladder-bench")
+    t.add_argument("--keep", action="store_true", help="keep generated text files")
     args = ap.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PYTHONHASHSEED", "0")

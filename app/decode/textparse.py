@@ -63,7 +63,8 @@ _START = re.compile(r"(?:(?<=\s)|(?<=^)|(?<=[`>]))" + _START_BODY)
 # Fast path: the packet begins the line (after tcpdump's -# number).
 _START_AT_LINE = re.compile(r"[ \t]*(?:\d{1,9} +)?" + _START_BODY)
 # A tcpdump record starts with -# packet number and/or a time stamp.
-_RECORD_PREFIX = re.compile(r"^\s*(?:(?P<num>\d{1,9}) +)?" + _TIME + r"\s")
+_RECORD_HEAD = r"^\s*(?:(?P<num>\d{1,9}) +)?" + _TIME
+_RECORD_PREFIX = re.compile(_RECORD_HEAD + r"\s")
 # Lines that continue a packet printed over several lines (-v, encapsulations):
 #   "    10.0.0.1.80 > 10.0.0.2.1234: Flags [S], ..."  (after an IP header in parentheses)
 #   "\tIP (tos 0x0, ...)" / "\twccp ...: IP (tos 0x0, ...)"  (inner packet of a tunnel)
@@ -252,7 +253,6 @@ class _Parsed:
     ack: int | None = None
     partial: bool = False
     has_time: bool = False
-    fields: set[str] = field(default_factory=set)
     hex_lines: list[str] = field(default_factory=list)
 
 
@@ -292,7 +292,7 @@ def _parse_clock(date: str | None, clock: str, line: int, warnings: list[Warning
 
 # A record (time stamp) followed by a protocol name tcpdump prints for non-IP packets.
 _OTHER_PROTOCOL = re.compile(
-    r"^\s*(?:\d{1,9} +)?" + _TIME + r" +(?:[\w.@-]+ +(?:In|Out|P|B|M) +)?"
+    _RECORD_HEAD + r" +(?:[\w.@-]+ +(?:In|Out|P|B|M) +)?"
     r"(?:ARP|RARP|STP|LLDP|CDP|LLC|IPX|AARP|EAPOL|PPPoE|VRRP|ethertype|802\.1|[A-Z][A-Z0-9]{2,}v?\d?,)"
 )
 _BARE_START = re.compile(r"(?:(?<=: )|(?<=\) ))(?=[^\s>()]+ > \S+: Flags \[)")
@@ -348,9 +348,9 @@ class _LineParser:
     def __init__(self) -> None:
         self.warnings: list[Warning] = []
 
-    def find_starts(self, text: str) -> list[re.Match[str]]:
+    def find_starts(self, text: str, m: re.Match[str] | None) -> list[re.Match[str]]:
+        """Packet starts in ``text``; ``m`` is _START_AT_LINE's match on it, if any."""
         # Fast path: one packet at the start of the line, as tcpdump prints it.
-        m = _START_AT_LINE.match(text)
         if m is not None and "IP" not in text[m.end() :] and "ethertype" not in text:
             return [m]
         return list(_START.finditer(text))
@@ -472,14 +472,12 @@ class _LineParser:
             if o is not None:
                 pkt.options = parse_options(o)
             pkt.length = int(length)
-            parsed.fields.add("length")
             pos = fast.end()
         while pos < len(rest):
             for name, rx in _FIELD_RES:
                 fm = rx.match(rest, pos)
                 if fm is None:
                     continue
-                parsed.fields.add(name)
                 if name == "cksum":
                     pkt.cksum = int(fm.group("ck"), 16)
                     if fm.group("exp"):
@@ -521,7 +519,7 @@ class _LineParser:
             else:
                 break
         tail = rest[pos:]
-        if "length" not in parsed.fields:
+        if pkt.length is None:
             parsed.partial = True
         stripped = tail.strip()
         if not stripped or stripped == ",":
@@ -675,7 +673,8 @@ def parse_text(text: str) -> Trace:
             blank_since_pending = True
             in_dump = False
             continue
-        if _START_AT_LINE.match(line) is None:
+        at_line = _START_AT_LINE.match(line)
+        if at_line is None:
             # Not a packet line as tcpdump prints one: fences, decode and dump lines under
             # the last packet, tcpdump's own status lines and the command.
             if _FENCE.match(line):
@@ -707,7 +706,7 @@ def parse_text(text: str) -> Trace:
                 cmd_flags.extend(_command_flags(words))
                 continue
 
-        starts = lp.find_starts(line)
+        starts = lp.find_starts(line, at_line)
         items: list[tuple[int, int, _Parsed | str]] = []
         for k, m in enumerate(starts):
             end = starts[k + 1].start() if k + 1 < len(starts) else len(line)
