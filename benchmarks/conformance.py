@@ -17,15 +17,16 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.decode.capture import read_capture
 from app.decode.compare import differences
 from app.decode.errors import TraceError
 from app.decode.model import Packet
+from app.decode.reader import read_capture
 from app.decode.textparse import parse_text
 
 
@@ -81,7 +82,7 @@ def run_test(corpus: Path, row: dict[str, str], verbose: bool) -> Result:
     pcap = corpus / row["pcap"]
     out = corpus / row["out"]
     try:
-        cap = read_capture(pcap.read_bytes(), max_packets=10_000_000)
+        cap = read_capture(io.BytesIO(pcap.read_bytes()), max_packets=10_000_000)
     except TraceError as exc:
         return Result(name, False, 0, f"capture: {exc.message}", undecodable=True)
     raw_text = out.read_text(encoding="utf-8", errors="replace")

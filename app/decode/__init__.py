@@ -5,6 +5,6 @@ Scapy is imported only inside this package.
 
 from .analysis import Analysis, analyse, to_json
 from .errors import TraceError
-from .ingest import Limits, read_input
+from .ingest import Limits, read_input, read_path
 
-__all__ = ["Analysis", "Limits", "TraceError", "analyse", "read_input", "to_json"]
+__all__ = ["Analysis", "Limits", "TraceError", "analyse", "read_input", "read_path", "to_json"]

@@ -1,7 +1,8 @@
-"""Capture files (pcap, pcapng) read through Scapy.
+"""Scapy's side of capture decoding: the reference, the fallback, and hex dumps.
 
-This is the reference decoder: every TCP segment becomes a ``Packet``.  Scapy handles the
-file formats and link types (Ethernet, Linux cooked, BSD loopback, raw IP, ...).
+``read_capture_scapy`` reads a whole file with Scapy's PcapReader (the reference the fast
+reader is tested against); ``scapy_frame`` dissects one frame the fast path left alone
+(tunnels, exotic link types); ``decode_hex`` reads the bytes of a pasted tcpdump hex dump.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import struct
 from typing import Any
 
 from .errors import InputTooLarge, UnsupportedInput
-from .model import Options, Packet, Trace, Warning
+from .model import Options, Packet
 
 logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
 logging.getLogger("scapy.loading").setLevel(logging.ERROR)
@@ -204,7 +205,44 @@ def decode_hex(data: bytes) -> Packet | None:
     return None
 
 
-def read_capture(data: bytes, *, max_packets: int) -> Trace:
+def scapy_frame(raw: bytes, linktype: int, frame: int, time: float, wirelen: int) -> Packet | str:
+    """One frame through Scapy: its TCP segment, or Scapy's one-line summary of it."""
+    from scapy.config import conf
+    from scapy.layers.inet import IP
+    from scapy.layers.inet6 import IPv6
+    from scapy.packet import Raw
+
+    _load_contribs()
+    cls = conf.l2types.num2layer.get(linktype)
+    try:
+        pkt = cls(raw) if cls is not None else Raw(raw)
+        if isinstance(pkt, Raw) and linktype in _IP_AFTER:
+            ip = raw[_IP_AFTER[linktype] :]
+            if ip[:1] and ip[0] >> 4 in (4, 6):
+                pkt = IP(ip) if ip[0] >> 4 == 4 else IPv6(ip)
+    except Exception as exc:  # a malformed frame makes Scapy raise almost anything
+        return f"frame Scapy cannot dissect: {exc}"
+    pkt.time = time
+    pkt.wirelen = wirelen
+    pkt = _jumbo(pkt, wirelen)
+    p = _to_packet(pkt, frame, wirelen)
+    if p is not None:
+        return p
+    if cls is None and linktype not in _IP_AFTER:
+        return f"link type {linktype}: not decoded"
+    summary: str = pkt.summary()
+    return summary
+
+
+def scapy_knows(linktype: int) -> bool:
+    from scapy.config import conf
+
+    _load_contribs()
+    return linktype in conf.l2types.num2layer or linktype in _IP_AFTER
+
+
+def read_capture_scapy(data: bytes, *, max_packets: int) -> list[Packet]:
+    """Every TCP frame of a capture through Scapy's own reader: the reference decoder."""
     from scapy.layers.inet import IP
     from scapy.layers.inet6 import IPv6
     from scapy.packet import Raw
@@ -214,9 +252,7 @@ def read_capture(data: bytes, *, max_packets: int) -> Trace:
     data = _fix_linktype(data)
 
     kind = capture_kind(data) or "pcap"
-    warnings: list[Warning] = []
     packets: list[Packet] = []
-    others: list[dict[str, object]] = []
     try:
         reader = PcapReader(io.BytesIO(data))  # type: ignore[arg-type]
     except Exception as exc:  # Scapy raises plain Scapy_Exception / struct errors
@@ -229,11 +265,8 @@ def read_capture(data: bytes, *, max_packets: int) -> Trace:
                 pkt = reader.read_packet()
             except EOFError:
                 break
-            except (struct.error, ValueError) as exc:
-                warnings.append(
-                    Warning(None, f"capture ends inside a record after {count} packets: {exc}")
-                )
-                break
+            except (struct.error, ValueError):
+                break  # cut short: keep what was read
             if pkt is None:
                 break
             count += 1
@@ -251,18 +284,8 @@ def read_capture(data: bytes, *, max_packets: int) -> Trace:
                     pkt.time = t
             pkt = _jumbo(pkt, wirelen)
             p = _to_packet(pkt, count, wirelen)
-            if p is None:
-                others.append({"n": count, "frame": count, "text": pkt.summary()})
-                continue
-            packets.append(p)
+            if p is not None:
+                packets.append(p)
     finally:
         reader.close()
-    for i, p in enumerate(packets, 1):
-        p.n = i
-    return Trace(
-        kind=kind,
-        packets=packets,
-        warnings=warnings,
-        other_packets=others,
-        link_type=str(link) if link is not None else None,
-    )
+    return packets

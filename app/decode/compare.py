@@ -60,3 +60,60 @@ def differences(text_pkt: Packet, cap_pkt: Packet) -> list[str]:
     ):
         diffs.append(f"options text={text_pkt.options.items} capture={cap_pkt.options.items}")
     return diffs
+
+
+def reader_differences(data: bytes, *, limit: int = 20) -> tuple[list[str], dict[str, int]]:
+    """Decode a capture with the fast reader and with Scapy's PcapReader; list what differs.
+
+    Returns (differences, counts) where counts has the TCP frames each way and how many
+    frames the fast reader handed to Scapy itself.
+    """
+    import io
+    import math
+
+    from .capture import read_capture_scapy
+    from .reader import read_capture
+
+    fast = read_capture(io.BytesIO(data), max_packets=10_000_000)
+    ref = {p.frame or 0: p for p in read_capture_scapy(data, max_packets=10_000_000)}
+    got = {p.frame or 0: p for p in fast.packets}
+    caplen = dict(
+        zip(fast.table.cols["frame"].tolist(), fast.table.cols["caplen"].tolist(), strict=True)
+    )
+    out: list[str] = []
+    for frame in sorted(set(ref) | set(got)):
+        a, b = got.get(frame), ref.get(frame)
+        if a is None or b is None:
+            out.append(f"frame {frame}: TCP only in the {'Scapy' if a is None else 'fast'} reading")
+            continue
+        for name in ("src_host", "dst_host", "src_port", "dst_port", "ip_version", *FIELDS):
+            if getattr(a, name) != getattr(b, name):
+                out.append(
+                    f"frame {frame}: {name} fast {getattr(a, name)!r} scapy {getattr(b, name)!r}"
+                )
+        for name in ("cksum", "truncated"):
+            # Scapy's PcapReader reads at most 65,535 bytes of a record (its MTU), so it
+            # calls a bigger frame (BIG TCP) truncated; the fast reader reads it all.
+            if name == "truncated" and caplen.get(frame, 0) > 65535:
+                continue
+            if getattr(a, name) != getattr(b, name):
+                out.append(
+                    f"frame {frame}: {name} fast {getattr(a, name)!r} scapy {getattr(b, name)!r}"
+                )
+        ka = [k for k in option_key(a) if k[0] in ("mss", "wscale", "sackOK", "TS", "sack")]
+        kb = [k for k in option_key(b) if k[0] in ("mss", "wscale", "sackOK", "TS", "sack")]
+        if ka != kb:
+            out.append(f"frame {frame}: options fast {ka} scapy {kb}")
+        ta, tb = a.time, b.time
+        if (ta is None) != (tb is None) or (
+            ta is not None and tb is not None and not math.isclose(ta, tb, abs_tol=1e-6)
+        ):
+            out.append(f"frame {frame}: time fast {ta} scapy {tb}")
+        if len(out) >= limit:
+            break
+    counts = {
+        "fast": len(got),
+        "scapy": len(ref),
+        "via_scapy": len(fast.table.objects),
+    }
+    return out, counts

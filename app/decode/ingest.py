@@ -2,33 +2,22 @@
 
 from __future__ import annotations
 
-import zlib
+import io
 from dataclasses import dataclass
+from typing import BinaryIO
 
-from .capture import capture_kind, read_capture
 from .errors import EmptyInput, InputTooLarge, UnsupportedInput
 from .model import Trace, Warning
+from .pcapio import container_kind, open_stream
+from .reader import read_capture
 from .textparse import parse_text
 
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    max_input: int = 64 * 1024 * 1024  # bytes after decompression
-    max_packets: int = 1_000_000
-
-
-def _gunzip(data: bytes, limit: int) -> bytes:
-    d = zlib.decompressobj(wbits=31)
-    try:
-        out = d.decompress(data, limit + 1)
-    except zlib.error as exc:
-        raise UnsupportedInput(f"gzip data is corrupt: {exc}", offset=0) from exc
-    if len(out) > limit:
-        raise InputTooLarge(
-            f"gzip data expands to more than {limit:,} bytes, the configured limit "
-            "(TCPLADDER_MAX_INPUT)"
-        )
-    return out
+    max_input: int = 64 * 1024 * 1024  # bytes as received (compressed or not)
+    max_expanded: int = 512 * 1024 * 1024  # bytes after gzip/zstd decompression
+    max_packets: int = 5_000_000
 
 
 _ALLOWED_CONTROL = {9, 10, 12, 13, 27}
@@ -72,6 +61,7 @@ def _decode_text(data: bytes, warnings: list[Warning]) -> str:
 
 
 def read_input(data: bytes, limits: Limits | None = None) -> Trace:
+    """A Trace from bytes held in memory (an upload, a paste)."""
     limits = limits or Limits()
     if len(data) > limits.max_input:
         raise InputTooLarge(
@@ -83,19 +73,48 @@ def read_input(data: bytes, limits: Limits | None = None) -> Trace:
             "the input is empty",
             hint="Paste tcpdump output, or choose a .pcap/.pcapng file.",
         )
-    if data[:2] == b"\x1f\x8b":
-        data = _gunzip(data, limits.max_input)
-        if not data.strip():
-            raise EmptyInput("the gzip file is empty")
-    if capture_kind(data):
-        return read_capture(data, max_packets=limits.max_packets)
+    return read_stream(io.BytesIO(data), limits)
+
+
+def read_path(path: str, limits: Limits | None = None) -> Trace:
+    """A Trace from a file, streamed: a capture is never held in memory whole."""
+    limits = limits or Limits()
+    with open(path, "rb") as fh:
+        return read_stream(fh, limits)
+
+
+def read_stream(raw: BinaryIO, limits: Limits) -> Trace:
+    stream, compression = open_stream(raw, max_input=limits.max_expanded)
+    if not stream.head:
+        raise EmptyInput(
+            "the input is empty",
+            hint="Paste tcpdump output, or choose a .pcap/.pcapng file.",
+        )
+    if container_kind(stream.head) in ("pcap", "pcapng"):
+        trace = read_capture(stream, max_packets=limits.max_packets)  # type: ignore[arg-type]
+        trace.kind_detail = compression
+        return trace
+    cap = limits.max_expanded if compression else limits.max_input
+    data = stream.read(cap + 1)
+    if len(data) > cap:
+        raise InputTooLarge(
+            f"the text is more than {cap / 1e6:.1f} MB, the limit "
+            + ("(TCPLADDER_MAX_EXPANDED)" if compression else "(TCPLADDER_MAX_INPUT)")
+        )
+    if not data.strip():
+        raise EmptyInput(
+            f"the {compression} data holds only white space"
+            if compression
+            else "the input is empty",
+            hint="Paste tcpdump output, or choose a .pcap/.pcapng file.",
+        )
     warnings: list[Warning] = []
     text = _decode_text(data, warnings)
     trace = parse_text(text)
     trace.warnings[:0] = warnings
-    if len(trace.packets) > limits.max_packets:
+    if trace.packet_count > limits.max_packets:
         raise InputTooLarge(
-            f"the text has {len(trace.packets):,} packets; the limit is {limits.max_packets:,} "
+            f"the text has {trace.packet_count:,} packets; the limit is {limits.max_packets:,} "
             "(TCPLADDER_MAX_PACKETS)"
         )
     return trace

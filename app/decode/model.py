@@ -6,6 +6,10 @@ Constants follow RFC 9293 §3.1 (header format) and RFC 3168 §6.1 / RFC 9768 (E
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .table import PacketTable
 
 # TCP control bits, RFC 9293 §3.1 (AE: RFC 9768, accurate ECN).
 FIN = 0x01
@@ -175,7 +179,7 @@ class Trace:
     """Everything read from one input, before analysis."""
 
     kind: str  # "text", "pcap", "pcapng"
-    packets: list[Packet]
+    table: PacketTable
     warnings: list[Warning] = field(default_factory=list)
     header: list[Comment] = field(default_factory=list)  # tcpdump command and status lines
     preamble: list[Comment] = field(default_factory=list)  # user's prose before the packets
@@ -184,3 +188,14 @@ class Trace:
     options: list[str] = field(default_factory=list)  # tcpdump flags seen in a pasted command
     numbering: str = "absolute"  # "absolute" or "relative" as printed (text input only)
     link_type: str | None = None
+    comments: list[str] = field(default_factory=list)  # capture file comments (pcapng)
+    kind_detail: str | None = None  # "gzip" or "zstd" when the input was compressed
+    other_count: int = 0  # non-TCP packets, including those not listed in other_packets
+
+    @property
+    def packets(self) -> list[Packet]:
+        return self.table.packets()
+
+    @property
+    def packet_count(self) -> int:
+        return len(self.table)

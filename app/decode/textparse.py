@@ -37,6 +37,7 @@ from .model import (
     Warning,
 )
 from .services import SERVICES
+from .table import from_packets
 
 PACKET_EXAMPLE = (
     "12:00:00.000001 IP 127.0.0.1.51596 > 127.0.0.1.8000: Flags [S], seq 469714520, "
@@ -812,7 +813,7 @@ def parse_text(text: str) -> Trace:
         if others:
             return Trace(
                 kind="text",
-                packets=[],
+                table=from_packets("text", []),
                 warnings=warnings,
                 header=header,
                 preamble=preamble + pending,
@@ -834,7 +835,7 @@ def parse_text(text: str) -> Trace:
         _check_time_order(packets, warnings)
     trace = Trace(
         kind="text",
-        packets=packets,
+        table=from_packets("text", packets),
         warnings=warnings,
         header=header,
         preamble=preamble,

@@ -1,0 +1,414 @@
+"""Vectorised dissection of a chunk of frames into TCP columns.
+
+Every header is read for all frames of a chunk at once with numpy gathers: link header,
+IPv4 (options, fragments) or IPv6 (extension headers), then TCP and its options.  A frame
+this fast path cannot vouch for (a tunnel, an unusual link type, a header that does not add
+up) is marked for Scapy, which stays the reference: ``tests/decode/test_fastpath.py``
+decodes every capture both ways and requires the same fields.
+
+Header layouts, as data (offsets in bytes from the start of each header):
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from .pcapio import Chunk, Interface
+from .table import Columns, HostBook, empty_columns
+
+I64 = npt.NDArray[np.int64]
+B = npt.NDArray[np.bool_]
+
+# Ethernet II (IEEE 802.3 §3.2.6): dst 0-5, src 6-11, type 12-13; 802.1Q/802.1ad tags add 4.
+ETH_TYPE, ETH_LEN, VLAN_LEN = 12, 14, 4
+ETHERTYPE_IPV4, ETHERTYPE_IPV6 = 0x0800, 0x86DD
+VLAN_TPIDS = (0x8100, 0x88A8, 0x9100)
+# Ethertypes that never carry TCP: ARP, RARP, EAPOL, LLDP, slow protocols, PTP, loopback,
+# Wake-on-LAN, 802.1X preauth, MACsec... anything else goes to Scapy.
+NOT_TCP_ETHERTYPES = (0x0806, 0x8035, 0x888E, 0x88CC, 0x8809, 0x88F7, 0x9000, 0x0842, 0x88C7)
+# BSD loopback (LINKTYPE_NULL, LINKTYPE_LOOP): a 4-byte address family.
+AF_INET = 2
+AF_INET6 = (10, 24, 28, 30)  # Linux, NetBSD/OpenBSD, FreeBSD, macOS
+# Linux cooked: SLL protocol at 14, header 16; SLL2 protocol at 0, header 20.
+SLL_PROTO, SLL_LEN, SLL2_PROTO, SLL2_LEN = 14, 16, 0, 20
+# IPv4 (RFC 791 §3.1)
+IP4_LEN, IP4_TOTAL, IP4_FRAG, IP4_PROTO, IP4_SRC, IP4_DST = 0, 2, 6, 9, 12, 16
+IP4_OFFSET_MASK = 0x1FFF
+# IPv6 (RFC 8200 §3): payload length 4, next header 6, src 8, dst 24; header 40 bytes.
+IP6_PLEN, IP6_NEXT, IP6_SRC, IP6_DST, IP6_LEN = 4, 6, 8, 24, 40
+IP6_EXT = (0, 43, 60)  # hop-by-hop, routing, destination options (RFC 8200 §4)
+IP6_FRAGMENT = 44
+# Protocols that end here: ICMP, IGMP, UDP, ESP, ICMPv6, no next header, OSPF, PIM, VRRP, SCTP.
+LEAF_PROTOCOLS = (1, 2, 17, 50, 58, 59, 89, 103, 112, 132)
+PROTO_TCP, PROTO_UDP = 6, 17
+PROTOCOL_NAMES = {1: "ICMP", 2: "IGMP", 17: "UDP", 50: "ESP", 58: "ICMPv6", 59: "no next header"}
+PROTOCOL_NAMES |= {89: "OSPF", 103: "PIM", 112: "VRRP", 132: "SCTP"}
+# UDP ports where Scapy finds a tunnel (VXLAN, Geneve, L2TP, GTP, MPLS-in-UDP...).
+UDP_TUNNEL_PORTS = (1701, 2152, 3386, 4789, 4790, 6081, 6635, 8472, 48879)
+# TCP (RFC 9293 §3.1)
+TCP_SPORT, TCP_DPORT, TCP_SEQ, TCP_ACK, TCP_OFF, TCP_WIN, TCP_SUM, TCP_URG = (
+    0,
+    2,
+    4,
+    8,
+    12,
+    14,
+    16,
+    18,
+)
+TCP_LEN = 20
+TCP_FLAGS_MASK = 0x1FF  # the nine flag bits, AE (RFC 9768) included
+ACK_BIT, URG_BIT = 0x10, 0x20
+
+# Link types this module reads itself.
+ETHERNET, NULL, LOOP, RAW, SLL, SLL2, IPV4, IPV6, PKTAP, PKTAP_DLT = (
+    1,
+    0,
+    108,
+    101,
+    113,
+    276,
+    228,
+    229,
+    258,
+    149,
+)
+RAW_DLTS = (12, 14, RAW)
+FAST_LINKTYPES = (ETHERNET, NULL, LOOP, SLL, SLL2, IPV4, IPV6, PKTAP, PKTAP_DLT, *RAW_DLTS)
+
+# Row status after each stage.
+IP, OTHER, SCAPY = 0, 1, 2
+
+_AR2 = np.arange(2)
+_AR4 = np.arange(4)
+_AR16 = np.arange(16)
+
+
+class _Bytes:
+    """Big- and little-endian reads at many positions of one buffer.
+
+    Positions past the end are clipped (the value read is then meaningless; callers mask
+    such rows out by comparing positions with each frame's captured length).
+    """
+
+    def __init__(self, buf: bytes) -> None:
+        self.a = np.frombuffer(buf, dtype=np.uint8)
+
+    def _at(self, p: I64, width: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8]:
+        q = np.clip(p, 0, max(len(self.a) - len(width), 0))
+        out: npt.NDArray[np.uint8] = self.a[q[:, None] + width]
+        return out
+
+    def u8(self, p: I64) -> I64:
+        return self.a[np.clip(p, 0, max(len(self.a) - 1, 0))].astype(np.int64)
+
+    def u16(self, p: I64) -> I64:
+        return self._at(p, _AR2).view(">u2")[:, 0].astype(np.int64)
+
+    def u32(self, p: I64) -> I64:
+        return self._at(p, _AR4).view(">u4")[:, 0].astype(np.int64)
+
+    def u32le(self, p: I64) -> I64:
+        return self._at(p, _AR4).view("<u4")[:, 0].astype(np.int64)
+
+    def b16(self, p: I64) -> npt.NDArray[np.void]:
+        return np.ascontiguousarray(self._at(p, _AR16)).view("V16")[:, 0]
+
+
+@dataclass(slots=True)
+class Dissected:
+    cols: Columns  # TCP rows only, in frame order
+    rows: I64  # chunk index of each TCP row
+    opt_bytes: bytes
+    scapy: I64  # chunk indexes left to Scapy
+    other: I64  # chunk indexes that are not TCP
+    other_what: list[str]  # a short description of each, for the first few
+
+
+def _link(r: _Bytes, start: I64, lim: I64, link: I64) -> tuple[I64, I64, I64, I64]:
+    """(l3 position, IP version, status, ethertype or address family) for each frame."""
+    n = len(start)
+    l3 = start.copy()
+    ipv = np.zeros(n, np.int64)
+    status = np.full(n, SCAPY, np.int64)
+    tag = np.full(n, -1, np.int64)
+    for lt in np.unique(link):
+        m = link == lt
+        s = start[m]
+        if lt == ETHERNET:
+            et = r.u16(s + ETH_TYPE)
+            pos = s + ETH_LEN
+            for _ in range(3):
+                tagged = np.isin(et, VLAN_TPIDS)
+                if not tagged.any():
+                    break
+                pos = np.where(tagged, pos + VLAN_LEN, pos)
+                et = np.where(tagged, r.u16(pos - 2), et)
+            ok = pos <= lim[m]
+            v = np.where(et == ETHERTYPE_IPV4, 4, np.where(et == ETHERTYPE_IPV6, 6, 0))
+            st = np.where(v > 0, IP, np.where(np.isin(et, NOT_TCP_ETHERTYPES), OTHER, SCAPY))
+            st = np.where(ok, st, SCAPY)
+            l3[m], ipv[m], status[m] = pos, v, st
+            tag[m] = et
+        elif lt in (NULL, LOOP):
+            fam = r.u32(s) if lt == LOOP else r.u32le(s)
+            if lt == NULL:
+                fam = np.where(fam > 0xFFFF, r.u32(s), fam)  # written in the other order
+            v = np.where(fam == AF_INET, 4, np.where(np.isin(fam, AF_INET6), 6, 0))
+            l3[m], ipv[m] = s + 4, v
+            status[m] = np.where((v > 0) & (s + 4 <= lim[m]), IP, OTHER)
+            tag[m] = fam
+        elif lt in (SLL, SLL2):
+            proto = r.u16(s + (SLL_PROTO if lt == SLL else SLL2_PROTO))
+            size = SLL_LEN if lt == SLL else SLL2_LEN
+            v = np.where(proto == ETHERTYPE_IPV4, 4, np.where(proto == ETHERTYPE_IPV6, 6, 0))
+            st = np.where(v > 0, IP, np.where(np.isin(proto, NOT_TCP_ETHERTYPES), OTHER, SCAPY))
+            l3[m], ipv[m] = s + size, v
+            status[m] = np.where(s + size <= lim[m], st, SCAPY)
+            tag[m] = proto
+        elif lt in (*RAW_DLTS, IPV4, IPV6):
+            v = r.u8(s) >> 4
+            if lt == IPV4:
+                v = np.where(v == 4, v, 0)
+            elif lt == IPV6:
+                v = np.where(v == 6, v, 0)
+            v = np.where(np.isin(v, (4, 6)), v, 0)
+            l3[m], ipv[m] = s, v
+            status[m] = np.where(v > 0, IP, SCAPY)
+        elif lt in (PKTAP, PKTAP_DLT):
+            # Apple's PKTAP header: its length (LE u32) at 0, the inner DLT (LE u32) at 4.
+            hlen = r.u32le(s)
+            inner = r.u32le(s + 4)
+            good = (hlen >= 8) & (s + hlen <= lim[m]) & np.isin(inner, (ETHERNET, NULL, *RAW_DLTS))
+            sub = np.flatnonzero(good)
+            if len(sub):
+                idx = np.flatnonzero(m)[sub]
+                l3s, ipvs, sts, tags = _link(r, s[sub] + hlen[sub], lim[idx], inner[sub])
+                l3[idx], ipv[idx], status[idx], tag[idx] = l3s, ipvs, sts, tags
+        # any other link type: Scapy
+    return l3, ipv, status, tag
+
+
+def dissect(
+    chunk: Chunk, interfaces: list[Interface], book: HostBook, keep_other: int
+) -> Dissected:
+    r = _Bytes(chunk.buf)
+    n = len(chunk)
+    start = chunk.data
+    lim = chunk.data + chunk.caplen
+    link = np.array([i.linktype for i in interfaces], dtype=np.int64)[chunk.iface]
+    l3, ipv, status, tag = _link(r, start, lim, link)
+
+    # IPv4
+    t = np.zeros(n, np.int64)  # TCP header position
+    plen = np.zeros(n, np.int64)  # IP total length (v4) / payload length (v6)
+    ihl = np.zeros(n, np.int64)
+    proto = np.full(n, -1, np.int64)
+    v4 = np.flatnonzero((status == IP) & (ipv == 4))
+    if len(v4):
+        p = l3[v4]
+        vihl = r.u8(p)
+        h = (vihl & 0x0F) * 4
+        frag = r.u16(p + IP4_FRAG)
+        pr = r.u8(p + IP4_PROTO)
+        ok = ((vihl >> 4) == 4) & (h >= 20) & (p + h <= lim[v4])
+        ihl[v4], plen[v4], t[v4], proto[v4] = h, r.u16(p + IP4_TOTAL), p + h, pr
+        st = np.where(frag & IP4_OFFSET_MASK, OTHER, IP)
+        status[v4] = np.where(ok, st, SCAPY)
+    # IPv6 and its extension headers
+    v6 = np.flatnonzero((status == IP) & (ipv == 6))
+    if len(v6):
+        p = l3[v6]
+        ok = ((r.u8(p) >> 4) == 6) & (p + IP6_LEN <= lim[v6])
+        nh = r.u8(p + IP6_NEXT)
+        pl = r.u16(p + IP6_PLEN)
+        pos = p + IP6_LEN
+        frag_later = np.zeros(len(v6), bool)
+        for _ in range(8):
+            ext = np.isin(nh, IP6_EXT) & ok
+            fr = (nh == IP6_FRAGMENT) & ok
+            if not (ext.any() or fr.any()):
+                break
+            ok &= pos + 8 <= lim[v6]
+            size = np.where(ext, (r.u8(pos + 1) + 1) * 8, np.where(fr, 8, 0))
+            frag_later |= fr & ((r.u16(pos + 2) >> 3) != 0)
+            nh = np.where(ext | fr, r.u8(pos), nh)
+            pos = pos + size
+        ok &= pos <= lim[v6]
+        ok &= pl > 0  # 0: a jumbogram (RFC 2675), read by Scapy with its length fixed up
+        plen[v6], t[v6], proto[v6] = pl, pos, np.where(frag_later, -2, nh)
+        status[v6] = np.where(ok, np.where(frag_later, OTHER, IP), SCAPY)
+
+    # what the IP header carries
+    ipr = status == IP
+    tcp_cand = ipr & (proto == PROTO_TCP)
+    udp = ipr & (proto == PROTO_UDP)
+    if udp.any():
+        ports = np.flatnonzero(udp)
+        sp, dp = r.u16(t[ports]), r.u16(t[ports] + 2)
+        tunnel = np.isin(sp, UDP_TUNNEL_PORTS) | np.isin(dp, UDP_TUNNEL_PORTS)
+        status[ports[tunnel]] = SCAPY
+    leaf = ipr & ~tcp_cand & np.isin(proto, LEAF_PROTOCOLS)
+    status[ipr & ~tcp_cand & ~leaf & (status == IP)] = SCAPY
+    status[leaf & (status == IP)] = OTHER
+
+    # TCP
+    cand = np.flatnonzero(tcp_cand & (status == IP))
+    tt = t[cand]
+    ok = tt + TCP_LEN <= lim[cand]
+    off_flags = r.u16(tt + TCP_OFF)
+    hdr = (off_flags >> 12) * 4
+    ok &= (hdr >= TCP_LEN) & (tt + hdr <= lim[cand])
+    wire_extra = np.maximum(chunk.wirelen[cand] - chunk.caplen[cand], 0)
+    is4 = ipv[cand] == 4
+    on_wire = lim[cand] - l3[cand] + wire_extra
+    total = np.where(plen[cand] > 0, np.minimum(plen[cand], on_wire), on_wire)
+    length = np.where(
+        is4,
+        total - ihl[cand] - hdr,
+        plen[cand] - (tt - l3[cand] - IP6_LEN) - hdr,
+    )
+    ok &= length >= 0
+    status[cand[~ok]] = SCAPY
+    good = cand[ok]
+    tt, hdr, length, is4 = tt[ok], hdr[ok], length[ok], is4[ok]
+    flags = off_flags[ok] & TCP_FLAGS_MASK
+    m = len(good)
+    cols = empty_columns(m)
+    cols["frame"][:] = chunk.first_frame + good
+    cols["time"][:] = chunk.time[good]
+    cols["ipv"][:] = np.where(is4, 4, 6)
+    cols["sport"][:] = r.u16(tt + TCP_SPORT)
+    cols["dport"][:] = r.u16(tt + TCP_DPORT)
+    cols["flags"][:] = flags
+    cols["seq"][:] = r.u32(tt + TCP_SEQ)
+    cols["ack"][:] = np.where(flags & ACK_BIT, r.u32(tt + TCP_ACK), -1)
+    cols["length"][:] = length
+    cols["win"][:] = r.u16(tt + TCP_WIN)
+    cols["cksum"][:] = r.u16(tt + TCP_SUM)
+    cols["urg"][:] = np.where(flags & URG_BIT, r.u16(tt + TCP_URG), -1)
+    cols["truncated"][:] = chunk.wirelen[good] > chunk.caplen[good]
+    cols["offset"][:] = chunk.base + start[good]
+    cols["caplen"][:] = chunk.caplen[good]
+    cols["iface"][:] = chunk.iface[good]
+    cols["sackok"][:] = False
+    cols["sack"][:] = False
+    cols["bad_opt"][:] = False
+    cols["bad_cksum"][:] = False
+    _addresses(r, cols, l3[good], is4, book)
+    opt_bytes = _options(r, cols, tt + TCP_LEN, tt + hdr)
+
+    scapy = np.flatnonzero(status == SCAPY)
+    other = np.flatnonzero(status == OTHER)
+    other_what = [_describe(r, int(i), l3, ipv, proto, tag) for i in other[:keep_other].tolist()]
+    return Dissected(cols, good, opt_bytes, scapy, other, other_what)
+
+
+def _addresses(r: _Bytes, cols: Columns, l3: I64, is4: B, book: HostBook) -> None:
+    import socket
+
+    src = np.zeros(len(l3), np.int32)
+    dst = np.zeros(len(l3), np.int32)
+    i4 = np.flatnonzero(is4)
+    if len(i4):
+        ids = book.v4_ids(np.concatenate([r.u32(l3[i4] + IP4_SRC), r.u32(l3[i4] + IP4_DST)]))
+        src[i4], dst[i4] = ids[: len(i4)], ids[len(i4) :]
+    i6 = np.flatnonzero(~is4)
+    if len(i6):
+        both6 = np.concatenate([r.b16(l3[i6] + IP6_SRC), r.b16(l3[i6] + IP6_DST)])
+        uniq6, inv6 = np.unique(both6, return_inverse=True)
+        ids6 = np.array(
+            [book.id(bytes(v), socket.inet_ntop(socket.AF_INET6, bytes(v))) for v in uniq6],
+            dtype=np.int32,
+        )[inv6.ravel()]
+        src[i6], dst[i6] = ids6[: len(i6)], ids6[len(i6) :]
+    cols["src"][:] = src
+    cols["dst"][:] = dst
+
+
+def _options(r: _Bytes, cols: Columns, begin: I64, end: I64) -> bytes:
+    """Walk the option lists of all rows together (RFC 9293 §3.2: kind, length, value)."""
+    sizes = end - begin
+    cols["opt_len"][:] = sizes
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]) if len(sizes) else sizes
+    cols["opt_start"][:] = offsets
+    total = int(sizes.sum())
+    if total == 0:
+        return b""
+    gather = np.arange(total) - np.repeat(offsets - begin, sizes)
+    blob = r.a[gather].tobytes()
+    q = begin.copy()
+    live = np.flatnonzero(q < end)
+    for _ in range(40):
+        if not len(live):
+            break
+        qi = q[live]
+        kind = r.u8(qi)
+        done = kind == 0
+        nop = kind == 1
+        size = np.where(qi + 1 < end[live], r.u8(qi + 1), 0)
+        rest = ~(done | nop)
+        bad = rest & ((size < 2) | (qi + size > end[live]))
+        size = np.where(size < 2, 2, size)
+        val = qi + 2
+        for code, width in ((2, 4), (3, 3), (8, 10)):
+            hit = rest & ~bad & (kind == code) & (size == width)
+            rows = live[hit]
+            if len(rows):
+                if code == 2:
+                    cols["mss"][rows] = r.u16(val[hit])
+                elif code == 3:
+                    cols["wscale"][rows] = r.u8(val[hit])
+                else:
+                    cols["ts_val"][rows] = r.u32(val[hit])
+                    cols["ts_ecr"][rows] = r.u32(val[hit] + 4)
+        cols["sackok"][live[rest & ~bad & (kind == 4) & (size == 2)]] = True
+        sack = rest & ~bad & (kind == 5)
+        cols["sack"][live[sack & ((size - 2) % 4 == 0)]] = True
+        wrong = (
+            rest
+            & ~bad
+            & (
+                ((kind == 2) & (size != 4))
+                | ((kind == 3) & (size != 3))
+                | ((kind == 4) & (size != 2))
+                | ((kind == 8) & (size != 10))
+                | (sack & ((size - 2) % 4 != 0))
+            )
+        )
+        cols["bad_opt"][live[bad | wrong]] = True
+        q[live] = np.where(nop, qi + 1, qi + size)
+        stop = done | bad
+        live = live[~stop & (q[live] < end[live])]
+    return blob
+
+
+def _describe(r: _Bytes, i: int, l3: I64, ipv: I64, proto: I64, tag: I64) -> str:
+    import socket
+
+    p = int(l3[i])
+    a = r.a
+    if ipv[i] == 4:
+        src = socket.inet_ntoa(a[p + IP4_SRC : p + IP4_SRC + 4].tobytes())
+        dst = socket.inet_ntoa(a[p + IP4_DST : p + IP4_DST + 4].tobytes())
+        frag = int(a[p + IP4_FRAG]) << 8 | int(a[p + IP4_FRAG + 1])
+        what = "IPv4 fragment" if frag & IP4_OFFSET_MASK else "IPv4"
+        return f"{what} {src} > {dst} {_proto_name(int(proto[i]))}"
+    if ipv[i] == 6:
+        src = socket.inet_ntop(socket.AF_INET6, a[p + IP6_SRC : p + IP6_SRC + 16].tobytes())
+        dst = socket.inet_ntop(socket.AF_INET6, a[p + IP6_DST : p + IP6_DST + 16].tobytes())
+        what = "IPv6 fragment" if proto[i] == -2 else "IPv6"
+        return f"{what} {src} > {dst} {_proto_name(int(proto[i]))}"
+    return f"ethertype or family 0x{int(tag[i]):04x}, not IP" if tag[i] >= 0 else "not IP"
+
+
+def _proto_name(p: int) -> str:
+    if p == -2:
+        return "(not the first fragment)"
+    return PROTOCOL_NAMES.get(p, f"protocol {p}")
+
+
+__all__ = ["FAST_LINKTYPES", "Dissected", "dissect"]

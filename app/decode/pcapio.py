@@ -1,0 +1,529 @@
+"""Capture containers, read as a stream of chunks: pcap, pcapng, and either gzip'd or zstd'd.
+
+Nothing here dissects a packet.  The reader walks record headers in bounded chunks of the
+(decompressed) stream and hands each chunk on with numpy arrays of where every packet's bytes
+start, how many were captured, how long it was on the wire, when, and on which interface.
+Memory stays at one chunk plus those arrays, whatever the file's size.
+
+Formats:
+- pcap: https://datatracker.ietf.org/doc/draft-ietf-opsawg-pcap/ (magic 0xA1B2C3D4 for
+  microseconds, 0xA1B23C4D for nanoseconds, either byte order; the link type's upper bits
+  carry the FCS length, §4).
+- pcapng: https://datatracker.ietf.org/doc/draft-ietf-opsawg-pcapng/ (Section Header §4.1,
+  Interface Description §4.2 with if_tsresol/if_tsoffset, Enhanced Packet §4.3, Simple
+  Packet §4.4, the obsolete Packet Block, opt_comment §3.5).
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+import numpy as np
+import numpy.typing as npt
+
+from .errors import EmptyInput, InputTooLarge, UnsupportedInput
+from .model import Warning
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+
+PCAP_MAGICS: dict[bytes, tuple[str, int]] = {
+    # magic as stored: (struct byte order, fraction units per second)
+    b"\xd4\xc3\xb2\xa1": ("<", 1_000_000),
+    b"\xa1\xb2\xc3\xd4": (">", 1_000_000),
+    b"\x4d\x3c\xb2\xa1": ("<", 1_000_000_000),
+    b"\xa1\xb2\x3c\x4d": (">", 1_000_000_000),
+}
+PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+# libpcap refuses records bigger than this unless the file's snaplen is bigger
+# (MAXIMUM_SNAPLEN in pcap-int.h).
+MAXIMUM_SNAPLEN = 262_144
+MAX_RECORD = 16 * 1024 * 1024
+CHUNK = 8 * 1024 * 1024
+
+# pcapng block types
+_SHB = 0x0A0D0D0A
+_IDB = 0x00000001
+_OPB = 0x00000002  # obsolete Packet Block
+_SPB = 0x00000003
+_EPB = 0x00000006
+_OPT_COMMENT = 1
+_IF_NAME = 2
+_IF_TSRESOL = 9
+_IF_TSOFFSET = 14
+
+LINKTYPE_NAMES: dict[int, str] = {
+    0: "NULL (BSD loopback)",
+    1: "Ethernet",
+    101: "raw IP",
+    108: "LOOP (OpenBSD loopback)",
+    113: "Linux cooked (SLL)",
+    149: "PKTAP (macOS)",
+    228: "raw IPv4",
+    229: "raw IPv6",
+    258: "PKTAP (macOS)",
+    276: "Linux cooked v2 (SLL2)",
+}
+
+
+def container_kind(head: bytes) -> str | None:
+    """'pcap', 'pcapng', 'gzip', 'zstd' from the first bytes, else None."""
+    if head[:4] in PCAP_MAGICS:
+        return "pcap"
+    if head[:4] == PCAPNG_SHB:
+        return "pcapng"
+    if head[:2] == GZIP_MAGIC:
+        return "gzip"
+    if head[:4] == ZSTD_MAGIC:
+        return "zstd"
+    return None
+
+
+def linktype_name(link: int) -> str:
+    return f"{link} ({LINKTYPE_NAMES[link]})" if link in LINKTYPE_NAMES else str(link)
+
+
+@dataclass(slots=True)
+class Interface:
+    linktype: int
+    snaplen: int = 0
+    units: int = 1_000_000  # time stamp units per second
+    offset: int = 0  # seconds added to every time stamp (if_tsoffset)
+    name: str | None = None
+
+
+@dataclass(slots=True)
+class Chunk:
+    """Packets whose bytes all lie in ``buf``; offsets are into ``buf``."""
+
+    buf: bytes
+    base: int  # offset of buf[0] in the decompressed stream
+    first_frame: int  # frame number (1-based) of the chunk's first packet
+    data: I64  # where each packet's bytes start in buf
+    caplen: I64
+    wirelen: I64
+    time: F64
+    iface: I64  # index into CaptureFile.interfaces
+    comments: dict[int, list[str]] = field(default_factory=dict)  # frame -> opt_comment
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+
+class Decompressed:
+    """A read()-able view of a gzip or zstd stream that refuses to grow past ``limit``."""
+
+    def __init__(self, raw: BinaryIO, kind: str, limit: int) -> None:
+        self.raw = raw
+        self.kind = kind
+        self.limit = limit
+        self.produced = 0
+        self.consumed = 0
+        self._pending = b""
+        self._eof = False
+        if kind == "gzip":
+            self._z = zlib.decompressobj(wbits=47)
+        else:
+            import zstandard
+
+            self._zstd = zstandard.ZstdDecompressor().decompressobj()
+
+    def _more(self) -> bytes:
+        while not self._eof:
+            data = self.raw.read(1 << 20)
+            if not data:
+                self._eof = True
+                if self.kind == "gzip" and not self._z.eof and self.consumed:
+                    self._truncated = True
+                break
+            self.consumed += len(data)
+            try:
+                if self.kind == "gzip":
+                    out = self._z.decompress(data)
+                    # Concatenated gzip members (RFC 1952 §2.2) are one stream.
+                    while self._z.eof and self._z.unused_data:
+                        rest = self._z.unused_data
+                        self._z = zlib.decompressobj(wbits=47)
+                        out += self._z.decompress(rest)
+                else:
+                    out = self._zstd.decompress(data)
+            except Exception as exc:  # zlib.error, zstandard.ZstdError
+                raise UnsupportedInput(
+                    f"{self.kind} data is corrupt near compressed byte {self.consumed - len(data):,}: {exc}",
+                    offset=self.consumed - len(data),
+                ) from exc
+            if out:
+                self.produced += len(out)
+                if self.produced > self.limit:
+                    raise InputTooLarge(
+                        f"the {self.kind} data expands to more than {self.limit:,} bytes "
+                        f"(reached after {self.consumed:,} compressed bytes), the configured "
+                        "limit (TCPLADDER_MAX_INPUT)",
+                        offset=self.consumed,
+                    )
+                return out
+        return b""
+
+    def read(self, n: int = -1) -> bytes:
+        parts = [self._pending] if self._pending else []
+        have = len(self._pending)
+        self._pending = b""
+        while n < 0 or have < n:
+            out = self._more()
+            if not out:
+                break
+            parts.append(out)
+            have += len(out)
+        data = b"".join(parts)
+        if n >= 0 and len(data) > n:
+            self._pending = data[n:]
+            data = data[:n]
+        return data
+
+    @property
+    def truncated(self) -> bool:
+        return bool(getattr(self, "_truncated", False))
+
+
+class CaptureFile:
+    """Walks one capture stream; iterate ``chunks()`` once."""
+
+    def __init__(self, stream: BinaryIO, *, max_packets: int, chunk_size: int = CHUNK) -> None:
+        self.stream = stream
+        self.max_packets = max_packets
+        self.chunk_size = chunk_size
+        self.warnings: list[Warning] = []
+        self.interfaces: list[Interface] = []
+        self.comments: list[str] = []  # section and interface comments
+        self.count = 0
+        self._head = stream.read(4)
+        kind = container_kind(self._head)
+        if kind not in ("pcap", "pcapng"):
+            raise UnsupportedInput(
+                f"not a pcap or pcapng file: it starts with {self._head.hex(' ') or 'nothing'}",
+                offset=0,
+            )
+        self.kind = kind
+
+    # -- shared -------------------------------------------------------------------------
+
+    def _fill(self, rest: bytes, need: int) -> tuple[bytes, bool]:
+        """``rest`` plus at least ``need`` more bytes when the stream has them."""
+        parts = [rest]
+        have = len(rest)
+        eof = False
+        while have < need:
+            data = self.stream.read(max(self.chunk_size, need - have))
+            if not data:
+                eof = True
+                break
+            parts.append(data)
+            have += len(data)
+        return b"".join(parts), eof
+
+    def _count(self, n: int, where: int) -> None:
+        self.count += n
+        if self.count > self.max_packets:
+            raise InputTooLarge(
+                f"the capture has more than {self.max_packets:,} packets (at byte {where:,}), "
+                "the configured limit (TCPLADDER_MAX_PACKETS)",
+                offset=where,
+            )
+
+    def chunks(self) -> Iterator[Chunk]:
+        if self.kind == "pcap":
+            yield from self._pcap()
+        else:
+            yield from self._pcapng()
+
+    # -- pcap ---------------------------------------------------------------------------
+
+    def _pcap(self) -> Iterator[Chunk]:
+        head, _ = self._fill(self._head, 24)
+        if len(head) < 24:
+            raise UnsupportedInput(
+                f"the pcap file header is cut short: {len(head)} of its 24 bytes", offset=0
+            )
+        order, units = PCAP_MAGICS[head[:4]]
+        major, minor, _zone, _sigfigs, snaplen, link = struct.unpack(order + "HHiIII", head[4:24])
+        if major != 2:
+            raise UnsupportedInput(f"pcap version {major}.{minor} is not 2.4 (bytes 4-7)", offset=4)
+        linktype = link & 0x0000FFFF  # upper bits: FCS length and flags
+        self.interfaces.append(Interface(linktype, snaplen, units))
+        biggest = max(MAXIMUM_SNAPLEN, min(snaplen, MAX_RECORD))
+        cap_at = struct.Struct(order + "I").unpack_from
+        buf = head[24:]
+        base = 24
+        frame = 1
+        dt = np.dtype(order + "u4")
+        eof = False
+        need = self.chunk_size
+        while True:
+            if not eof:
+                buf, eof = self._fill(buf, need)
+            end = len(buf)
+            starts: list[int] = []
+            add = starts.append
+            off = 0
+            problem: str | None = None
+            while off + 16 <= end:
+                cap = cap_at(buf, off + 8)[0]
+                if cap > biggest:
+                    problem = (
+                        f"record {frame + len(starts)} at byte {base + off:,} claims "
+                        f"{cap:,} captured bytes, more than the largest a pcap record may "
+                        f"hold here ({biggest:,}); the file is corrupt from there on"
+                    )
+                    break
+                nxt = off + 16 + cap
+                if nxt > end:
+                    break
+                add(off)
+                off = nxt
+            if starts:
+                self._count(len(starts), base + starts[-1])
+                a = np.frombuffer(buf, dtype=np.uint8)
+                hs = np.asarray(starts, dtype=np.int64)
+                fields = a[hs[:, None] + np.arange(16)].view(dt).reshape(-1, 4).astype(np.int64)
+                sec, frac, cap_a, wire_a = fields.T
+                time = sec + frac * (1e-6 if units == 1_000_000 else 1e-9)
+                yield Chunk(
+                    buf=buf,
+                    base=base,
+                    first_frame=frame,
+                    data=hs + 16,
+                    caplen=cap_a.copy(),
+                    wirelen=wire_a.copy(),
+                    time=time,
+                    iface=np.zeros(len(hs), dtype=np.int64),
+                )
+                frame += len(starts)
+            if problem is not None:
+                self._stop(problem, base + off, frame)
+                return
+            if eof:
+                if off < end:
+                    self._cut_short(buf[off:], base + off, frame, order)
+                return
+            buf = buf[off:]
+            base += off
+            # A record bigger than a chunk: read on until it is whole.
+            need = self.chunk_size if off else 2 * len(buf) + 16
+
+    def _cut_short(self, rest: bytes, where: int, frame: int, order: str) -> None:
+        if len(rest) >= 16:
+            cap = struct.unpack_from(order + "I", rest, 8)[0]
+            msg = (
+                f"the file ends inside record {frame} (byte {where:,}): its header says "
+                f"{cap:,} captured bytes but only {len(rest) - 16:,} follow; "
+                f"{frame - 1:,} complete records were read"
+            )
+        else:
+            msg = (
+                f"the file ends {len(rest)} bytes into record {frame}'s 16-byte header "
+                f"(byte {where:,}); {frame - 1:,} complete records were read"
+            )
+        self._stop(msg, where, frame)
+
+    def _stop(self, msg: str, where: int, frame: int) -> None:
+        if frame == 1:
+            raise UnsupportedInput(msg, offset=where)
+        self.warnings.append(Warning(None, msg, offset=where))
+
+    # -- pcapng -------------------------------------------------------------------------
+
+    def _options(self, buf: bytes, off: int, end: int, order: str) -> list[tuple[int, bytes]]:
+        out: list[tuple[int, bytes]] = []
+        while off + 4 <= end:
+            code, length = struct.unpack_from(order + "HH", buf, off)
+            if code == 0:
+                break
+            out.append((code, buf[off + 4 : off + 4 + length]))
+            off += 4 + ((length + 3) & ~3)
+        return out
+
+    def _idb(self, buf: bytes, off: int, blen: int, order: str) -> None:
+        link, _res, snaplen = struct.unpack_from(order + "HHI", buf, off + 8)
+        iface = Interface(link, snaplen)
+        for code, value in self._options(buf, off + 16, off + blen - 4, order):
+            if code == _IF_TSRESOL and value:
+                r = value[0]
+                iface.units = 2 ** (r & 0x7F) if r & 0x80 else 10 ** (r & 0x7F)
+            elif code == _IF_TSOFFSET and len(value) == 8:
+                iface.offset = struct.unpack(order + "q", value)[0]
+            elif code == _IF_NAME:
+                iface.name = value.decode("utf-8", "replace")
+            elif code == _OPT_COMMENT:
+                self.comments.append(
+                    f"interface {len(self.interfaces)}: " + value.decode("utf-8", "replace")
+                )
+        self.interfaces.append(iface)
+
+    def _pcapng(self) -> Iterator[Chunk]:
+        buf, eof = self._fill(self._head, self.chunk_size)
+        base = 0
+        frame = 1
+        order = "<"
+        section = -1
+        while True:
+            end = len(buf)
+            off = 0
+            starts: list[int] = []
+            caps: list[int] = []
+            wires: list[int] = []
+            stamps: list[int] = []
+            ifs: list[int] = []
+            comments: dict[int, list[str]] = {}
+            problem: str | None = None
+            while off + 12 <= end:
+                if buf[off : off + 4] == PCAPNG_SHB:
+                    magic = buf[off + 8 : off + 12]
+                    if magic == b"\x4d\x3c\x2b\x1a":
+                        order = "<"
+                    elif magic == b"\x1a\x2b\x3c\x4d":
+                        order = ">"
+                    else:
+                        problem = (
+                            f"section header at byte {base + off:,} has byte-order magic "
+                            f"{magic.hex(' ')}, not 1a 2b 3c 4d"
+                        )
+                        break
+                btype, blen = struct.unpack_from(order + "II", buf, off)
+                if blen < 12 or blen % 4 or blen > MAX_RECORD:
+                    problem = (
+                        f"block at byte {base + off:,} (type 0x{btype:08x}) claims a length "
+                        f"of {blen:,} bytes, which is not a valid pcapng block length"
+                    )
+                    break
+                if off + blen > end:
+                    break
+                if struct.unpack_from(order + "I", buf, off + blen - 4)[0] != blen:
+                    problem = (
+                        f"block at byte {base + off:,} (type 0x{btype:08x}): its trailing "
+                        f"length does not repeat the leading one ({blen:,})"
+                    )
+                    break
+                if btype in (_EPB, _OPB):
+                    if btype == _EPB:
+                        i, hi, lo, cap, wire = struct.unpack_from(order + "IIIII", buf, off + 8)
+                    else:
+                        i, _drops, hi, lo, cap, wire = struct.unpack_from(
+                            order + "HHIIII", buf, off + 8
+                        )
+                    if section < 0 or section + i >= len(self.interfaces):
+                        problem = (
+                            f"packet block at byte {base + off:,} names interface {i}, "
+                            "which no Interface Description Block declared"
+                        )
+                        break
+                    if 28 + cap > blen - 4:
+                        problem = (
+                            f"packet block at byte {base + off:,} claims {cap:,} captured "
+                            f"bytes in a {blen:,}-byte block"
+                        )
+                        break
+                    starts.append(off + 28)
+                    caps.append(cap)
+                    wires.append(wire)
+                    stamps.append((hi << 32) | lo)
+                    ifs.append(section + i)
+                    opt_at = off + 28 + ((cap + 3) & ~3)
+                    if opt_at + 4 <= off + blen - 4:
+                        for code, value in self._options(buf, opt_at, off + blen - 4, order):
+                            if code == _OPT_COMMENT:
+                                comments.setdefault(frame + len(starts) - 1, []).append(
+                                    value.decode("utf-8", "replace")
+                                )
+                elif btype == _SPB:
+                    if section < 0 or len(self.interfaces) <= section:
+                        problem = (
+                            f"simple packet block at byte {base + off:,} comes before any "
+                            "Interface Description Block"
+                        )
+                        break
+                    wire = struct.unpack_from(order + "I", buf, off + 8)[0]
+                    snap = self.interfaces[section].snaplen or wire
+                    cap = min(wire, snap, blen - 16)
+                    starts.append(off + 12)
+                    caps.append(cap)
+                    wires.append(wire)
+                    stamps.append(-1)
+                    ifs.append(section)
+                elif btype == _IDB:
+                    self._idb(buf, off, blen, order)
+                elif btype == _SHB:
+                    section = len(self.interfaces)
+                    for code, value in self._options(buf, off + 24, off + blen - 4, order):
+                        if code == _OPT_COMMENT:
+                            self.comments.append(value.decode("utf-8", "replace"))
+                off += blen
+            if starts:
+                self._count(len(starts), base + starts[-1])
+                iface = np.asarray(ifs, dtype=np.int64)
+                units = np.array([f.units for f in self.interfaces], dtype=np.int64)[iface]
+                shift = np.array([f.offset for f in self.interfaces], dtype=np.int64)[iface]
+                ts = np.asarray(stamps, dtype=np.int64)
+                time = (ts // units + shift) + (ts % units) / units
+                time[ts < 0] = np.nan
+                yield Chunk(
+                    buf=buf,
+                    base=base,
+                    first_frame=frame,
+                    data=np.asarray(starts, dtype=np.int64),
+                    caplen=np.asarray(caps, dtype=np.int64),
+                    wirelen=np.asarray(wires, dtype=np.int64),
+                    time=time,
+                    iface=iface,
+                    comments=comments,
+                )
+                frame += len(starts)
+            if problem is not None:
+                self._stop(problem, base + off, frame)
+                return
+            if eof:
+                if off < end:
+                    self._stop(
+                        f"the file ends inside a block at byte {base + off:,} "
+                        f"({end - off:,} bytes of it are there); {frame - 1:,} packets were read",
+                        base + off,
+                        frame,
+                    )
+                return
+            buf, base = buf[off:], base + off
+            buf, eof = self._fill(buf, self.chunk_size if off else 2 * len(buf) + 12)
+
+
+class Peeked:
+    """A stream whose first bytes were looked at; read() still returns them."""
+
+    def __init__(self, raw: Any, size: int = 4) -> None:
+        self.raw = raw
+        self.head: bytes = raw.read(size)
+        self._pending: bytes = self.head
+
+    def read(self, n: int = -1) -> bytes:
+        first, self._pending = self._pending, b""
+        if n >= 0 and n <= len(first):
+            self._pending = first[n:]
+            return first[:n]
+        data: bytes = self.raw.read(-1 if n < 0 else n - len(first))
+        return first + data
+
+
+def open_stream(raw: BinaryIO, *, max_input: int) -> tuple[Peeked, str | None]:
+    """Undo gzip/zstd compression (streaming, bounded): the stream and the compression used."""
+    stream = Peeked(raw)
+    kind = container_kind(stream.head)
+    if kind in ("gzip", "zstd"):
+        inner = Peeked(Decompressed(stream, kind, max_input))  # type: ignore[arg-type]
+        if not inner.head:
+            raise EmptyInput(f"the {kind} data holds nothing")
+        return inner, kind
+    return stream, None

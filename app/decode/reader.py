@@ -1,0 +1,112 @@
+"""The capture reader: container chunks, vectorised dissection, Scapy for the rest.
+
+Frames go through ``dissect`` a chunk at a time; those it leaves alone go through Scapy one
+by one (``capture.scapy_frame``).  The result is a ``PacketTable`` in frame order plus the
+non-TCP frames (the first ``keep_other`` described, all counted).
+"""
+
+from __future__ import annotations
+
+from typing import BinaryIO
+
+import numpy as np
+
+from .capture import scapy_frame, scapy_knows
+from .dissect import FAST_LINKTYPES, dissect
+from .errors import UnsupportedInput
+from .model import Packet, Trace, Warning
+from .pcapio import CaptureFile, linktype_name
+from .table import Columns, HostBook, PacketTable, concat, packet_columns
+
+KEEP_OTHER = 1000
+
+
+def read_capture(stream: BinaryIO, *, max_packets: int, keep_other: int = KEEP_OTHER) -> Trace:
+    cf = CaptureFile(stream, max_packets=max_packets)
+    book = HostBook()
+    parts: list[Columns] = []
+    blobs: list[bytes] = []
+    blob_size = 0
+    objects: dict[int, Packet] = {}
+    comments: dict[int, list[str]] = {}
+    others: list[dict[str, object]] = []
+    other_count = 0
+    rows = 0
+    for chunk in cf.chunks():
+        d = dissect(chunk, cf.interfaces, book, max(0, keep_other - len(others)))
+        d.cols["opt_start"] += blob_size
+        blobs.append(d.opt_bytes)
+        blob_size += len(d.opt_bytes)
+        cols = d.cols
+        kept: list[Packet] = []
+        for i in d.scapy.tolist():
+            start = int(chunk.data[i])
+            raw = chunk.buf[start : start + int(chunk.caplen[i])]
+            frame = chunk.first_frame + i
+            link = cf.interfaces[int(chunk.iface[i])].linktype
+            got = scapy_frame(raw, link, frame, float(chunk.time[i]), int(chunk.wirelen[i]))
+            if isinstance(got, Packet):
+                kept.append(got)
+            else:
+                other_count += 1
+                if len(others) < keep_other:
+                    others.append({"n": frame, "frame": frame, "text": got})
+        for i, what in zip(d.other.tolist(), d.other_what, strict=False):
+            frame = chunk.first_frame + i
+            others.append({"n": frame, "frame": frame, "text": what})
+        other_count += len(d.other)
+        extra: dict[int, Packet] = {}
+        if kept:
+            slow = packet_columns(kept, book)
+            at = np.array([p.n - chunk.first_frame for p in kept], dtype=np.int64)
+            slow["offset"][:] = chunk.base + chunk.data[at]
+            slow["caplen"][:] = chunk.caplen[at]
+            slow["iface"][:] = chunk.iface[at]
+            merged = concat([cols, slow])
+            order = np.argsort(merged["frame"], kind="stable")
+            cols = {k: v[order] for k, v in merged.items()}
+            where = np.flatnonzero(order >= len(d.rows))
+            for pos, src in zip(where.tolist(), (order[where] - len(d.rows)).tolist(), strict=True):
+                extra[pos] = kept[src]
+        for pos, p in extra.items():
+            p.n = rows + pos + 1
+            objects[rows + pos] = p
+        if chunk.comments:
+            frames = cols["frame"]
+            for frame_no, texts in chunk.comments.items():
+                pos = int(np.searchsorted(frames, frame_no))
+                if pos < len(frames) and frames[pos] == frame_no:
+                    comments[rows + pos] = texts
+                else:
+                    cf.comments.append(f"frame {frame_no} (not TCP): " + " / ".join(texts))
+        parts.append(cols)
+        rows += len(cols["frame"])
+    others.sort(key=lambda o: int(o["frame"]))  # type: ignore[call-overload]
+    warnings: list[Warning] = list(cf.warnings)
+    links = sorted({i.linktype for i in cf.interfaces})
+    unknown = [lt for lt in links if lt not in FAST_LINKTYPES and not scapy_knows(lt)]
+    if unknown and rows == 0:
+        raise UnsupportedInput(
+            f"link type {', '.join(map(linktype_name, unknown))} is not one tcpladder or Scapy "
+            "can decode" + (" (pcap header, bytes 20-23)" if cf.kind == "pcap" else ""),
+            offset=20 if cf.kind == "pcap" else None,
+        )
+    for lt in unknown:
+        warnings.append(Warning(None, f"frames of link type {lt} were not decoded"))
+    table = PacketTable(
+        cf.kind,
+        concat(parts),
+        book.hosts,
+        opt_bytes=b"".join(blobs),
+        objects=objects,
+        comments=comments,
+    )
+    return Trace(
+        kind=cf.kind,
+        table=table,
+        warnings=warnings,
+        other_packets=others[:keep_other],
+        link_type=", ".join(linktype_name(lt) for lt in links) or None,
+        comments=cf.comments,
+        other_count=other_count,
+    )

@@ -1,0 +1,289 @@
+"""The columnar packet table: one numpy array per TCP header field, one row per segment.
+
+A capture of millions of packets lives here, not in Python objects.  A ``Packet`` object is
+made for a row only when something shows that row (a ladder page, the JSON packet list).
+Rows that came from pasted text, or that the fast reader left to Scapy, keep their
+``Packet`` object in ``objects``, and the columns mirror it.
+
+Unknown values are -1 (a pasted bare ACK has no seq; a packet without ACK has no ack).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .model import ACK, URG, Comment, Options, Packet
+
+# column: dtype.  Host columns are ids into ``PacketTable.hosts``.
+COLUMNS: dict[str, type[Any]] = {
+    "frame": np.int64,  # capture frame number (1-based) or tcpdump's -# number; -1
+    "time": np.float64,  # seconds; NaN when unknown
+    "ipv": np.int8,
+    "src": np.int32,
+    "dst": np.int32,
+    "sport": np.int32,
+    "dport": np.int32,
+    "flags": np.int32,
+    "seq": np.int64,
+    "ack": np.int64,  # -1 unless the ACK bit is set (and the value known)
+    "length": np.int64,  # payload bytes
+    "win": np.int32,
+    "urg": np.int32,  # -1 unless the URG bit is set
+    "cksum": np.int32,
+    "mss": np.int32,
+    "wscale": np.int16,
+    "sackok": np.bool_,
+    "ts_val": np.int64,
+    "ts_ecr": np.int64,
+    "sack": np.bool_,  # carries SACK blocks
+    "bad_opt": np.bool_,  # an option that does not parse
+    "bad_cksum": np.bool_,  # tcpdump printed "incorrect -> 0x…"
+    "truncated": np.bool_,
+    "offset": np.int64,  # where the frame's bytes start in the (decompressed) input; -1
+    "caplen": np.int32,
+    "iface": np.int16,  # interface (pcapng) whose link type the frame has
+    "opt_start": np.int64,  # the TCP option bytes, in PacketTable.opt_bytes
+    "opt_len": np.int16,
+}
+
+Columns = dict[str, npt.NDArray[Any]]
+
+
+def empty_columns(n: int = 0) -> Columns:
+    return {
+        name: np.full(n, -1, dtype=dt) if dt not in (np.bool_,) else np.zeros(n, dt)
+        for name, dt in COLUMNS.items()
+    } | {"time": np.full(n, np.nan)}
+
+
+def concat(parts: list[Columns]) -> Columns:
+    if not parts:
+        return empty_columns()
+    return {
+        name: np.concatenate([p[name] for p in parts]).astype(dt, copy=False)
+        for name, dt in COLUMNS.items()
+    }
+
+
+# TCP option kinds (IANA "TCP Option Kind Numbers"; RFC 9293 §3.2, RFC 7323, RFC 2018).
+OPT_EOL, OPT_NOP, OPT_MSS, OPT_WSCALE, OPT_SACKOK, OPT_SACK, OPT_TS = 0, 1, 2, 3, 4, 5, 8
+_OPT_NAMES = {
+    6: "echo",
+    7: "echoreply",
+    19: "md5",
+    28: "uto",
+    29: "tcp-ao",
+    30: "mptcp",
+    34: "tfo",
+    253: "exp",
+    254: "exp",
+}
+
+
+def options_from_bytes(raw: bytes) -> tuple[Options, bool]:
+    """Parse TCP option bytes the way Scapy's TCPOptionsField does; (options, malformed)."""
+    o = Options()
+    bad = False
+    i = 0
+    while i < len(raw):
+        kind = raw[i]
+        if kind == OPT_EOL:
+            o.eol = True
+            o.items.append("eol")
+            break
+        if kind == OPT_NOP:
+            o.nop += 1
+            o.items.append("nop")
+            i += 1
+            continue
+        size = raw[i + 1] if i + 1 < len(raw) else 0
+        if size < 2:
+            bad = True
+            size = 2
+        value = raw[i + 2 : i + size]
+        if i + size > len(raw):
+            bad = True
+        if kind == OPT_MSS and len(value) == 2:
+            o.mss = struct.unpack("!H", value)[0]
+            o.items.append(f"mss {o.mss}")
+        elif kind == OPT_WSCALE and len(value) == 1:
+            o.wscale = value[0]
+            o.items.append(f"wscale {o.wscale}")
+        elif kind == OPT_SACKOK and not value:
+            o.sack_perm = True
+            o.items.append("sackOK")
+        elif kind == OPT_TS and len(value) == 8:
+            o.ts_val, o.ts_ecr = struct.unpack("!II", value)
+            o.items.append(f"TS val {o.ts_val} ecr {o.ts_ecr}")
+        elif kind == OPT_SACK and len(value) % 4 == 0:
+            edges = struct.unpack(f"!{len(value) // 4}I", value)
+            o.sack = list(zip(edges[0::2], edges[1::2], strict=False))
+            o.items.append("sack " + "".join(f"{{{a}:{b}}}" for a, b in o.sack))
+        else:
+            name = _OPT_NAMES.get(kind, f"unknown-{kind}")
+            text = f"{name} {value.hex()}" if value else name
+            if kind in (OPT_MSS, OPT_WSCALE, OPT_SACKOK, OPT_TS, OPT_SACK):
+                bad = True
+                text = f"[bad opt {kind} len {size}]"
+            o.other.append(text)
+            o.items.append(text)
+        i += size
+    return o, bad
+
+
+@dataclass(slots=True)
+class PacketTable:
+    kind: str
+    cols: Columns
+    hosts: list[str]
+    opt_bytes: bytes = b""
+    objects: dict[int, Packet] = field(default_factory=dict)  # row -> Packet kept as read
+    comments: dict[int, list[str]] = field(default_factory=dict)  # row -> capture comments
+    cache: list[Packet] | None = None
+
+    def packets(self) -> list[Packet]:
+        """Every row as a ``Packet`` (made once; fine for small inputs, slow for millions)."""
+        if self.cache is None:
+            self.cache = [self.packet(i) for i in range(len(self))]
+        return self.cache
+
+    def __len__(self) -> int:
+        return len(self.cols["flags"])
+
+    def col(self, name: str) -> npt.NDArray[Any]:
+        return self.cols[name]
+
+    def endpoint(self, host: int, port: int) -> str:
+        from .model import format_endpoint
+
+        return format_endpoint(self.hosts[host], None if port < 0 else port)
+
+    def packet(self, row: int) -> Packet:
+        """The row as a ``Packet`` (the kept object, or one made from the columns)."""
+        kept = self.objects.get(row)
+        if kept is not None:
+            return kept
+        c = self.cols
+
+        def opt(name: str) -> int | None:
+            v = int(c[name][row])
+            return None if v < 0 else v
+
+        flags = int(c["flags"][row])
+        start, size = int(c["opt_start"][row]), int(c["opt_len"][row])
+        options, _bad = options_from_bytes(self.opt_bytes[start : start + size])
+        t = float(c["time"][row])
+        frame = opt("frame")
+        p = Packet(
+            n=row + 1,
+            src_host=self.hosts[int(c["src"][row])],
+            src_port=opt("sport"),
+            dst_host=self.hosts[int(c["dst"][row])],
+            dst_port=opt("dport"),
+            flags=flags,
+            ip_version=int(c["ipv"][row]),
+            time=None if t != t else t,
+            seq=opt("seq"),
+            ack=opt("ack") if flags & ACK else None,
+            length=opt("length"),
+            win=opt("win"),
+            urg=opt("urg") if flags & URG else None,
+            options=options,
+            cksum=opt("cksum"),
+            frame=frame,
+            truncated=bool(c["truncated"][row]),
+        )
+        for text in self.comments.get(row, []):
+            p.comments.append(Comment(0, text, "before"))
+        return p
+
+
+class HostBook:
+    """Host strings and their ids; captures key them by address bytes."""
+
+    def __init__(self) -> None:
+        self.hosts: list[str] = []
+        self._ids: dict[object, int] = {}
+        # IPv4 addresses seen so far, sorted, with their ids: a vectorised lookup.
+        self._v4_keys = np.zeros(0, np.int64)
+        self._v4_ids = np.zeros(0, np.int32)
+
+    def id(self, key: object, text: str | None = None) -> int:
+        got = self._ids.get(key)
+        if got is None:
+            got = self._ids[key] = len(self.hosts)
+            self.hosts.append(text if text is not None else str(key))
+        return got
+
+    def v4_ids(self, addrs: npt.NDArray[np.int64]) -> npt.NDArray[np.int32]:
+        """Ids for many IPv4 addresses (as integers), naming the new ones."""
+        import socket
+
+        uniq, inv = np.unique(addrs, return_inverse=True)
+        at = np.searchsorted(self._v4_keys, uniq)
+        known = at < len(self._v4_keys)
+        known[known] = self._v4_keys[at[known]] == uniq[known]
+        ids = np.empty(len(uniq), np.int32)
+        ids[known] = self._v4_ids[at[known]]
+        new = uniq[~known]
+        if len(new):
+            ids[~known] = [
+                self.id(("4", v), socket.inet_ntoa(v.to_bytes(4, "big"))) for v in new.tolist()
+            ]
+            keys = np.concatenate([self._v4_keys, new])
+            vals = np.concatenate([self._v4_ids, ids[~known]])
+            order = np.argsort(keys, kind="stable")
+            self._v4_keys, self._v4_ids = keys[order], vals[order]
+        out: npt.NDArray[np.int32] = ids[inv.ravel()]
+        return out
+
+
+def packet_columns(packets: list[Packet], book: HostBook) -> Columns:
+    """Columns mirroring ``Packet`` objects (pasted text, or frames Scapy read)."""
+    n = len(packets)
+    cols = empty_columns(n)
+
+    def fill(name: str, values: list[Any]) -> None:
+        cols[name][:] = values
+
+    def num(v: int | None) -> int:
+        return -1 if v is None else v
+
+    fill("frame", [num(p.frame) for p in packets])
+    fill("time", [np.nan if p.time is None else p.time for p in packets])
+    fill("ipv", [p.ip_version for p in packets])
+    fill("src", [book.id(p.src_host) for p in packets])
+    fill("dst", [book.id(p.dst_host) for p in packets])
+    fill("sport", [num(p.src_port) for p in packets])
+    fill("dport", [num(p.dst_port) for p in packets])
+    fill("flags", [p.flags for p in packets])
+    fill("seq", [num(p.seq) for p in packets])
+    fill("ack", [num(p.ack) if p.flags & ACK else -1 for p in packets])
+    fill("length", [num(p.length) for p in packets])
+    fill("win", [num(p.win) for p in packets])
+    fill("urg", [num(p.urg) for p in packets])
+    fill("cksum", [num(p.cksum) for p in packets])
+    fill("mss", [num(p.options.mss) for p in packets])
+    fill("wscale", [num(p.options.wscale) for p in packets])
+    fill("sackok", [p.options.sack_perm for p in packets])
+    fill("ts_val", [num(p.options.ts_val) for p in packets])
+    fill("ts_ecr", [num(p.options.ts_ecr) for p in packets])
+    fill("sack", [bool(p.options.sack) for p in packets])
+    fill("bad_opt", [any("bad opt" in o for o in p.options.other) for p in packets])
+    fill("bad_cksum", [p.cksum_expected is not None for p in packets])
+    fill("truncated", [p.truncated for p in packets])
+    fill("offset", [-1] * n)
+    cols["opt_start"][:] = 0
+    cols["opt_len"][:] = 0
+    return cols
+
+
+def from_packets(kind: str, packets: list[Packet]) -> PacketTable:
+    book = HostBook()
+    cols = packet_columns(packets, book)
+    return PacketTable(kind, cols, book.hosts, objects=dict(enumerate(packets)))
