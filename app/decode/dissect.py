@@ -321,7 +321,7 @@ def _addresses(r: _Bytes, cols: Columns, l3: I64, is4: B, book: HostBook) -> Non
         both6 = np.concatenate([r.b16(l3[i6] + IP6_SRC), r.b16(l3[i6] + IP6_DST)])
         uniq6, inv6 = np.unique(both6, return_inverse=True)
         ids6 = np.array(
-            [book.id(bytes(v), socket.inet_ntop(socket.AF_INET6, bytes(v))) for v in uniq6],
+            [book.id(t, t) for t in (socket.inet_ntop(socket.AF_INET6, bytes(v)) for v in uniq6)],
             dtype=np.int32,
         )[inv6.ravel()]
         src[i6], dst[i6] = ids6[: len(i6)], ids6[len(i6) :]

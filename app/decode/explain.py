@@ -542,13 +542,12 @@ ENDINGS: dict[str, tuple[str, str]] = {
 }
 
 
-def describe_ending(flow: Flow) -> dict[str, str]:
-    en, zh = ENDINGS[flow.ended_by]
-    if flow.closer and flow.ended_by not in ("open",):
-        who_en = flow.closer
-        who_zh = "客户端" if flow.closer == "client" else "服务端"
-        verb_en = "started by the" if flow.ended_by != "refused" else "by the"
-        en = f"{en} ({verb_en} {who_en})"
+def describe_ending(ended_by: str, closer: str | None) -> dict[str, str]:
+    en, zh = ENDINGS[ended_by]
+    if closer and ended_by != "open":
+        who_zh = "客户端" if closer == "client" else "服务端"
+        verb_en = "started by the" if ended_by != "refused" else "by the"
+        en = f"{en} ({verb_en} {closer})"
         zh = f"{zh}（由{who_zh}发起）"
     return {"en": en, "zh": zh}
 

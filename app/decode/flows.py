@@ -1,5 +1,10 @@
 """Group packets into TCP connections and work out what each packet means in its connection.
 
+``FlowTable`` does the work for all connections at once on the packet table's columns
+(numpy: sorts, group-wise first/any, bincounts); a ``Flow`` with ``Packet`` objects is made
+for one connection only when something shows it, and only then are the per-packet relative
+numbers and time stamp echoes worked out (``_number``, ``_timestamps``).
+
 Facts used here, with their sources:
 - SYN and FIN each consume one sequence number (RFC 9293 §3.4).
 - Window scale applies only when both SYNs carried the option; the window field of a SYN or
@@ -10,9 +15,14 @@ Facts used here, with their sources:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from .model import ACK, FIN, RST, SEQ_MOD, SYN, Packet
 from .services import SERVICES
+from .table import PacketTable
 
 MAX_WSCALE = 14  # RFC 7323 §2.3
 _WELL_KNOWN = set(SERVICES.values())
@@ -62,7 +72,6 @@ class Flow:
     scaling: str = "unknown"  # "both", "none", "unknown"
     ended_by: str = "open"
     closer: str | None = None  # "client" / "server"
-    close_packets: list[int] = field(default_factory=list)
 
     @property
     def start(self) -> float | None:
@@ -81,83 +90,309 @@ class Flow:
         return self.server, self.client
 
 
-def _conv(p: Packet) -> tuple[str, str]:
-    return (p.src, p.dst) if p.src <= p.dst else (p.dst, p.src)
+I64 = npt.NDArray[np.int64]
+B = npt.NDArray[np.bool_]
+
+ROLES_FROM = ("syn", "syn-ack", "heuristic")
+HANDSHAKE = ("none", "partial", "complete")
+SCALING = ("unknown", "both", "none")
+PHASE_NAMES = ("handshake", "data", "teardown")
+SCALE_NAMES = ("unknown", "syn", "scaled", "none")
+ENDED_BY = (
+    "open",
+    "four_way_close",
+    "three_way_close",
+    "simultaneous_close",
+    "half_close",
+    "reset",
+    "refused",
+)
+# Findings this module detects per packet; bit i of FlowTable.findings is FINDING_BITS[i].
+FINDING_BITS = ("tcp.checksum_offload", "tcp.reset", "tcp.zero_window", "tcp.bad_option")
+_WELL_KNOWN_PORTS = np.array(sorted(_WELL_KNOWN), dtype=np.int64)
 
 
-def assemble(packets: list[Packet]) -> list[Flow]:
-    """Split packets into connections by address pair; a new SYN with a new ISN starts a new one."""
-    groups: dict[tuple[str, str], list[list[Packet]]] = {}
-    order: list[list[Packet]] = []
-    for p in packets:
-        key = _conv(p)
-        lists = groups.setdefault(key, [])
-        if lists and p.flags & SYN and not p.flags & ACK and p.seq is not None:
-            cur = lists[-1]
-            isns = {q.seq for q in cur if q.flags & SYN and not q.flags & ACK and q.src == p.src}
-            if isns and p.seq not in isns:
-                lists.append([])
-                order.append(lists[-1])
-        elif not lists:
-            lists.append([])
-            order.append(lists[-1])
-        lists[-1].append(p)
-    flows = [_analyse(i, group) for i, group in enumerate(order, 1)]
-    return flows
+def _serverish(port: I64) -> B:
+    out: B = (port >= 0) & ((port < 1024) | np.isin(port, _WELL_KNOWN_PORTS))
+    return out
 
 
-def _roles(pkts: list[Packet]) -> tuple[str, str, str]:
-    for p in pkts:
-        if p.flags & SYN and not p.flags & ACK:
-            return p.src, p.dst, "syn"
-    for p in pkts:
-        if p.flags & SYN and p.flags & ACK:
-            return p.dst, p.src, "syn-ack"
-    first = pkts[0]
+class FlowTable:
+    """All connections of a packet table, worked out with vectorised operations.
 
-    def serverish(port: int | None) -> bool:
-        return port is not None and (port < 1024 or port in _WELL_KNOWN)
+    Rows are grouped by flow in ``order`` (flow by flow, capture order within a flow);
+    ``bounds[f]:bounds[f + 1]`` are flow ``f``'s positions in it.  Per-row arrays are in
+    that order too ("positions"); ``order[pos]`` is the table row.  Flows are numbered by
+    their first packet, from 0 (JSON ids are 1-based).
+    """
 
-    if serverish(first.dst_port) and not serverish(first.src_port):
-        return first.src, first.dst, "heuristic"
-    if serverish(first.src_port) and not serverish(first.dst_port):
-        return first.dst, first.src, "heuristic"
-    if (
-        first.src_port is not None
-        and first.dst_port is not None
-        and first.src_port < first.dst_port
-    ):
-        return first.dst, first.src, "heuristic"
-    return first.src, first.dst, "heuristic"
+    def __init__(self, table: PacketTable) -> None:
+        self.table = table
+        c = table.cols
+        n = len(table)
+        flags = c["flags"].astype(np.int64)
+        src_ep = c["src"].astype(np.int64) * 65537 + (c["sport"].astype(np.int64) + 1)
+        dst_ep = c["dst"].astype(np.int64) * 65537 + (c["dport"].astype(np.int64) + 1)
+        self.order, self.fid_row, self.count = _group(src_ep, dst_ep, flags, c["seq"])
+        order = self.order
+        fid = self.fid_row[order]
+        self.fid = fid
+        self.bounds = np.searchsorted(fid, np.arange(self.count + 1)).astype(np.int64)
+        self.flags = f = flags[order]
+        self.src_ep, self.dst_ep = src_ep[order], dst_ep[order]
+        seq = c["seq"][order]
+        ack = c["ack"][order]
+        length = c["length"][order]
+        win = c["win"][order].astype(np.int64)
+        syn, ackf, fin, rst = (f & SYN) > 0, (f & ACK) > 0, (f & FIN) > 0, (f & RST) > 0
+        pos = np.arange(n, dtype=np.int64)
+
+        # roles: the SYN's sender is the client; else the SYN-ACK's receiver; else ports
+        p_syn = self.first(syn & ~ackf)
+        p_synack = self.first(syn & ackf)
+        first = self.bounds[:-1]
+        fsp, fdp = (
+            c["sport"][order][first].astype(np.int64),
+            c["dport"][order][first].astype(np.int64),
+        )
+        fsrc, fdst = self.src_ep[first], self.dst_ep[first]
+        sv_d, sv_s = _serverish(fdp), _serverish(fsp)
+        heur = np.where(
+            sv_d & ~sv_s,
+            fsrc,
+            np.where(
+                sv_s & ~sv_d, fdst, np.where((fsp >= 0) & (fdp >= 0) & (fsp < fdp), fdst, fsrc)
+            ),
+        )
+        has_syn, has_synack = p_syn >= 0, p_synack >= 0
+        self.client_ep = np.where(
+            has_syn,
+            self.src_ep[np.maximum(p_syn, 0)],
+            np.where(has_synack, self.dst_ep[np.maximum(p_synack, 0)], heur),
+        )
+        self.server_ep = np.where(
+            self.src_ep[first] == self.client_ep, self.dst_ep[first], self.src_ep[first]
+        )
+        self.roles_from = np.where(has_syn, 0, np.where(has_synack, 1, 2))
+        self.dir = d = (self.src_ep != self.client_ep[fid]).astype(np.int64)
+
+        # each side's SYN and what it offered
+        key2 = fid * 2 + d
+        self.side_packets = np.bincount(key2, minlength=2 * self.count).reshape(-1, 2)
+        self.side_bytes = (
+            np.bincount(key2, weights=np.maximum(length, 0), minlength=2 * self.count)
+            .astype(np.int64)
+            .reshape(-1, 2)
+        )
+        self.syn_pos = np.stack([self.first(syn & (d == 0)), self.first(syn & (d == 1))], 1)
+        sp = np.maximum(self.syn_pos, 0)
+        seen = self.syn_pos >= 0
+
+        def at_syn(col: str) -> I64:
+            return np.where(seen, c[col][order][sp].astype(np.int64), -1)
+
+        self.isn = at_syn("seq")
+        self.mss = at_syn("mss")
+        self.wscale = at_syn("wscale")
+        self.sackok = seen & c["sackok"][order][sp]
+        self.timestamps = seen & (c["ts_val"][order][sp] >= 0)
+        both = seen.all(axis=1)
+        self.scaling = np.where(both, np.where((self.wscale >= 0).all(axis=1), 1, 2), 0)
+
+        # handshake: the client's first pure ACK after the first SYN-ACK completes it
+        after = has_synack[fid] & (pos > p_synack[fid])
+        p_done = self.first((d == 0) & ackf & ~syn & after)
+        self.handshake = np.where(both & (p_done >= 0), 2, np.where(seen.any(axis=1), 1, 0))
+
+        # phases
+        p_tear = self.first(fin | rst)
+        tear = (p_tear[fid] >= 0) & (pos >= p_tear[fid])
+        hand = syn | ((p_done[fid] >= 0) & (pos <= p_done[fid]))
+        self.phase = np.where(tear, 2, np.where(hand, 0, 1))
+
+        # effective window (RFC 7323 §2.2-2.3): never scaled in a SYN
+        shift = np.minimum(np.maximum(self.wscale[fid, d], 0), MAX_WSCALE)
+        scaling = self.scaling[fid]
+        known = win >= 0
+        self.scale = np.where(
+            ~known, 0, np.where(syn, 1, np.where(scaling == 1, 2, np.where(scaling == 2, 3, 0)))
+        )
+        self.shift = np.where(self.scale == 2, shift, np.where(self.scale == 3, 0, -1))
+        self.eff_win = np.where(
+            self.scale == 1,
+            win,
+            np.where(self.scale == 2, win << shift, np.where(self.scale == 3, win, -1)),
+        )
+
+        # how it ended (RFC 9293 §3.6)
+        self.ended_by = np.zeros(self.count, np.int64)
+        self.closer = np.full(self.count, -1, np.int64)
+        p_rst = self.first(rst)
+        r = p_rst >= 0
+        rd = d[np.maximum(p_rst, 0)]
+        refused = r & ~has_synack & (rd == 1) & seen[:, 0]
+        self.ended_by[r] = np.where(refused[r], 6, 5)
+        self.closer[r] = rd[r]
+        p_fin = self.first(fin)
+        fd = d[np.maximum(p_fin, 0)]
+        p_fin2 = self.first(fin & (d != fd[fid]))
+        has_fin = ~r & (p_fin >= 0)
+        self.closer[has_fin] = fd[has_fin]
+        half = has_fin & (p_fin2 < 0)
+        self.ended_by[half] = 4
+        pf = np.maximum(p_fin, 0)
+        seg = np.maximum(length[pf], 0) + syn[pf] + 1
+        fin_end = np.where(seq[pf] >= 0, (seq[pf] + seg) % SEQ_MOD, -1)
+        both_fin = has_fin & (p_fin2 >= 0)
+        between = (pos > p_fin[fid]) & (pos < p_fin2[fid]) & (d != fd[fid])
+        acked = self.any(between & ackf & (ack == fin_end[fid]) & (fin_end[fid] >= 0))
+        pf2 = np.maximum(p_fin2, 0)
+        three = (fin_end >= 0) & ackf[pf2] & (ack[pf2] == fin_end)
+        self.ended_by[both_fin] = np.where(acked, 1, np.where(three, 2, 3))[both_fin]
+
+        # findings
+        bits = np.zeros(n, np.int64)
+        bits |= c["bad_cksum"][order].astype(np.int64) << 0
+        bits |= rst.astype(np.int64) << 1
+        bits |= ((win == 0) & ~syn & ~rst).astype(np.int64) << 2
+        bits |= c["bad_opt"][order].astype(np.int64) << 3
+        self.findings = bits
+
+        t = c["time"][order]
+        if n:
+            self.start = np.fmin.reduceat(t, first) if self.count else np.zeros(0)
+            self.end = np.fmax.reduceat(t, first) if self.count else np.zeros(0)
+        else:
+            self.start = self.end = np.zeros(0)
+
+    # -- group-wise helpers over positions ------------------------------------------------
+
+    def first(self, mask: B) -> I64:
+        """Per flow, the first position where ``mask`` holds, or -1."""
+        out = np.full(self.count, -1, np.int64)
+        idx = np.flatnonzero(mask)
+        if len(idx):
+            f = self.fid[idx]
+            keep = np.ones(len(idx), bool)
+            keep[1:] = f[1:] != f[:-1]
+            out[f[keep]] = idx[keep]
+        return out
+
+    def any(self, mask: B) -> B:
+        out: B = np.bincount(self.fid[mask], minlength=self.count) > 0
+        return out
+
+    # -- one flow as objects -----------------------------------------------------------
+
+    def endpoint(self, ep: int) -> str:
+        host, port = divmod(int(ep), 65537)
+        return self.table.endpoint(host, port - 1)
+
+    def side(self, f: int, d: int) -> Side:
+        pos = int(self.syn_pos[f, d])
+        ep = self.client_ep[f] if d == 0 else self.server_ep[f]
+
+        def val(a: I64) -> int | None:
+            v = int(a[f, d])
+            return None if v < 0 else v
+
+        return Side(
+            endpoint=self.endpoint(int(ep)),
+            syn_n=None if pos < 0 else int(self.order[pos]) + 1,
+            isn=val(self.isn),
+            mss=val(self.mss),
+            wscale=val(self.wscale),
+            sack_perm=bool(self.sackok[f, d]),
+            timestamps=bool(self.timestamps[f, d]),
+            packets=int(self.side_packets[f, d]),
+            bytes=int(self.side_bytes[f, d]),
+        )
+
+    def flow(self, f: int) -> Flow:
+        lo, hi = int(self.bounds[f]), int(self.bounds[f + 1])
+        packets = [self.table.packet(int(r)) for r in self.order[lo:hi]]
+        infos = []
+        for k, p in zip(range(lo, hi), packets, strict=True):
+            bits = int(self.findings[k])
+            p.findings = [code for i, code in enumerate(FINDING_BITS) if bits >> i & 1]
+            eff, shift = int(self.eff_win[k]), int(self.shift[k])
+            infos.append(
+                PacketInfo(
+                    direction="c2s" if self.dir[k] == 0 else "s2c",
+                    phase=PHASE_NAMES[int(self.phase[k])],
+                    eff_win=None if eff < 0 else eff,
+                    scale=SCALE_NAMES[int(self.scale[k])],
+                    shift=None if shift < 0 else shift,
+                )
+            )
+        closer = int(self.closer[f])
+        flow = Flow(
+            id=f + 1,
+            client=self.side(f, 0),
+            server=self.side(f, 1),
+            packets=packets,
+            info=infos,
+            roles_from=ROLES_FROM[int(self.roles_from[f])],
+            handshake=HANDSHAKE[int(self.handshake[f])],
+            scaling=SCALING[int(self.scaling[f])],
+            ended_by=ENDED_BY[int(self.ended_by[f])],
+            closer=None if closer < 0 else ("client", "server")[closer],
+        )
+        _number(flow)
+        _timestamps(flow)
+        return flow
+
+    def phase_runs(self) -> tuple[I64, I64, I64, I64]:
+        """(flow, phase, first position, last position) of each run of one phase."""
+        n = len(self.phase)
+        if not n:
+            e = np.zeros(0, np.int64)
+            return e, e, e, e
+        start = np.ones(n, bool)
+        start[1:] = (self.phase[1:] != self.phase[:-1]) | (self.fid[1:] != self.fid[:-1])
+        firsts = np.flatnonzero(start)
+        lasts = np.append(firsts[1:] - 1, n - 1)
+        return self.fid[firsts], self.phase[firsts], firsts, lasts
 
 
-def _analyse(flow_id: int, pkts: list[Packet]) -> Flow:
-    c_ep, s_ep, roles_from = _roles(pkts)
-    flow = Flow(flow_id, Side(c_ep), Side(s_ep), pkts, roles_from=roles_from)
-    _learn_syn_options(flow)
-    _number(flow)
-    _windows_and_phases(flow)
-    _timestamps(flow)
-    _close(flow)
-    return flow
+def _group(src_ep: I64, dst_ep: I64, flags: I64, seq: npt.NDArray[Any]) -> tuple[I64, I64, int]:
+    """Flow index of every row, flows numbered by their first row, and the rows in flow order.
 
-
-def _learn_syn_options(flow: Flow) -> None:
-    for p in flow.packets:
-        sender, _ = flow.side_of(p)
-        sender.packets += 1
-        sender.bytes += p.length or 0
-        if p.flags & SYN and sender.syn_n is None:
-            sender.syn_n = p.n
-            sender.isn = p.seq
-            o = p.options
-            sender.mss = o.mss
-            sender.wscale = o.wscale
-            sender.sack_perm = o.sack_perm
-            sender.timestamps = o.ts_val is not None
-    c, s = flow.client, flow.server
-    if c.syn_n is not None and s.syn_n is not None:
-        flow.scaling = "both" if c.wscale is not None and s.wscale is not None else "none"
+    A conversation is an unordered endpoint pair.  In it, a SYN (without ACK) whose seq
+    differs from the previous SYN from the same endpoint starts a new connection (the port
+    pair was reused, RFC 9293 §3.4.1).
+    """
+    n = len(src_ep)
+    if n == 0:
+        e = np.zeros(0, np.int64)
+        return e, e, 0
+    lo, hi = np.minimum(src_ep, dst_ep), np.maximum(src_ep, dst_ep)
+    _, ranks = np.unique(np.concatenate([lo, hi]), return_inverse=True)
+    ranks = ranks.ravel().astype(np.int64)
+    key = ranks[:n] * (2 * n + 1) + ranks[n:]
+    _, conv = np.unique(key, return_inverse=True)
+    conv = conv.ravel().astype(np.int64)
+    s = np.argsort(conv, kind="stable")  # by conversation, capture order inside
+    cs = conv[s]
+    # new SYNs
+    split = np.zeros(n, bool)
+    syn_rows = np.flatnonzero(((flags & SYN) > 0) & ((flags & ACK) == 0) & (seq >= 0))
+    if len(syn_rows) > 1:
+        o = np.lexsort((syn_rows, src_ep[syn_rows], conv[syn_rows]))
+        r = syn_rows[o]
+        same = (conv[r][1:] == conv[r][:-1]) & (src_ep[r][1:] == src_ep[r][:-1])
+        split[r[1:][same & (seq[r][1:] != seq[r][:-1])]] = True
+    new = np.ones(n, bool)
+    new[1:] = (cs[1:] != cs[:-1]) | split[s][1:]
+    flow_s = np.cumsum(new) - 1  # flows numbered in conversation order
+    count = int(flow_s[-1]) + 1
+    first_row = s[new]  # first row of each flow
+    rank = np.empty(count, np.int64)
+    rank[np.argsort(first_row, kind="stable")] = np.arange(count)
+    fid_row = np.empty(n, np.int64)
+    fid_row[s] = rank[flow_s]
+    order = np.argsort(fid_row, kind="stable")
+    return order, fid_row, count
 
 
 def _number(flow: Flow) -> None:
@@ -201,51 +436,6 @@ def _number(flow: Flow) -> None:
             p.rel_ack = None
 
 
-def _windows_and_phases(flow: Flow) -> None:
-    c, s = flow.client, flow.server
-    synack_seen = False
-    handshake_done_at: int | None = None
-    for i, p in enumerate(flow.packets):
-        if p.flags & SYN and p.flags & ACK:
-            synack_seen = True
-        elif (
-            synack_seen
-            and handshake_done_at is None
-            and p.src == c.endpoint
-            and p.flags & ACK
-            and not p.flags & SYN
-        ):
-            handshake_done_at = i
-    if c.syn_n is not None and s.syn_n is not None and handshake_done_at is not None:
-        flow.handshake = "complete"
-    elif c.syn_n is not None or s.syn_n is not None:
-        flow.handshake = "partial"
-    teardown_from: int | None = None
-    for i, p in enumerate(flow.packets):
-        if p.flags & (FIN | RST):
-            teardown_from = i
-            break
-    for i, p in enumerate(flow.packets):
-        sender, _ = flow.side_of(p)
-        direction = "c2s" if sender is c else "s2c"
-        if teardown_from is not None and i >= teardown_from:
-            phase = "teardown"
-        elif p.flags & SYN or (handshake_done_at is not None and i <= handshake_done_at):
-            phase = "handshake"
-        else:
-            phase = "data"
-        info = PacketInfo(direction=direction, phase=phase)
-        if p.win is not None:
-            if p.flags & SYN:
-                info.scale, info.eff_win = "syn", p.win
-            elif flow.scaling == "both":
-                shift = min(sender.wscale or 0, MAX_WSCALE)
-                info.scale, info.shift, info.eff_win = "scaled", shift, p.win << shift
-            elif flow.scaling == "none":
-                info.scale, info.shift, info.eff_win = "none", 0, p.win
-        flow.info.append(info)
-
-
 def _timestamps(flow: Flow) -> None:
     first_val: dict[str, tuple[int, float | None]] = {}
     seen_vals: dict[str, dict[int, Packet]] = {flow.client.endpoint: {}, flow.server.endpoint: {}}
@@ -269,49 +459,3 @@ def _timestamps(flow: Flow) -> None:
         if o.ts_val is not None:
             # TSecr echoes the most recent TSval received (RFC 7323 §3.2).
             seen_vals.setdefault(p.src, {})[o.ts_val] = p
-
-
-def _close(flow: Flow) -> None:
-    """How the connection ended (RFC 9293 §3.6): FIN/ACK exchanges, RST, or not at all."""
-    c, s = flow.client, flow.server
-    pk = flow.packets
-    rst = next((p for p in pk if p.flags & RST), None)
-    if rst is not None:
-        synack = any(p.flags & SYN and p.flags & ACK for p in pk)
-        if not synack and rst.src == s.endpoint and c.syn_n is not None:
-            flow.ended_by, flow.closer = "refused", "server"
-        else:
-            flow.ended_by = "reset"
-            flow.closer = "client" if rst.src == c.endpoint else "server"
-        flow.close_packets = [rst.n]
-        return
-    fins = [p for p in pk if p.flags & FIN]
-    if not fins:
-        flow.ended_by = "open"
-        return
-    first = fins[0]
-    flow.closer = "client" if first.src == c.endpoint else "server"
-    other = next((p for p in fins if p.src != first.src), None)
-    if other is None:
-        flow.ended_by = "half_close"
-        flow.close_packets = [first.n]
-        return
-    fin_end = None if first.seq is None else (first.seq + first.seg_len) % SEQ_MOD
-    # Did the second side ACK the first FIN before (or in) its own FIN?
-    acked_before = any(
-        p.src == other.src
-        and p.n < other.n
-        and p.n > first.n
-        and p.flags & ACK
-        and fin_end is not None
-        and p.ack == fin_end
-        for p in pk
-    )
-    other_acks_first = fin_end is not None and other.flags & ACK and other.ack == fin_end
-    if acked_before:
-        flow.ended_by = "four_way_close"
-    elif other_acks_first:
-        flow.ended_by = "three_way_close"
-    else:
-        flow.ended_by = "simultaneous_close"
-    flow.close_packets = [p.n for p in pk if p.n >= first.n]

@@ -233,7 +233,8 @@ class HostBook:
         new = uniq[~known]
         if len(new):
             ids[~known] = [
-                self.id(("4", v), socket.inet_ntoa(v.to_bytes(4, "big"))) for v in new.tolist()
+                self.id(text, text)
+                for text in (socket.inet_ntoa(v.to_bytes(4, "big")) for v in new.tolist())
             ]
             keys = np.concatenate([self._v4_keys, new])
             vals = np.concatenate([self._v4_ids, ids[~known]])

@@ -127,8 +127,8 @@ class Store:
             owner_hash=hash_token(owner_token),
             title=title[:200],
             kind=analysis.trace.kind,
-            packet_count=len(analysis.trace.packets),
-            flow_count=len(analysis.flows),
+            packet_count=analysis.trace.packet_count,
+            flow_count=analysis.flow_count,
             result=result,
         )
         values = {name: getattr(rec, name) for name in _RECORD_COLUMNS}

@@ -98,6 +98,6 @@ def flow_summary(flow: Flow, lang: str) -> dict[str, Any]:
         "bytes": flow.client.bytes + flow.server.bytes,
         "duration": flow.duration,
         "scaling": flow.scaling,
-        "ending": describe_ending(flow)[lang],
+        "ending": describe_ending(flow.ended_by, flow.closer)[lang],
         "ended_by": flow.ended_by,
     }
