@@ -201,6 +201,7 @@ def decode_hex(data: bytes) -> Packet | None:
         pkt.time = 0.0
         p = _to_packet(pkt, 0, None)
         if p is not None:
+            p.ip["link"] = 1 if layer is Ether else 101  # LINKTYPE_ETHERNET or LINKTYPE_RAW
             return p
     return None
 

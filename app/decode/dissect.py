@@ -77,6 +77,7 @@ ETHERNET, NULL, LOOP, RAW, SLL, SLL2, IPV4, IPV6, PKTAP, PKTAP_DLT = (
     149,
 )
 RAW_DLTS = (12, 14, RAW)
+PKTAP_LEN, PKTAP_TYPE, PKTAP_DLT_AT = 0, 4, 8
 FAST_LINKTYPES = (ETHERNET, NULL, LOOP, SLL, SLL2, IPV4, IPV6, PKTAP, PKTAP_DLT, *RAW_DLTS)
 
 # Row status after each stage.
@@ -179,10 +180,12 @@ def _link(r: _Bytes, start: I64, lim: I64, link: I64) -> tuple[I64, I64, I64, I6
             l3[m], ipv[m] = s, v
             status[m] = np.where(v > 0, IP, SCAPY)
         elif lt in (PKTAP, PKTAP_DLT):
-            # Apple's PKTAP header: its length (LE u32) at 0, the inner DLT (LE u32) at 4.
-            hlen = r.u32le(s)
-            inner = r.u32le(s + 4)
-            good = (hlen >= 8) & (s + hlen <= lim[m]) & np.isin(inner, (ETHERNET, NULL, *RAW_DLTS))
+            # Apple's PKTAP header (print-pktap.c): its length, the record type (1: a
+            # packet) and the inner DLT, little-endian u32s at 0, 4 and 8.
+            hlen = r.u32le(s + PKTAP_LEN)
+            inner = r.u32le(s + PKTAP_DLT_AT)
+            good = (hlen >= 12) & (s + hlen <= lim[m]) & (r.u32le(s + PKTAP_TYPE) == 1)
+            good &= np.isin(inner, (ETHERNET, NULL, *RAW_DLTS))
             sub = np.flatnonzero(good)
             if len(sub):
                 idx = np.flatnonzero(m)[sub]

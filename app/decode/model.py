@@ -149,6 +149,9 @@ class Packet:
     # Captured fewer bytes than were on the wire (caplen < len), or tcpdump printed [|tcp].
     truncated: bool = False
     annotation: str | None = None
+    # The bytes of a pasted hex dump and the link type they start with (1 or 101).
+    frame_bytes: bytes | None = None
+    frame_link: int | None = None
     details: list[str] = field(default_factory=list)
     comments: list[Comment] = field(default_factory=list)
     # Filled by flow analysis.

@@ -15,14 +15,16 @@ from .capture import scapy_frame, scapy_knows
 from .dissect import FAST_LINKTYPES, dissect
 from .errors import UnsupportedInput
 from .model import Packet, Trace, Warning
-from .pcapio import CaptureFile, linktype_name
+from .pcapio import CHUNK, CaptureFile, linktype_name
 from .table import Columns, HostBook, PacketTable, concat, packet_columns
 
 KEEP_OTHER = 1000
 
 
-def read_capture(stream: BinaryIO, *, max_packets: int, keep_other: int = KEEP_OTHER) -> Trace:
-    cf = CaptureFile(stream, max_packets=max_packets)
+def read_capture(
+    stream: BinaryIO, *, max_packets: int, keep_other: int = KEEP_OTHER, chunk_size: int = CHUNK
+) -> Trace:
+    cf = CaptureFile(stream, max_packets=max_packets, chunk_size=chunk_size)
     book = HostBook()
     parts: list[Columns] = []
     blobs: list[bytes] = []
@@ -100,6 +102,7 @@ def read_capture(stream: BinaryIO, *, max_packets: int, keep_other: int = KEEP_O
         opt_bytes=b"".join(blobs),
         objects=objects,
         comments=comments,
+        linktypes=[i.linktype for i in cf.interfaces],
     )
     return Trace(
         kind=cf.kind,

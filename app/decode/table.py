@@ -144,6 +144,7 @@ class PacketTable:
     opt_bytes: bytes = b""
     objects: dict[int, Packet] = field(default_factory=dict)  # row -> Packet kept as read
     comments: dict[int, list[str]] = field(default_factory=dict)  # row -> capture comments
+    linktypes: list[int] = field(default_factory=list)  # per interface (column "iface")
     cache: list[Packet] | None = None
 
     def packets(self) -> list[Packet]:

@@ -985,6 +985,9 @@ def _apply_hex_dumps(parsed: list[_Parsed], warnings: list[Warning]) -> None:
         if p.length is None:
             p.length = got.length
         p.ip["hex_bytes"] = len(data)
+        p.frame_bytes = data
+        link = got.ip.get("link", 1)
+        p.frame_link = link if isinstance(link, int) else 1
 
 
 def _len_from_seq(q: _Parsed) -> int | None:

@@ -37,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 
 from app.decode import Analysis, Limits, analyse, read_input, to_json
+from app.decode.detail import Detail, packet_detail
 from app.decode.errors import Forbidden, NotFound
 
 SCHEMA_VERSION = 1
@@ -167,6 +168,10 @@ class Store:
         analysis = analyse(read_input(self.input(sid), self.limits))
         self._remember(sid, analysis)
         return analysis
+
+    def detail(self, sid: str, n: int) -> Detail:
+        """Packet ``n`` of a session dissected in full by Scapy."""
+        return packet_detail(self.analysis(sid), n, self.input(sid))
 
     def delete(self, sid: str, owner_token: str | None) -> None:
         rec = self.get(sid)

@@ -47,3 +47,9 @@ async def get_session(request: Request, sid: str) -> JSONResponse:
 async def delete_session(request: Request, sid: str) -> Response:
     store_of(request).delete(sid, owner_token(request))
     return Response(status_code=204)
+
+
+@router.get("/sessions/{sid}/packets/{n}")
+async def packet_detail(request: Request, sid: str, n: int) -> JSONResponse:
+    """One packet dissected in full: Scapy's layers, its bytes, the payload recognised."""
+    return JSONResponse(store_of(request).detail(sid, n).as_dict())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -18,6 +19,21 @@ from .upload import read_submission
 router = APIRouter()
 
 EXAMPLE = Path(__file__).resolve().parent / "example.txt"
+FLOW_LIST = 1000  # connections listed on the session page
+
+
+def _listed(f: dict[str, Any], lang: str) -> dict[str, Any]:
+    """A connection's row in the session page's table, from the stored JSON."""
+    return {
+        "id": f["id"],
+        "client": f["sides"]["client"],
+        "server": f["sides"]["server"],
+        "packet_count": f["packet_count"],
+        "bytes": f["bytes"],
+        "duration": f["duration"],
+        "ending": f["ending"][lang],
+        "ended_by": f["ended_by"],
+    }
 
 
 def renderer(request: Request):  # type: ignore[no-untyped-def]
@@ -52,21 +68,22 @@ def _session_context(request: Request, sid: str, flow_id: int | None) -> dict[st
 
     lang = choose_lang(request)
     flow = None
-    if analysis.flows:
+    if analysis.flow_count:
         flow = analysis.flow(flow_id or 1)
         if flow is None:
             raise NotFound(
-                f"session {sid} has no connection #{flow_id} (it has {len(analysis.flows)})"
+                f"session {sid} has no connection #{flow_id} (it has {analysis.flow_count})"
             )
     try:
         start = max(0, int(request.query_params.get("from", "0")))
     except ValueError:
         start = 0
-    flows = [flow_summary(f, lang) for f in analysis.flows]
+    flows = [_listed(f, lang) for f in rec.result["flows"][:FLOW_LIST]]
     return {
         "rec": rec,
         "source": rec.result["source"],
         "flows": flows,
+        "flow_total": analysis.flow_count,
         "flow": flow_summary(flow, lang) if flow else None,
         "rows": ladder_rows(flow, lang, start) if flow else [],
         "start": start,
@@ -105,3 +122,12 @@ async def delete(request: Request, sid: str) -> Response:
     if request.headers.get("hx-request") == "true":
         return Response(status_code=204, headers={"HX-Redirect": url})
     return RedirectResponse(url, status_code=303)
+
+
+@router.get("/s/{sid}/p/{n}", response_class=HTMLResponse, name="packet_page")
+async def packet_page(request: Request, sid: str, n: int) -> Response:
+    store = store_of(request)
+    rec = store.get(sid)
+    detail = store.detail(sid, n)
+    ctx = {"rec": rec, "n": n, "detail": detail}
+    return renderer(request).page(request, "packet.html", ctx, partial="_packet.html")

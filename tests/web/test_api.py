@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gzip
 import json
 import re
 from pathlib import Path
@@ -123,3 +124,41 @@ def test_no_page_loads_from_another_origin(client: TestClient) -> None:
 
 def test_example_page_prefills_the_form(client: TestClient) -> None:
     assert "Flags [SYN.ACK]" in client.get("/?example=1").text
+
+
+def test_packet_detail_dissects_the_stored_capture(client: TestClient) -> None:
+    gz = gzip.compress(load("http-like.pcap"))
+    r = client.post("/api/sessions", files={"file": ("http.pcap.gz", gz)})
+    sid = r.json()["id"]
+    d = client.get(f"/api/sessions/{sid}/packets/4").json()
+    assert [la["name"] for la in d["layers"]] == ["Ethernet", "IP", "TCP", "Raw"]
+    assert d["layers"][2]["fields"]["flags"] == "PA"
+    assert d["payload"]["protocol"] == "HTTP" and d["payload"]["summary"] == "GET / HTTP/1.0"
+    assert d["hex"][0].startswith("0000 ")
+    page = client.get(f"/s/{sid}/p/4")
+    assert page.status_code == 200 and "GET / HTTP/1.0" in page.text and "<html" in page.text
+    part = client.get(f"/s/{sid}/p/4", headers={"HX-Request": "true"})
+    assert "<html" not in part.text and "Ethernet" in part.text
+    ladder = client.get(f"/s/{sid}").text
+    assert f'hx-get="/s/{sid}/p/4"' in ladder
+    missing = client.get(f"/api/sessions/{sid}/packets/99")
+    assert missing.status_code == 404 and "no packet 99" in missing.json()["error"]["message"]
+
+
+def test_packet_detail_of_pasted_text(client: TestClient) -> None:
+    sid = _create(client, "http-like.XX-nn.txt")["id"]
+    d = client.get(f"/api/sessions/{sid}/packets/4").json()
+    assert d["payload"]["protocol"] == "HTTP"
+    plain = _create(client, "http-like.nn.txt")["id"]
+    d = client.get(f"/api/sessions/{plain}/packets/4").json()
+    assert d["layers"] == [] and "hex dump" in d["note"]
+
+
+def test_capture_errors_carry_the_byte_offset(client: TestClient) -> None:
+    data = load("http-like.pcap")
+    bad = data[:20] + (147).to_bytes(4, "little") + data[24:]
+    r = client.post("/api/sessions", files={"file": ("x.pcap", bad)})
+    assert r.status_code == 400
+    err = r.json()["error"]
+    assert err["code"] == "trace.unsupported" and err["offset"] == 20
+    assert "link type 147" in err["message"]

@@ -1,0 +1,246 @@
+"""One packet in full: Scapy's layer tree, a hex dump, and what the payload looks like.
+
+The fast reader keeps only TCP header fields; when someone opens a packet, its bytes are
+dissected here by Scapy, every layer and field, and the TCP payload is recognised when it
+is HTTP/1.x, TLS records, Redis (RESP) or memcached's text protocol.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .capture import _IP_AFTER, _load_contribs
+
+MAX_FIELD = 300  # characters of one field's value shown
+PREVIEW = 512  # payload bytes previewed
+
+HTTP_METHODS: tuple[bytes, ...] = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ")
+HTTP_METHODS += (b"PATCH ", b"CONNECT ", b"TRACE ")
+# memcached text protocol (protocol.txt): commands and replies.
+MEMCACHE_WORDS = (
+    b"get ",
+    b"gets ",
+    b"gat ",
+    b"gats ",
+    b"set ",
+    b"add ",
+    b"replace ",
+    b"append ",
+    b"prepend ",
+    b"cas ",
+    b"delete ",
+    b"incr ",
+    b"decr ",
+    b"touch ",
+    b"stats",
+    b"version",
+    b"flush_all",
+    b"VALUE ",
+    b"END\r\n",
+    b"STORED\r\n",
+    b"NOT_STORED\r\n",
+    b"EXISTS\r\n",
+    b"NOT_FOUND\r\n",
+    b"DELETED\r\n",
+    b"TOUCHED\r\n",
+    b"STAT ",
+    b"VERSION ",
+)
+# TLS record content types (RFC 8446 §5.1) and handshake types (§4).
+TLS_CONTENT = {20: "ChangeCipherSpec", 21: "Alert", 22: "Handshake", 23: "ApplicationData"}
+TLS_HANDSHAKE = {
+    1: "ClientHello",
+    2: "ServerHello",
+    4: "NewSessionTicket",
+    8: "EncryptedExtensions",
+    11: "Certificate",
+    12: "ServerKeyExchange",
+    13: "CertificateRequest",
+    14: "ServerHelloDone",
+    15: "CertificateVerify",
+    16: "ClientKeyExchange",
+    20: "Finished",
+}
+TLS_VERSIONS = {0x0300: "SSL 3.0", 0x0301: "TLS 1.0", 0x0302: "TLS 1.1", 0x0303: "TLS 1.2"}
+
+
+@dataclass(slots=True)
+class Layer:
+    name: str
+    fields: list[tuple[str, str]]
+
+
+@dataclass(slots=True)
+class Detail:
+    frame: int | None
+    size: int
+    layers: list[Layer] = field(default_factory=list)
+    hex: list[tuple[str, str, str]] = field(default_factory=list)  # offset, hex, ascii
+    payload: dict[str, Any] | None = None
+    note: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "frame": self.frame,
+            "size": self.size,
+            "layers": [{"name": la.name, "fields": dict(la.fields)} for la in self.layers],
+            "hex": [" ".join(row) for row in self.hex],
+            "payload": self.payload,
+            "note": self.note,
+        }
+
+
+def hexdump(data: bytes, width: int = 16) -> list[tuple[str, str, str]]:
+    rows = []
+    for off in range(0, len(data), width):
+        chunk = data[off : off + width]
+        hexpart = " ".join(f"{b:02x}" for b in chunk)
+        text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
+        rows.append((f"{off:04x}", hexpart, text))
+    return rows
+
+
+def _dissect(raw: bytes, linktype: int) -> Any:
+    from scapy.config import conf
+    from scapy.layers.inet import IP
+    from scapy.layers.inet6 import IPv6
+    from scapy.packet import Raw
+
+    _load_contribs()
+    if linktype in _IP_AFTER:
+        ip = raw[_IP_AFTER[linktype] :]
+        return IP(ip) if ip[:1] and ip[0] >> 4 == 4 else IPv6(ip)
+    cls = conf.l2types.num2layer.get(linktype)
+    if cls is None:
+        # PKTAP and friends: find the IP header by its version nibble after the link header
+        return Raw(raw)
+    return cls(raw)
+
+
+def _value(layer: Any, f: Any) -> str:
+    try:
+        text = str(f.i2repr(layer, layer.getfieldval(f.name)))
+    except Exception:  # a field Scapy cannot render is shown raw
+        text = repr(layer.getfieldval(f.name))
+    return text if len(text) <= MAX_FIELD else text[:MAX_FIELD] + "…"
+
+
+def _tcp_payload(pkt: Any) -> bytes:
+    from scapy.layers.inet import TCP
+    from scapy.packet import Padding
+
+    tcp = pkt.getlayer(TCP)
+    if tcp is None:
+        return b""
+    payload = tcp.payload
+    data = bytes(payload)
+    pad = payload.getlayer(Padding)
+    if pad is not None:
+        data = data[: len(data) - len(bytes(pad))]
+    return data
+
+
+def recognise(data: bytes, ports: tuple[int, int] = (0, 0)) -> dict[str, Any] | None:
+    """What the payload is, with a readable summary; None when there is none."""
+    if not data:
+        return None
+    preview = data[:PREVIEW].decode("latin-1")
+    printable = "".join(c if c in "\r\n\t" or 32 <= ord(c) < 127 else "." for c in preview)
+    out: dict[str, Any] = {"bytes": len(data), "protocol": None, "summary": None, "text": None}
+    if data.startswith(HTTP_METHODS) or data.startswith(b"HTTP/1."):
+        head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+        lines = head.split("\r\n")
+        out.update(protocol="HTTP", summary=lines[0][:200], text="\n".join(lines[:40]))
+        return out
+    if len(data) >= 5 and data[0] in TLS_CONTENT and data[1] == 3 and data[2] <= 4:
+        records: list[str] = []
+        i = 0
+        while i + 5 <= len(data) and len(records) < 8:
+            ctype, ver, size = data[i], int.from_bytes(data[i + 1 : i + 3], "big"), 0
+            size = int.from_bytes(data[i + 3 : i + 5], "big")
+            name = TLS_CONTENT.get(ctype, f"type {ctype}")
+            if ctype == 22 and i + 5 < len(data) and ver != 0 and size:
+                name += " " + TLS_HANDSHAKE.get(data[i + 5], f"({data[i + 5]})")
+            records.append(f"{name} ({TLS_VERSIONS.get(ver, hex(ver))}, {size} bytes)")
+            if ctype not in TLS_CONTENT:
+                break
+            i += 5 + size
+        out.update(protocol="TLS", summary=records[0], text="\n".join(records))
+        return out
+    if data[:1] in (b"*", b"+", b"-", b":", b"$") and (b"\r\n" in data[:64] or 6379 in ports):
+        out.update(protocol="Redis", summary=_resp_summary(data), text=printable)
+        return out
+    if data.startswith(MEMCACHE_WORDS) or (11211 in ports and b"\r\n" in data[:256]):
+        first = data.split(b"\r\n", 1)[0].decode("latin-1")
+        out.update(protocol="memcache", summary=first[:200], text=printable)
+        return out
+    out.update(text=printable)
+    return out
+
+
+def _resp_summary(data: bytes) -> str:
+    """A RESP array of bulk strings is a command: show it as words (redis.io/docs/reference/protocol-spec)."""
+    lines = data.split(b"\r\n")
+    if lines[0].startswith(b"*"):
+        words = [ln.decode("latin-1") for ln in lines[1:] if ln and not ln.startswith(b"$")]
+        try:
+            count = int(lines[0][1:])
+        except ValueError:
+            count = len(words)
+        return " ".join(words[:count])[:200]
+    return lines[0].decode("latin-1")[:200]
+
+
+def describe(raw: bytes, linktype: int, frame: int | None = None) -> Detail:
+    """Scapy's full dissection of one frame's bytes."""
+    from scapy.layers.inet import TCP
+
+    d = Detail(frame=frame, size=len(raw), hex=hexdump(raw))
+    try:
+        pkt = _dissect(raw, linktype)
+    except Exception as exc:  # malformed bytes: show the hex and say why
+        d.note = f"Scapy could not dissect these bytes: {exc}"
+        return d
+    layer = pkt
+    while layer is not None and layer.name != "NoPayload" and len(d.layers) < 16:
+        d.layers.append(Layer(layer.name, [(f.name, _value(layer, f)) for f in layer.fields_desc]))
+        layer = layer.payload
+    tcp = pkt.getlayer(TCP)
+    if tcp is not None:
+        d.payload = recognise(_tcp_payload(pkt), (int(tcp.sport), int(tcp.dport)))
+    return d
+
+
+def packet_detail(analysis: Any, n: int, source: bytes) -> Detail:
+    """Packet ``n`` (1-based, as in the JSON) of an analysed input, dissected in full.
+
+    ``source`` is the input as received: a capture's frame is found again at its offset
+    (after undoing compression); pasted text has bytes only where it had a hex dump.
+    """
+    import io
+
+    from .errors import NotFound
+    from .pcapio import open_stream
+
+    table = analysis.trace.table
+    if not 1 <= n <= len(table):
+        raise NotFound(f"there is no packet {n}; the input has {len(table):,} TCP packets")
+    row = n - 1
+    p = table.objects.get(row)
+    if table.kind == "text":
+        if p is None or p.frame_bytes is None:
+            d = Detail(frame=p.frame if p else None, size=0)
+            d.note = (
+                "Pasted text carries no packet bytes. Paste tcpdump's output with -X or -XX "
+                "(hex dump) to see every layer."
+            )
+            return d
+        return describe(p.frame_bytes, p.frame_link or 1, p.frame)
+    offset = int(table.cols["offset"][row])
+    size = int(table.cols["caplen"][row])
+    iface = int(table.cols["iface"][row])
+    stream, _ = open_stream(io.BytesIO(source), max_input=offset + size + (1 << 20))
+    data = stream.read(offset + size)[offset:]
+    frame = int(table.cols["frame"][row])
+    return describe(data, table.linktypes[iface] if table.linktypes else 1, frame)

@@ -1,0 +1,204 @@
+"""The fast capture reader: containers, link types, truncation, errors, and equality with Scapy.
+
+Fixtures: tests/fixtures/captures (recorded with tcpdump) and captures/formats (derived from
+them with tcpdump, editcap, mergecap, gzip and zstd, or written with Scapy where loopback
+cannot produce the link type); scripts/record-fixtures makes them all.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import struct
+from pathlib import Path
+
+import pytest
+import zstandard
+
+from app.decode import Limits, analyse, read_input, to_json
+from app.decode.compare import reader_differences
+from app.decode.errors import EmptyInput, InputTooLarge, UnsupportedInput
+from app.decode.reader import read_capture
+
+CAPTURES = Path(__file__).parents[1] / "fixtures" / "captures"
+FORMATS = CAPTURES / "formats"
+CORPUS = Path(__file__).parents[3] / "shared" / "corpus" / "tcpdump" / "pcap"
+PLAIN = sorted(
+    p
+    for p in [*CAPTURES.glob("*.pcap"), *FORMATS.glob("*.pcap*")]
+    if p.suffix in (".pcap", ".pcapng")
+)
+SCAPY_HAS_NO = {"pktap.pcap"}  # Scapy has no PKTAP dissector; checked by hand below
+
+
+def fields(trace):
+    return [
+        (p.src, p.dst, p.letters, p.seq, p.ack, p.length, p.win, p.options.items, p.truncated)
+        for p in trace.packets
+    ]
+
+
+@pytest.mark.parametrize("path", PLAIN, ids=lambda p: p.name)
+def test_fast_reader_equals_scapy(path: Path) -> None:
+    diffs, counts = reader_differences(path.read_bytes())
+    if path.name in SCAPY_HAS_NO:
+        assert counts["scapy"] == 0 and counts["fast"] > 0
+        return
+    assert diffs == []
+    assert counts["fast"] == counts["scapy"] > 0
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus/tcpdump is not next to the repo")
+def test_fast_reader_equals_scapy_on_tcpdump_corpus() -> None:
+    unreadable = []
+    frames = via_scapy = 0
+    for path in sorted(CORPUS.iterdir()):
+        data = path.read_bytes()
+        try:
+            diffs, counts = reader_differences(data)
+        except UnsupportedInput as exc:
+            # link types neither reader knows (ARCNET, Juniper): Scapy finds no TCP either
+            from app.decode.capture import read_capture_scapy
+
+            assert "link type" in exc.message
+            assert read_capture_scapy(data, max_packets=10**6) == []
+            unreadable.append(path.name)
+            continue
+        assert diffs == [], path.name
+        frames += counts["fast"]
+        via_scapy += counts["via_scapy"]
+    assert frames > 1500
+    assert via_scapy < frames * 0.1  # the fast path does the bulk; tunnels go to Scapy
+    assert len(unreadable) <= 3
+
+
+def test_containers_give_the_same_packets() -> None:
+    ref = fields(read_input((CAPTURES / "http-like.pcap").read_bytes()))
+    for name in ("http-like.ns.pcap", "http-like.pcap.gz", "http-like.pcap.zst"):
+        trace = read_input((FORMATS / name).read_bytes())
+        assert fields(trace) == ref, name
+    ns = read_input((FORMATS / "http-like.ns.pcap").read_bytes()).packets
+    us = read_input((CAPTURES / "http-like.pcap").read_bytes()).packets
+    assert [round(p.time, 6) for p in ns] == [round(p.time, 6) for p in us]
+    assert read_input((FORMATS / "http-like.pcap.zst").read_bytes()).kind_detail == "zstd"
+
+
+def test_pcapng_with_two_link_types_and_comments() -> None:
+    data = (FORMATS / "two-interfaces.pcapng").read_bytes()
+    trace = read_input(data)
+    assert trace.kind == "pcapng"
+    assert trace.link_type == "1 (Ethernet), 276 (Linux cooked v2 (SLL2))"
+    assert trace.packet_count == 20  # 10 on Ethernet, 10 TCP on SLL2 (plus one UDP)
+    assert trace.other_count == 1 and "UDP" in str(trace.other_packets[0]["text"])
+    assert trace.comments == ["tcpladder fixture: two interfaces"]
+    third = next(p for p in trace.packets if p.frame == 3)
+    assert [c.text for c in third.comments] == ["third frame, commented"]
+    doc = to_json(analyse(trace))
+    assert doc["source"]["comments"] == ["tcpladder fixture: two interfaces"]
+    assert len(doc["flows"]) == 2
+    gz = read_input((FORMATS / "two-interfaces.pcapng.gz").read_bytes())
+    assert fields(gz) == fields(trace)
+
+
+def test_big_endian_pcap() -> None:
+    pk = read_input((FORMATS / "bigendian.pcap").read_bytes()).packets
+    assert [(p.letters, p.seq, p.length) for p in pk] == [("S", 1000, 0), (".", 1001, 10)]
+    assert pk[0].options.mss == 1460 and pk[0].options.wscale == 7
+
+
+def test_link_types_and_ip_variants() -> None:
+    for name in ("null.pcap", "loop.pcap", "sll.pcap", "pktap.pcap"):
+        (p,) = read_input((FORMATS / name).read_bytes()).packets
+        assert (p.src, p.dst, p.letters, p.seq, p.options.mss) == (
+            "192.0.2.1:40000",
+            "192.0.2.2:80",
+            "S",
+            1000,
+            1460,
+        ), name
+    raw = read_input((FORMATS / "raw.pcap").read_bytes()).packets
+    assert [p.ip_version for p in raw] == [4, 6]
+    trace = read_input((FORMATS / "ip-variants.pcap").read_bytes())
+    got = [(p.frame, p.ip_version, p.letters, p.length) for p in trace.packets]
+    # IPv4 with options; first IPv4 fragment; IPv6 behind HBH and DSTOPT; first IPv6 fragment
+    assert got == [(1, 4, "S", 0), (2, 4, ".", 16), (4, 6, "S", 0), (5, 6, ".", 16)]
+    assert [o["frame"] for o in trace.other_packets] == [3, 6]  # later fragments: no TCP
+    mixed = read_input((FORMATS / "link-types.pcapng").read_bytes())
+    assert mixed.packet_count == 8
+    assert "0 (NULL (BSD loopback))" in (mixed.link_type or "")
+
+
+def test_snaplen_truncated_frames_keep_their_real_length() -> None:
+    full = read_input((CAPTURES / "http-like.pcap").read_bytes()).packets
+    cut = read_input((FORMATS / "http-like.s60.pcap").read_bytes()).packets
+    assert all(p.truncated for p in cut)
+    assert [p.length for p in cut] == [p.length for p in full]
+    assert [p.seq for p in cut] == [p.seq for p in full]
+
+
+def test_file_cut_off_mid_record_keeps_what_is_there() -> None:
+    data = (CAPTURES / "http-like.pcap").read_bytes()
+    trace = read_input(data[:-7])
+    assert trace.packet_count == 9
+    (w,) = trace.warnings
+    assert "ends inside record 10" in w.message and w.offset is not None
+    assert w.offset < len(data)
+    ng = (FORMATS / "two-interfaces.pcapng").read_bytes()
+    cut = read_input(ng[:-10])
+    assert cut.packet_count == 19 and "ends inside a block" in cut.warnings[0].message
+
+
+def test_tiny_chunks_read_the_same() -> None:
+    for path in (CAPTURES / "ipv6-any.pcap", FORMATS / "two-interfaces.pcapng"):
+        data = path.read_bytes()
+        whole = read_capture(io.BytesIO(data), max_packets=100)
+        small = read_capture(io.BytesIO(data), max_packets=100, chunk_size=64)
+        assert fields(small) == fields(whole)
+
+
+def _pcap_header(link: int = 1) -> bytes:
+    return struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, link)
+
+
+def test_errors_name_the_problem_and_the_byte() -> None:
+    data = (CAPTURES / "http-like.pcap").read_bytes()
+    with pytest.raises(EmptyInput):
+        read_input(b"")
+    with pytest.raises(UnsupportedInput) as exc:
+        read_input(_pcap_header(147) + data[24:])
+    assert "link type 147" in exc.value.message and exc.value.offset == 20
+    huge = data[:24] + data[24:32] + struct.pack("<I", 0xFFFFFFFF) + data[36:]
+    with pytest.raises(UnsupportedInput) as exc:
+        read_input(huge)
+    assert "4,294,967,295" in exc.value.message and exc.value.offset == 24
+    # the same on the second record: the first packet is kept, with a warning
+    first_len = struct.unpack("<I", data[32:36])[0]
+    second = 24 + 16 + first_len
+    bad = data[: second + 8] + struct.pack("<I", 1 << 31) + data[second + 12 :]
+    trace = read_input(bad)
+    assert trace.packet_count == 1 and trace.warnings[0].offset == second
+    with pytest.raises(UnsupportedInput) as exc:
+        read_input(data[:10])
+    assert "cut short" in exc.value.message
+    with pytest.raises(UnsupportedInput):
+        read_input(b"\x0a\x0d\x0d\x0a" + b"\xff" * 40)
+    with pytest.raises(UnsupportedInput) as exc:
+        read_input(b"\x1f\x8b\x08\x00" + b"\x00" * 30)
+    assert "gzip data is corrupt" in exc.value.message
+
+
+def test_decompression_bombs_stop_at_the_limit() -> None:
+    zeros = b"\0" * (8 << 20)
+    limits = Limits(max_expanded=1 << 20)
+    for packed in (gzip.compress(zeros), zstandard.ZstdCompressor().compress(zeros)):
+        assert len(packed) < 64 * 1024
+        with pytest.raises(InputTooLarge) as exc:
+            read_input(packed, limits)
+        assert "more than 1,048,576 bytes" in exc.value.message
+
+
+def test_packet_limit() -> None:
+    data = (CAPTURES / "http-like.pcap").read_bytes()
+    with pytest.raises(InputTooLarge) as exc:
+        read_input(data, Limits(max_packets=3))
+    assert "more than 3 packets" in exc.value.message
