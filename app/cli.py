@@ -8,7 +8,8 @@ import sys
 from typing import Any
 
 from app import __version__
-from app.decode import Limits, TraceError, analyse, read_input, to_json
+from app.decode import Limits, TraceError, analyse, read_input, read_path, to_json
+from app.decode.analysis import write_json
 
 
 def _text_summary(result: dict[str, Any]) -> str:
@@ -39,25 +40,28 @@ def _text_summary(result: dict[str, Any]) -> str:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    limits = Limits(max_input=args.max_input, max_expanded=args.max_input)
     try:
         if args.path == "-":
-            data = sys.stdin.buffer.read()
+            trace = read_input(sys.stdin.buffer.read(), limits)
         else:
-            with open(args.path, "rb") as fh:
-                data = fh.read()
+            trace = read_path(args.path, limits)
+        analysis = analyse(trace)
     except OSError as exc:
         print(f"tcpladder: cannot read {args.path}: {exc.strerror}", file=sys.stderr)
         return 2
-    try:
-        analysis = analyse(read_input(data, Limits(max_input=args.max_input)))
     except TraceError as exc:
         print(f"tcpladder: {args.path}: {exc}", file=sys.stderr)
         if exc.hint:
             print(f"  {exc.hint}", file=sys.stderr)
         return 2
+    if args.json and not args.pretty:
+        write_json(analysis, sys.stdout, summary=args.summary)
+        sys.stdout.write("\n")
+        return 0
     result = to_json(analysis, summary=args.summary)
     if args.json:
-        json.dump(result, sys.stdout, ensure_ascii=False, indent=1 if args.pretty else None)
+        json.dump(result, sys.stdout, ensure_ascii=False, indent=1)
         sys.stdout.write("\n")
     else:
         print(_text_summary(result))
@@ -82,7 +86,12 @@ def main(argv: list[str] | None = None) -> int:
     ex.add_argument("--json", action="store_true", help="print the JSON documented in docs/json.md")
     ex.add_argument("--summary", action="store_true", help="omit per-packet lists")
     ex.add_argument("--pretty", action="store_true", help="indent the JSON")
-    ex.add_argument("--max-input", type=int, default=1 << 34, help=argparse.SUPPRESS)
+    ex.add_argument(
+        "--max-input",
+        type=int,
+        default=1 << 36,
+        help="refuse input (after decompression) bigger than this many bytes",
+    )
     ex.set_defaults(func=cmd_explain)
     sv = sub.add_parser("serve", help="run the web app")
     sv.add_argument("--host", default="127.0.0.1")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import re
+from typing import Any, TextIO
 
 import numpy as np
+import numpy.typing as npt
 
 from .explain import PHASES, describe_ending
 from .flows import ENDED_BY, HANDSHAKE, PHASE_NAMES, ROLES_FROM, SCALING, Flow, FlowTable, Side
@@ -89,38 +92,80 @@ def packets_json(flow: Flow) -> list[dict[str, Any]]:
     ]
 
 
-def _summaries(ft: FlowTable) -> list[dict[str, Any]]:
-    """Every flow's summary JSON straight from the flow table's columns."""
+def _js(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _texts(values: npt.NDArray[np.int64]) -> list[list[str]]:
+    """JSON texts of an integer array, -1 (unknown) as null."""
+    out = values.astype(str).astype(object)
+    out[values < 0] = "null"
+    texts: list[list[str]] = out.tolist()
+    return texts
+
+
+_PLAIN_HOST = re.compile(r"[\w.:%-]+\Z")
+
+
+def _endpoint_texts(ft: FlowTable, eps: npt.NDArray[np.int64]) -> list[str]:
+    """JSON strings of endpoints ("host:port"), formatted once per host."""
+    hosts = ft.table.hosts
+    prefix = [
+        ('"[' + h + "]:" if ":" in h else '"' + h + ":") if _PLAIN_HOST.match(h) else ""
+        for h in hosts
+    ]
+    out = []
+    for e in eps.tolist():
+        host, port = divmod(e, 65537)
+        pre = prefix[host]
+        out.append(pre + str(port - 1) + '"' if pre and port else _js(ft.endpoint(e)))
+    return out
+
+
+def _float(v: float) -> str:
+    return "null" if v != v else repr(v)
+
+
+_BOOL = ("false", "true")
+
+
+def summary_texts(ft: FlowTable) -> list[str]:
+    """Every flow's summary JSON object as text, built from the flow table's columns.
+
+    Built as strings rather than dicts: with tens of thousands of connections this is the
+    difference between the JSON costing more than the analysis or not.  ``to_json`` parses
+    them back when it needs dicts, so there is one source for the summary.
+    """
     n = ft.count
-    runs: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+    runs: list[list[str]] = [[] for _ in range(n)]
     rows = ft.order
-    for f, ph, a, b in zip(*(x.tolist() for x in ft.phase_runs()), strict=True):
-        name = PHASE_NAMES[ph]
-        en, zh = PHASES[name]
-        runs[f].append(
-            {"phase": name, "first": int(rows[a]) + 1, "last": int(rows[b]) + 1, "en": en, "zh": zh}
-        )
-    endpoints: dict[int, str] = {}
-
-    def ep(e: int) -> str:
-        got = endpoints.get(e)
-        if got is None:
-            got = endpoints[e] = ft.endpoint(e)
-        return got
-
-    start = [None if t != t else t for t in ft.start.tolist()]
-    end = [None if t != t else t for t in ft.end.tolist()]
+    phase_text = {name: (_js(name), *map(_js, PHASES[name])) for name in PHASE_NAMES}
+    flow_of, phase_of, firsts, lasts = ft.phase_runs()
+    texts = [phase_text[name] for name in PHASE_NAMES]
+    for f, ph, a, b in zip(
+        flow_of.tolist(),
+        phase_of.tolist(),
+        (rows[firsts] + 1).tolist(),
+        (rows[lasts] + 1).tolist(),
+        strict=True,
+    ):
+        name, en, zh = texts[ph]
+        runs[f].append(f'{{"phase":{name},"first":{a},"last":{b},"en":{en},"zh":{zh}}}')
+    client = _endpoint_texts(ft, ft.client_ep)
+    server = _endpoint_texts(ft, ft.server_ep)
+    start, end = ft.start.tolist(), ft.end.tolist()
     syn = (ft.syn_pos >= 0).tolist()
-    isn, mss, ws = ft.isn.tolist(), ft.mss.tolist(), ft.wscale.tolist()
+    isn, mss, ws = _texts(ft.isn), _texts(ft.mss), _texts(ft.wscale)
     sack, tsopt = ft.sackok.tolist(), ft.timestamps.tolist()
     pk, by = ft.side_packets.tolist(), ft.side_bytes.tolist()
     count = np.diff(ft.bounds).tolist()
-    endings: dict[tuple[int, int], dict[str, str]] = {}
+    endings: dict[tuple[int, int], str] = {}
+    closers = ("null", '"client"', '"server"')
     out = []
-    for f, (c, s, rf, hs, sc, eb, cl) in enumerate(
+    for f, (c, sv, rf, hs, sc, eb, cl) in enumerate(
         zip(
-            ft.client_ep.tolist(),
-            ft.server_ep.tolist(),
+            client,
+            server,
             ft.roles_from.tolist(),
             ft.handshake.tolist(),
             ft.scaling.tolist(),
@@ -129,69 +174,68 @@ def _summaries(ft: FlowTable) -> list[dict[str, Any]]:
             strict=True,
         )
     ):
-        sides = {}
-        for d, role in ((0, "client"), (1, "server")):
-            sides[role] = {
-                "endpoint": ep(c if d == 0 else s),
-                "syn_seen": syn[f][d],
-                "isn": None if isn[f][d] < 0 else isn[f][d],
-                "mss": None if mss[f][d] < 0 else mss[f][d],
-                "wscale": None if ws[f][d] < 0 else ws[f][d],
-                "sack_perm": sack[f][d],
-                "timestamps": tsopt[f][d],
-                "packets": pk[f][d],
-                "bytes": by[f][d],
-            }
         ending = endings.get((eb, cl))
         if ending is None:
-            ending = endings[(eb, cl)] = describe_ending(
-                ENDED_BY[eb], None if cl < 0 else ("client", "server")[cl]
+            who = None if cl < 0 else ("client", "server")[cl]
+            ending = endings[(eb, cl)] = _js(describe_ending(ENDED_BY[eb], who))
+        sides = []
+        for d, e in ((0, c), (1, sv)):
+            sides.append(
+                f'{{"endpoint":{e},"syn_seen":{_BOOL[syn[f][d]]},"isn":{isn[f][d]},'
+                f'"mss":{mss[f][d]},"wscale":{ws[f][d]},'
+                f'"sack_perm":{_BOOL[sack[f][d]]},"timestamps":{_BOOL[tsopt[f][d]]},'
+                f'"packets":{pk[f][d]},"bytes":{by[f][d]}}}'
             )
         t0, t1 = start[f], end[f]
+        duration = "null" if t0 != t0 or t1 != t1 else repr(t1 - t0)
         out.append(
-            {
-                "id": f + 1,
-                "client": sides["client"]["endpoint"],
-                "server": sides["server"]["endpoint"],
-                "roles_from": ROLES_FROM[rf],
-                "packet_count": count[f],
-                "bytes": by[f][0] + by[f][1],
-                "start": t0,
-                "duration": None if t0 is None or t1 is None else t1 - t0,
-                "handshake": HANDSHAKE[hs],
-                "window_scaling": SCALING[sc],
-                "ended_by": ENDED_BY[eb],
-                "closer": None if cl < 0 else ("client", "server")[cl],
-                "ending": ending,
-                "sides": sides,
-                "phases": runs[f],
-            }
+            f'{{"id":{f + 1},"client":{c},"server":{sv},'
+            f'"roles_from":"{ROLES_FROM[rf]}","packet_count":{count[f]},'
+            f'"bytes":{by[f][0] + by[f][1]},"start":{_float(t0)},"duration":{duration},'
+            f'"handshake":"{HANDSHAKE[hs]}","window_scaling":"{SCALING[sc]}",'
+            f'"ended_by":"{ENDED_BY[eb]}","closer":{closers[cl + 1]},"ending":{ending},'
+            f'"sides":{{"client":{sides[0]},"server":{sides[1]}}},"phases":[{",".join(runs[f])}]}}'
         )
     return out
 
 
+def _source(t: Trace) -> dict[str, Any]:
+    return {
+        "kind": t.kind,
+        "packet_count": t.packet_count,
+        "link_type": t.link_type,
+        "numbering": t.numbering,
+        "tcpdump_options": t.options,
+        "warnings": [w.as_dict() for w in t.warnings],
+        "header": [{"line": c.line, "text": c.text} for c in t.header],
+        "preamble": [{"line": c.line, "text": c.text} for c in t.preamble],
+        "trailing": [{"line": c.line, "text": c.text} for c in t.trailing],
+        "other_packets": t.other_packets,
+        "other_count": max(t.other_count, len(t.other_packets)),
+        "compression": t.kind_detail,
+        "comments": t.comments,
+    }
+
+
+def write_json(analysis: Analysis, out: TextIO, *, summary: bool = False) -> None:
+    """The JSON document, written flow by flow (no whole document in memory)."""
+    out.write('{"source":' + _js(_source(analysis.trace)) + ',"flows":[')
+    for i, text in enumerate(summary_texts(analysis.table), 1):
+        if i > 1:
+            out.write(",")
+        if summary:
+            out.write(text)
+        else:
+            flow = analysis.flow(i)
+            packets = packets_json(flow) if flow is not None else []
+            out.write(text[:-1] + ',"packets":' + _js(packets) + "}")
+    out.write("]}")
+
+
 def to_json(analysis: Analysis, *, summary: bool = False) -> dict[str, Any]:
-    t = analysis.trace
-    flows = _summaries(analysis.table)
+    flows = [json.loads(text) for text in summary_texts(analysis.table)]
     if not summary:
         for i, out in enumerate(flows, 1):
             flow = analysis.flow(i)
             out["packets"] = packets_json(flow) if flow is not None else []
-    return {
-        "source": {
-            "kind": t.kind,
-            "packet_count": t.packet_count,
-            "link_type": t.link_type,
-            "numbering": t.numbering,
-            "tcpdump_options": t.options,
-            "warnings": [w.as_dict() for w in t.warnings],
-            "header": [{"line": c.line, "text": c.text} for c in t.header],
-            "preamble": [{"line": c.line, "text": c.text} for c in t.preamble],
-            "trailing": [{"line": c.line, "text": c.text} for c in t.trailing],
-            "other_packets": t.other_packets,
-            "other_count": max(t.other_count, len(t.other_packets)),
-            "compression": t.kind_detail,
-            "comments": t.comments,
-        },
-        "flows": flows,
-    }
+    return {"source": _source(analysis.trace), "flows": flows}

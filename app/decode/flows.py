@@ -360,21 +360,34 @@ def _group(src_ep: I64, dst_ep: I64, flags: I64, seq: npt.NDArray[Any]) -> tuple
 
     A conversation is an unordered endpoint pair.  In it, a SYN (without ACK) whose seq
     differs from the previous SYN from the same endpoint starts a new connection (the port
-    pair was reused, RFC 9293 §3.4.1).
+    pair was reused, RFC 9293 §3.4.1).  One stable sort does the grouping; the rest is O(n).
     """
     n = len(src_ep)
     if n == 0:
         e = np.zeros(0, np.int64)
         return e, e, 0
     lo, hi = np.minimum(src_ep, dst_ep), np.maximum(src_ep, dst_ep)
-    _, ranks = np.unique(np.concatenate([lo, hi]), return_inverse=True)
-    ranks = ranks.ravel().astype(np.int64)
-    key = ranks[:n] * (2 * n + 1) + ranks[n:]
-    _, conv = np.unique(key, return_inverse=True)
-    conv = conv.ravel().astype(np.int64)
-    s = np.argsort(conv, kind="stable")  # by conversation, capture order inside
-    cs = conv[s]
-    # new SYNs
+    # endpoints are below 2**47 (host id * 65537 + port): mix the pair into one 64-bit key
+    key = (lo.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) ^ hi.astype(np.uint64)
+    s = np.argsort(key, kind="stable")  # by conversation, capture order inside
+    ks = key[s]
+    conv_start = np.ones(n, bool)
+    conv_start[1:] = ks[1:] != ks[:-1]
+    ls, hs = lo[s], hi[s]
+    conv_s = np.cumsum(conv_start) - 1
+    heads = np.flatnonzero(conv_start)
+    if not ((ls == ls[heads][conv_s]).all() and (hs == hs[heads][conv_s]).all()):
+        # two endpoint pairs share a key (never seen): group exactly instead
+        pair = np.stack([lo, hi], axis=1)
+        _, inv = np.unique(pair, axis=0, return_inverse=True)
+        s = np.argsort(inv.ravel(), kind="stable")
+        cs = inv.ravel()[s]
+        conv_start = np.ones(n, bool)
+        conv_start[1:] = cs[1:] != cs[:-1]
+        conv_s = np.cumsum(conv_start) - 1
+    conv = np.empty(n, np.int64)
+    conv[s] = conv_s
+    # new SYNs from the same endpoint with another ISN split a conversation
     split = np.zeros(n, bool)
     syn_rows = np.flatnonzero(((flags & SYN) > 0) & ((flags & ACK) == 0) & (seq >= 0))
     if len(syn_rows) > 1:
@@ -382,16 +395,23 @@ def _group(src_ep: I64, dst_ep: I64, flags: I64, seq: npt.NDArray[Any]) -> tuple
         r = syn_rows[o]
         same = (conv[r][1:] == conv[r][:-1]) & (src_ep[r][1:] == src_ep[r][:-1])
         split[r[1:][same & (seq[r][1:] != seq[r][:-1])]] = True
-    new = np.ones(n, bool)
-    new[1:] = (cs[1:] != cs[:-1]) | split[s][1:]
+    new = conv_start | split[s]
     flow_s = np.cumsum(new) - 1  # flows numbered in conversation order
     count = int(flow_s[-1]) + 1
-    first_row = s[new]  # first row of each flow
+    starts = np.flatnonzero(new)
+    sizes = np.diff(np.append(starts, n))
+    first_row = s[starts]
+    by_first = np.argsort(first_row, kind="stable")
     rank = np.empty(count, np.int64)
-    rank[np.argsort(first_row, kind="stable")] = np.arange(count)
+    rank[by_first] = np.arange(count)
     fid_row = np.empty(n, np.int64)
     fid_row[s] = rank[flow_s]
-    order = np.argsort(fid_row, kind="stable")
+    # place each flow's rows (already in capture order) at its slot in first-row order
+    slot = np.zeros(count, np.int64)
+    slot[by_first] = np.concatenate([[0], np.cumsum(sizes[by_first])[:-1]])
+    dest = slot[flow_s] + (np.arange(n) - starts[flow_s])
+    order = np.empty(n, np.int64)
+    order[dest] = s
     return order, fid_row, count
 
 

@@ -17,7 +17,7 @@ from .textparse import parse_text
 class Limits:
     max_input: int = 64 * 1024 * 1024  # bytes as received (compressed or not)
     max_expanded: int = 512 * 1024 * 1024  # bytes after gzip/zstd decompression
-    max_packets: int = 5_000_000
+    max_packets: int = 20_000_000
 
 
 _ALLOWED_CONTROL = {9, 10, 12, 13, 27}
@@ -95,7 +95,15 @@ def read_stream(raw: BinaryIO, limits: Limits) -> Trace:
         trace.kind_detail = compression
         return trace
     cap = limits.max_expanded if compression else limits.max_input
-    data = stream.read(cap + 1)
+    parts: list[bytes] = []
+    size = 0
+    while size <= cap:  # read() would allocate its whole argument up front
+        part = stream.read(min(1 << 20, cap + 1 - size))
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+    data = b"".join(parts)
     if len(data) > cap:
         raise InputTooLarge(
             f"the text is more than {cap / 1e6:.1f} MB, the limit "
