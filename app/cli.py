@@ -39,7 +39,21 @@ def _text_summary(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _return_freed_memory() -> None:
+    """Big numpy temporaries come and go while a capture is analysed; have glibc give their
+    memory back to the system instead of keeping the high-water mark (mallopt(3))."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD: blocks of 1 MiB and more are mmap'd
+        libc.mallopt(-1, 1 << 20)  # M_TRIM_THRESHOLD
+    except (OSError, AttributeError):  # not glibc: nothing to tune
+        pass
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
+    _return_freed_memory()
     limits = Limits(max_input=args.max_input, max_expanded=args.max_input)
     try:
         if args.path == "-":

@@ -1,12 +1,21 @@
 """Benchmarks, reported as ratios against a reference tool run on the same machine.
 
     scripts/bench text [--packets 1000000]   # parse tcpdump text vs. tcpdump -r printing it
+    scripts/bench capture [--packets 100000,1000000,5000000] [--scapy-packets N]
 
 ``text``: generate a capture (benchmarks/gencap.py), let ``tcpdump -nn -r`` print it (timed:
 that is the reference), then parse the printed text with tcpladder's parser in a fresh
 process (timed, with its peak RSS).  Reports lines per second for both and the ratio.
 tcpdump's own relative-sequence bookkeeping slows down with many connections, so the
 reference is also run with ``-S`` (absolute numbers) and both ratios are printed.
+
+``capture``: for each size, generate a whole-packet capture (benchmarks/gencap.py), warm the
+page cache with it, then time in separate processes, each with its peak RSS:
+``tcpladder explain --summary --json FILE`` (what we ship), ``tshark -r FILE -q -z conv,tcp``
+(the reference) and a plain Scapy ``PcapReader`` loop that touches each packet's TCP layer
+(what a Python user would write).  Scapy runs on the first ``--scapy-packets`` packets (all by
+default) and its time is scaled to the whole file when it did not read it all; the report
+says so.  Ratios are tcpladder's time over the reference's.
 """
 
 from __future__ import annotations
@@ -116,6 +125,85 @@ def bench_text(packets: int, workdir: Path, keep: bool) -> int:
     return 0
 
 
+MEASURE = """
+import json, resource, subprocess, sys, time
+t = time.perf_counter()
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+wall = time.perf_counter() - t
+rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+print(json.dumps({"wall_s": wall, "peak_rss_mb": rss}))
+"""
+
+SCAPY_LOOP = """
+import sys
+from scapy.layers.inet import TCP
+from scapy.utils import PcapReader
+limit = int(sys.argv[2])
+n = tcp = 0
+for pkt in PcapReader(sys.argv[1]):
+    n += 1
+    if TCP in pkt:
+        tcp += 1
+    if limit and n >= limit:
+        break
+print(n, tcp)
+"""
+
+
+def _measure(cmd: list[str]) -> dict[str, float]:
+    """Wall time and peak RSS of one command, measured from a fresh interpreter of its own."""
+    out = subprocess.run(
+        [sys.executable, "-c", MEASURE, *cmd], check=True, capture_output=True, text=True
+    ).stdout
+    result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def bench_capture(sizes: list[int], workdir: Path, scapy_packets: int, keep: bool) -> int:
+    if shutil.which("tshark") is None:
+        print("tshark is not installed (apt-get install tshark)", file=sys.stderr)
+        return 2
+    tcpladder = [sys.executable, "-m", "app.cli", "explain", "--summary", "--json"]
+    rows = []
+    for packets in sizes:
+        pcap = workdir / f"bench-{packets}.pcap"
+        if not pcap.exists():
+            print(f"generating {packets:,} packets -> {pcap}", flush=True)
+            subprocess.run(
+                [sys.executable, str(HERE / "gencap.py"), str(pcap), "--packets", str(packets)],
+                check=True,
+            )
+        _run_timed(["cat", str(pcap)])  # page cache: every tool reads from memory
+        print(f"{packets:,}: tcpladder ...", flush=True)
+        ours = _measure([*tcpladder, str(pcap)])
+        print(f"{packets:,}: tshark -q -z conv,tcp ...", flush=True)
+        ref = _measure(["tshark", "-r", str(pcap), "-q", "-z", "conv,tcp"])
+        limit = min(scapy_packets or packets, packets)
+        print(f"{packets:,}: Scapy PcapReader loop over {limit:,} packets ...", flush=True)
+        scapy = _measure([sys.executable, "-c", SCAPY_LOOP, str(pcap), str(limit)])
+        scapy_s = scapy["wall_s"] * packets / limit
+        rows.append(
+            {
+                "packets": packets,
+                "file_mb": round(pcap.stat().st_size / 1e6),
+                "tcpladder_s": round(ours["wall_s"], 2),
+                "tcpladder_peak_rss_mb": round(ours["peak_rss_mb"]),
+                "tshark_s": round(ref["wall_s"], 2),
+                "tshark_peak_rss_mb": round(ref["peak_rss_mb"]),
+                "scapy_s": round(scapy_s, 1),
+                "scapy_measured_packets": limit,
+                "ratio_vs_tshark": round(ours["wall_s"] / ref["wall_s"], 3),
+                "ratio_vs_scapy": round(ours["wall_s"] / scapy_s, 4),
+                "tcpladder_us_per_packet": round(ours["wall_s"] / packets * 1e6, 2),
+            }
+        )
+        print(json.dumps(rows[-1]), flush=True)
+        if not keep:
+            pcap.unlink()
+    print(json.dumps(rows, indent=2))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="tcpladder benchmarks")
     sub = ap.add_subparsers(dest="what", required=True)
@@ -123,11 +211,19 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--packets", type=int, default=1_000_000)
     t.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "tcpladder-bench")
     t.add_argument("--keep", action="store_true", help="keep generated text files")
+    c = sub.add_parser("capture", help="explain --summary --json vs. tshark and a Scapy loop")
+    c.add_argument("--packets", default="1000000", help="comma-separated sizes")
+    c.add_argument("--scapy-packets", type=int, default=0, help="Scapy reads this many (0: all)")
+    c.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "tcpladder-bench")
+    c.add_argument("--keep", action="store_true", help="keep generated captures")
     args = ap.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PYTHONHASHSEED", "0")
     if args.what == "text":
         return bench_text(args.packets, args.workdir, args.keep)
+    if args.what == "capture":
+        sizes = [int(x) for x in args.packets.split(",")]
+        return bench_capture(sizes, args.workdir, args.scapy_packets, args.keep)
     return 2
 
 

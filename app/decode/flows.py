@@ -130,16 +130,17 @@ class FlowTable:
         self.table = table
         c = table.cols
         n = len(table)
-        flags = c["flags"].astype(np.int64)
+        flags = c["flags"]
         src_ep = c["src"].astype(np.int64) * 65537 + (c["sport"].astype(np.int64) + 1)
         dst_ep = c["dst"].astype(np.int64) * 65537 + (c["dport"].astype(np.int64) + 1)
-        self.order, self.fid_row, self.count = _group(src_ep, dst_ep, flags, c["seq"])
+        self.order, fid_row, self.count = _group(src_ep, dst_ep, flags, c["seq"])
         order = self.order
-        fid = self.fid_row[order]
+        fid = fid_row[order]
+        del fid_row
         self.fid = fid
         self.bounds = np.searchsorted(fid, np.arange(self.count + 1)).astype(np.int64)
-        self.flags = f = flags[order]
-        self.src_ep, self.dst_ep = src_ep[order], dst_ep[order]
+        f = flags[order]
+        src_ep, dst_ep = src_ep[order], dst_ep[order]
         seq = c["seq"][order]
         ack = c["ack"][order]
         length = c["length"][order]
@@ -155,7 +156,7 @@ class FlowTable:
             c["sport"][order][first].astype(np.int64),
             c["dport"][order][first].astype(np.int64),
         )
-        fsrc, fdst = self.src_ep[first], self.dst_ep[first]
+        fsrc, fdst = src_ep[first], dst_ep[first]
         sv_d, sv_s = _serverish(fdp), _serverish(fsp)
         heur = np.where(
             sv_d & ~sv_s,
@@ -167,17 +168,16 @@ class FlowTable:
         has_syn, has_synack = p_syn >= 0, p_synack >= 0
         self.client_ep = np.where(
             has_syn,
-            self.src_ep[np.maximum(p_syn, 0)],
-            np.where(has_synack, self.dst_ep[np.maximum(p_synack, 0)], heur),
+            src_ep[np.maximum(p_syn, 0)],
+            np.where(has_synack, dst_ep[np.maximum(p_synack, 0)], heur),
         )
-        self.server_ep = np.where(
-            self.src_ep[first] == self.client_ep, self.dst_ep[first], self.src_ep[first]
-        )
+        self.server_ep = np.where(src_ep[first] == self.client_ep, dst_ep[first], src_ep[first])
         self.roles_from = np.where(has_syn, 0, np.where(has_synack, 1, 2))
-        self.dir = d = (self.src_ep != self.client_ep[fid]).astype(np.int64)
+        self.dir = d = (src_ep != self.client_ep[fid]).astype(np.int8)
 
         # each side's SYN and what it offered
         key2 = fid * 2 + d
+        del src_ep, dst_ep
         self.side_packets = np.bincount(key2, minlength=2 * self.count).reshape(-1, 2)
         self.side_bytes = (
             np.bincount(key2, weights=np.maximum(length, 0), minlength=2 * self.count)
@@ -208,7 +208,7 @@ class FlowTable:
         p_tear = self.first(fin | rst)
         tear = (p_tear[fid] >= 0) & (pos >= p_tear[fid])
         hand = syn | ((p_done[fid] >= 0) & (pos <= p_done[fid]))
-        self.phase = np.where(tear, 2, np.where(hand, 0, 1))
+        self.phase = np.where(tear, 2, np.where(hand, 0, 1)).astype(np.int8)
 
         # effective window (RFC 7323 §2.2-2.3): never scaled in a SYN
         shift = np.minimum(np.maximum(self.wscale[fid, d], 0), MAX_WSCALE)
@@ -216,8 +216,10 @@ class FlowTable:
         known = win >= 0
         self.scale = np.where(
             ~known, 0, np.where(syn, 1, np.where(scaling == 1, 2, np.where(scaling == 2, 3, 0)))
+        ).astype(np.int8)
+        self.shift = np.where(self.scale == 2, shift, np.where(self.scale == 3, 0, -1)).astype(
+            np.int8
         )
-        self.shift = np.where(self.scale == 2, shift, np.where(self.scale == 3, 0, -1))
         self.eff_win = np.where(
             self.scale == 1,
             win,
@@ -256,7 +258,7 @@ class FlowTable:
         bits |= rst.astype(np.int64) << 1
         bits |= ((win == 0) & ~syn & ~rst).astype(np.int64) << 2
         bits |= c["bad_opt"][order].astype(np.int64) << 3
-        self.findings = bits
+        self.findings = bits.astype(np.int32)
 
         t = c["time"][order]
         if n:
@@ -368,15 +370,24 @@ def _group(src_ep: I64, dst_ep: I64, flags: I64, seq: npt.NDArray[Any]) -> tuple
         return e, e, 0
     lo, hi = np.minimum(src_ep, dst_ep), np.maximum(src_ep, dst_ep)
     # endpoints are below 2**47 (host id * 65537 + port): mix the pair into one 64-bit key
-    key = (lo.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) ^ hi.astype(np.uint64)
+    key = lo.astype(np.uint64)
+    key *= np.uint64(0x9E3779B97F4A7C15)
+    key ^= hi.astype(np.uint64)
     s = np.argsort(key, kind="stable")  # by conversation, capture order inside
     ks = key[s]
+    del key
     conv_start = np.ones(n, bool)
     conv_start[1:] = ks[1:] != ks[:-1]
-    ls, hs = lo[s], hi[s]
+    del ks
     conv_s = np.cumsum(conv_start) - 1
     heads = np.flatnonzero(conv_start)
-    if not ((ls == ls[heads][conv_s]).all() and (hs == hs[heads][conv_s]).all()):
+    ls = lo[s]
+    same = bool((ls == ls[heads][conv_s]).all())
+    del ls
+    hs = hi[s]
+    same = same and bool((hs == hs[heads][conv_s]).all())
+    del hs
+    if not same:
         # two endpoint pairs share a key (never seen): group exactly instead
         pair = np.stack([lo, hi], axis=1)
         _, inv = np.unique(pair, axis=0, return_inverse=True)
@@ -385,6 +396,7 @@ def _group(src_ep: I64, dst_ep: I64, flags: I64, seq: npt.NDArray[Any]) -> tuple
         conv_start = np.ones(n, bool)
         conv_start[1:] = cs[1:] != cs[:-1]
         conv_s = np.cumsum(conv_start) - 1
+    del lo, hi
     conv = np.empty(n, np.int64)
     conv[s] = conv_s
     # new SYNs from the same endpoint with another ISN split a conversation
@@ -396,6 +408,7 @@ def _group(src_ep: I64, dst_ep: I64, flags: I64, seq: npt.NDArray[Any]) -> tuple
         same = (conv[r][1:] == conv[r][:-1]) & (src_ep[r][1:] == src_ep[r][:-1])
         split[r[1:][same & (seq[r][1:] != seq[r][:-1])]] = True
     new = conv_start | split[s]
+    del conv, split, conv_start
     flow_s = np.cumsum(new) - 1  # flows numbered in conversation order
     count = int(flow_s[-1]) + 1
     starts = np.flatnonzero(new)

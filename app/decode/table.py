@@ -62,12 +62,13 @@ def empty_columns(n: int = 0) -> Columns:
 
 
 def concat(parts: list[Columns]) -> Columns:
+    """One table from many chunks' columns, freeing each chunk's column as it goes."""
     if not parts:
         return empty_columns()
-    return {
-        name: np.concatenate([p[name] for p in parts]).astype(dt, copy=False)
-        for name, dt in COLUMNS.items()
-    }
+    out: Columns = {}
+    for name, dt in COLUMNS.items():
+        out[name] = np.concatenate([p.pop(name) for p in parts]).astype(dt, copy=False)
+    return out
 
 
 # TCP option kinds (IANA "TCP Option Kind Numbers"; RFC 9293 §3.2, RFC 7323, RFC 2018).

@@ -25,7 +25,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/api/openapi.json",
     )
     app.state.settings = settings
-    limits = Limits(max_input=settings.max_input, max_packets=settings.max_packets)
+    limits = Limits(
+        max_input=settings.max_input,
+        max_expanded=settings.max_expanded,
+        max_packets=settings.max_packets,
+    )
     app.state.store = Store(settings.database_url or default_url(settings.data_dir), limits=limits)
     templates = Jinja2Templates(directory=str(settings.templates_dir))
     templates.env.globals["version"] = __version__

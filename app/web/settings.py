@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 class Settings:
     database_url: str | None = None  # None: SQLite under data_dir
     data_dir: Path = ROOT / "data"
-    max_input: int = 32 * 1024 * 1024  # bytes of upload or paste
+    max_input: int = 32 * 1024 * 1024  # bytes of upload or paste, as sent
+    max_expanded: int = 256 * 1024 * 1024  # bytes after gzip/zstd decompression
     max_packets: int = 1_000_000
     templates_dir: Path = ROOT / "templates"
     static_dir: Path = ROOT / "static"
@@ -25,5 +26,6 @@ class Settings:
             database_url=env.get("DATABASE_URL") or None,
             data_dir=Path(env.get("TCPLADDER_DATA_DIR", str(ROOT / "data"))),
             max_input=int(env.get("TCPLADDER_MAX_INPUT", 32 * 1024 * 1024)),
+            max_expanded=int(env.get("TCPLADDER_MAX_EXPANDED", 256 * 1024 * 1024)),
             max_packets=int(env.get("TCPLADDER_MAX_PACKETS", 1_000_000)),
         )
