@@ -352,9 +352,9 @@ class FlowTable:
             return e, e, e, e
         start = np.ones(n, bool)
         start[1:] = (self.phase[1:] != self.phase[:-1]) | (self.fid[1:] != self.fid[:-1])
-        firsts = np.flatnonzero(start)
-        lasts = np.append(firsts[1:] - 1, n - 1)
-        return self.fid[firsts], self.phase[firsts], firsts, lasts
+        firsts = np.flatnonzero(start).astype(np.int64)
+        lasts = np.append(firsts[1:] - 1, n - 1).astype(np.int64)
+        return self.fid[firsts], self.phase[firsts].astype(np.int64), firsts, lasts
 
 
 def _group(src_ep: I64, dst_ep: I64, flags: I64, seq: npt.NDArray[Any]) -> tuple[I64, I64, int]:
