@@ -8,7 +8,7 @@ from typing import BinaryIO
 
 from .errors import EmptyInput, InputTooLarge, UnsupportedInput
 from .model import Trace, Warning
-from .pcapio import container_kind, open_stream
+from .pcapio import Decompressed, container_kind, open_stream
 from .reader import read_capture
 from .textparse import parse_text
 
@@ -93,6 +93,16 @@ def read_stream(raw: BinaryIO, limits: Limits) -> Trace:
     if container_kind(stream.head) in ("pcap", "pcapng"):
         trace = read_capture(stream, max_packets=limits.max_packets)  # type: ignore[arg-type]
         trace.kind_detail = compression
+        inner = getattr(stream, "raw", None)
+        if isinstance(inner, Decompressed) and inner.truncated:
+            trace.warnings.append(
+                Warning(
+                    None,
+                    f"the {compression} stream is cut short after {inner.consumed:,} "
+                    "compressed bytes; what it held up to there was read",
+                    offset=inner.consumed,
+                )
+            )
         return trace
     cap = limits.max_expanded if compression else limits.max_input
     parts: list[bytes] = []

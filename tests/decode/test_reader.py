@@ -187,6 +187,13 @@ def test_errors_name_the_problem_and_the_byte() -> None:
     assert "gzip data is corrupt" in exc.value.message
 
 
+def test_cut_gzip_says_so() -> None:
+    packed = (FORMATS / "http-like.pcap.gz").read_bytes()
+    trace = read_input(packed[: len(packed) - 30])
+    assert any("gzip stream is cut short" in w.message for w in trace.warnings)
+    assert 0 < trace.packet_count < 10
+
+
 def test_decompression_bombs_stop_at_the_limit() -> None:
     zeros = b"\0" * (8 << 20)
     limits = Limits(max_expanded=1 << 20)
