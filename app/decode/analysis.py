@@ -154,6 +154,8 @@ def summary_texts(ft: FlowTable) -> list[str]:
     client = _endpoint_texts(ft, ft.client_ep)
     server = _endpoint_texts(ft, ft.server_ep)
     start, end = ft.start.tolist(), ft.end.tolist()
+    # float64 epoch seconds resolve about 0.2 µs: give the RTT in whole microseconds
+    irtt = [_float(round(v * 1000, 3)) for v in ft.irtt.tolist()]
     syn = (ft.syn_pos >= 0).tolist()
     isn, mss, ws = _texts(ft.isn), _texts(ft.mss), _texts(ft.wscale)
     sack, tsopt = ft.sackok.tolist(), ft.timestamps.tolist()
@@ -192,7 +194,7 @@ def summary_texts(ft: FlowTable) -> list[str]:
             f'{{"id":{f + 1},"client":{c},"server":{sv},'
             f'"roles_from":"{ROLES_FROM[rf]}","packet_count":{count[f]},'
             f'"bytes":{by[f][0] + by[f][1]},"start":{_float(t0)},"duration":{duration},'
-            f'"handshake":"{HANDSHAKE[hs]}","window_scaling":"{SCALING[sc]}",'
+            f'"handshake":"{HANDSHAKE[hs]}","irtt_ms":{irtt[f]},"window_scaling":"{SCALING[sc]}",'
             f'"ended_by":"{ENDED_BY[eb]}","closer":{closers[cl + 1]},"ending":{ending},'
             f'"sides":{{"client":{sides[0]},"server":{sides[1]}}},"phases":[{",".join(runs[f])}]}}'
         )

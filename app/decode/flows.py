@@ -261,6 +261,11 @@ class FlowTable:
         self.findings = bits.astype(np.int32)
 
         t = c["time"][order]
+        # handshake RTT, as Wireshark's tcp.analysis.initial_rtt: from the client's first
+        # SYN to the ACK that completes the handshake (NaN when either is missing)
+        done = (p_done >= 0) & has_syn
+        self.irtt = np.full(self.count, np.nan)
+        self.irtt[done] = t[p_done[done]] - t[p_syn[done]]
         if n:
             self.start = np.fmin.reduceat(t, first) if self.count else np.zeros(0)
             self.end = np.fmax.reduceat(t, first) if self.count else np.zeros(0)

@@ -209,3 +209,11 @@ def test_packet_limit() -> None:
     with pytest.raises(InputTooLarge) as exc:
         read_input(data, Limits(max_packets=3))
     assert "more than 3 packets" in exc.value.message
+
+
+def test_handshake_rtt_matches_wireshark_initial_rtt() -> None:
+    # tshark -r http-like.pcap -T fields -e tcp.analysis.initial_rtt: 0.000028000
+    doc = to_json(analyse(read_input((CAPTURES / "http-like.pcap").read_bytes())), summary=True)
+    assert doc["flows"][0]["irtt_ms"] == 0.028
+    refused = to_json(analyse(read_input((CAPTURES / "refused.pcap").read_bytes())))
+    assert refused["flows"][0]["irtt_ms"] is None
