@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .explain import PHASES, describe_ending
-from .flows import ENDED_BY, HANDSHAKE, PHASE_NAMES, ROLES_FROM, SCALING, Flow, FlowTable, Side
+from .flows import ENDED_BY, HANDSHAKE, PHASE_NAMES, ROLES_FROM, SCALING, Flow, FlowTable
 from .model import Trace
 
 
@@ -42,20 +42,6 @@ class Analysis:
 
 def analyse(trace: Trace) -> Analysis:
     return Analysis(trace)
-
-
-def side_json(side: Side) -> dict[str, Any]:
-    return {
-        "endpoint": side.endpoint,
-        "syn_seen": side.syn_n is not None,
-        "isn": side.isn,
-        "mss": side.mss,
-        "wscale": side.wscale,
-        "sack_perm": side.sack_perm,
-        "timestamps": side.timestamps,
-        "packets": side.packets,
-        "bytes": side.bytes,
-    }
 
 
 def packets_json(flow: Flow) -> list[dict[str, Any]]:

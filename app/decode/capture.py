@@ -14,21 +14,10 @@ from typing import Any
 
 from .errors import InputTooLarge, UnsupportedInput
 from .model import Options, Packet
+from .pcapio import PCAP_MAGICS, container_kind
 
 logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
 logging.getLogger("scapy.loading").setLevel(logging.ERROR)
-
-PCAP_MAGICS = {
-    b"\xa1\xb2\xc3\xd4": "pcap",
-    b"\xd4\xc3\xb2\xa1": "pcap",
-    b"\xa1\xb2\x3c\x4d": "pcap",
-    b"\x4d\x3c\xb2\xa1": "pcap",
-    b"\x0a\x0d\x0d\x0a": "pcapng",
-}
-
-
-def capture_kind(data: bytes) -> str | None:
-    return PCAP_MAGICS.get(data[:4])
 
 
 def _options(raw: list[tuple[str, object]]) -> Options:
@@ -91,9 +80,9 @@ def _load_contribs() -> None:
 def _fix_linktype(data: bytes) -> bytes:
     """pcap's link-type field keeps FCS information in its upper bits (pcap-linktype(7),
     "LINKTYPE_ ... with the FCS length"); Scapy wants the bare type."""
-    if capture_kind(data) != "pcap" or len(data) < 24:
+    if container_kind(data) != "pcap" or len(data) < 24:
         return data
-    order = "<" if data[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+    order = PCAP_MAGICS[data[:4]][0]
     (link,) = struct.unpack(order + "I", data[20:24])
     if link & 0xFFFF0000:
         return data[:20] + struct.pack(order + "I", link & 0xFFFF) + data[24:]
@@ -252,7 +241,7 @@ def read_capture_scapy(data: bytes, *, max_packets: int) -> list[Packet]:
     _load_contribs()
     data = _fix_linktype(data)
 
-    kind = capture_kind(data) or "pcap"
+    kind = container_kind(data) or "pcap"
     packets: list[Packet] = []
     try:
         reader = PcapReader(io.BytesIO(data))  # type: ignore[arg-type]

@@ -297,10 +297,6 @@ def dissect(
     cols["offset"][:] = chunk.base + start[good]
     cols["caplen"][:] = chunk.caplen[good]
     cols["iface"][:] = chunk.iface[good]
-    cols["sackok"][:] = False
-    cols["sack"][:] = False
-    cols["bad_opt"][:] = False
-    cols["bad_cksum"][:] = False
     _addresses(r, cols, l3[good], is4, book)
     opt_bytes = _options(r, cols, tt + TCP_LEN, tt + hdr)
 

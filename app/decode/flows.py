@@ -78,11 +78,6 @@ class Flow:
         times = [p.time for p in self.packets if p.time is not None]
         return min(times) if times else None
 
-    @property
-    def duration(self) -> float | None:
-        times = [p.time for p in self.packets if p.time is not None]
-        return (max(times) - min(times)) if times else None
-
     def side_of(self, p: Packet) -> tuple[Side, Side]:
         """(sender, receiver) sides of packet ``p``."""
         if p.src == self.client.endpoint:
@@ -266,11 +261,9 @@ class FlowTable:
         done = (p_done >= 0) & has_syn
         self.irtt = np.full(self.count, np.nan)
         self.irtt[done] = t[p_done[done]] - t[p_syn[done]]
-        if n:
-            self.start = np.fmin.reduceat(t, first) if self.count else np.zeros(0)
-            self.end = np.fmax.reduceat(t, first) if self.count else np.zeros(0)
-        else:
-            self.start = self.end = np.zeros(0)
+        empty = np.zeros(0)
+        self.start = np.fmin.reduceat(t, first) if self.count else empty
+        self.end = np.fmax.reduceat(t, first) if self.count else empty
 
     # -- group-wise helpers over positions ------------------------------------------------
 

@@ -68,11 +68,6 @@ def read_input(data: bytes, limits: Limits | None = None) -> Trace:
             f"input is {len(data) / 1e6:.1f} MB; the limit is {limits.max_input / 1e6:.1f} MB "
             "(TCPLADDER_MAX_INPUT)"
         )
-    if not data.strip():
-        raise EmptyInput(
-            "the input is empty",
-            hint="Paste tcpdump output, or choose a .pcap/.pcapng file.",
-        )
     return read_stream(io.BytesIO(data), limits)
 
 

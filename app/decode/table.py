@@ -55,10 +55,13 @@ Columns = dict[str, npt.NDArray[Any]]
 
 
 def empty_columns(n: int = 0) -> Columns:
-    return {
-        name: np.full(n, -1, dtype=dt) if dt not in (np.bool_,) else np.zeros(n, dt)
-        for name, dt in COLUMNS.items()
-    } | {"time": np.full(n, np.nan)}
+    """n rows of "unknown": -1, False, and NaN for the time."""
+    cols: Columns = {name: np.full(n, -1, dtype=dt) for name, dt in COLUMNS.items()}
+    for name, dt in COLUMNS.items():
+        if dt is np.bool_:
+            cols[name] = np.zeros(n, dt)
+    cols["time"] = np.full(n, np.nan)
+    return cols
 
 
 def concat(parts: list[Columns]) -> Columns:
@@ -280,7 +283,6 @@ def packet_columns(packets: list[Packet], book: HostBook) -> Columns:
     fill("bad_opt", [any("bad opt" in o for o in p.options.other) for p in packets])
     fill("bad_cksum", [p.cksum_expected is not None for p in packets])
     fill("truncated", [p.truncated for p in packets])
-    fill("offset", [-1] * n)
     cols["opt_start"][:] = 0
     cols["opt_len"][:] = 0
     return cols

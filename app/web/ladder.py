@@ -10,9 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.decode.analysis import side_json
 from app.decode.catalogue import CATALOGUE
-from app.decode.explain import PHASES, describe_ending, explain_packet
+from app.decode.explain import PHASES, explain_packet
 from app.decode.flows import Flow
 
 PAGE = 400  # packets per page of a long connection
@@ -86,18 +85,3 @@ def ladder_rows(flow: Flow, lang: str, start: int = 0) -> list[Row]:
             if c.position == "after":
                 rows.append(Row("note", text=c.text, line=c.line, position="after"))
     return rows
-
-
-def flow_summary(flow: Flow, lang: str) -> dict[str, Any]:
-    return {
-        "id": flow.id,
-        "client": side_json(flow.client),
-        "server": side_json(flow.server),
-        "roles_from": flow.roles_from,
-        "packet_count": len(flow.packets),
-        "bytes": flow.client.bytes + flow.server.bytes,
-        "duration": flow.duration,
-        "scaling": flow.scaling,
-        "ending": describe_ending(flow.ended_by, flow.closer)[lang],
-        "ended_by": flow.ended_by,
-    }

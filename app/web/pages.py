@@ -13,7 +13,7 @@ from app.decode.errors import NotFound
 from app.store import new_token
 
 from .api import OWNER_COOKIE, owner_token, store_of
-from .ladder import PAGE, flow_summary, ladder_rows
+from .ladder import PAGE, ladder_rows
 from .upload import read_submission
 
 router = APIRouter()
@@ -33,6 +33,8 @@ def _listed(f: dict[str, Any], lang: str) -> dict[str, Any]:
         "duration": f["duration"],
         "ending": f["ending"][lang],
         "ended_by": f["ended_by"],
+        "roles_from": f["roles_from"],
+        "scaling": f["window_scaling"],
     }
 
 
@@ -84,7 +86,7 @@ def _session_context(request: Request, sid: str, flow_id: int | None) -> dict[st
         "source": rec.result["source"],
         "flows": flows,
         "flow_total": analysis.flow_count,
-        "flow": flow_summary(flow, lang) if flow else None,
+        "flow": _listed(rec.result["flows"][flow.id - 1], lang) if flow else None,
         "rows": ladder_rows(flow, lang, start) if flow else [],
         "start": start,
         "page": PAGE,
