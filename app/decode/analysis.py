@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import json
 import re
+from json.encoder import encode_basestring
 from typing import Any, TextIO
 
 import numpy as np
 import numpy.typing as npt
 
-from .explain import PHASES, describe_ending
-from .flows import ENDED_BY, HANDSHAKE, PHASE_NAMES, ROLES_FROM, SCALING, Flow, FlowTable
+from .connstats import STATES, connection_facts
+from .explain import ENDINGS, PHASES, describe_ending
+from .flows import (
+    ENDED_BY,
+    FINDING_CODES,
+    HANDSHAKE,
+    PHASE_NAMES,
+    ROLES_FROM,
+    SCALING,
+    Flow,
+    FlowTable,
+)
 from .model import Trace
+from .narrative import TFO_NAMES, Story, narrate, negotiation_of
 
 
 class Analysis:
@@ -66,6 +78,11 @@ def packets_json(flow: Flow) -> list[dict[str, Any]]:
             "direction": info.direction,
             "phase": info.phase,
             "ts_echo_of": info.echo_of,
+            "dup_ack": info.dup_ack,
+            "acks": info.acks,
+            "ack_rtt_ms": _ms_or_none(info.ack_rtt),
+            "ts_rtt_ms": _ms_or_none(info.ts_rtt),
+            "bytes_in_flight": info.in_flight,
             "line": p.line,
             "frame": p.frame,
             "truncated": p.truncated,
@@ -78,8 +95,20 @@ def packets_json(flow: Flow) -> list[dict[str, Any]]:
     ]
 
 
+def _ms_or_none(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 3)
+
+
 def _js(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
+
+
+def _unquote(text: str) -> str:
+    """The str a JSON string text stands for."""
+    return text[1:-1] if "\\" not in text else str(json.loads(text))
+
+
+_str = encode_basestring  # a str as a JSON string, without json.dumps' overhead
 
 
 def _texts(values: npt.NDArray[np.int64]) -> list[list[str]]:
@@ -112,7 +141,27 @@ def _float(v: float) -> str:
     return "null" if v != v else repr(v)
 
 
+def _ms(v: float) -> str:
+    return "null" if v != v else repr(round(v * 1000, 3))
+
+
 _BOOL = ("false", "true")
+
+
+def _int(text: str) -> int:
+    return -1 if text == "null" else int(text)
+
+
+_NO_SAMPLES = '{"min":null,"median":null,"max":null,"samples":0}'
+
+
+def _stats_texts(st: Any) -> list[str]:
+    """``{"min","median","max","samples"}`` texts in milliseconds (µs resolution)."""
+    lo, med, hi = (np.round(a * 1000, 3).tolist() for a in (st.min, st.median, st.max))
+    return [
+        f'{{"min":{a!r},"median":{b!r},"max":{c!r},"samples":{k}}}' if k else _NO_SAMPLES
+        for a, b, c, k in zip(lo, med, hi, st.samples.tolist(), strict=True)
+    ]
 
 
 def summary_texts(ft: FlowTable) -> list[str]:
@@ -149,6 +198,33 @@ def summary_texts(ft: FlowTable) -> list[str]:
     count = np.diff(ft.bounds).tolist()
     endings: dict[tuple[int, int], str] = {}
     closers = ("null", '"client"', '"server"')
+    facts = connection_facts(ft)
+    ar, tr = facts.ack_rtt, facts.ts_rtt
+    rtt, ts_rtt = _stats_texts(ar), _stats_texts(tr)
+    counts = facts.counts.tolist()
+    code_text = [f'"{c}":' for c in FINDING_CODES]
+    i_re, i_fast, i_spur, i_ooo, i_lost, i_zw, i_ka = (
+        FINDING_CODES.index(c)
+        for c in (
+            "tcp.retransmission",
+            "tcp.fast_retransmission",
+            "tcp.spurious_retransmission",
+            "tcp.out_of_order",
+            "tcp.lost_segment",
+            "tcp.zero_window",
+            "tcp.keep_alive",
+        )
+    )
+    max_dup = facts.max_dup.tolist()
+    thr = facts.throughput.tolist()
+    segs = facts.data_segments.tolist()
+    ecn_text = ('"none"', '"offered"', '"negotiated"')
+    ecn = facts.ecn.tolist()
+    tfo, mptcp = facts.tfo.tolist(), facts.mptcp.tolist()
+    raw_irtt = ft.irtt.tolist()
+    med = ar.median.tolist()
+    samples = ar.samples.tolist()
+    states = [STATES[i] for i in facts.state.tolist()]
     out = []
     for f, (c, sv, rf, hs, sc, eb, cl) in enumerate(
         zip(
@@ -172,17 +248,51 @@ def summary_texts(ft: FlowTable) -> list[str]:
                 f'{{"endpoint":{e},"syn_seen":{_BOOL[syn[f][d]]},"isn":{isn[f][d]},'
                 f'"mss":{mss[f][d]},"wscale":{ws[f][d]},'
                 f'"sack_perm":{_BOOL[sack[f][d]]},"timestamps":{_BOOL[tsopt[f][d]]},'
-                f'"packets":{pk[f][d]},"bytes":{by[f][d]}}}'
+                f'"packets":{pk[f][d]},"bytes":{by[f][d]},"data_segments":{segs[f][d]},'
+                f'"throughput_bps":{_float(round(thr[f][d], 1))},'
+                f'"tfo":"{TFO_NAMES[tfo[f][d]]}","mptcp":{_BOOL[mptcp[f][d]]}}}'
             )
         t0, t1 = start[f], end[f]
         duration = "null" if t0 != t0 or t1 != t1 else repr(t1 - t0)
+        cf = counts[f]
+        found = ",".join(code_text[i] + str(k) for i, k in enumerate(cf) if k)
+        en_end, zh_end = ENDINGS[ENDED_BY[eb]]
+        irtt_f = raw_irtt[f]
+        en, zh = narrate(
+            Story(
+                client=_unquote(c),
+                server=_unquote(sv),
+                roles_from=ROLES_FROM[rf],
+                handshake=HANDSHAKE[hs],
+                irtt=None if irtt_f != irtt_f else irtt_f,
+                bytes=(by[f][0], by[f][1]),
+                segments=(segs[f][0], segs[f][1]),
+                retrans=cf[i_re],
+                fast=cf[i_fast],
+                spurious=cf[i_spur],
+                max_dup=max_dup[f],
+                ooo=cf[i_ooo],
+                lost=cf[i_lost],
+                zero_window=cf[i_zw],
+                keep_alive=cf[i_ka],
+                rtt_median=None if med[f] != med[f] else med[f],
+                rtt_samples=samples[f],
+                ending_en=en_end,
+                ending_zh=zh_end,
+                duration=None if duration == "null" else t1 - t0,
+            )
+        )
         out.append(
             f'{{"id":{f + 1},"client":{c},"server":{sv},'
             f'"roles_from":"{ROLES_FROM[rf]}","packet_count":{count[f]},'
             f'"bytes":{by[f][0] + by[f][1]},"start":{_float(t0)},"duration":{duration},'
             f'"handshake":"{HANDSHAKE[hs]}","irtt_ms":{irtt[f]},"window_scaling":"{SCALING[sc]}",'
+            f'"state":"{states[f]}","history":"{facts.history[f]}",'
+            f'"rtt_ms":{rtt[f]},"ts_rtt_ms":{ts_rtt[f]},"ecn":{ecn_text[ecn[f]]},'
+            f'"findings":{{{found}}},'
             f'"ended_by":"{ENDED_BY[eb]}","closer":{closers[cl + 1]},"ending":{ending},'
-            f'"sides":{{"client":{sides[0]},"server":{sides[1]}}},"phases":[{",".join(runs[f])}]}}'
+            f'"sides":{{"client":{sides[0]},"server":{sides[1]}}},'
+            f'"narrative":{{"en":{_str(en)},"zh":{_str(zh)}}},"phases":[{",".join(runs[f])}]}}'
         )
     return out
 
@@ -216,7 +326,8 @@ def write_json(analysis: Analysis, out: TextIO, *, summary: bool = False) -> Non
         else:
             flow = analysis.flow(i)
             packets = packets_json(flow) if flow is not None else []
-            out.write(text[:-1] + ',"packets":' + _js(packets) + "}")
+            nego = _js(negotiation_of(json.loads(text)))
+            out.write(text[:-1] + ',"negotiation":' + nego + ',"packets":' + _js(packets) + "}")
     out.write("]}")
 
 
@@ -224,6 +335,7 @@ def to_json(analysis: Analysis, *, summary: bool = False) -> dict[str, Any]:
     flows = [json.loads(text) for text in summary_texts(analysis.table)]
     if not summary:
         for i, out in enumerate(flows, 1):
+            out["negotiation"] = negotiation_of(out)
             flow = analysis.flow(i)
             out["packets"] = packets_json(flow) if flow is not None else []
     return {"source": _source(analysis.trace), "flows": flows}

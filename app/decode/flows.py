@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .model import ACK, FIN, RST, SEQ_MOD, SYN, Packet
+from .seqanalysis import analyse_sequence
 from .services import SERVICES
 from .table import PacketTable
 
@@ -58,6 +59,11 @@ class PacketInfo:
     echo_rtt: float | None = None  # seconds between that packet and this one
     ts_ticks: int | None = None  # TS val minus this side's first TS val in the flow
     ts_elapsed: float | None = None
+    dup_ack: int | None = None  # number of this duplicate ACK in its run
+    acks: int | None = None  # packet number of the segment this ACK first acknowledges
+    ack_rtt: float | None = None  # seconds since that segment
+    ts_rtt: float | None = None  # seconds since the peer's first packet with the echoed TSval
+    in_flight: int | None = None  # bytes sent and not yet acknowledged after this segment
 
 
 @dataclass(slots=True)
@@ -102,8 +108,26 @@ ENDED_BY = (
     "reset",
     "refused",
 )
-# Findings this module detects per packet; bit i of FlowTable.findings is FINDING_BITS[i].
-FINDING_BITS = ("tcp.checksum_offload", "tcp.reset", "tcp.zero_window", "tcp.bad_option")
+# Bit i of FlowTable.findings is FINDING_CODES[i] (the catalogue's order).
+FINDING_CODES = (
+    "tcp.retransmission",
+    "tcp.fast_retransmission",
+    "tcp.spurious_retransmission",
+    "tcp.duplicate_ack",
+    "tcp.out_of_order",
+    "tcp.lost_segment",
+    "tcp.ack_unseen",
+    "tcp.zero_window",
+    "tcp.zero_window_probe",
+    "tcp.window_full",
+    "tcp.window_update",
+    "tcp.keep_alive",
+    "tcp.keep_alive_ack",
+    "tcp.reset",
+    "tcp.port_reuse",
+    "tcp.checksum_offload",
+    "tcp.bad_option",
+)
 _WELL_KNOWN_PORTS = np.array(sorted(_WELL_KNOWN), dtype=np.int64)
 
 
@@ -128,7 +152,7 @@ class FlowTable:
         flags = c["flags"]
         src_ep = c["src"].astype(np.int64) * 65537 + (c["sport"].astype(np.int64) + 1)
         dst_ep = c["dst"].astype(np.int64) * 65537 + (c["dport"].astype(np.int64) + 1)
-        self.order, fid_row, self.count = _group(src_ep, dst_ep, flags, c["seq"])
+        self.order, fid_row, self.count, split = _group(src_ep, dst_ep, flags, c["seq"])
         order = self.order
         fid = fid_row[order]
         del fid_row
@@ -247,20 +271,44 @@ class FlowTable:
         three = (fin_end >= 0) & ackf[pf2] & (ack[pf2] == fin_end)
         self.ended_by[both_fin] = np.where(acked, 1, np.where(three, 2, 3))[both_fin]
 
-        # findings
-        bits = np.zeros(n, np.int64)
-        bits |= c["bad_cksum"][order].astype(np.int64) << 0
-        bits |= rst.astype(np.int64) << 1
-        bits |= ((win == 0) & ~syn & ~rst).astype(np.int64) << 2
-        bits |= c["bad_opt"][order].astype(np.int64) << 3
-        self.findings = bits.astype(np.int32)
-
         t = c["time"][order]
-        # handshake RTT, as Wireshark's tcp.analysis.initial_rtt: from the client's first
-        # SYN to the ACK that completes the handshake (NaN when either is missing)
-        done = (p_done >= 0) & has_syn
+        # handshake RTT, as Wireshark's tcp.analysis.initial_rtt: from the latest SYN to the
+        # first segment with ACK and without SYN after it, normally the ACK that completes
+        # the handshake (SYN -> RST/ACK for a refused connection); NaN when not seen
+        p_ack1 = self.first(ackf & ~syn & has_syn[fid] & (pos > p_syn[fid]))
+        got = p_ack1 >= 0
+        syn_rows = np.flatnonzero(syn & ~ackf & got[fid] & (pos < p_ack1[fid]))
+        p_mru = np.full(self.count, -1, np.int64)
+        np.maximum.at(p_mru, fid[syn_rows], syn_rows)
         self.irtt = np.full(self.count, np.nan)
-        self.irtt[done] = t[p_done[done]] - t[p_syn[done]]
+        self.irtt[got] = t[p_ack1[got]] - t[p_mru[got]]
+
+        # findings: the sequence analysis, then what a packet shows by itself
+        sa = analyse_sequence(
+            fid=fid,
+            d=d,
+            bounds=self.bounds,
+            flags=f.astype(np.int64),
+            seq=seq.astype(np.int64),
+            ack=ack.astype(np.int64),
+            length=length.astype(np.int64),
+            win=win,
+            eff_win=self.eff_win,
+            t=t,
+            ts_val=c["ts_val"][order].astype(np.int64),
+            ts_ecr=c["ts_ecr"][order].astype(np.int64),
+            irtt=self.irtt,
+            reuse=split[order],
+        )
+        masks = dict(sa.codes)
+        masks["tcp.checksum_offload"] = c["bad_cksum"][order]
+        masks["tcp.reset"] = rst
+        masks["tcp.bad_option"] = c["bad_opt"][order]
+        bits = np.zeros(n, np.int32)
+        for i, code in enumerate(FINDING_CODES):
+            bits |= masks[code].astype(np.int32) << i
+        self.findings = bits
+        self.seq = sa
         empty = np.zeros(0)
         self.start = np.fmin.reduceat(t, first) if self.count else empty
         self.end = np.fmax.reduceat(t, first) if self.count else empty
@@ -314,8 +362,12 @@ class FlowTable:
         infos = []
         for k, p in zip(range(lo, hi), packets, strict=True):
             bits = int(self.findings[k])
-            p.findings = [code for i, code in enumerate(FINDING_BITS) if bits >> i & 1]
+            p.findings = [code for i, code in enumerate(FINDING_CODES) if bits >> i & 1]
             eff, shift = int(self.eff_win[k]), int(self.shift[k])
+            sa = self.seq
+            dup, acked = int(sa.dup_ack[k]), int(sa.acked[k])
+            ack_rtt, ts_rtt = float(sa.ack_rtt[k]), float(sa.ts_rtt[k])
+            flight = int(sa.in_flight[k])
             infos.append(
                 PacketInfo(
                     direction="c2s" if self.dir[k] == 0 else "s2c",
@@ -323,6 +375,11 @@ class FlowTable:
                     eff_win=None if eff < 0 else eff,
                     scale=SCALE_NAMES[int(self.scale[k])],
                     shift=None if shift < 0 else shift,
+                    dup_ack=dup or None,
+                    acks=None if acked < 0 else int(self.order[acked]) + 1,
+                    ack_rtt=None if ack_rtt != ack_rtt else ack_rtt,
+                    ts_rtt=None if ts_rtt != ts_rtt else ts_rtt,
+                    in_flight=None if flight < 0 else flight,
                 )
             )
         closer = int(self.closer[f])
@@ -355,8 +412,9 @@ class FlowTable:
         return self.fid[firsts], self.phase[firsts].astype(np.int64), firsts, lasts
 
 
-def _group(src_ep: I64, dst_ep: I64, flags: I64, seq: npt.NDArray[Any]) -> tuple[I64, I64, int]:
-    """Flow index of every row, flows numbered by their first row, and the rows in flow order.
+def _group(src_ep: I64, dst_ep: I64, flags: I64, seq: npt.NDArray[Any]) -> tuple[I64, I64, int, B]:
+    """The rows in flow order, each row's flow (numbered by first row), the flow count, and
+    which rows are SYNs that started a new connection on a reused port pair.
 
     A conversation is an unordered endpoint pair.  In it, a SYN (without ACK) whose seq
     differs from the previous SYN from the same endpoint starts a new connection (the port
@@ -365,7 +423,7 @@ def _group(src_ep: I64, dst_ep: I64, flags: I64, seq: npt.NDArray[Any]) -> tuple
     n = len(src_ep)
     if n == 0:
         e = np.zeros(0, np.int64)
-        return e, e, 0
+        return e, e, 0, np.zeros(0, bool)
     lo, hi = np.minimum(src_ep, dst_ep), np.maximum(src_ep, dst_ep)
     # endpoints are below 2**47 (host id * 65537 + port): mix the pair into one 64-bit key
     key = lo.astype(np.uint64)
@@ -406,7 +464,7 @@ def _group(src_ep: I64, dst_ep: I64, flags: I64, seq: npt.NDArray[Any]) -> tuple
         same = (conv[r][1:] == conv[r][:-1]) & (src_ep[r][1:] == src_ep[r][:-1])
         split[r[1:][same & (seq[r][1:] != seq[r][:-1])]] = True
     new = conv_start | split[s]
-    del conv, split, conv_start
+    del conv, conv_start
     flow_s = np.cumsum(new) - 1  # flows numbered in conversation order
     count = int(flow_s[-1]) + 1
     starts = np.flatnonzero(new)
@@ -423,7 +481,7 @@ def _group(src_ep: I64, dst_ep: I64, flags: I64, seq: npt.NDArray[Any]) -> tuple
     dest = slot[flow_s] + (np.arange(n) - starts[flow_s])
     order = np.empty(n, np.int64)
     order[dest] = s
-    return order, fid_row, count
+    return order, fid_row, count, split
 
 
 def _number(flow: Flow) -> None:

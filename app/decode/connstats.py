@@ -1,0 +1,330 @@
+"""Per-connection facts built on the flow table: Zeek's ``conn_state`` and ``history``, RTT
+statistics, finding counts, throughput, and what the SYNs negotiated beyond MSS, window scale,
+SACK and timestamps (ECN, TCP Fast Open, Multipath TCP).
+
+Zeek's definitions (base/protocols/conn/main.zeek, the ``conn_state`` and ``history`` fields
+of conn.log): the originator is the side that sent the first SYN; history letters are upper
+case for the originator and lower case for the responder, each recorded the first time it
+happens; C, G, T and W are recorded again at the 10th, 100th, 1000th... time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from .flows import FINDING_CODES, FlowTable
+from .model import ACK, CWR, ECE, FIN, RST, SYN
+from .table import OPT_EOL, OPT_NOP
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+B = npt.NDArray[np.bool_]
+
+STATES = (
+    "OTH",
+    "S0",
+    "S1",
+    "SF",
+    "REJ",
+    "S2",
+    "S3",
+    "RSTO",
+    "RSTR",
+    "RSTOS0",
+    "RSTRH",
+    "SH",
+    "SHR",
+)
+STATE_TEXT: dict[str, tuple[str, str]] = {
+    "S0": ("connection attempt seen, no reply", "只看到连接请求，没有应答"),
+    "S1": ("established, not terminated", "已建立，未关闭"),
+    "SF": ("normal establishment and termination", "正常建立并正常关闭"),
+    "REJ": ("connection attempt rejected", "连接请求被拒绝"),
+    "S2": (
+        "established, the originator tried to close, no reply from the responder",
+        "已建立，发起方尝试关闭，响应方没有回应",
+    ),
+    "S3": (
+        "established, the responder tried to close, no reply from the originator",
+        "已建立，响应方尝试关闭，发起方没有回应",
+    ),
+    "RSTO": (
+        "established, the originator aborted (sent a RST)",
+        "已建立，发起方中止（发送了 RST）",
+    ),
+    "RSTR": ("the responder sent a RST", "响应方发送了 RST"),
+    "RSTOS0": (
+        "the originator sent a SYN then a RST; no SYN-ACK seen",
+        "发起方发送 SYN 后又发送 RST，未看到 SYN-ACK",
+    ),
+    "RSTRH": (
+        "the responder sent a SYN-ACK then a RST; no SYN seen",
+        "响应方发送 SYN-ACK 后又发送 RST，未看到 SYN",
+    ),
+    "SH": (
+        "the originator sent a SYN then a FIN; no SYN-ACK seen (half open)",
+        "发起方发送 SYN 后又发送 FIN，未看到 SYN-ACK（半开）",
+    ),
+    "SHR": (
+        "the responder sent a SYN-ACK then a FIN; no SYN seen",
+        "响应方发送 SYN-ACK 后又发送 FIN，未看到 SYN",
+    ),
+    "OTH": ("no SYN seen, just midstream traffic", "没有看到 SYN，只有连接中途的流量"),
+}
+
+_REPEATED = set("CGTW")
+
+
+@dataclass(slots=True)
+class Stats:
+    min: F64
+    median: F64
+    max: F64
+    samples: I64
+
+
+@dataclass(slots=True)
+class Facts:
+    state: I64  # index into STATES
+    history: list[str]
+    ack_rtt: Stats  # seconds
+    ts_rtt: Stats
+    counts: I64  # (flows, len(FINDING_CODES))
+    max_dup: I64
+    throughput: F64  # (flows, 2) bits per second of payload, NaN when it cannot be timed
+    data_segments: I64  # (flows, 2) segments carrying payload
+    ecn: I64  # 0 not offered, 1 offered by the client, 2 negotiated (RFC 3168 §6.1.1)
+    tfo: npt.NDArray[np.int8]  # (flows, 2): 0 none, 1 cookie request, 2 cookie, 3 data in SYN
+    mptcp: B  # (flows, 2): the SYN carried MP_CAPABLE
+
+
+def stats(fid: I64, values: F64, count: int) -> Stats:
+    """Min, median and max of ``values`` per flow (NaN and 0 samples where there are none)."""
+    ok = ~np.isnan(values)
+    f, v = fid[ok], values[ok]
+    o = np.lexsort((v, f))
+    f, v = f[o], v[o]
+    n = np.bincount(f, minlength=count).astype(np.int64)
+    start = np.concatenate([[0], np.cumsum(n)[:-1]]).astype(np.int64)
+    has = n > 0
+    lo = np.full(count, np.nan)
+    hi = np.full(count, np.nan)
+    med = np.full(count, np.nan)
+    s, c = start[has], n[has]
+    lo[has] = v[s]
+    hi[has] = v[s + c - 1]
+    med[has] = (v[s + (c - 1) // 2] + v[s + c // 2]) / 2
+    return Stats(lo, med, hi, n)
+
+
+def _syn_options(ft: FlowTable) -> tuple[npt.NDArray[np.int8], B]:
+    """TFO and MPTCP per side, read from the SYNs' option bytes (or the printed options)."""
+    tfo = np.zeros((ft.count, 2), np.int8)
+    mptcp = np.zeros((ft.count, 2), bool)
+    table = ft.table
+    c = table.cols
+    blob = table.opt_bytes
+    fs, ds = np.nonzero(ft.syn_pos >= 0)
+    rows = ft.order[ft.syn_pos[fs, ds]]
+    # only SYNs whose option bytes contain a kind of interest (or text rows) need a walk
+    starts = c["opt_start"][rows].astype(np.int64)
+    sizes = np.where(starts >= 0, np.maximum(c["opt_len"][rows].astype(np.int64), 0), 0)
+    maybe = np.zeros(len(rows), bool)
+    if sizes.sum():
+        owner = np.repeat(np.arange(len(rows)), sizes)
+        at = np.repeat(starts - np.concatenate([[0], np.cumsum(sizes)[:-1]]), sizes)
+        at += np.arange(int(sizes.sum()))
+        raw = np.frombuffer(blob, np.uint8)[at]
+        hit = np.isin(raw, (30, 34, 254))
+        maybe[np.unique(owner[hit])] = True
+    if table.objects:
+        maybe |= np.isin(rows, np.fromiter(table.objects, np.int64, len(table.objects)))
+    for f, d, row in zip(fs[maybe].tolist(), ds[maybe].tolist(), rows[maybe].tolist(), strict=True):
+        data_in_syn = int(c["length"][row]) > 0
+        obj = table.objects.get(row) if table.objects else None
+        if obj is not None:
+            names = " ".join(obj.options.other).lower()
+            if "mptcp" in names or "mp_capable" in names:
+                mptcp[f, d] = True
+            if "tfo" in names:
+                tfo[f, d] = 2 if "cookie " in names and "cookiereq" not in names else 1
+                if data_in_syn:
+                    tfo[f, d] = 3
+            continue
+        start, length = int(c["opt_start"][row]), int(c["opt_len"][row])
+        if start < 0 or length <= 0:
+            continue
+        opts = bytes(blob[start : start + length])
+        i = 0
+        while i < len(opts):
+            kind = opts[i]
+            if kind == OPT_EOL:
+                break
+            if kind == OPT_NOP:
+                i += 1
+                continue
+            if i + 1 >= len(opts) or opts[i + 1] < 2:
+                break
+            size = opts[i + 1]
+            if kind == 30:  # Multipath TCP (RFC 8684 §3.1: MP_CAPABLE in the SYN)
+                mptcp[f, d] = True
+            elif kind == 34 or (kind == 254 and opts[i + 2 : i + 4] == b"\xf9\x89"):
+                # TCP Fast Open (RFC 7413 §4.1.1): empty = cookie request, else a cookie
+                body = size - (2 if kind == 34 else 4)
+                tfo[f, d] = 3 if data_in_syn and body > 0 else (2 if body > 0 else 1)
+            i += size
+    return tfo, mptcp
+
+
+def connection_facts(ft: FlowTable) -> Facts:
+    n, count = len(ft.order), ft.count
+    c = ft.table.cols
+    o = ft.order
+    flags = c["flags"][o].astype(np.int64)
+    length = np.maximum(c["length"][o].astype(np.int64), 0)
+    win = c["win"][o].astype(np.int64)
+    fid, d = ft.fid, ft.dir
+    syn, ack, fin, rst = (
+        (flags & SYN) > 0,
+        (flags & ACK) > 0,
+        (flags & FIN) > 0,
+        (flags & RST) > 0,
+    )
+    bits = ft.findings
+    code = {name: (bits >> i) & 1 > 0 for i, name in enumerate(FINDING_CODES)}
+
+    # -- conn_state --
+    p_syn, p_synack = ft.first(syn & ~ack & (d == 0)), ft.first(syn & ack & (d == 1))
+    has_syn, has_synack = p_syn >= 0, p_synack >= 0
+    p_rst = ft.first(rst)
+    rst_by = np.where(p_rst >= 0, d[np.maximum(p_rst, 0)], -1)
+    fin_o, fin_r = ft.any(fin & (d == 0)), ft.any(fin & (d == 1))
+    st = np.zeros(count, np.int64)  # OTH
+    idx = {s: i for i, s in enumerate(STATES)}
+    est = has_syn & has_synack
+    only_syn = has_syn & ~has_synack
+    only_synack = ~has_syn & has_synack
+    st[only_syn] = idx["S0"]
+    st[only_syn & fin_o] = idx["SH"]
+    st[only_syn & (rst_by == 0)] = idx["RSTOS0"]
+    st[only_syn & (rst_by == 1)] = idx["REJ"]
+    st[only_synack & fin_r] = idx["SHR"]
+    st[only_synack & (rst_by == 1)] = idx["RSTRH"]
+    st[est] = idx["S1"]
+    st[est & fin_o & ~fin_r] = idx["S2"]
+    st[est & fin_r & ~fin_o] = idx["S3"]
+    st[est & fin_o & fin_r] = idx["SF"]
+    st[est & (rst_by == 0)] = idx["RSTO"]
+    st[est & (rst_by == 1)] = idx["RSTR"]
+
+    # -- history --
+    letters = [
+        ("S", syn & ~ack & ~fin & ~rst),
+        ("H", syn & ack & ~fin & ~rst),
+        ("A", ack & ~syn & ~fin & ~rst & (length == 0)),
+        ("D", length > 0),
+        ("F", fin),
+        ("R", rst),
+        ("C", c["bad_cksum"][o]),
+        ("G", code["tcp.lost_segment"] | code["tcp.ack_unseen"]),
+        (
+            "T",
+            code["tcp.retransmission"]
+            | code["tcp.fast_retransmission"]
+            | code["tcp.spurious_retransmission"],
+        ),
+        ("W", (win == 0) & ~syn & ~rst),
+        ("I", fin & rst),
+        ("Q", syn & (fin | rst)),
+    ]
+    ev_f: list[I64] = []
+    ev_p: list[I64] = []
+    ev_c: list[npt.NDArray[np.str_]] = []
+    for letter, mask in letters:
+        for side, ch in ((0, letter), (1, letter.lower())):
+            idxs = np.flatnonzero(mask & (d == side))
+            if not len(idxs):
+                continue
+            g = fid[idxs]
+            head = np.ones(len(idxs), bool)
+            head[1:] = g[1:] != g[:-1]
+            k = np.arange(len(idxs)) - np.maximum.accumulate(
+                np.where(head, np.arange(len(idxs)), 0)
+            )
+            keep = k == 0
+            if letter in _REPEATED:
+                keep |= np.isin(k + 1, (10, 100, 1000, 10000, 100000))
+            ev_f.append(g[keep])
+            ev_p.append(idxs[keep])
+            ev_c.append(np.full(int(keep.sum()), ch, dtype="<U1"))
+    history = [""] * count
+    flipped = (ft.roles_from > 0) & (d[ft.bounds[:-1]] == 1) if count else np.zeros(0, bool)
+    if ev_f:
+        ef, ep, ec = np.concatenate(ev_f), np.concatenate(ev_p), np.concatenate(ev_c)
+        so = np.lexsort((ep, ef))
+        ef, ec = ef[so], ec[so]
+        cuts = np.searchsorted(ef, np.arange(count + 1))
+        chars = ec.tolist()
+        for f in range(count):
+            a, b = int(cuts[f]), int(cuts[f + 1])
+            history[f] = "".join(chars[a:b])
+    for f in np.flatnonzero(flipped).tolist():
+        history[f] = "^" + history[f]
+
+    # -- RTTs, counts --
+    sa = ft.seq
+    ack_rtt = stats(fid, np.where(sa.ack_rtt_clean, sa.ack_rtt, np.nan), count)
+    ts_rtt = stats(fid, sa.ts_rtt, count)
+    counts = np.zeros((count, len(FINDING_CODES)), np.int64)
+    for i, name in enumerate(FINDING_CODES):
+        m = code[name]
+        if m.any():
+            counts[:, i] = np.bincount(fid[m], minlength=count)
+    max_dup = np.zeros(count, np.int64)
+    if n and sa.dup_ack.any():
+        np.maximum.at(max_dup, fid, sa.dup_ack)
+
+    # -- throughput: payload bits over the time from a side's first to its last data segment
+    t = c["time"][o]
+    throughput = np.full((count, 2), np.nan)
+    for side in (0, 1):
+        m = (length > 0) & (d == side) & ~np.isnan(t)
+        if not m.any():
+            continue
+        f = fid[m]
+        t0 = np.full(count, np.inf)
+        t1 = np.full(count, -np.inf)
+        np.minimum.at(t0, f, t[m])
+        np.maximum.at(t1, f, t[m])
+        span = t1 - t0
+        ok = span > 0
+        throughput[ok, side] = ft.side_bytes[ok, side] * 8 / span[ok]
+
+    has_data = length > 0
+    data_segments = (
+        np.bincount((fid * 2 + d)[has_data], minlength=2 * count).reshape(-1, 2).astype(np.int64)
+    )
+
+    # -- ECN (RFC 3168 §6.1.1): SYN with ECE+CWR offers it, SYN-ACK with ECE alone accepts
+    ecn = np.zeros(count, np.int64)
+    offered = ft.any(syn & ~ack & (d == 0) & ((flags & (ECE | CWR)) == (ECE | CWR)))
+    accepted = ft.any(syn & ack & (d == 1) & ((flags & (ECE | CWR)) == ECE))
+    ecn[offered] = 1
+    ecn[offered & accepted] = 2
+    tfo, mptcp = _syn_options(ft)
+    return Facts(
+        state=st,
+        history=history,
+        ack_rtt=ack_rtt,
+        ts_rtt=ts_rtt,
+        counts=counts,
+        max_dup=max_dup,
+        throughput=throughput,
+        data_segments=data_segments,
+        ecn=ecn,
+        tfo=tfo,
+        mptcp=mptcp,
+    )

@@ -1,0 +1,355 @@
+"""A connection told in plain words, in English and Chinese, from its computed facts.
+
+Every sentence states something the analysis measured; where the capture cannot show a
+thing (no handshake, no time stamps) the text says so instead of guessing.  RTTs are "as
+seen at the capture point": a capture next to the client measures the path, one next to
+the server mostly measures the peer's delayed ACKs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+def _n(v: int) -> str:
+    return f"{v:,}"
+
+
+def size(b: int) -> str:
+    if b < 10_000:
+        return f"{b:,} bytes"
+    if b < 10_000_000:
+        return f"{b / 1000:,.1f} KB"
+    return f"{b / 1_000_000:,.1f} MB"
+
+
+def _size_zh(b: int) -> str:
+    if b < 10_000:
+        return f"{b:,} 字节"
+    if b < 10_000_000:
+        return f"{b / 1000:,.1f} KB"
+    return f"{b / 1_000_000:,.1f} MB"
+
+
+def ms(seconds: float) -> str:
+    v = seconds * 1000
+    if v < 1:
+        return f"{v * 1000:.0f} µs"
+    if v < 100:
+        return f"{v:.2f} ms"
+    if v < 10_000:
+        return f"{v:,.0f} ms"
+    return f"{seconds:,.1f} s"
+
+
+@dataclass(slots=True)
+class Story:
+    client: str
+    server: str
+    roles_from: str  # "syn", "syn-ack", "heuristic"
+    handshake: str
+    irtt: float | None
+    bytes: tuple[int, int]  # client, server
+    segments: tuple[int, int]  # data segments
+    retrans: int
+    fast: int
+    spurious: int
+    max_dup: int
+    ooo: int
+    lost: int
+    zero_window: int
+    keep_alive: int
+    rtt_median: float | None
+    rtt_samples: int
+    ending_en: str
+    ending_zh: str
+    duration: float | None
+
+
+def narrate(s: Story) -> tuple[str, str]:
+    en: list[str] = []
+    zh: list[str] = []
+    if s.roles_from == "syn":
+        hs = f"; the handshake took {ms(s.irtt)}" if s.irtt is not None else ""
+        hz = f"，握手耗时 {ms(s.irtt)}" if s.irtt is not None else ""
+        en.append(f"The client {s.client} opened a connection to the server {s.server}{hs}.")
+        zh.append(f"客户端 {s.client} 向服务端 {s.server} 发起连接{hz}。")
+    elif s.roles_from == "syn-ack":
+        en.append(
+            f"Only the server's SYN-ACK was captured, so {s.client} is the client and "
+            f"{s.server} the server."
+        )
+        zh.append(f"只抓到了服务端的 SYN-ACK，由此判断 {s.client} 是客户端，{s.server} 是服务端。")
+    else:
+        en.append(
+            f"The handshake was not captured: by a heuristic (port numbers), {s.client} is "
+            f"taken as the client and {s.server} as the server."
+        )
+        zh.append(
+            f"没有抓到握手：按端口号推测（启发式判断），{s.client} 为客户端，{s.server} 为服务端。"
+        )
+    (cb, sb), (cs, ss) = s.bytes, s.segments
+    if cb or sb:
+        en.append(
+            f"The client sent {size(cb)} in {_n(cs)} segment{'s' * (cs != 1)}; "
+            f"the server answered with {size(sb)} in {_n(ss)} segment{'s' * (ss != 1)}."
+        )
+        zh.append(
+            f"客户端发送了 {_size_zh(cb)}（{_n(cs)} 个报文段），"
+            f"服务端回应了 {_size_zh(sb)}（{_n(ss)} 个报文段）。"
+        )
+    else:
+        en.append("No application data was exchanged.")
+        zh.append("双方没有交换任何应用数据。")
+    all_re = s.retrans + s.fast + s.spurious
+    if all_re:
+        part = f"{_n(all_re)} segment{'s were' if all_re != 1 else ' was'} sent again"
+        pz = f"有 {_n(all_re)} 个报文段被重传"
+        extra_en, extra_zh = [], []
+        if s.fast:
+            dup = f", after up to {s.max_dup} duplicate ACKs" if s.max_dup else ""
+            dupz = f"，此前最多出现 {s.max_dup} 个重复确认" if s.max_dup else ""
+            extra_en.append(f"{_n(s.fast)} as fast retransmission{'s' * (s.fast != 1)}{dup}")
+            extra_zh.append(f"其中 {_n(s.fast)} 个是快速重传{dupz}")
+        if s.spurious:
+            extra_en.append(f"{_n(s.spurious)} needlessly (already acknowledged)")
+            extra_zh.append(f"{_n(s.spurious)} 个是不必要的（数据早已被确认）")
+        en.append(part + (" (" + "; ".join(extra_en) + ")" if extra_en else "") + ".")
+        zh.append(pz + ("（" + "；".join(extra_zh) + "）" if extra_zh else "") + "。")
+    elif s.max_dup:
+        en.append(f"Up to {s.max_dup} duplicate ACKs in a row, but no retransmission was captured.")
+        zh.append(f"最多连续出现 {s.max_dup} 个重复确认，但没有抓到重传。")
+    if s.ooo:
+        en.append(f"{_n(s.ooo)} segment{'s' * (s.ooo != 1)} arrived out of order.")
+        zh.append(f"有 {_n(s.ooo)} 个报文段乱序到达。")
+    if s.lost:
+        en.append(
+            f"{_n(s.lost)} time{'s' * (s.lost != 1)} the sequence jumped ahead: segments "
+            "before it were lost before the capture point or not captured."
+        )
+        zh.append(f"序列号有 {_n(s.lost)} 次向前跳跃：之前的报文段在抓包点之前丢失或没有被抓到。")
+    if s.zero_window:
+        en.append(
+            f"A receiver advertised a zero window {_n(s.zero_window)} "
+            f"time{'s' * (s.zero_window != 1)}: its buffer was full and the sender had to wait."
+        )
+        zh.append(f"接收方 {_n(s.zero_window)} 次通告零窗口：缓冲区已满，发送方只能等待。")
+    if s.keep_alive:
+        en.append(
+            f"{_n(s.keep_alive)} keep-alive probe{'s' * (s.keep_alive != 1)} checked an idle connection."
+        )
+        zh.append(f"有 {_n(s.keep_alive)} 个保活探测检查了空闲的连接。")
+    if s.rtt_median is not None:
+        en.append(
+            f"Median ACK round trip {ms(s.rtt_median)} over {_n(s.rtt_samples)} "
+            f"sample{'s' * (s.rtt_samples != 1)}, as seen at the capture point."
+        )
+        zh.append(
+            f"在抓包点看到的 ACK 往返时间中位数为 {ms(s.rtt_median)}（{_n(s.rtt_samples)} 个样本）。"
+        )
+    en.append(f"It ended: {s.ending_en}.")
+    zh.append(f"结束方式：{s.ending_zh}。")
+    if s.duration is not None:
+        en.append(f"It lasted {ms(s.duration)} in the capture.")
+        zh.append(f"在抓包中持续了 {ms(s.duration)}。")
+    else:
+        en.append("The input has no time stamps, so durations and RTTs are unknown.")
+        zh.append("输入中没有时间戳，因此无法得知持续时间和往返时间。")
+    return " ".join(en), "".join(zh)
+
+
+TFO_NAMES = ("none", "cookie_request", "cookie", "data")
+_TFO_EN = (
+    "",
+    "asked for a Fast Open cookie",
+    "sent a Fast Open cookie",
+    "sent data in its SYN with a Fast Open cookie",
+)
+_TFO_ZH = (
+    "",
+    "请求 Fast Open cookie",
+    "携带了 Fast Open cookie",
+    "凭 Fast Open cookie 在 SYN 中携带了数据",
+)
+
+
+def negotiation(
+    *,
+    syn: tuple[bool, bool],
+    mss: tuple[int, int],
+    wscale: tuple[int, int],
+    scaling: str,
+    sack: tuple[bool, bool],
+    ts: tuple[bool, bool],
+    ecn: int,
+    tfo: tuple[int, int],
+    mptcp: tuple[bool, bool],
+) -> list[dict[str, str]]:
+    """What the two SYNs agreed on, and what follows from it (-1 = option absent)."""
+    out: list[dict[str, str]] = []
+
+    def add(topic: str, en: str, zh: str, rfc: str) -> None:
+        out.append({"topic": topic, "en": en, "zh": zh, "rfc": rfc})
+
+    if not syn[0] and not syn[1]:
+        add(
+            "options",
+            "Neither SYN was captured, so the negotiated options (MSS, window scale, SACK, "
+            "timestamps) are unknown; windows cannot be scaled with certainty.",
+            "两个 SYN 都没有抓到，协商的选项（MSS、窗口缩放、SACK、时间戳）未知，窗口的缩放也无法确定。",
+            "RFC 9293 §3.7.1, RFC 7323 §2.2",
+        )
+        return out
+    names = ("client", "server")
+    zh_names = ("客户端", "服务端")
+    parts_en, parts_zh = [], []
+    for side in (0, 1):
+        peer = 1 - side
+        if not syn[side]:
+            continue
+        if mss[side] >= 0:
+            parts_en.append(
+                f"the {names[side]} accepts segments of at most {mss[side]:,} bytes, so the "
+                f"{names[peer]} sends no more than that per segment"
+            )
+            parts_zh.append(
+                f"{zh_names[side]}每个报文段最多接收 {mss[side]:,} 字节，所以{zh_names[peer]}每段不会超过这个值"
+            )
+        else:
+            parts_en.append(
+                f"the {names[side]}'s SYN has no MSS, so the {names[peer]} must assume the "
+                "default: 536 bytes over IPv4, 1,220 over IPv6"
+            )
+            parts_zh.append(
+                f"{zh_names[side]}的 SYN 没有 MSS，{zh_names[peer]}只能按默认值：IPv4 为 536 字节，IPv6 为 1,220 字节"
+            )
+    add(
+        "mss",
+        "MSS: " + "; ".join(parts_en) + ".",
+        "MSS：" + "；".join(parts_zh) + "。",
+        "RFC 9293 §3.7.1, RFC 6691 §2",
+    )
+    if scaling == "both":
+        fc, fs = 1 << min(wscale[0], 14), 1 << min(wscale[1], 14)
+        add(
+            "wscale",
+            f"Window scaling is on: the client's window field is multiplied by {fc:,} "
+            f"(shift {wscale[0]}) and the server's by {fs:,} (shift {wscale[1]}), except in "
+            "the SYNs themselves, which are never scaled.",
+            f"窗口缩放已启用：客户端的窗口字段乘以 {fc:,}（移位 {wscale[0]}），服务端的乘以 {fs:,}（移位 {wscale[1]}）；"
+            "SYN 本身的窗口永远不缩放。",
+            "RFC 7323 §2.2-2.3",
+        )
+    elif scaling == "none":
+        who = [names[s] for s in (0, 1) if wscale[s] < 0]
+        who_zh = [zh_names[s] for s in (0, 1) if wscale[s] < 0]
+        add(
+            "wscale",
+            f"Window scaling is off because the {' and the '.join(who)} did not offer it: "
+            "both windows are taken as printed, at most 65,535 bytes.",
+            f"由于{'和'.join(who_zh)}没有提供窗口缩放选项，缩放未启用：窗口按原值计算，最大 65,535 字节。",
+            "RFC 7323 §2.2",
+        )
+    else:
+        add(
+            "wscale",
+            "Only one SYN was captured, so whether window scaling is in use is unknown.",
+            "只抓到了一个 SYN，无法确定窗口缩放是否启用。",
+            "RFC 7323 §2.2",
+        )
+    if syn[0] and syn[1]:
+        if sack[0] and sack[1]:
+            add(
+                "sack",
+                "SACK is in use: a receiver can report the blocks it holds beyond a gap, so "
+                "only the missing bytes are resent.",
+                "SACK 已启用：接收方可以报告空洞之后已收到的数据块，发送方只需重传缺失的字节。",
+                "RFC 2018 §2",
+            )
+        elif sack[0] or sack[1]:
+            add(
+                "sack",
+                "SACK is not used: only one side offered it; a loss is recovered from the "
+                "cumulative ACK alone.",
+                "SACK 未启用：只有一方提供了该选项，丢包只能依靠累计确认恢复。",
+                "RFC 2018 §2",
+            )
+        if ts[0] and ts[1]:
+            add(
+                "timestamps",
+                "Timestamps are in use: every segment carries TS val/ecr, which gives RTT "
+                "samples and protects against wrapped sequence numbers (PAWS).",
+                "时间戳已启用：每个报文段都带 TS val/ecr，可用于测量往返时间，并防止序列号回绕（PAWS）。",
+                "RFC 7323 §3-5",
+            )
+        elif ts[0] or ts[1]:
+            add(
+                "timestamps",
+                "Timestamps are not used: only one side offered them.",
+                "时间戳未启用：只有一方提供了该选项。",
+                "RFC 7323 §3",
+            )
+    if ecn == 2:
+        add(
+            "ecn",
+            "ECN was negotiated (SYN with ECE+CWR, SYN-ACK with ECE): routers may mark "
+            "congestion instead of dropping packets, and the receiver echoes the mark with ECE.",
+            "已协商 ECN（SYN 带 ECE+CWR，SYN-ACK 带 ECE）：路由器可以标记拥塞而不是丢包，接收方用 ECE 回显该标记。",
+            "RFC 3168 §6.1.1",
+        )
+    elif ecn == 1:
+        add(
+            "ecn",
+            "The client offered ECN (ECE+CWR in its SYN) but the server did not accept it.",
+            "客户端提出了 ECN（SYN 中带 ECE+CWR），但服务端没有接受。",
+            "RFC 3168 §6.1.1",
+        )
+    for side in (0, 1):
+        if tfo[side]:
+            add(
+                "tfo",
+                f"TCP Fast Open: the {names[side]} {_TFO_EN[tfo[side]]}"
+                + (
+                    "; data in a SYN saves one round trip on a repeat connection."
+                    if tfo[side] == 3
+                    else "."
+                ),
+                f"TCP Fast Open：{zh_names[side]}{_TFO_ZH[tfo[side]]}"
+                + ("；在 SYN 中携带数据，可在再次连接时节省一个往返。" if tfo[side] == 3 else "。"),
+                "RFC 7413 §4",
+            )
+    if mptcp[0] or mptcp[1]:
+        both = mptcp[0] and mptcp[1]
+        add(
+            "mptcp",
+            "Multipath TCP was negotiated (MP_CAPABLE in both SYNs): this connection can be one "
+            "subflow of a connection that uses several paths."
+            if both
+            else "Multipath TCP was offered by one side only, so this is plain TCP.",
+            "已协商多路径 TCP（双方 SYN 都带 MP_CAPABLE）：该连接可能是使用多条路径的连接中的一个子流。"
+            if both
+            else "只有一方提供了多路径 TCP，所以这是普通 TCP。",
+            "RFC 8684 §3.1",
+        )
+    return out
+
+
+def negotiation_of(flow: dict[str, Any]) -> list[dict[str, str]]:
+    """``negotiation`` for a flow's summary JSON (everything it needs is in the summary)."""
+    c, s = flow["sides"]["client"], flow["sides"]["server"]
+
+    def num(v: Any) -> int:
+        return -1 if v is None else int(v)
+
+    return negotiation(
+        syn=(c["syn_seen"], s["syn_seen"]),
+        mss=(num(c["mss"]), num(s["mss"])),
+        wscale=(num(c["wscale"]), num(s["wscale"])),
+        scaling=flow["window_scaling"],
+        sack=(c["sack_perm"], s["sack_perm"]),
+        ts=(c["timestamps"], s["timestamps"]),
+        ecn={"none": 0, "offered": 1, "negotiated": 2}[flow["ecn"]],
+        tfo=(TFO_NAMES.index(c["tfo"]), TFO_NAMES.index(s["tfo"])),
+        mptcp=(c["mptcp"], s["mptcp"]),
+    )

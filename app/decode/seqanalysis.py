@@ -1,0 +1,352 @@
+"""Sequence analysis of every packet of every connection at once: the expert findings.
+
+The rules are Wireshark's TCP sequence analysis (``tcp_analyze_sequence_number`` in
+epan/dissectors/packet-tcp.c, the behaviour of tshark 4.0, which is the reference our
+comparison script measures against), restated on columns.  Wireshark walks the packets one
+by one keeping, per direction, the highest sequence number seen (``nextseq``), the last ack,
+window and time, and a duplicate-ACK counter.  Every one of those is a running quantity over
+the packets of one direction, so it becomes a group-wise running maximum, a forward fill or a
+cumulative count here, and each rule becomes a mask over all rows.
+
+Where this knowingly differs from Wireshark (documented in docs/analysis.md):
+- ``tcp.ack_unseen`` compares an ACK with the highest sequence number the peer has sent, not
+  with Wireshark's "highest contiguous" edge, so an ACK over a hole that was never filled is
+  not flagged.
+- With no time stamps (pasted text printed with ``-t``) a retransmission just after duplicate
+  ACKs is still called fast; one that cannot be timed is never called out-of-order.
+
+Facts used (RFC 9293 §3.4: SYN and FIN take one sequence number each; sequence numbers
+compare modulo 2**32, RFC 1982; RFC 5681 §2-3.2: duplicate ACKs and fast retransmit;
+RFC 9293 §3.8.6.1: zero-window probing; RFC 1122 §4.2.3.6 and RFC 9293 §3.8.4: keep-alives).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .model import ACK, FIN, RST, SYN
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+B = npt.NDArray[np.bool_]
+
+M32 = 1 << 32
+HALF = 1 << 31
+_SPAN = 1 << 37  # an unwrapped sequence number may stray this far from a direction's first
+FAST_RETRANS_S = 0.020  # Wireshark: within 20 ms of the last duplicate ACK
+OOO_DEFAULT_S = 0.003  # Wireshark: 3 ms, or the handshake RTT once known
+
+# Codes this module decides; flows.py adds checksum_offload, reset and bad_option.
+SEQ_CODES = (
+    "tcp.retransmission",
+    "tcp.fast_retransmission",
+    "tcp.spurious_retransmission",
+    "tcp.duplicate_ack",
+    "tcp.out_of_order",
+    "tcp.lost_segment",
+    "tcp.ack_unseen",
+    "tcp.zero_window",
+    "tcp.zero_window_probe",
+    "tcp.window_full",
+    "tcp.window_update",
+    "tcp.keep_alive",
+    "tcp.keep_alive_ack",
+    "tcp.port_reuse",
+)
+
+
+def _s32(x: I64) -> I64:
+    """``x`` as a signed 32-bit difference (serial number arithmetic)."""
+    out: I64 = ((x + HALF) % M32) - HALF
+    return out
+
+
+def _gt(a: I64, b: I64) -> B:
+    out: B = _s32(a - b) > 0
+    return out
+
+
+@dataclass(slots=True)
+class SeqAnalysis:
+    """Per position (flow order, see FlowTable): the findings and the measured quantities."""
+
+    codes: dict[str, B]
+    dup_ack: I64  # for a duplicate ACK, its number in the run (Wireshark's dupack_num); else 0
+    ack_rtt: F64  # seconds from the segment this ACK first acknowledges; NaN
+    acked: I64  # position of that segment; -1
+    ack_rtt_clean: B  # the acked segment was sent once (Karn, RFC 6298 §3): a usable sample
+    ts_rtt: F64  # seconds from the first peer packet carrying the echoed TS val; NaN
+    in_flight: I64  # data segments: bytes sent and not yet acknowledged after it; -1
+
+
+class _Chains:
+    """The rows of each (flow, direction) in capture order: "chains"."""
+
+    def __init__(self, key2: I64) -> None:
+        n = len(key2)
+        self.n = n
+        self.order = np.argsort(key2, kind="stable")
+        k = key2[self.order]
+        start = np.ones(n, bool)
+        start[1:] = k[1:] != k[:-1]
+        self.start = start  # in chain order
+        self.idx = np.cumsum(start) - 1  # chain number, in chain order
+        prev = np.empty(n, np.int64)
+        if n:
+            prev[0] = -1
+            prev[1:] = self.order[:-1]
+        prev[start] = -1
+        self.prev = np.empty(n, np.int64)
+        self.prev[self.order] = prev  # previous row of the same chain, by position
+        first = np.where(start, np.arange(n), 0)
+        self.first = np.maximum.accumulate(first) if n else first  # chain start, chain order
+
+    def running_max(self, raw: I64, keep: B, t: F64 | None = None) -> tuple[I64, F64 | None]:
+        """Per position: the highest ``raw`` (mod 2**32 order) of its chain so far, and the
+        time of the row that last raised it; -1 / NaN before any kept row."""
+        n = self.n
+        o = self.order
+        keep_o = keep[o]
+        ki = np.flatnonzero(keep_o)
+        out = np.full(n, -1, np.int64)
+        when = np.full(n, np.nan)
+        if not len(ki):
+            return out, when
+        v = raw[o][ki]
+        g = self.idx[ki]
+        gs = np.ones(len(ki), bool)
+        gs[1:] = g[1:] != g[:-1]
+        step = np.empty(len(ki), np.int64)
+        step[0] = 0
+        step[1:] = _s32(v[1:] - v[:-1])
+        step[gs] = 0
+        rel = np.cumsum(step)
+        rel -= (rel - step)[gs][np.cumsum(gs) - 1]  # relative to the chain's first kept value
+        base = v[gs][np.cumsum(gs) - 1]
+        rel = np.clip(rel, -_SPAN + 1, _SPAN - 1)
+        gnum = np.cumsum(gs) - 1
+        off = gnum * (2 * _SPAN) + _SPAN
+        run = np.maximum.accumulate(rel + off) - off
+        raised = np.ones(len(ki), bool)
+        raised[1:] = (run[1:] > run[:-1]) | gs[1:]
+        val = (base + run) % M32
+        # forward fill within the chain to the rows not kept
+        at = np.full(n, -1, np.int64)
+        at[ki] = np.arange(len(ki))
+        fill = np.maximum.accumulate(np.where(at >= 0, np.arange(n), -1))
+        ok = (fill >= 0) & (fill >= self.first)
+        src = np.where(ok, at[np.maximum(fill, 0)], -1)
+        out_o = np.where(ok, val[np.maximum(src, 0)], -1)
+        out[o] = out_o
+        if t is None:
+            return out, None
+        rt = np.where(raised, np.arange(len(ki)), -1)
+        rfill = np.maximum.accumulate(rt)
+        tk = t[o][ki][np.maximum(rfill, 0)]
+        when[o] = np.where(ok, tk[np.maximum(src, 0)], np.nan)
+        return out, when
+
+
+def _before(after: npt.NDArray[Any], prev: I64, missing: Any) -> npt.NDArray[Any]:
+    """A per-row "after this row" quantity taken at ``prev`` (previous row of interest)."""
+    got = after[np.maximum(prev, 0)]
+    out: npt.NDArray[Any] = np.where(prev >= 0, got, missing)
+    return out
+
+
+def _last_reverse(fid: I64, d: npt.NDArray[np.int8], bounds: I64) -> I64:
+    """Per position: the last earlier position of the same flow in the other direction."""
+    n = len(fid)
+    pos = np.arange(n, dtype=np.int64)
+    out = np.full(n, -1, np.int64)
+    for side in (0, 1):
+        last = np.maximum.accumulate(np.where(d == 1 - side, pos, -1)) if n else pos
+        sel = d == side
+        lr = last[sel]
+        out[sel] = np.where(lr >= bounds[fid[sel]], lr, -1)
+    return out
+
+
+def _first_match(keys: I64, rows: I64, want: I64) -> tuple[I64, I64]:
+    """For each ``want`` key: the first row (lowest) with that key, and how many rows have it."""
+    o = np.lexsort((rows, keys))
+    ks, rs = keys[o], rows[o]
+    lo = np.searchsorted(ks, want, "left")
+    hi = np.searchsorted(ks, want, "right")
+    found = hi > lo
+    first = np.where(found, rs[np.minimum(lo, len(rs) - 1)] if len(rs) else -1, -1)
+    return first.astype(np.int64), (hi - lo).astype(np.int64)
+
+
+def analyse_sequence(
+    *,
+    fid: I64,
+    d: npt.NDArray[np.int8],
+    bounds: I64,
+    flags: I64,
+    seq: I64,
+    ack: I64,
+    length: I64,
+    win: I64,
+    eff_win: I64,
+    t: F64,
+    ts_val: I64,
+    ts_ecr: I64,
+    irtt: F64,
+    reuse: B,
+) -> SeqAnalysis:
+    n = len(fid)
+    pos = np.arange(n, dtype=np.int64)
+    syn, fin, rst = (flags & SYN) > 0, (flags & FIN) > 0, (flags & RST) > 0
+    ackf = ((flags & ACK) > 0) & (ack >= 0)
+    plain = ~(syn | fin | rst)
+    seglen = np.maximum(length, 0)
+    known = seq >= 0
+    end = np.where(known, (seq + seglen + syn + fin) % M32, -1)
+    key2 = fid * 2 + d
+    ch = _Chains(key2)
+    prev = ch.prev
+    rev = _last_reverse(fid, d, bounds)
+    has_prev, has_rev = prev >= 0, rev >= 0
+
+    rev_win = _before(win, rev, -1)
+    # zero-window probes do not advance nextseq; find them against a nextseq without them
+    cand = known & (seglen == 1) & (rev_win == 0)
+    if cand.any():
+        ns1, _ = ch.running_max(end, known & ~cand)
+        zwp = cand & (seq == _before(ns1, prev, -1))
+        del ns1
+    else:
+        zwp = cand
+    ns_after, ns_time = ch.running_max(end, known & ~zwp, t)
+    assert ns_time is not None
+    ns_time_after: F64 = ns_time
+    fwd_ns = _before(ns_after, prev, -1)
+    fwd_ns_time = _before(ns_time_after, prev, np.nan)
+    fwd_win = _before(win, prev, -1)
+    fwd_ack = _before(ack, prev, -1)
+    seq_eff = np.where(known, seq, fwd_ns)  # a pasted bare ACK sits at nextseq
+    ns_known = fwd_ns >= 0
+    free = ~zwp  # Wireshark skips the window/keep-alive/dup-ACK rules for a probe
+
+    zero_window = (win == 0) & plain & free
+    lost = ns_known & known & _gt(seq, fwd_ns) & ~rst & free
+    keep_alive = (seglen <= 1) & ns_known & (seq_eff == (fwd_ns - 1) % M32) & plain & free
+    same_place = (
+        (seglen == 0) & has_prev & ns_known & (seq_eff == fwd_ns) & (ack == fwd_ack) & plain & free
+    )
+    window_update = same_place & (win > 0) & (win != fwd_win)
+    rev_eff = _before(eff_win, rev, -1)
+    rev_ack = _before(ack, rev, -1)
+    window_full = (
+        (seglen > 0)
+        & known
+        & (rev_eff >= 0)
+        & (rev_ack >= 0)
+        & ((seq + seglen) % M32 == (rev_ack + rev_eff) % M32)
+        & plain
+        & free
+    )
+    rev_ka = _before(keep_alive, rev, False).astype(bool)
+    repeat = same_place & (win > 0) & (win == fwd_win)
+    keep_alive_ack = repeat & rev_ka
+    dup = repeat & ~rev_ka
+
+    # duplicate-ACK runs: the count restarts whenever a direction's ack number changes
+    o = ch.order
+    reset_o = (ack != fwd_ack)[o] | ch.start
+    csum = np.cumsum(dup[o].astype(np.int64))
+    last_reset = np.maximum.accumulate(np.where(reset_o, np.arange(n), 0)) if n else csum
+    dupnum = np.empty(n, np.int64)
+    dupnum[o] = csum - csum[last_reset]
+    dup_ack = np.where(dup, dupnum, 0)
+    rev_dupnum = _before(dupnum, rev, 0)
+
+    # an ACK beyond anything the peer was seen to send
+    rev_ns = _before(ns_after, rev, -1)
+    ack_unseen = ackf & (rev_ns >= 0) & _gt(ack, rev_ns) & (ack != fwd_ack)
+
+    # retransmission, fast retransmission, spurious retransmission, out-of-order
+    carries = ((seglen > 0) | syn | fin) & known & ~keep_alive
+    behind = ns_known & _gt(fwd_ns, seq)
+    behind &= ~((seglen > 1) & (seq == (fwd_ns - 1) % M32))
+    spurious = carries & (seglen > 0) & (rev_ack > 0) & ~_gt((seq + seglen) % M32, rev_ack)
+    since_ack = t - _before(t, rev, np.nan)
+    fast = (
+        carries
+        & ~spurious
+        & behind
+        & (rev_dupnum >= 2)
+        & (rev_ack == seq)
+        & ~(since_ack >= FAST_RETRANS_S)  # NaN (no times) counts as close
+    )
+    thres = np.where(np.isnan(irtt), OOO_DEFAULT_S, irtt)[fid] if n else np.zeros(0)
+    ooo = carries & ~spurious & ~fast & behind & ((t - fwd_ns_time) < thres) & (fwd_ns != end)
+    retrans = carries & ~spurious & ~fast & ~ooo & behind
+
+    # ACK RTT: an ACK that moves this direction's ack forward and equals the end of a
+    # segment the peer sent earlier measures from the first such segment
+    ack_max, _ = ch.running_max(ack, ackf)
+    before_max = _before(ack_max, prev, -1)
+    new_ack = ackf & has_rev & ((before_max < 0) | _gt(ack, before_max))
+    seg = ((seglen > 0) | syn | fin) & known
+    seg_rows = np.flatnonzero(seg)
+    ack_rows = np.flatnonzero(new_ack)
+    acked = np.full(n, -1, np.int64)
+    clean = np.zeros(n, bool)
+    if len(seg_rows) and len(ack_rows):
+        skeys = key2[seg_rows] * M32 + end[seg_rows]
+        akeys = (fid[ack_rows] * 2 + (1 - d[ack_rows])) * M32 + ack[ack_rows]
+        first, count = _first_match(skeys, seg_rows, akeys)
+        good = (first >= 0) & (first < ack_rows)
+        acked[ack_rows[good]] = first[good]
+        clean[ack_rows[good]] = count[good] == 1
+    ack_rtt = np.where(acked >= 0, t - t[np.maximum(acked, 0)], np.nan)
+
+    # TS echo RTT (RFC 7323 §4): a new echo measured from the peer's first packet with that TSval
+    ts_rtt = np.full(n, np.nan)
+    has_ts = ts_val >= 0
+    prev_ecr = _before(ts_ecr, prev, -1)
+    echo = ackf & (ts_ecr > 0) & (ts_ecr != prev_ecr) & has_rev
+    ts_rows, echo_rows = np.flatnonzero(has_ts), np.flatnonzero(echo)
+    if len(ts_rows) and len(echo_rows):
+        tkeys = key2[ts_rows] * M32 + ts_val[ts_rows]
+        ekeys = (fid[echo_rows] * 2 + (1 - d[echo_rows])) * M32 + ts_ecr[echo_rows]
+        first, _ = _first_match(tkeys, ts_rows, ekeys)
+        good = (first >= 0) & (first < echo_rows)
+        ts_rtt[echo_rows[good]] = t[echo_rows[good]] - t[first[good]]
+
+    # bytes in flight after a data segment: highest sequence sent minus the peer's last ack
+    flight = _s32(ns_after - rev_ack)
+    in_flight = np.where((seglen > 0) & (rev_ack >= 0) & (ns_after >= 0) & (flight > 0), flight, -1)
+
+    codes = {
+        "tcp.retransmission": retrans,
+        "tcp.fast_retransmission": fast,
+        "tcp.spurious_retransmission": spurious,
+        "tcp.duplicate_ack": dup,
+        "tcp.out_of_order": ooo,
+        "tcp.lost_segment": lost,
+        "tcp.ack_unseen": ack_unseen,
+        "tcp.zero_window": zero_window,
+        "tcp.zero_window_probe": zwp,
+        "tcp.window_full": window_full,
+        "tcp.window_update": window_update,
+        "tcp.keep_alive": keep_alive,
+        "tcp.keep_alive_ack": keep_alive_ack,
+        "tcp.port_reuse": reuse,
+    }
+    del pos
+    return SeqAnalysis(
+        codes=codes,
+        dup_ack=dup_ack,
+        ack_rtt=ack_rtt,
+        acked=acked,
+        ack_rtt_clean=clean,
+        ts_rtt=ts_rtt,
+        in_flight=in_flight,
+    )

@@ -1,0 +1,217 @@
+"""Agreement between tcpladder's findings and Wireshark's TCP analysis of the same capture.
+
+The reference is tshark's per-packet fields (``tshark -T fields -e tcp.analysis.…``, the
+columns ``scripts/impaired.py`` records next to each capture).  For each finding this counts
+the packets both flag, only tcpladder flags, and only tshark flags, and gives precision,
+recall and F1.  It also checks the duplicate-ACK numbers, the handshake RTT and the ACK RTT.
+
+tshark marks a fast or spurious retransmission as a retransmission too; tcpladder gives one
+code per kind, so "tcp.retransmission" is compared as the union of the three.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .analysis import Analysis
+from .flows import FINDING_CODES
+
+# what scripts/impaired.py records and scripts/compare-tshark asks tshark for
+TSHARK_FIELDS = [
+    "frame.number",
+    "tcp.stream",
+    "tcp.analysis.retransmission",
+    "tcp.analysis.fast_retransmission",
+    "tcp.analysis.spurious_retransmission",
+    "tcp.analysis.duplicate_ack",
+    "tcp.analysis.duplicate_ack_num",
+    "tcp.analysis.out_of_order",
+    "tcp.analysis.lost_segment",
+    "tcp.analysis.ack_lost_segment",
+    "tcp.analysis.zero_window",
+    "tcp.analysis.zero_window_probe",
+    "tcp.analysis.window_full",
+    "tcp.analysis.window_update",
+    "tcp.analysis.keep_alive",
+    "tcp.analysis.keep_alive_ack",
+    "tcp.analysis.reused_ports",
+    "tcp.analysis.initial_rtt",
+    "tcp.analysis.ack_rtt",
+    "tcp.analysis.bytes_in_flight",
+]
+# tshark field -> tcpladder code(s)
+FIELD_CODES: dict[str, tuple[str, ...]] = {
+    "tcp.analysis.retransmission": (
+        "tcp.retransmission",
+        "tcp.fast_retransmission",
+        "tcp.spurious_retransmission",
+    ),
+    "tcp.analysis.fast_retransmission": ("tcp.fast_retransmission",),
+    "tcp.analysis.spurious_retransmission": ("tcp.spurious_retransmission",),
+    "tcp.analysis.duplicate_ack": ("tcp.duplicate_ack",),
+    "tcp.analysis.out_of_order": ("tcp.out_of_order",),
+    "tcp.analysis.lost_segment": ("tcp.lost_segment",),
+    "tcp.analysis.ack_lost_segment": ("tcp.ack_unseen",),
+    "tcp.analysis.zero_window": ("tcp.zero_window",),
+    "tcp.analysis.zero_window_probe": ("tcp.zero_window_probe",),
+    "tcp.analysis.window_full": ("tcp.window_full",),
+    "tcp.analysis.window_update": ("tcp.window_update",),
+    "tcp.analysis.keep_alive": ("tcp.keep_alive",),
+    "tcp.analysis.keep_alive_ack": ("tcp.keep_alive_ack",),
+    "tcp.analysis.reused_ports": ("tcp.port_reuse",),
+}
+
+
+@dataclass
+class Score:
+    both: int = 0
+    ours: int = 0  # only tcpladder
+    theirs: int = 0  # only tshark
+    examples: list[str] = field(default_factory=list)
+
+    @property
+    def precision(self) -> float:
+        return self.both / (self.both + self.ours) if self.both + self.ours else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.both / (self.both + self.theirs) if self.both + self.theirs else 1.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    @property
+    def seen(self) -> int:
+        return self.both + self.ours + self.theirs
+
+
+@dataclass
+class Agreement:
+    scores: dict[str, Score]
+    dup_num_equal: int = 0
+    dup_num_total: int = 0
+    irtt: list[tuple[float | None, float | None]] = field(default_factory=list)
+    ack_rtt_equal: int = 0
+    ack_rtt_total: int = 0
+    packets: int = 0
+
+    def add(self, other: Agreement) -> None:
+        for k, s in other.scores.items():
+            mine = self.scores.setdefault(k, Score())
+            mine.both += s.both
+            mine.ours += s.ours
+            mine.theirs += s.theirs
+            mine.examples += s.examples[: max(0, 5 - len(mine.examples))]
+        self.dup_num_equal += other.dup_num_equal
+        self.dup_num_total += other.dup_num_total
+        self.irtt += other.irtt
+        self.ack_rtt_equal += other.ack_rtt_equal
+        self.ack_rtt_total += other.ack_rtt_total
+        self.packets += other.packets
+
+
+def parse_tsv(text: str) -> tuple[list[str], list[dict[str, str]]]:
+    lines = text.splitlines()
+    if not lines:
+        return [], []
+    head = lines[0].split("\t")
+    rows = [dict(zip(head, line.split("\t"), strict=False)) for line in lines[1:] if line]
+    return head, rows
+
+
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= 1.5e-6  # tshark prints 9 decimals; our times are float seconds
+
+
+def agreement(analysis: Analysis, tsv: str) -> Agreement:
+    """Compare one capture's analysis with tshark's fields for the same capture."""
+    ft = analysis.table
+    head, rows = parse_tsv(tsv)
+    frames = ft.table.cols["frame"][ft.order]
+    at = {int(f): k for k, f in enumerate(frames.tolist())}
+    bits = ft.findings
+    out = Agreement(scores={})
+    out.packets = len(rows)
+    for fld, codes in FIELD_CODES.items():
+        if fld not in head:
+            continue
+        mask = 0
+        for code in codes:
+            mask |= 1 << FINDING_CODES.index(code)
+        score = out.scores.setdefault(
+            codes[0] if len(codes) == 1 else "tcp.retransmission*", Score()
+        )
+        for r in rows:
+            k = at.get(int(r["frame.number"]))
+            theirs = bool(r.get(fld))
+            ours = k is not None and bool(int(bits[k]) & mask)
+            if theirs and ours:
+                score.both += 1
+            elif ours:
+                score.ours += 1
+            elif theirs:
+                score.theirs += 1
+            if theirs != ours and len(score.examples) < 5:
+                score.examples.append(
+                    f"frame {r['frame.number']}: {'tcpladder' if ours else 'tshark'}"
+                )
+    dup = ft.seq.dup_ack
+    for r in rows:
+        k = at.get(int(r["frame.number"]))
+        if r.get("tcp.analysis.duplicate_ack_num") and k is not None:
+            out.dup_num_total += 1
+            out.dup_num_equal += int(r["tcp.analysis.duplicate_ack_num"]) == int(dup[k])
+        if r.get("tcp.analysis.ack_rtt") and k is not None:
+            out.ack_rtt_total += 1
+            ours_rtt = float(ft.seq.ack_rtt[k])
+            out.ack_rtt_equal += not math.isnan(ours_rtt) and _close(
+                ours_rtt, float(r["tcp.analysis.ack_rtt"])
+            )
+    # the handshake RTT, per connection (tshark repeats it on every packet of the stream)
+    first_irtt: dict[str, float] = {}
+    stream_of_flow: dict[int, str] = {}
+    for r in rows:
+        k = at.get(int(r["frame.number"]))
+        s = r.get("tcp.stream", "")
+        if k is not None:
+            stream_of_flow.setdefault(int(ft.fid[k]), s)
+        if r.get("tcp.analysis.initial_rtt") and s not in first_irtt:
+            first_irtt[s] = float(r["tcp.analysis.initial_rtt"])
+    for f, s in sorted(stream_of_flow.items()):
+        ours_i = float(ft.irtt[f])
+        out.irtt.append(
+            (None if np.isnan(ours_i) else ours_i, first_irtt.get(s)),
+        )
+    return out
+
+
+def irtt_equal(pairs: list[tuple[float | None, float | None]]) -> bool:
+    return all(
+        (a is None and b is None) or (a is not None and b is not None and _close(a, b))
+        for a, b in pairs
+    )
+
+
+def report(name: str, a: Agreement) -> str:
+    lines = [f"{name}: {a.packets} packets"]
+    for code, s in sorted(a.scores.items()):
+        if not s.seen:
+            continue
+        lines.append(
+            f"  {code:30} both {s.both:5} only-tcpladder {s.ours:4} only-tshark {s.theirs:4}"
+            f"  P {s.precision:.3f} R {s.recall:.3f} F1 {s.f1:.3f}"
+            + (f"  e.g. {'; '.join(s.examples[:3])}" if s.examples else "")
+        )
+    if a.dup_num_total:
+        lines.append(f"  duplicate ACK numbers equal: {a.dup_num_equal}/{a.dup_num_total}")
+    if a.ack_rtt_total:
+        lines.append(f"  ACK RTT equal: {a.ack_rtt_equal}/{a.ack_rtt_total}")
+    if a.irtt:
+        ok = sum(irtt_equal([p]) for p in a.irtt)
+        lines.append(f"  handshake RTT equal: {ok}/{len(a.irtt)} connections")
+    return "\n".join(lines)
