@@ -507,6 +507,30 @@ def explain_packet(p: Packet, flow: Flow, info: PacketInfo) -> list[Field]:
     fields.append(_sack_field(p, flow))
     fields += _other_option_fields(p)
     fields.append(_len_field(p))
+    if info.ack_rtt is not None and info.acks is not None:
+        fields.append(
+            Field(
+                "ack_rtt",
+                f"ACK RTT {_ms(info.ack_rtt)}",
+                f"this ACK is the first to cover packet #{info.acks}, sent {_ms(info.ack_rtt)} "
+                "earlier: an RTT sample as seen at the capture point (Wireshark's ack_rtt).",
+                f"该 ACK 首次确认了第 #{info.acks} 个包，相隔 {_ms(info.ack_rtt)}："
+                "这是在抓包点看到的一个往返时间样本（即 Wireshark 的 ack_rtt）。",
+                "RFC 6298 §2",
+            )
+        )
+    if info.in_flight is not None:
+        fields.append(
+            Field(
+                "in_flight",
+                f"in flight {n(info.in_flight)}",
+                f"{n(info.in_flight)} bytes sent by this side and not yet acknowledged after this "
+                "segment (highest sequence sent minus the peer's last ACK).",
+                f"本段发出后，本方已发送但尚未被确认的数据为 {n(info.in_flight)} 字节"
+                "（已发送的最高序号减去对方最近的确认号）。",
+                "RFC 9293 §3.8.6, RFC 5681 §2",
+            )
+        )
     return [f for f in fields if f is not None]
 
 

@@ -14,6 +14,9 @@ Where this knowingly differs from Wireshark (documented in docs/analysis.md):
   not flagged.
 - With no time stamps (pasted text printed with ``-t``) a retransmission just after duplicate
   ACKs is still called fast; one that cannot be timed is never called out-of-order.
+- Pasted text shows no seq on a bare ACK, so a keep-alive (seq one below nextseq) cannot be
+  told from a duplicate ACK by its numbers: a repeated bare ACK after a second or more of
+  silence is taken as a keep-alive.
 
 Facts used (RFC 9293 §3.4: SYN and FIN take one sequence number each; sequence numbers
 compare modulo 2**32, RFC 1982; RFC 5681 §2-3.2: duplicate ACKs and fast retransmit;
@@ -39,6 +42,7 @@ HALF = 1 << 31
 _SPAN = 1 << 37  # an unwrapped sequence number may stray this far from a direction's first
 FAST_RETRANS_S = 0.020  # Wireshark: within 20 ms of the last duplicate ACK
 OOO_DEFAULT_S = 0.003  # Wireshark: 3 ms, or the handshake RTT once known
+IDLE_PROBE_S = 1.0  # pasted text: a bare repeated ACK after this much silence is a keep-alive
 
 # Codes this module decides; flows.py adds checksum_offload, reset and bad_option.
 SEQ_CODES = (
@@ -229,7 +233,17 @@ def analyse_sequence(
     fwd_ns_time = _before(ns_time_after, prev, np.nan)
     fwd_win = _before(win, prev, -1)
     fwd_ack = _before(ack, prev, -1)
-    seq_eff = np.where(known, seq, fwd_ns)  # a pasted bare ACK sits at nextseq
+    # A pasted bare ACK has no printed seq (tcpdump shows none without data, SYN, FIN or
+    # RST): take it as sitting at nextseq, except when it comes after at least a second of
+    # silence on the connection and repeats the last ack: then it is a keep-alive probe,
+    # whose seq is nextseq - 1 (RFC 9293 §3.8.4), and the capture would have shown it so.
+    prev_any = np.full(n, np.nan)
+    if n > 1:
+        prev_any[1:] = t[:-1]
+        prev_any[np.asarray(bounds[:-1])[bounds[:-1] < n]] = np.nan
+    idle = (t - prev_any) >= IDLE_PROBE_S
+    probe = ~known & (seglen == 0) & plain & has_prev & (ack == fwd_ack) & idle
+    seq_eff = np.where(known, seq, np.where(probe, (fwd_ns - 1) % M32, fwd_ns))
     ns_known = fwd_ns >= 0
     free = ~zwp  # Wireshark skips the window/keep-alive/dup-ACK rules for a probe
 

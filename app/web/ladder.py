@@ -57,7 +57,8 @@ def ladder_rows(flow: Flow, lang: str, start: int = 0) -> list[Row]:
         findings = [
             {
                 "code": code,
-                "title": CATALOGUE[code].title_zh if lang == "zh" else CATALOGUE[code].title_en,
+                "title": (CATALOGUE[code].title_zh if lang == "zh" else CATALOGUE[code].title_en)
+                + (f" #{info.dup_ack}" if code == "tcp.duplicate_ack" and info.dup_ack else ""),
                 "text": CATALOGUE[code].zh if lang == "zh" else CATALOGUE[code].en,
                 "rfc": CATALOGUE[code].rfc,
             }

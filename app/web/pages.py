@@ -6,6 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from app.decode.catalogue import CATALOGUE
+from app.decode.connstats import STATE_TEXT
+from app.decode.narrative import negotiation_of
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -35,7 +39,28 @@ def _listed(f: dict[str, Any], lang: str) -> dict[str, Any]:
         "ended_by": f["ended_by"],
         "roles_from": f["roles_from"],
         "scaling": f["window_scaling"],
+        # sessions stored before these fields existed lack them
+        "state": f.get("state"),
+        "state_text": STATE_TEXT[f["state"]][lang == "zh"] if f.get("state") else None,
+        "history": f.get("history"),
+        "irtt_ms": f.get("irtt_ms"),
+        "rtt": f.get("rtt_ms"),
+        "findings": [
+            {"code": code, "count": k, "title": _title(code, lang)}
+            for code, k in (f.get("findings") or {}).items()
+        ],
+        "narrative": (f.get("narrative") or {}).get(lang),
+        "negotiation": [
+            {"text": n[lang], "rfc": n["rfc"]} for n in (negotiation_of(f) if "ecn" in f else [])
+        ],
     }
+
+
+def _title(code: str, lang: str) -> str:
+    e = CATALOGUE.get(code)
+    if e is None:
+        return code
+    return e.title_zh if lang == "zh" else e.title_en
 
 
 def renderer(request: Request):  # type: ignore[no-untyped-def]

@@ -162,3 +162,20 @@ def test_capture_errors_carry_the_byte_offset(client: TestClient) -> None:
     err = r.json()["error"]
     assert err["code"] == "trace.unsupported" and err["offset"] == 20
     assert "link type 147" in err["message"]
+
+
+def test_flow_page_explains_the_connection(client: TestClient) -> None:
+    pcap = (ROOT / "tests/fixtures/captures/impaired/loss.pcap").read_bytes()
+    r = client.post("/api/sessions", files={"file": ("loss.pcap", pcap)})
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    j = client.get(f"/api/sessions/{sid}").json()
+    flow = j["flows"][0]
+    assert flow["state"] == "SF" and flow["narrative"]["en"] and flow["negotiation"]
+    page = client.get(f"/s/{sid}/f/1").text
+    assert "Zeek conn_state SF" in page and flow["history"] in page
+    assert "fast retransmission" in page  # narrative
+    assert "Window scaling is on" in page  # negotiation
+    assert "Dup ACK" in page or "Duplicate ACK #" in page
+    zh = client.get(f"/s/{sid}/f/1?lang=zh").text
+    assert "快速重传" in zh
