@@ -6,14 +6,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from app.decode.catalogue import CATALOGUE
-from app.decode.connstats import STATE_TEXT
-from app.decode.narrative import negotiation_of
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from app.decode.catalogue import CATALOGUE
+from app.decode.connstats import STATE_TEXT
 from app.decode.errors import NotFound
+from app.decode.narrative import negotiation_of
 from app.store import new_token
 
 from .api import OWNER_COOKIE, owner_token, store_of
