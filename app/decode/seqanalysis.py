@@ -254,6 +254,7 @@ def analyse_sequence(
         (seglen == 0) & has_prev & ns_known & (seq_eff == fwd_ns) & (ack == fwd_ack) & plain & free
     )
     window_update = same_place & (win > 0) & (win != fwd_win)
+    del seq_eff, prev_any, idle, probe
     rev_eff = _before(eff_win, rev, -1)
     rev_ack = _before(ack, rev, -1)
     window_full = (
@@ -267,6 +268,7 @@ def analyse_sequence(
     )
     rev_ka = _before(keep_alive, rev, False).astype(bool)
     repeat = same_place & (win > 0) & (win == fwd_win)
+    del same_place, fwd_win, rev_eff, rev_win
     keep_alive_ack = repeat & rev_ka
     dup = repeat & ~rev_ka
 
@@ -301,6 +303,7 @@ def analyse_sequence(
     thres = np.where(np.isnan(irtt), OOO_DEFAULT_S, irtt)[fid] if n else np.zeros(0)
     ooo = carries & ~spurious & ~fast & behind & ((t - fwd_ns_time) < thres) & (fwd_ns != end)
     retrans = carries & ~spurious & ~fast & ~ooo & behind
+    del since_ack, thres, fwd_ns_time, ns_time_after, behind, carries, rev_dupnum, dupnum
 
     # ACK RTT: an ACK that moves this direction's ack forward and equals the end of a
     # segment the peer sent earlier measures from the first such segment
