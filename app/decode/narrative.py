@@ -16,20 +16,16 @@ def _n(v: int) -> str:
     return f"{v:,}"
 
 
-def size(b: int) -> str:
+def size(b: int, unit: str = "bytes") -> str:
     if b < 10_000:
-        return f"{b:,} bytes"
+        return f"{b:,} {unit}"
     if b < 10_000_000:
         return f"{b / 1000:,.1f} KB"
     return f"{b / 1_000_000:,.1f} MB"
 
 
 def _size_zh(b: int) -> str:
-    if b < 10_000:
-        return f"{b:,} 字节"
-    if b < 10_000_000:
-        return f"{b / 1000:,.1f} KB"
-    return f"{b / 1_000_000:,.1f} MB"
+    return size(b, "字节")
 
 
 def ms(seconds: float) -> str:

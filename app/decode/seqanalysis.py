@@ -44,24 +44,6 @@ FAST_RETRANS_S = 0.020  # Wireshark: within 20 ms of the last duplicate ACK
 OOO_DEFAULT_S = 0.003  # Wireshark: 3 ms, or the handshake RTT once known
 IDLE_PROBE_S = 1.0  # pasted text: a bare repeated ACK after this much silence is a keep-alive
 
-# Codes this module decides; flows.py adds checksum_offload, reset and bad_option.
-SEQ_CODES = (
-    "tcp.retransmission",
-    "tcp.fast_retransmission",
-    "tcp.spurious_retransmission",
-    "tcp.duplicate_ack",
-    "tcp.out_of_order",
-    "tcp.lost_segment",
-    "tcp.ack_unseen",
-    "tcp.zero_window",
-    "tcp.zero_window_probe",
-    "tcp.window_full",
-    "tcp.window_update",
-    "tcp.keep_alive",
-    "tcp.keep_alive_ack",
-    "tcp.port_reuse",
-)
-
 
 def _s32(x: I64) -> I64:
     """``x`` as a signed 32-bit difference (serial number arithmetic)."""
