@@ -266,36 +266,33 @@ while s.recv(65536):
 s.close()
 """,
     ),
+    Scenario(
+        "port-reuse",
+        ["--delay-ms", "1"],
+        "tlc",
+        """
+    srv = socket.create_server(('0.0.0.0', PORT))
+    for _ in range(2):
+        c, _ = srv.accept()
+        c.recv(100)
+        c.sendall(b'bye')
+        c.recv(100)
+        c.close()
+    """,
+        """
+    for i in range(2):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+        s.bind(('0.0.0.0', 40100))
+        s.connect((SERVER, PORT))
+        s.sendall(b'hello %d' % i)
+        s.recv(100)
+        s.close()
+        time.sleep(0.3)
+    """,
+    ),
 ]
-
-
-PORT_REUSE = Scenario(
-    "port-reuse",
-    ["--delay-ms", "1"],
-    "tlc",
-    """
-srv = socket.create_server(('0.0.0.0', PORT))
-for _ in range(2):
-    c, _ = srv.accept()
-    c.recv(100)
-    c.sendall(b'bye')
-    c.recv(100)
-    c.close()
-""",
-    """
-for i in range(2):
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
-    s.bind(('0.0.0.0', 40100))
-    s.connect((SERVER, PORT))
-    s.sendall(b'hello %d' % i)
-    s.recv(100)
-    s.close()
-    time.sleep(0.3)
-""",
-)
-SCENARIOS.append(PORT_REUSE)
 
 
 def crafted(out: Path) -> None:

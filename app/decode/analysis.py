@@ -141,10 +141,6 @@ def _float(v: float) -> str:
     return "null" if v != v else repr(v)
 
 
-def _ms(v: float) -> str:
-    return "null" if v != v else repr(round(v * 1000, 3))
-
-
 _BOOL = ("false", "true")
 
 
@@ -190,7 +186,8 @@ def summary_texts(ft: FlowTable) -> list[str]:
     server = _endpoint_texts(ft, ft.server_ep)
     start, end = ft.start.tolist(), ft.end.tolist()
     # float64 epoch seconds resolve about 0.2 µs: give the RTT in whole microseconds
-    irtt = [_float(round(v * 1000, 3)) for v in ft.irtt.tolist()]
+    raw_irtt = ft.irtt.tolist()
+    irtt = [_float(round(v * 1000, 3)) for v in raw_irtt]
     syn = (ft.syn_pos >= 0).tolist()
     isn, mss, ws = _texts(ft.isn), _texts(ft.mss), _texts(ft.wscale)
     sack, tsopt = ft.sackok.tolist(), ft.timestamps.tolist()
@@ -221,7 +218,6 @@ def summary_texts(ft: FlowTable) -> list[str]:
     ecn_text = ('"none"', '"offered"', '"negotiated"')
     ecn = facts.ecn.tolist()
     tfo, mptcp = facts.tfo.tolist(), facts.mptcp.tolist()
-    raw_irtt = ft.irtt.tolist()
     med = ar.median.tolist()
     samples = ar.samples.tolist()
     states = [STATES[i] for i in facts.state.tolist()]

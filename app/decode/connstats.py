@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from .flows import FINDING_CODES, FlowTable
+from .flows import ENDED_BY, FINDING_CODES, ROLES_FROM, FlowTable
 from .model import ACK, CWR, ECE, FIN, RST, SYN
 from .table import OPT_EOL, OPT_NOP
 
@@ -197,10 +197,12 @@ def connection_facts(ft: FlowTable) -> Facts:
     code = {name: (bits >> i) & 1 > 0 for i, name in enumerate(FINDING_CODES)}
 
     # -- conn_state --
-    p_syn, p_synack = ft.first(syn & ~ack & (d == 0)), ft.first(syn & ack & (d == 1))
-    has_syn, has_synack = p_syn >= 0, p_synack >= 0
-    p_rst = ft.first(rst)
-    rst_by = np.where(p_rst >= 0, d[np.maximum(p_rst, 0)], -1)
+    # the flow table has these already: roles come from a pure SYN (sent by the client, by
+    # definition) and the first RST's sender is the closer of a reset or refused connection
+    has_syn = ft.roles_from == ROLES_FROM.index("syn")
+    has_synack = ft.first(syn & ack & (d == 1)) >= 0
+    aborted = np.isin(ft.ended_by, (ENDED_BY.index("reset"), ENDED_BY.index("refused")))
+    rst_by = np.where(aborted, ft.closer, -1)
     fin_o, fin_r = ft.any(fin & (d == 0)), ft.any(fin & (d == 1))
     st = np.zeros(count, np.int64)  # OTH
     idx = {s: i for i, s in enumerate(STATES)}

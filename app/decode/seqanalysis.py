@@ -186,7 +186,6 @@ def analyse_sequence(
     reuse: B,
 ) -> SeqAnalysis:
     n = len(fid)
-    pos = np.arange(n, dtype=np.int64)
     syn, fin, rst = (flags & SYN) > 0, (flags & FIN) > 0, (flags & RST) > 0
     ackf = ((flags & ACK) > 0) & (ack >= 0)
     plain = ~(syn | fin | rst)
@@ -339,7 +338,6 @@ def analyse_sequence(
         "tcp.keep_alive_ack": keep_alive_ack,
         "tcp.port_reuse": reuse,
     }
-    del pos
     return SeqAnalysis(
         codes=codes,
         dup_ack=dup_ack,

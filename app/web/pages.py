@@ -12,7 +12,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from app.decode.catalogue import CATALOGUE
 from app.decode.connstats import STATE_TEXT
 from app.decode.errors import NotFound
-from app.decode.narrative import negotiation_of
 from app.store import new_token
 
 from .api import OWNER_COOKIE, owner_token, store_of
@@ -49,10 +48,14 @@ def _listed(f: dict[str, Any], lang: str) -> dict[str, Any]:
             for code, k in (f.get("findings") or {}).items()
         ],
         "narrative": (f.get("narrative") or {}).get(lang),
-        "negotiation": [
-            {"text": n[lang], "rfc": n["rfc"]} for n in (negotiation_of(f) if "ecn" in f else [])
-        ],
     }
+
+
+def _shown(f: dict[str, Any], lang: str) -> dict[str, Any]:
+    """The connection on show: its row plus the stored negotiation (none in sessions stored
+    before it existed)."""
+    negotiation = [{"text": n[lang], "rfc": n["rfc"]} for n in f.get("negotiation", [])]
+    return {**_listed(f, lang), "negotiation": negotiation}
 
 
 def _title(code: str, lang: str) -> str:
@@ -110,7 +113,7 @@ def _session_context(request: Request, sid: str, flow_id: int | None) -> dict[st
         "source": rec.result["source"],
         "flows": flows,
         "flow_total": analysis.flow_count,
-        "flow": _listed(rec.result["flows"][flow.id - 1], lang) if flow else None,
+        "flow": _shown(rec.result["flows"][flow.id - 1], lang) if flow else None,
         "rows": ladder_rows(flow, lang, start) if flow else [],
         "start": start,
         "page": PAGE,
