@@ -8,8 +8,7 @@ import sys
 from typing import Any
 
 from app import __version__
-from app.decode import Limits, TraceError, analyse, read_input, read_path, to_json
-from app.decode.analysis import write_json
+from app.decode import Limits, TraceError, analyse, read_input, read_path, to_json, write_json
 
 
 def _text_summary(result: dict[str, Any]) -> str:

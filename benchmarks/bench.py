@@ -64,7 +64,7 @@ def _child(code: str, *args: str) -> dict[str, float]:
 
 PARSE_CODE = """
 import json, sys, time
-from app.decode.textparse import parse_text
+from app.decode.text.parser import parse_text
 t0 = time.perf_counter()
 text = open(sys.argv[1], encoding="utf-8").read()
 t1 = time.perf_counter()

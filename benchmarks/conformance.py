@@ -23,11 +23,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.decode.compare import differences
-from app.decode.errors import TraceError
-from app.decode.model import Packet
-from app.decode.reader import read_capture
-from app.decode.textparse import parse_text
+from app.decode.model.errors import TraceError
+from app.decode.model.packet import Packet
+from app.decode.readers.capture import read_capture
+from app.decode.text.parser import parse_text
+from benchmarks.fieldcompare import differences
 
 
 @dataclass

@@ -67,9 +67,7 @@ def snapshot(target: Path, shared: Path | None) -> int:
     for path in inputs(shared):
         (target / name_of(path)).write_text(explain(path))
         count += 1
-    (target / "INDEX").write_text(
-        "\n".join(f"{name_of(p)}\t{p}" for p in inputs(shared)) + "\n"
-    )
+    (target / "INDEX").write_text("\n".join(f"{name_of(p)}\t{p}" for p in inputs(shared)) + "\n")
     print(f"{count} inputs written to {target}")
     return 0
 
@@ -98,9 +96,7 @@ def first_difference(a: Any, b: Any, where: str = "") -> str | None:
 
 
 def compare(old: Path, new: Path) -> int:
-    index = dict(
-        line.split("\t", 1) for line in (old / "INDEX").read_text().splitlines() if line
-    )
+    index = dict(line.split("\t", 1) for line in (old / "INDEX").read_text().splitlines() if line)
     same = differ = 0
     for name, path in sorted(index.items(), key=lambda kv: kv[1]):
         a_path, b_path = old / name, new / name

@@ -28,7 +28,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from app.decode.wireshark import TSHARK_FIELDS  # noqa: E402
+from benchmarks.tshark_agreement import TSHARK_FIELDS  # noqa: E402
 
 PY = sys.executable
 CLIENT, SERVER, PORT = "10.77.0.1", "10.77.0.2", 5001

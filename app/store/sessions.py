@@ -37,8 +37,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 
 from app.decode import Analysis, Limits, analyse, read_input, to_json
-from app.decode.detail import Detail, packet_detail
-from app.decode.errors import Forbidden, NotFound
+from app.decode.explain.detail import Detail, packet_detail
+from app.decode.model.errors import Forbidden, NotFound
 
 SCHEMA_VERSION = 1
 ID_BYTES = 18  # 144 random bits, base64url: 24 characters

@@ -7,7 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
-from app.decode.errors import NotFound, TraceError
+from app.decode.model.errors import NotFound, TraceError
 
 from .templating import Renderer
 

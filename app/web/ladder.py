@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.decode.catalogue import CATALOGUE
-from app.decode.explain import PHASES, explain_packet
-from app.decode.flows import Flow
+from app.decode.analysis.flows import Flow
+from app.decode.explain.catalogue import CATALOGUE
+from app.decode.explain.fields import PHASES, explain_packet
 
 PAGE = 400  # packets per page of a long connection
 

@@ -9,9 +9,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from app.decode.catalogue import CATALOGUE
-from app.decode.connstats import STATE_TEXT
-from app.decode.errors import NotFound
+from app.decode.analysis.facts import STATE_TEXT
+from app.decode.explain.catalogue import CATALOGUE
+from app.decode.model.errors import NotFound
 from app.store import new_token
 
 from .api import OWNER_COOKIE, owner_token, store_of

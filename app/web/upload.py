@@ -6,7 +6,7 @@ from fastapi import Request
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 
-from app.decode.errors import EmptyInput, InputTooLarge, TraceError
+from app.decode.model.errors import EmptyInput, InputTooLarge, TraceError
 
 CHUNK = 1 << 20
 

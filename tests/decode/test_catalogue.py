@@ -3,7 +3,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from app.decode.catalogue import CATALOGUE
+from app.decode.explain.catalogue import CATALOGUE
 
 DECODE = Path(__file__).resolve().parents[2] / "app" / "decode"
 ISSUE_CODES = {
@@ -57,7 +57,7 @@ def test_reset_is_explained_as_not_the_same_as_fin() -> None:
 
 def _fields(text: str) -> dict[str, object]:
     from app.decode import analyse, read_input
-    from app.decode.explain import explain_packet
+    from app.decode.explain.fields import explain_packet
 
     a = analyse(read_input(text.encode()))
     flow = a.flows[0]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.decode.detail import hexdump, recognise
+from app.decode.explain.detail import hexdump, recognise
 
 
 def test_recognises_common_payloads() -> None:

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from app.decode import analyse, read_input
-from app.decode.compare import differences
-from app.decode.textparse import hex_dump_bytes, parse_text
+from app.decode.text.parser import hex_dump_bytes, parse_text
+from benchmarks.fieldcompare import differences
 from tests.conftest import CAPTURES, load
 
 CAPTURE_NAMES = ("http-like", "refused", "ipv6-any", "encap")

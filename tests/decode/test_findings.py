@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from app.decode import analyse, read_input, to_json
-from app.decode.ingest import read_path
-from app.decode.wireshark import agreement, irtt_equal
-from app.decode.wireshark_cli import GATED
+from app.decode.readers.ingest import read_path
+from benchmarks.compare_tshark import GATED
+from benchmarks.tshark_agreement import agreement, irtt_equal
 
 IMPAIRED = Path(__file__).resolve().parents[1] / "fixtures" / "captures" / "impaired"
 CAPTURES = sorted(IMPAIRED.glob("*.pcap"))

@@ -16,9 +16,9 @@ import pytest
 import zstandard
 
 from app.decode import Limits, analyse, read_input, to_json
-from app.decode.compare import reader_differences
-from app.decode.errors import EmptyInput, InputTooLarge, UnsupportedInput
-from app.decode.reader import read_capture
+from app.decode.model.errors import EmptyInput, InputTooLarge, UnsupportedInput
+from app.decode.readers.capture import read_capture
+from benchmarks.fieldcompare import reader_differences
 
 CAPTURES = Path(__file__).parents[1] / "fixtures" / "captures"
 FORMATS = CAPTURES / "formats"
@@ -58,7 +58,7 @@ def test_fast_reader_equals_scapy_on_tcpdump_corpus() -> None:
             diffs, counts = reader_differences(data)
         except UnsupportedInput as exc:
             # link types neither reader knows (ARCNET, Juniper): Scapy finds no TCP either
-            from app.decode.capture import read_capture_scapy
+            from app.decode.readers.scapy_fallback import read_capture_scapy
 
             assert "link type" in exc.message
             assert read_capture_scapy(data, max_packets=10**6) == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.decode.explain import explain_packet
+from app.decode.explain.fields import explain_packet
 from tests.conftest import explain
 
 SEEDS = {

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from app.decode.errors import Forbidden, NoPackets, NotFound
+from app.decode.model.errors import Forbidden, NoPackets, NotFound
 from app.store import Store, default_url
 from tests.conftest import load
 

@@ -6,10 +6,6 @@ Constants follow RFC 9293 §3.1 (header format) and RFC 3168 §6.1 / RFC 9768 (E
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from .table import PacketTable
 
 # TCP control bits, RFC 9293 §3.1 (AE: RFC 9768, accurate ECN).
 FIN = 0x01
@@ -96,7 +92,10 @@ class Comment:
 
 
 @dataclass(slots=True)
-class Warning:
+class Notice:
+    """Something about the input the user should know: a line kept as commentary, a
+    capture cut short.  (Not named Warning: that is a built-in.)"""
+
     line: int | None
     message: str
     offset: int | None = None
@@ -175,30 +174,3 @@ class Packet:
     def seg_len(self) -> int:
         """Sequence space consumed: payload plus one for SYN and one for FIN (RFC 9293 §3.4)."""
         return (self.length or 0) + (1 if self.flags & SYN else 0) + (1 if self.flags & FIN else 0)
-
-
-@dataclass(slots=True)
-class Trace:
-    """Everything read from one input, before analysis."""
-
-    kind: str  # "text", "pcap", "pcapng"
-    table: PacketTable
-    warnings: list[Warning] = field(default_factory=list)
-    header: list[Comment] = field(default_factory=list)  # tcpdump command and status lines
-    preamble: list[Comment] = field(default_factory=list)  # user's prose before the packets
-    trailing: list[Comment] = field(default_factory=list)  # commentary after the last packet
-    other_packets: list[dict[str, object]] = field(default_factory=list)  # non-TCP, listed
-    options: list[str] = field(default_factory=list)  # tcpdump flags seen in a pasted command
-    numbering: str = "absolute"  # "absolute" or "relative" as printed (text input only)
-    link_type: str | None = None
-    comments: list[str] = field(default_factory=list)  # capture file comments (pcapng)
-    kind_detail: str | None = None  # "gzip" or "zstd" when the input was compressed
-    other_count: int = 0  # non-TCP packets, including those not listed in other_packets
-
-    @property
-    def packets(self) -> list[Packet]:
-        return self.table.packets()
-
-    @property
-    def packet_count(self) -> int:
-        return len(self.table)

@@ -25,8 +25,8 @@ from typing import Any, BinaryIO
 import numpy as np
 import numpy.typing as npt
 
-from .errors import EmptyInput, InputTooLarge, UnsupportedInput
-from .model import Warning
+from app.decode.model.errors import EmptyInput, InputTooLarge, UnsupportedInput
+from app.decode.model.packet import Notice
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -199,7 +199,7 @@ class CaptureFile:
         self.stream = stream
         self.max_packets = max_packets
         self.chunk_size = chunk_size
-        self.warnings: list[Warning] = []
+        self.warnings: list[Notice] = []
         self.interfaces: list[Interface] = []
         self.comments: list[str] = []  # section and interface comments
         self.count = 0
@@ -335,7 +335,7 @@ class CaptureFile:
     def _stop(self, msg: str, where: int, frame: int) -> None:
         if frame == 1:
             raise UnsupportedInput(msg, offset=where)
-        self.warnings.append(Warning(None, msg, offset=where))
+        self.warnings.append(Notice(None, msg, offset=where))
 
     # -- pcapng -------------------------------------------------------------------------
 

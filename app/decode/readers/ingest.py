@@ -6,11 +6,12 @@ import io
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from .errors import EmptyInput, InputTooLarge, UnsupportedInput
-from .model import Trace, Warning
-from .pcapio import Decompressed, container_kind, open_stream
-from .reader import read_capture
-from .textparse import parse_text
+from app.decode.model.errors import EmptyInput, InputTooLarge, UnsupportedInput
+from app.decode.model.packet import Notice
+from app.decode.model.trace import Trace
+from app.decode.readers.capture import read_capture
+from app.decode.readers.container import Decompressed, container_kind, open_stream
+from app.decode.text.parser import parse_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +24,7 @@ class Limits:
 _ALLOWED_CONTROL = {9, 10, 12, 13, 27}
 
 
-def _decode_text(data: bytes, warnings: list[Warning]) -> str:
+def _decode_text(data: bytes, warnings: list[Notice]) -> str:
     probe = data[: 1 << 16]
     nul = probe.find(b"\x00")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -52,10 +53,10 @@ def _decode_text(data: bytes, warnings: list[Warning]) -> str:
             text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
-        warnings.append(Warning(None, f"text is not UTF-8 (byte {bad}); read as {encoding}"))
+        warnings.append(Notice(None, f"text is not UTF-8 (byte {bad}); read as {encoding}"))
         return text
     warnings.append(
-        Warning(None, f"text is not valid UTF-8 at byte {bad}; bad bytes replaced", offset=bad)
+        Notice(None, f"text is not valid UTF-8 at byte {bad}; bad bytes replaced", offset=bad)
     )
     return data.decode("utf-8", errors="replace")
 
@@ -91,7 +92,7 @@ def read_stream(raw: BinaryIO, limits: Limits) -> Trace:
         inner = getattr(stream, "raw", None)
         if isinstance(inner, Decompressed) and inner.truncated:
             trace.warnings.append(
-                Warning(
+                Notice(
                     None,
                     f"the {compression} stream is cut short after {inner.consumed:,} "
                     "compressed bytes; what it held up to there was read",
@@ -121,7 +122,7 @@ def read_stream(raw: BinaryIO, limits: Limits) -> Trace:
             else "the input is empty",
             hint="Paste tcpdump output, or choose a .pcap/.pcapng file.",
         )
-    warnings: list[Warning] = []
+    warnings: list[Notice] = []
     text = _decode_text(data, warnings)
     trace = parse_text(text)
     trace.warnings[:0] = warnings

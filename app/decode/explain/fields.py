@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .flows import Flow, PacketInfo, Side
-from .model import ACK, AE, CWR, ECE, FIN, PSH, RST, SYN, URG, Packet
+from app.decode.analysis.flows import Flow, PacketInfo, Side
+from app.decode.model.packet import ACK, AE, CWR, ECE, FIN, PSH, RST, SYN, URG, Packet
 
 
 @dataclass(slots=True)

@@ -1,4 +1,4 @@
-"""``python -m app.decode.wireshark_cli CAPTURE... [--min-f1 X]``: see scripts/compare-tshark."""
+"""``python -m benchmarks.compare_tshark CAPTURE... [--min-f1 X]``: see scripts/compare-tshark."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .analysis import analyse
-from .ingest import read_path
-from .wireshark import TSHARK_FIELDS, Agreement, agreement, irtt_equal, report
+from app.decode.analysis.result import analyse
+from app.decode.readers.ingest import read_path
+from benchmarks.tshark_agreement import TSHARK_FIELDS, Agreement, agreement, irtt_equal, report
 
 # the findings the issue holds to F1 >= 0.95 against tshark
 GATED = (

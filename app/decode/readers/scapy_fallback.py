@@ -12,9 +12,9 @@ import logging
 import struct
 from typing import Any
 
-from .errors import InputTooLarge, UnsupportedInput
-from .model import Options, Packet
-from .pcapio import PCAP_MAGICS, container_kind
+from app.decode.model.errors import InputTooLarge, UnsupportedInput
+from app.decode.model.packet import Options, Packet
+from app.decode.readers.container import PCAP_MAGICS, container_kind
 
 logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
 logging.getLogger("scapy.loading").setLevel(logging.ERROR)

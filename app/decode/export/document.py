@@ -1,4 +1,4 @@
-"""Analysis of a whole trace, and its JSON form (the contract in docs/json.md)."""
+"""The JSON form of an analysis (the contract in docs/json.md)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ from typing import Any, TextIO
 import numpy as np
 import numpy.typing as npt
 
-from .connstats import STATES, connection_facts
-from .explain import ENDINGS, PHASES, describe_ending
-from .flows import (
+from app.decode.analysis.facts import STATES, connection_facts
+from app.decode.analysis.flows import (
     ENDED_BY,
     FINDING_CODES,
     HANDSHAKE,
@@ -22,38 +21,10 @@ from .flows import (
     Flow,
     FlowTable,
 )
-from .model import Trace
-from .narrative import TFO_NAMES, Story, narrate, negotiation_of
-
-
-class Analysis:
-    """A trace and its connections; a connection's objects are made when first asked for."""
-
-    def __init__(self, trace: Trace) -> None:
-        self.trace = trace
-        self.table = FlowTable(trace.table)
-        self._flows: dict[int, Flow] = {}
-
-    @property
-    def flow_count(self) -> int:
-        return self.table.count
-
-    def flow(self, flow_id: int) -> Flow | None:
-        if not 1 <= flow_id <= self.table.count:
-            return None
-        got = self._flows.get(flow_id)
-        if got is None:
-            got = self._flows[flow_id] = self.table.flow(flow_id - 1)
-        return got
-
-    @property
-    def flows(self) -> list[Flow]:
-        """Every connection as objects: fine for a lesson, slow for a million packets."""
-        return [f for i in range(1, self.table.count + 1) if (f := self.flow(i)) is not None]
-
-
-def analyse(trace: Trace) -> Analysis:
-    return Analysis(trace)
+from app.decode.analysis.result import Analysis
+from app.decode.explain.fields import ENDINGS, PHASES, describe_ending
+from app.decode.explain.narrative import TFO_NAMES, Story, narrate, negotiation_of
+from app.decode.model.trace import Trace
 
 
 def packets_json(flow: Flow) -> list[dict[str, Any]]:

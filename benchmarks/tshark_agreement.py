@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .analysis import Analysis
-from .flows import FINDING_CODES
+from app.decode.analysis.flows import FINDING_CODES
+from app.decode.analysis.result import Analysis
 
 # what scripts/impaired.py records and scripts/compare-tshark asks tshark for
 TSHARK_FIELDS = [

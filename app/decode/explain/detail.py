@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .capture import _IP_AFTER, _load_contribs
+from app.decode.readers.scapy_fallback import _IP_AFTER, _load_contribs
 
 MAX_FIELD = 300  # characters of one field's value shown
 PREVIEW = 512  # payload bytes previewed
@@ -220,8 +220,8 @@ def packet_detail(analysis: Any, n: int, source: bytes) -> Detail:
     """
     import io
 
-    from .errors import NotFound
-    from .pcapio import open_stream
+    from app.decode.model.errors import NotFound
+    from app.decode.readers.container import open_stream
 
     table = analysis.trace.table
     if not 1 <= n <= len(table):

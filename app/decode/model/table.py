@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .model import ACK, URG, Comment, Options, Packet
+from app.decode.model.packet import ACK, URG, Comment, Options, Packet, format_endpoint
 
 # column: dtype.  Host columns are ids into ``PacketTable.hosts``.
 COLUMNS: dict[str, type[Any]] = {
@@ -164,8 +164,6 @@ class PacketTable:
         return self.cols[name]
 
     def endpoint(self, host: int, port: int) -> str:
-        from .model import format_endpoint
-
         return format_endpoint(self.hosts[host], None if port < 0 else port)
 
     def packet(self, row: int) -> Packet:

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .model import ACK, FIN, RST, SYN
+from app.decode.model.packet import ACK, FIN, RST, SYN
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]

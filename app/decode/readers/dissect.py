@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from .pcapio import Chunk, Interface
-from .table import Columns, HostBook, empty_columns
+from app.decode.model.table import Columns, HostBook, empty_columns
+from app.decode.readers.container import Chunk, Interface
 
 I64 = npt.NDArray[np.int64]
 B = npt.NDArray[np.bool_]

@@ -7,7 +7,7 @@ options cut short by ``[|tcp]``), so a field the text did not print is not compa
 
 from __future__ import annotations
 
-from .model import ACK, Packet
+from app.decode.model.packet import ACK, Packet
 
 FIELDS = ("flags", "seq", "ack", "length", "win", "urg")
 
@@ -71,8 +71,8 @@ def reader_differences(data: bytes, *, limit: int = 20) -> tuple[list[str], dict
     import io
     import math
 
-    from .capture import read_capture_scapy
-    from .reader import read_capture
+    from app.decode.readers.capture import read_capture
+    from app.decode.readers.scapy_fallback import read_capture_scapy
 
     fast = read_capture(io.BytesIO(data), max_packets=10_000_000)
     ref = {p.frame or 0: p for p in read_capture_scapy(data, max_packets=10_000_000)}

@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .model import ACK, FIN, RST, SEQ_MOD, SYN, Packet
-from .seqanalysis import analyse_sequence
-from .services import SERVICES
-from .table import PacketTable
+from app.decode.analysis.sequence import analyse_sequence
+from app.decode.model.packet import ACK, FIN, RST, SEQ_MOD, SYN, Packet
+from app.decode.model.services import SERVICES
+from app.decode.model.table import PacketTable
 
 MAX_WSCALE = 14  # RFC 7323 §2.3
 _WELL_KNOWN = set(SERVICES.values())

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from .flows import ENDED_BY, FINDING_CODES, ROLES_FROM, FlowTable
-from .model import ACK, CWR, ECE, FIN, RST, SYN
-from .table import OPT_EOL, OPT_NOP
+from app.decode.analysis.flows import ENDED_BY, FINDING_CODES, ROLES_FROM, FlowTable
+from app.decode.model.packet import ACK, CWR, ECE, FIN, RST, SYN
+from app.decode.model.table import OPT_EOL, OPT_NOP
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]

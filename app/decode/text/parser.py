@@ -18,8 +18,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from .errors import NoPackets
-from .model import (
+from app.decode.model.errors import NoPackets
+from app.decode.model.packet import (
     ACK,
     AE,
     CWR,
@@ -31,13 +31,13 @@ from .model import (
     SYN,
     URG,
     Comment,
+    Notice,
     Options,
     Packet,
-    Trace,
-    Warning,
 )
-from .services import SERVICES
-from .table import from_packets
+from app.decode.model.services import SERVICES
+from app.decode.model.table import from_packets
+from app.decode.model.trace import Trace
 
 PACKET_EXAMPLE = (
     "12:00:00.000001 IP 127.0.0.1.51596 > 127.0.0.1.8000: Flags [S], seq 469714520, "
@@ -267,13 +267,13 @@ def _split_endpoint(text: str) -> tuple[str, int | None, str | None]:
     return host, SERVICES.get(port.lower()), port
 
 
-def _parse_clock(date: str | None, clock: str, line: int, warnings: list[Warning]) -> float | None:
+def _parse_clock(date: str | None, clock: str, line: int, warnings: list[Notice]) -> float | None:
     hh, mm, rest = clock.split(":")
     ss, _, frac = rest.partition(".")
     h, m, s = int(hh), int(mm), int(ss)
     if h > 23 or m > 59 or s > 60:
         warnings.append(
-            Warning(
+            Notice(
                 line,
                 f"time stamp {clock!r} is not a time of day (hour {h}, minute {m}, second {s}); "
                 "packet kept without a time",
@@ -285,7 +285,7 @@ def _parse_clock(date: str | None, clock: str, line: int, warnings: list[Warning
         try:
             day = datetime.strptime(date, "%Y-%m-%d").replace(tzinfo=UTC)
         except ValueError:
-            warnings.append(Warning(line, f"date {date!r} is not a calendar date; ignored"))
+            warnings.append(Notice(line, f"date {date!r} is not a calendar date; ignored"))
         else:
             seconds += day.timestamp()
     return seconds
@@ -347,7 +347,7 @@ def _ip_header(text: str) -> dict[str, object]:
 
 class _LineParser:
     def __init__(self) -> None:
-        self.warnings: list[Warning] = []
+        self.warnings: list[Notice] = []
 
     def find_starts(self, text: str, m: re.Match[str] | None) -> list[re.Match[str]]:
         """Packet starts in ``text``; ``m`` is _START_AT_LINE's match on it, if any."""
@@ -409,7 +409,7 @@ class _LineParser:
             flags = parse_flags(fm.group("flags"))
         except FlagError as exc:
             self.warnings.append(
-                Warning(line, f"{exc}; flags ignored", text=text[m.start() : end].strip())
+                Notice(line, f"{exc}; flags ignored", text=text[m.start() : end].strip())
             )
             flags = 0
         src_host, src_port, src_name = _split_endpoint(src_text)
@@ -417,7 +417,7 @@ class _LineParser:
         for name, port, shown in ((src_name, src_port, src_text), (dst_name, dst_port, dst_text)):
             if name is not None and port is None:
                 self.warnings.append(
-                    Warning(
+                    Notice(
                         line,
                         f"service name {name!r} in {shown!r} is not one tcpladder knows; "
                         "port kept as written (use tcpdump -nn to print numbers)",
@@ -616,7 +616,7 @@ def _join_continuations(lines: list[str]) -> list[tuple[int, str]]:
     return out
 
 
-def _inherit(q: _Parsed, record: re.Match[str], line: int, warnings: list[Warning]) -> None:
+def _inherit(q: _Parsed, record: re.Match[str], line: int, warnings: list[Notice]) -> None:
     pkt = q.packet
     if pkt.frame is None and record.group("num"):
         pkt.frame = int(record.group("num"))
@@ -625,9 +625,7 @@ def _inherit(q: _Parsed, record: re.Match[str], line: int, warnings: list[Warnin
         pkt.time_text, pkt.time = _stamp(record.groupdict(), line, warnings)
 
 
-def _stamp(
-    g: dict[str, str | None], line: int, warnings: list[Warning]
-) -> tuple[str, float | None]:
+def _stamp(g: dict[str, str | None], line: int, warnings: list[Notice]) -> tuple[str, float | None]:
     """(as printed, seconds) from the time groups of _TIME."""
     epoch = g.get("epoch")
     if epoch:
@@ -729,7 +727,7 @@ def parse_text(text: str) -> Trace:
             bad = _BAD_TIME.match(line)
             if bad and int(bad.group(1)) > 23:
                 warnings.append(
-                    Warning(
+                    Notice(
                         lineno,
                         f"line starts with {bad.group(0).strip()!r}, which is not a time of day; "
                         "no packet follows it, kept as commentary",
@@ -737,7 +735,7 @@ def parse_text(text: str) -> Trace:
                 )
             elif " > " in line and re.search(r"Flags \[", line):
                 warnings.append(
-                    Warning(
+                    Notice(
                         lineno,
                         "looks like a TCP packet but is not in tcpdump's "
                         "'IP src > dst: Flags [...]' form; kept as commentary",
@@ -798,7 +796,7 @@ def parse_text(text: str) -> Trace:
                     else "the line is cut short (no 'length' field)"
                 )
                 warnings.append(
-                    Warning(lineno, f"{why}; packet kept with the fields it has", text=body)
+                    Notice(lineno, f"{why}; packet kept with the fields it has", text=body)
                 )
             if not parsed and len(pending) > _FIRST_LABEL_LINES:
                 preamble.extend(pending[:-_FIRST_LABEL_LINES])
@@ -885,7 +883,7 @@ def _guess_relative(parsed: list[_Parsed]) -> bool | None:
     return votes_rel > votes_abs
 
 
-def _resolve_numbering(parsed: list[_Parsed], cmd_flags: list[str], warnings: list[Warning]) -> str:
+def _resolve_numbering(parsed: list[_Parsed], cmd_flags: list[str], warnings: list[Notice]) -> str:
     """Turn printed seq/ack into absolute numbers, undoing tcpdump's relative numbering.
 
     tcpdump (print-tcp.c) rewrites seq/ack only on segments with ACK set, relative to a
@@ -949,10 +947,10 @@ def hex_dump_bytes(lines: list[str]) -> bytes:
     return bytes(out)
 
 
-def _apply_hex_dumps(parsed: list[_Parsed], warnings: list[Warning]) -> None:
+def _apply_hex_dumps(parsed: list[_Parsed], warnings: list[Notice]) -> None:
     """Rebuild each hex-dumped packet's bytes and decode them with Scapy: the dump is the
     packet itself, so its absolute numbers, options and checksum replace what the line said."""
-    from .capture import decode_hex
+    from app.decode.readers.scapy_fallback import decode_hex
 
     for q in parsed:
         if not q.hex_lines:
@@ -962,7 +960,7 @@ def _apply_hex_dumps(parsed: list[_Parsed], warnings: list[Warning]) -> None:
         got = decode_hex(data) if data else None
         if got is None:
             warnings.append(
-                Warning(
+                Notice(
                     p.line,
                     f"hex dump of {len(data)} bytes under packet {p.n} has no TCP segment; ignored",
                 )
@@ -973,7 +971,7 @@ def _apply_hex_dumps(parsed: list[_Parsed], warnings: list[Warning]) -> None:
             p.dst_port,
         ):
             warnings.append(
-                Warning(
+                Notice(
                     p.line,
                     f"hex dump under packet {p.n} is a different packet ({got.src} > {got.dst}); ignored",
                 )
@@ -1017,7 +1015,7 @@ def _deltas_to_times(packets: list[Packet], cmd_flags: list[str]) -> bool:
     return True
 
 
-def _check_time_order(packets: list[Packet], warnings: list[Warning]) -> None:
+def _check_time_order(packets: list[Packet], warnings: list[Notice]) -> None:
     last: Packet | None = None
     day = 0.0
     for p in packets:
@@ -1033,7 +1031,7 @@ def _check_time_order(packets: list[Packet], warnings: list[Warning]) -> None:
                 last = p
                 continue
             warnings.append(
-                Warning(
+                Notice(
                     p.line,
                     f"time goes backwards by {back * 1e6:.0f} µs after packet {last.n} "
                     f"(line {last.line}); kept in the order printed",

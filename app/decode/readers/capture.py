@@ -11,12 +11,13 @@ from typing import BinaryIO
 
 import numpy as np
 
-from .capture import scapy_frame, scapy_knows
-from .dissect import FAST_LINKTYPES, dissect
-from .errors import UnsupportedInput
-from .model import Packet, Trace, Warning
-from .pcapio import CHUNK, CaptureFile, linktype_name
-from .table import Columns, HostBook, PacketTable, concat, packet_columns
+from app.decode.model.errors import UnsupportedInput
+from app.decode.model.packet import Notice, Packet
+from app.decode.model.table import Columns, HostBook, PacketTable, concat, packet_columns
+from app.decode.model.trace import Trace
+from app.decode.readers.container import CHUNK, CaptureFile, linktype_name
+from app.decode.readers.dissect import FAST_LINKTYPES, dissect
+from app.decode.readers.scapy_fallback import scapy_frame, scapy_knows
 
 KEEP_OTHER = 1000
 
@@ -84,7 +85,7 @@ def read_capture(
         parts.append(cols)
         rows += len(cols["frame"])
     others.sort(key=lambda o: int(o["frame"]))  # type: ignore[call-overload]
-    warnings: list[Warning] = list(cf.warnings)
+    warnings: list[Notice] = list(cf.warnings)
     links = sorted({i.linktype for i in cf.interfaces})
     unknown = [lt for lt in links if lt not in FAST_LINKTYPES and not scapy_knows(lt)]
     if unknown and rows == 0:
@@ -94,7 +95,7 @@ def read_capture(
             offset=20 if cf.kind == "pcap" else None,
         )
     for lt in unknown:
-        warnings.append(Warning(None, f"frames of link type {lt} were not decoded"))
+        warnings.append(Notice(None, f"frames of link type {lt} were not decoded"))
     table = PacketTable(
         cf.kind,
         concat(parts),

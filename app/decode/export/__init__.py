@@ -1,0 +1,1 @@
+"""Stage 5, export: the JSON document (docs/json.md)."""
