@@ -16,8 +16,8 @@ import numpy as np
 import numpy.typing as npt
 
 from app.decode.analysis.flows import ENDED_BY, FINDING_CODES, ROLES_FROM, FlowTable
+from app.decode.model.options import Kind
 from app.decode.model.packet import ACK, CWR, ECE, FIN, RST, SYN
-from app.decode.model.table import OPT_EOL, OPT_NOP
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -138,7 +138,7 @@ def _syn_options(ft: FlowTable) -> tuple[npt.NDArray[np.int8], B]:
         at = np.repeat(starts - np.concatenate([[0], np.cumsum(sizes)[:-1]]), sizes)
         at += np.arange(int(sizes.sum()))
         raw = np.frombuffer(blob, np.uint8)[at]
-        hit = np.isin(raw, (30, 34, 254))
+        hit = np.isin(raw, (Kind.MPTCP, Kind.TFO, Kind.EXP2))
         maybe[np.unique(owner[hit])] = True
     if table.objects:
         maybe |= np.isin(rows, np.fromiter(table.objects, np.int64, len(table.objects)))
@@ -161,19 +161,19 @@ def _syn_options(ft: FlowTable) -> tuple[npt.NDArray[np.int8], B]:
         i = 0
         while i < len(opts):
             kind = opts[i]
-            if kind == OPT_EOL:
+            if kind == Kind.EOL:
                 break
-            if kind == OPT_NOP:
+            if kind == Kind.NOP:
                 i += 1
                 continue
             if i + 1 >= len(opts) or opts[i + 1] < 2:
                 break
             size = opts[i + 1]
-            if kind == 30:  # Multipath TCP (RFC 8684 §3.1: MP_CAPABLE in the SYN)
+            if kind == Kind.MPTCP:  # Multipath TCP (RFC 8684 §3.1: MP_CAPABLE in the SYN)
                 mptcp[f, d] = True
-            elif kind == 34 or (kind == 254 and opts[i + 2 : i + 4] == b"\xf9\x89"):
+            elif kind == Kind.TFO or (kind == Kind.EXP2 and opts[i + 2 : i + 4] == b"\xf9\x89"):
                 # TCP Fast Open (RFC 7413 §4.1.1): empty = cookie request, else a cookie
-                body = size - (2 if kind == 34 else 4)
+                body = size - (2 if kind == Kind.TFO else 4)
                 tfo[f, d] = 3 if data_in_syn and body > 0 else (2 if body > 0 else 1)
             i += size
     return tfo, mptcp

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from app.decode.model.options import Options
+
 # TCP control bits, RFC 9293 §3.1 (AE: RFC 9768, accurate ECN).
 FIN = 0x01
 SYN = 0x02
@@ -53,33 +55,6 @@ def flags_to_letters(flags: int) -> str:
 
 def flag_names(flags: int) -> list[str]:
     return [FLAG_NAMES[bit] for bit, _ in FLAG_LETTERS if flags & bit]
-
-
-@dataclass(slots=True)
-class Options:
-    """TCP options as tcpdump prints them (RFC 9293 §3.2, RFC 7323, RFC 2018)."""
-
-    mss: int | None = None
-    wscale: int | None = None
-    sack_perm: bool = False
-    ts_val: int | None = None
-    ts_ecr: int | None = None
-    sack: list[tuple[int, int]] = field(default_factory=list)
-    nop: int = 0
-    eol: bool = False
-    other: list[str] = field(default_factory=list)
-    # The list as written, for display: e.g. ["mss 16344", "nop", "wscale 6", ...].
-    items: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "mss": self.mss,
-            "wscale": self.wscale,
-            "sack_perm": self.sack_perm,
-            "ts_val": self.ts_val,
-            "ts_ecr": self.ts_ecr,
-            "sack": [list(b) for b in self.sack],
-        }
 
 
 @dataclass(slots=True)

@@ -10,14 +10,14 @@ Unknown values are -1 (a pasted bare ACK has no seq; a packet without ACK has no
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from app.decode.model.packet import ACK, URG, Comment, Options, Packet, format_endpoint
+from app.decode.model.options import options_from_bytes
+from app.decode.model.packet import ACK, URG, Comment, Packet, format_endpoint
 
 # column: dtype.  Host columns are ids into ``PacketTable.hosts``.
 COLUMNS: dict[str, type[Any]] = {
@@ -72,72 +72,6 @@ def concat(parts: list[Columns]) -> Columns:
     for name, dt in COLUMNS.items():
         out[name] = np.concatenate([p.pop(name) for p in parts]).astype(dt, copy=False)
     return out
-
-
-# TCP option kinds (IANA "TCP Option Kind Numbers"; RFC 9293 §3.2, RFC 7323, RFC 2018).
-OPT_EOL, OPT_NOP, OPT_MSS, OPT_WSCALE, OPT_SACKOK, OPT_SACK, OPT_TS = 0, 1, 2, 3, 4, 5, 8
-_OPT_NAMES = {
-    6: "echo",
-    7: "echoreply",
-    19: "md5",
-    28: "uto",
-    29: "tcp-ao",
-    30: "mptcp",
-    34: "tfo",
-    253: "exp",
-    254: "exp",
-}
-
-
-def options_from_bytes(raw: bytes) -> tuple[Options, bool]:
-    """Parse TCP option bytes the way Scapy's TCPOptionsField does; (options, malformed)."""
-    o = Options()
-    bad = False
-    i = 0
-    while i < len(raw):
-        kind = raw[i]
-        if kind == OPT_EOL:
-            o.eol = True
-            o.items.append("eol")
-            break
-        if kind == OPT_NOP:
-            o.nop += 1
-            o.items.append("nop")
-            i += 1
-            continue
-        size = raw[i + 1] if i + 1 < len(raw) else 0
-        if size < 2:
-            bad = True
-            size = 2
-        value = raw[i + 2 : i + size]
-        if i + size > len(raw):
-            bad = True
-        if kind == OPT_MSS and len(value) == 2:
-            o.mss = struct.unpack("!H", value)[0]
-            o.items.append(f"mss {o.mss}")
-        elif kind == OPT_WSCALE and len(value) == 1:
-            o.wscale = value[0]
-            o.items.append(f"wscale {o.wscale}")
-        elif kind == OPT_SACKOK and not value:
-            o.sack_perm = True
-            o.items.append("sackOK")
-        elif kind == OPT_TS and len(value) == 8:
-            o.ts_val, o.ts_ecr = struct.unpack("!II", value)
-            o.items.append(f"TS val {o.ts_val} ecr {o.ts_ecr}")
-        elif kind == OPT_SACK and len(value) % 4 == 0:
-            edges = struct.unpack(f"!{len(value) // 4}I", value)
-            o.sack = list(zip(edges[0::2], edges[1::2], strict=False))
-            o.items.append("sack " + "".join(f"{{{a}:{b}}}" for a, b in o.sack))
-        else:
-            name = _OPT_NAMES.get(kind, f"unknown-{kind}")
-            text = f"{name} {value.hex()}" if value else name
-            if kind in (OPT_MSS, OPT_WSCALE, OPT_SACKOK, OPT_TS, OPT_SACK):
-                bad = True
-                text = f"[bad opt {kind} len {size}]"
-            o.other.append(text)
-            o.items.append(text)
-        i += size
-    return o, bad
 
 
 @dataclass(slots=True)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from app.decode.model.options import BY_KIND, KNOWN, Kind, Spec
 from app.decode.model.table import Columns, HostBook, empty_columns
 from app.decode.readers.container import Chunk, Interface
 
@@ -328,6 +329,18 @@ def _addresses(r: _Bytes, cols: Columns, l3: I64, is4: B, book: HostBook) -> Non
     cols["dst"][:] = dst
 
 
+_KNOWN_SPECS = tuple(BY_KIND[k] for k in KNOWN)
+
+
+def _accepts(spec: Spec, value_len: I64) -> B:
+    """``Spec.accepts`` for many value lengths at once."""
+    if spec.value_len is not None:
+        out: B = value_len == spec.value_len
+    else:
+        out = value_len % spec.value_unit == 0
+    return out
+
+
 def _options(r: _Bytes, cols: Columns, begin: I64, end: I64) -> bytes:
     """Walk the option lists of all rows together (RFC 9293 §3.2: kind, length, value)."""
     sizes = end - begin
@@ -346,38 +359,33 @@ def _options(r: _Bytes, cols: Columns, begin: I64, end: I64) -> bytes:
             break
         qi = q[live]
         kind = r.u8(qi)
-        done = kind == 0
-        nop = kind == 1
+        done = kind == Kind.EOL
+        nop = kind == Kind.NOP
         size = np.where(qi + 1 < end[live], r.u8(qi + 1), 0)
         rest = ~(done | nop)
         bad = rest & ((size < 2) | (qi + size > end[live]))
         size = np.where(size < 2, 2, size)
         val = qi + 2
-        for code, width in ((2, 4), (3, 3), (8, 10)):
-            hit = rest & ~bad & (kind == code) & (size == width)
+        wrong = np.zeros(len(live), bool)
+        for spec in _KNOWN_SPECS:
+            this = rest & ~bad & (kind == spec.kind)
+            fits = _accepts(spec, size - 2)
+            wrong |= this & ~fits
+            hit = this & fits
             rows = live[hit]
-            if len(rows):
-                if code == 2:
-                    cols["mss"][rows] = r.u16(val[hit])
-                elif code == 3:
-                    cols["wscale"][rows] = r.u8(val[hit])
-                else:
-                    cols["ts_val"][rows] = r.u32(val[hit])
-                    cols["ts_ecr"][rows] = r.u32(val[hit] + 4)
-        cols["sackok"][live[rest & ~bad & (kind == 4) & (size == 2)]] = True
-        sack = rest & ~bad & (kind == 5)
-        cols["sack"][live[sack & ((size - 2) % 4 == 0)]] = True
-        wrong = (
-            rest
-            & ~bad
-            & (
-                ((kind == 2) & (size != 4))
-                | ((kind == 3) & (size != 3))
-                | ((kind == 4) & (size != 2))
-                | ((kind == 8) & (size != 10))
-                | (sack & ((size - 2) % 4 != 0))
-            )
-        )
+            if not len(rows):
+                continue
+            if spec.kind == Kind.MSS:
+                cols["mss"][rows] = r.u16(val[hit])
+            elif spec.kind == Kind.WSCALE:
+                cols["wscale"][rows] = r.u8(val[hit])
+            elif spec.kind == Kind.TIMESTAMP:
+                cols["ts_val"][rows] = r.u32(val[hit])
+                cols["ts_ecr"][rows] = r.u32(val[hit] + 4)
+            elif spec.kind == Kind.SACK_PERM:
+                cols["sackok"][rows] = True
+            elif spec.kind == Kind.SACK:
+                cols["sack"][rows] = True
         cols["bad_opt"][live[bad | wrong]] = True
         q[live] = np.where(nop, qi + 1, qi + size)
         stop = done | bad

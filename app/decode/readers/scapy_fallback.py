@@ -13,7 +13,8 @@ import struct
 from typing import Any
 
 from app.decode.model.errors import InputTooLarge, UnsupportedInput
-from app.decode.model.packet import Options, Packet
+from app.decode.model.options import BY_SCAPY, Kind, Options
+from app.decode.model.packet import Packet
 from app.decode.readers.container import PCAP_MAGICS, container_kind
 
 logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
@@ -21,34 +22,22 @@ logging.getLogger("scapy.loading").setLevel(logging.ERROR)
 
 
 def _options(raw: list[tuple[str, object]]) -> Options:
+    """Scapy's decoded option list, read through the option table's Scapy names."""
     o = Options()
     for name, value in raw:
-        if name == "MSS" and isinstance(value, int):
-            o.mss = value
-            o.items.append(f"mss {value}")
-        elif name == "WScale" and isinstance(value, int):
-            o.wscale = value
-            o.items.append(f"wscale {value}")
-        elif name == "SAckOK":
-            o.sack_perm = True
-            o.items.append("sackOK")
-        elif name == "Timestamp" and isinstance(value, tuple) and len(value) == 2:
-            o.ts_val, o.ts_ecr = int(value[0]), int(value[1])
-            o.items.append(f"TS val {o.ts_val} ecr {o.ts_ecr}")
-        elif name == "NOP":
-            o.nop += 1
-            o.items.append("nop")
-        elif name == "EOL":
-            o.eol = True
-            o.items.append("eol")
-        elif name == "SAck" and isinstance(value, tuple):
-            edges = [int(v) for v in value]
-            o.sack = list(zip(edges[0::2], edges[1::2], strict=False))
-            o.items.append("sack " + "".join(f"{{{a}:{b}}}" for a, b in o.sack))
+        spec = BY_SCAPY.get(name)
+        kind = spec.kind if spec is not None else None
+        if kind in (Kind.EOL, Kind.NOP, Kind.SACK_PERM):
+            o.add(Kind(kind))
+        elif kind in (Kind.MSS, Kind.WSCALE) and isinstance(value, int):
+            o.add(Kind(kind), (value,))
+        elif kind in (Kind.TIMESTAMP, Kind.SACK) and isinstance(value, tuple):
+            if kind == Kind.TIMESTAMP and len(value) != 2:
+                o.add_other(f"{name} {value!r}")
+                continue
+            o.add(Kind(kind), tuple(int(v) for v in value))
         else:
-            text = f"{name} {value!r}" if value not in (None, b"") else str(name)
-            o.other.append(text)
-            o.items.append(text)
+            o.add_other(f"{name} {value!r}" if value not in (None, b"") else str(name))
     return o
 
 

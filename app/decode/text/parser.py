@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from app.decode.model.errors import NoPackets
+from app.decode.model.options import BY_LABEL, Kind, Options
 from app.decode.model.packet import (
     ACK,
     AE,
@@ -32,7 +33,6 @@ from app.decode.model.packet import (
     URG,
     Comment,
     Notice,
-    Options,
     Packet,
 )
 from app.decode.model.services import SERVICES
@@ -189,6 +189,27 @@ def _parse_flags(text: str) -> int:
     return bits
 
 
+def _read_option(opts: Options, item: str) -> None:
+    """One printed option, read through the option table's tcpdump labels."""
+    words = item.split()
+    spec = BY_LABEL.get(words[0] if words else "")
+    kind = spec.kind if spec is not None else None
+    try:
+        if kind in (Kind.MSS, Kind.WSCALE) and len(words) == 2:
+            opts.add(Kind(kind), (int(words[1]),), item)
+        elif kind in (Kind.SACK_PERM, Kind.NOP, Kind.EOL):
+            opts.add(Kind(kind), (), item)
+        elif kind == Kind.TIMESTAMP and len(words) >= 5 and words[1] == "val" and words[3] == "ecr":
+            opts.add(Kind.TIMESTAMP, (int(words[2]), int(words[4])), item)
+        elif kind == Kind.SACK and len(words) >= 2:
+            edges = [int(v) for pair in re.findall(r"\{(\d+):(\d+)\}", item) for v in pair]
+            opts.add(Kind.SACK, tuple(edges), item)
+        else:
+            opts.add_other(item)
+    except ValueError:
+        opts.add_other(item)
+
+
 def parse_options(text: str) -> Options:
     """The inside of ``options [...]`` as tcpdump prints it (print-tcp.c, tcp_opts)."""
     opts = Options()
@@ -216,31 +237,8 @@ def parse_options(text: str) -> Options:
     for k in range(len(items) - 1, 0, -1):
         if items[k].startswith("can't check") and items[k - 1].startswith("md5"):
             items[k - 1 : k + 1] = [items[k - 1] + ", " + items[k]]
-    opts.items = items
     for it in items:
-        words = it.split()
-        head = words[0] if words else ""
-        try:
-            if head == "mss" and len(words) == 2:
-                opts.mss = int(words[1])
-            elif head == "wscale" and len(words) == 2:
-                opts.wscale = int(words[1])
-            elif head == "sackOK":
-                opts.sack_perm = True
-            elif head == "TS" and len(words) >= 5 and words[1] == "val" and words[3] == "ecr":
-                opts.ts_val = int(words[2])
-                opts.ts_ecr = int(words[4])
-            elif head == "nop":
-                opts.nop += 1
-            elif head == "eol":
-                opts.eol = True
-            elif head == "sack" and len(words) >= 2:
-                for left, right in re.findall(r"\{(\d+):(\d+)\}", it):
-                    opts.sack.append((int(left), int(right)))
-            else:
-                opts.other.append(it)
-        except ValueError:
-            opts.other.append(it)
+        _read_option(opts, it)
     return opts
 
 
