@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from app.decode.analysis.flows import FINDING_CODES
 from app.decode.analysis.result import Analysis
+from app.decode.model.codes import FINDING_CODES
 
 # what scripts/impaired.py records and scripts/compare-tshark asks tshark for
 TSHARK_FIELDS = [

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from app.decode.analysis.flows import ENDED_BY, FINDING_CODES, ROLES_FROM, FlowTable
+from app.decode.analysis.flows import FlowTable
+from app.decode.model.codes import FINDING_CODES, ConnState, EndedBy, RolesFrom
 from app.decode.model.options import Kind
 from app.decode.model.packet import ACK, CWR, ECE, FIN, RST, SYN
 
@@ -23,21 +24,7 @@ I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 B = npt.NDArray[np.bool_]
 
-STATES = (
-    "OTH",
-    "S0",
-    "S1",
-    "SF",
-    "REJ",
-    "S2",
-    "S3",
-    "RSTO",
-    "RSTR",
-    "RSTOS0",
-    "RSTRH",
-    "SH",
-    "SHR",
-)
+STATES = ConnState.texts()
 STATE_TEXT: dict[str, tuple[str, str]] = {
     "S0": ("connection attempt seen, no reply", "只看到连接请求，没有应答"),
     "S1": ("established, not terminated", "已建立，未关闭"),
@@ -88,7 +75,7 @@ class Stats:
 
 @dataclass(slots=True)
 class Facts:
-    state: I64  # index into STATES
+    state: I64  # ConnState
     history: list[str]
     ack_rtt: Stats  # seconds
     ts_rtt: Stats
@@ -199,28 +186,27 @@ def connection_facts(ft: FlowTable) -> Facts:
     # -- conn_state --
     # the flow table has these already: roles come from a pure SYN (sent by the client, by
     # definition) and the first RST's sender is the closer of a reset or refused connection
-    has_syn = ft.roles_from == ROLES_FROM.index("syn")
+    has_syn = ft.roles_from == RolesFrom.SYN
     has_synack = ft.first(syn & ack & (d == 1)) >= 0
-    aborted = np.isin(ft.ended_by, (ENDED_BY.index("reset"), ENDED_BY.index("refused")))
+    aborted = np.isin(ft.ended_by, (EndedBy.RESET, EndedBy.REFUSED))
     rst_by = np.where(aborted, ft.closer, -1)
     fin_o, fin_r = ft.any(fin & (d == 0)), ft.any(fin & (d == 1))
-    st = np.zeros(count, np.int64)  # OTH
-    idx = {s: i for i, s in enumerate(STATES)}
+    st = np.full(count, ConnState.OTH, np.int64)
     est = has_syn & has_synack
     only_syn = has_syn & ~has_synack
     only_synack = ~has_syn & has_synack
-    st[only_syn] = idx["S0"]
-    st[only_syn & fin_o] = idx["SH"]
-    st[only_syn & (rst_by == 0)] = idx["RSTOS0"]
-    st[only_syn & (rst_by == 1)] = idx["REJ"]
-    st[only_synack & fin_r] = idx["SHR"]
-    st[only_synack & (rst_by == 1)] = idx["RSTRH"]
-    st[est] = idx["S1"]
-    st[est & fin_o & ~fin_r] = idx["S2"]
-    st[est & fin_r & ~fin_o] = idx["S3"]
-    st[est & fin_o & fin_r] = idx["SF"]
-    st[est & (rst_by == 0)] = idx["RSTO"]
-    st[est & (rst_by == 1)] = idx["RSTR"]
+    st[only_syn] = ConnState.S0
+    st[only_syn & fin_o] = ConnState.SH
+    st[only_syn & (rst_by == 0)] = ConnState.RSTOS0
+    st[only_syn & (rst_by == 1)] = ConnState.REJ
+    st[only_synack & fin_r] = ConnState.SHR
+    st[only_synack & (rst_by == 1)] = ConnState.RSTRH
+    st[est] = ConnState.S1
+    st[est & fin_o & ~fin_r] = ConnState.S2
+    st[est & fin_r & ~fin_o] = ConnState.S3
+    st[est & fin_o & fin_r] = ConnState.SF
+    st[est & (rst_by == 0)] = ConnState.RSTO
+    st[est & (rst_by == 1)] = ConnState.RSTR
 
     # -- history --
     letters = [

@@ -20,7 +20,18 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from app.decode.analysis.sequence import analyse_sequence
+from app.decode.analysis.sequence import SeqAnalysis, analyse_sequence
+from app.decode.model.codes import (
+    FINDING_CODES,
+    Direction,
+    EndedBy,
+    Finding,
+    Handshake,
+    Phase,
+    RolesFrom,
+    Scale,
+    Scaling,
+)
 from app.decode.model.packet import ACK, FIN, RST, SEQ_MOD, SYN, Packet
 from app.decode.model.services import SERVICES
 from app.decode.model.table import PacketTable
@@ -92,48 +103,43 @@ class Flow:
 
 
 I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
 B = npt.NDArray[np.bool_]
 
-ROLES_FROM = ("syn", "syn-ack", "heuristic")
-HANDSHAKE = ("none", "partial", "complete")
-SCALING = ("unknown", "both", "none")
-PHASE_NAMES = ("handshake", "data", "teardown")
-SCALE_NAMES = ("unknown", "syn", "scaled", "none")
-ENDED_BY = (
-    "open",
-    "four_way_close",
-    "three_way_close",
-    "simultaneous_close",
-    "half_close",
-    "reset",
-    "refused",
-)
-# Bit i of FlowTable.findings is FINDING_CODES[i] (the catalogue's order).
-FINDING_CODES = (
-    "tcp.retransmission",
-    "tcp.fast_retransmission",
-    "tcp.spurious_retransmission",
-    "tcp.duplicate_ack",
-    "tcp.out_of_order",
-    "tcp.lost_segment",
-    "tcp.ack_unseen",
-    "tcp.zero_window",
-    "tcp.zero_window_probe",
-    "tcp.window_full",
-    "tcp.window_update",
-    "tcp.keep_alive",
-    "tcp.keep_alive_ack",
-    "tcp.reset",
-    "tcp.port_reuse",
-    "tcp.checksum_offload",
-    "tcp.bad_option",
-)
+ROLES_FROM = RolesFrom.texts()
+HANDSHAKE = Handshake.texts()
+SCALING = Scaling.texts()
+PHASE_NAMES = Phase.texts()
+SCALE_NAMES = Scale.texts()
+ENDED_BY = EndedBy.texts()
 _WELL_KNOWN_PORTS = np.array(sorted(_WELL_KNOWN), dtype=np.int64)
 
 
 def _serverish(port: I64) -> B:
     out: B = (port >= 0) & ((port < 1024) | np.isin(port, _WELL_KNOWN_PORTS))
     return out
+
+
+class _Work:
+    """Per-position columns in flow order, and the positions found on the way, while a
+    FlowTable is worked out."""
+
+    def __init__(self, ft: FlowTable) -> None:
+        c, o = ft.table.cols, ft.order
+        self.flags = c["flags"][o].astype(np.int64)
+        f = self.flags
+        self.syn, self.ackf = (f & SYN) > 0, (f & ACK) > 0
+        self.fin, self.rst = (f & FIN) > 0, (f & RST) > 0
+        self.seq = c["seq"][o].astype(np.int64)
+        self.ack = c["ack"][o].astype(np.int64)
+        self.length = c["length"][o].astype(np.int64)
+        self.win = c["win"][o].astype(np.int64)
+        self.t = c["time"][o]
+        self.pos = np.arange(len(o), dtype=np.int64)
+        no = np.zeros(0, np.int64)
+        self.p_syn = self.p_synack = no
+        self.has_syn = self.has_synack = self.both = np.zeros(0, bool)
+        self.seen = np.zeros((0, 2), bool)
 
 
 class FlowTable:
@@ -145,173 +151,240 @@ class FlowTable:
     their first packet, from 0 (JSON ids are 1-based).
     """
 
+    # per flow
+    count: int
+    bounds: I64
+    client_ep: I64
+    server_ep: I64
+    roles_from: I64  # RolesFrom
+    side_packets: I64  # (flows, 2): client, server
+    side_bytes: I64
+    syn_pos: I64  # (flows, 2): position of each side's first SYN, -1
+    isn: I64
+    mss: I64
+    wscale: I64
+    sackok: B
+    timestamps: B
+    scaling: I64  # Scaling
+    handshake: I64  # Handshake
+    ended_by: I64  # EndedBy
+    closer: I64  # Direction of the side that ended it, -1
+    irtt: F64
+    start: F64
+    end: F64
+    # per position
+    order: I64
+    fid: I64
+    dir: npt.NDArray[np.int8]  # Direction
+    phase: npt.NDArray[np.int8]  # Phase
+    scale: npt.NDArray[np.int8]  # Scale
+    shift: npt.NDArray[np.int8]
+    eff_win: I64
+    findings: npt.NDArray[np.int32]  # bit i: list(Finding)[i]
+    seq: SeqAnalysis
+
     def __init__(self, table: PacketTable) -> None:
+        """Group ``table``'s rows into connections; ``analyse`` works out the rest."""
         self.table = table
         c = table.cols
-        n = len(table)
-        flags = c["flags"]
         src_ep = c["src"].astype(np.int64) * 65537 + (c["sport"].astype(np.int64) + 1)
         dst_ep = c["dst"].astype(np.int64) * 65537 + (c["dport"].astype(np.int64) + 1)
-        self.order, fid_row, self.count, split = _group(src_ep, dst_ep, flags, c["seq"])
-        order = self.order
-        fid = fid_row[order]
-        del fid_row
-        self.fid = fid
-        self.bounds = np.searchsorted(fid, np.arange(self.count + 1)).astype(np.int64)
-        f = flags[order]
-        src_ep, dst_ep = src_ep[order], dst_ep[order]
-        seq = c["seq"][order]
-        ack = c["ack"][order]
-        length = c["length"][order]
-        win = c["win"][order].astype(np.int64)
-        syn, ackf, fin, rst = (f & SYN) > 0, (f & ACK) > 0, (f & FIN) > 0, (f & RST) > 0
-        pos = np.arange(n, dtype=np.int64)
+        self.order, fid_row, self.count, split = _group(src_ep, dst_ep, c["flags"], c["seq"])
+        self.fid = fid_row[self.order]
+        self._reuse = split[self.order]
+        self.bounds = np.searchsorted(self.fid, np.arange(self.count + 1)).astype(np.int64)
+        self._src_ep, self._dst_ep = src_ep[self.order], dst_ep[self.order]
 
-        # roles: the SYN's sender is the client; else the SYN-ACK's receiver; else ports
-        p_syn = self.first(syn & ~ackf)
-        p_synack = self.first(syn & ackf)
-        first = self.bounds[:-1]
-        fsp, fdp = (
-            c["sport"][order][first].astype(np.int64),
-            c["dport"][order][first].astype(np.int64),
-        )
+    @classmethod
+    def analyse(cls, table: PacketTable) -> FlowTable:
+        """Every connection of ``table`` worked out: roles, SYN options, handshake, phases,
+        windows, endings, handshake RTT and each packet's findings."""
+        ft = cls(table)
+        w = _Work(ft)
+        ft._roles(w)
+        ft._sides(w)
+        ft._phases(w)
+        ft._windows(w)
+        ft._endings(w)
+        ft._handshake_rtt(w)
+        ft._findings(w)
+        return ft
+
+    def _roles(self, w: _Work) -> None:
+        """The SYN's sender is the client; else the SYN-ACK's receiver; else the ports say."""
+        c, first = self.table.cols, self.bounds[:-1]
+        src_ep, dst_ep = self._src_ep, self._dst_ep
+        w.p_syn = self.first(w.syn & ~w.ackf)
+        w.p_synack = self.first(w.syn & w.ackf)
+        fsp = c["sport"][self.order][first].astype(np.int64)
+        fdp = c["dport"][self.order][first].astype(np.int64)
         fsrc, fdst = src_ep[first], dst_ep[first]
         sv_d, sv_s = _serverish(fdp), _serverish(fsp)
-        heur = np.where(
-            sv_d & ~sv_s,
-            fsrc,
-            np.where(
-                sv_s & ~sv_d, fdst, np.where((fsp >= 0) & (fdp >= 0) & (fsp < fdp), fdst, fsrc)
-            ),
-        )
-        has_syn, has_synack = p_syn >= 0, p_synack >= 0
+        by_number = np.where((fsp >= 0) & (fdp >= 0) & (fsp < fdp), fdst, fsrc)
+        heur = np.where(sv_d & ~sv_s, fsrc, np.where(sv_s & ~sv_d, fdst, by_number))
+        w.has_syn, w.has_synack = w.p_syn >= 0, w.p_synack >= 0
         self.client_ep = np.where(
-            has_syn,
-            src_ep[np.maximum(p_syn, 0)],
-            np.where(has_synack, dst_ep[np.maximum(p_synack, 0)], heur),
+            w.has_syn,
+            src_ep[np.maximum(w.p_syn, 0)],
+            np.where(w.has_synack, dst_ep[np.maximum(w.p_synack, 0)], heur),
         )
         self.server_ep = np.where(src_ep[first] == self.client_ep, dst_ep[first], src_ep[first])
-        self.roles_from = np.where(has_syn, 0, np.where(has_synack, 1, 2))
-        self.dir = d = (src_ep != self.client_ep[fid]).astype(np.int8)
+        self.roles_from = np.where(
+            w.has_syn,
+            RolesFrom.SYN,
+            np.where(w.has_synack, RolesFrom.SYN_ACK, RolesFrom.HEURISTIC),
+        )
+        self.dir = (src_ep != self.client_ep[self.fid]).astype(np.int8)
+        del self._src_ep, self._dst_ep
 
-        # each side's SYN and what it offered
-        key2 = fid * 2 + d
-        del src_ep, dst_ep
+    def _sides(self, w: _Work) -> None:
+        """Each side's packets, bytes, and what its SYN offered."""
+        c, d = self.table.cols, self.dir
+        key2 = self.fid * 2 + d
         self.side_packets = np.bincount(key2, minlength=2 * self.count).reshape(-1, 2)
         self.side_bytes = (
-            np.bincount(key2, weights=np.maximum(length, 0), minlength=2 * self.count)
+            np.bincount(key2, weights=np.maximum(w.length, 0), minlength=2 * self.count)
             .astype(np.int64)
             .reshape(-1, 2)
         )
-        self.syn_pos = np.stack([self.first(syn & (d == 0)), self.first(syn & (d == 1))], 1)
+        self.syn_pos = np.stack([self.first(w.syn & (d == 0)), self.first(w.syn & (d == 1))], 1)
         sp = np.maximum(self.syn_pos, 0)
-        seen = self.syn_pos >= 0
+        w.seen = seen = self.syn_pos >= 0
 
         def at_syn(col: str) -> I64:
-            return np.where(seen, c[col][order][sp].astype(np.int64), -1)
+            return np.where(seen, c[col][self.order][sp].astype(np.int64), -1)
 
         self.isn = at_syn("seq")
         self.mss = at_syn("mss")
         self.wscale = at_syn("wscale")
-        self.sackok = seen & c["sackok"][order][sp]
-        self.timestamps = seen & (c["ts_val"][order][sp] >= 0)
-        both = seen.all(axis=1)
-        self.scaling = np.where(both, np.where((self.wscale >= 0).all(axis=1), 1, 2), 0)
+        self.sackok = seen & c["sackok"][self.order][sp]
+        self.timestamps = seen & (c["ts_val"][self.order][sp] >= 0)
+        w.both = np.asarray(seen.all(axis=1))
+        self.scaling = np.where(
+            w.both,
+            np.where((self.wscale >= 0).all(axis=1), Scaling.BOTH, Scaling.NONE),
+            Scaling.UNKNOWN,
+        )
 
-        # handshake: the client's first pure ACK after the first SYN-ACK completes it
-        after = has_synack[fid] & (pos > p_synack[fid])
-        p_done = self.first((d == 0) & ackf & ~syn & after)
-        self.handshake = np.where(both & (p_done >= 0), 2, np.where(seen.any(axis=1), 1, 0))
-
-        # phases
-        p_tear = self.first(fin | rst)
+    def _phases(self, w: _Work) -> None:
+        """The client's first pure ACK after the first SYN-ACK completes the handshake; the
+        first FIN or RST starts the teardown."""
+        fid, d, pos = self.fid, self.dir, w.pos
+        after = w.has_synack[fid] & (pos > w.p_synack[fid])
+        p_done = self.first((d == 0) & w.ackf & ~w.syn & after)
+        self.handshake = np.where(
+            w.both & (p_done >= 0),
+            Handshake.COMPLETE,
+            np.where(w.seen.any(axis=1), Handshake.PARTIAL, Handshake.NONE),
+        )
+        p_tear = self.first(w.fin | w.rst)
         tear = (p_tear[fid] >= 0) & (pos >= p_tear[fid])
-        hand = syn | ((p_done[fid] >= 0) & (pos <= p_done[fid]))
-        self.phase = np.where(tear, 2, np.where(hand, 0, 1)).astype(np.int8)
-
-        # effective window (RFC 7323 §2.2-2.3): never scaled in a SYN
-        shift = np.minimum(np.maximum(self.wscale[fid, d], 0), MAX_WSCALE)
-        scaling = self.scaling[fid]
-        known = win >= 0
-        self.scale = np.where(
-            ~known, 0, np.where(syn, 1, np.where(scaling == 1, 2, np.where(scaling == 2, 3, 0)))
+        hand = w.syn | ((p_done[fid] >= 0) & (pos <= p_done[fid]))
+        self.phase = np.where(
+            tear, Phase.TEARDOWN, np.where(hand, Phase.HANDSHAKE, Phase.DATA)
         ).astype(np.int8)
-        self.shift = np.where(self.scale == 2, shift, np.where(self.scale == 3, 0, -1)).astype(
-            np.int8
+
+    def _windows(self, w: _Work) -> None:
+        """Effective window (RFC 7323 §2.2-2.3): never scaled in a SYN."""
+        fid, win = self.fid, w.win
+        shift = np.minimum(np.maximum(self.wscale[fid, self.dir], 0), MAX_WSCALE)
+        scaling = self.scaling[fid]
+        by_scaling = np.where(
+            scaling == Scaling.BOTH,
+            Scale.SCALED,
+            np.where(scaling == Scaling.NONE, Scale.NONE, Scale.UNKNOWN),
         )
+        self.scale = np.where(
+            win < 0, Scale.UNKNOWN, np.where(w.syn, Scale.SYN, by_scaling)
+        ).astype(np.int8)
+        scale = self.scale
+        self.shift = np.where(
+            scale == Scale.SCALED, shift, np.where(scale == Scale.NONE, 0, -1)
+        ).astype(np.int8)
         self.eff_win = np.where(
-            self.scale == 1,
+            scale == Scale.SYN,
             win,
-            np.where(self.scale == 2, win << shift, np.where(self.scale == 3, win, -1)),
+            np.where(scale == Scale.SCALED, win << shift, np.where(scale == Scale.NONE, win, -1)),
         )
 
-        # how it ended (RFC 9293 §3.6)
-        self.ended_by = np.zeros(self.count, np.int64)
+    def _endings(self, w: _Work) -> None:
+        """How each connection ended (RFC 9293 §3.6) and which side ended it."""
+        fid, d, pos = self.fid, self.dir, w.pos
+        self.ended_by = np.full(self.count, EndedBy.OPEN, np.int64)
         self.closer = np.full(self.count, -1, np.int64)
-        p_rst = self.first(rst)
+        p_rst = self.first(w.rst)
         r = p_rst >= 0
         rd = d[np.maximum(p_rst, 0)]
-        refused = r & ~has_synack & (rd == 1) & seen[:, 0]
-        self.ended_by[r] = np.where(refused[r], 6, 5)
+        refused = r & ~w.has_synack & (rd == Direction.S2C) & w.seen[:, 0]
+        self.ended_by[r] = np.where(refused[r], EndedBy.REFUSED, EndedBy.RESET)
         self.closer[r] = rd[r]
-        p_fin = self.first(fin)
+        p_fin = self.first(w.fin)
         fd = d[np.maximum(p_fin, 0)]
-        p_fin2 = self.first(fin & (d != fd[fid]))
+        p_fin2 = self.first(w.fin & (d != fd[fid]))
         has_fin = ~r & (p_fin >= 0)
         self.closer[has_fin] = fd[has_fin]
-        half = has_fin & (p_fin2 < 0)
-        self.ended_by[half] = 4
+        self.ended_by[has_fin & (p_fin2 < 0)] = EndedBy.HALF_CLOSE
         pf = np.maximum(p_fin, 0)
-        seg = np.maximum(length[pf], 0) + syn[pf] + 1
-        fin_end = np.where(seq[pf] >= 0, (seq[pf] + seg) % SEQ_MOD, -1)
+        seg = np.maximum(w.length[pf], 0) + w.syn[pf] + 1
+        fin_end = np.where(w.seq[pf] >= 0, (w.seq[pf] + seg) % SEQ_MOD, -1)
         both_fin = has_fin & (p_fin2 >= 0)
         between = (pos > p_fin[fid]) & (pos < p_fin2[fid]) & (d != fd[fid])
-        acked = self.any(between & ackf & (ack == fin_end[fid]) & (fin_end[fid] >= 0))
+        acked = self.any(between & w.ackf & (w.ack == fin_end[fid]) & (fin_end[fid] >= 0))
         pf2 = np.maximum(p_fin2, 0)
-        three = (fin_end >= 0) & ackf[pf2] & (ack[pf2] == fin_end)
-        self.ended_by[both_fin] = np.where(acked, 1, np.where(three, 2, 3))[both_fin]
+        three = (fin_end >= 0) & w.ackf[pf2] & (w.ack[pf2] == fin_end)
+        how = np.where(
+            acked,
+            EndedBy.FOUR_WAY_CLOSE,
+            np.where(three, EndedBy.THREE_WAY_CLOSE, EndedBy.SIMULTANEOUS_CLOSE),
+        )
+        self.ended_by[both_fin] = how[both_fin]
 
-        t = c["time"][order]
-        # handshake RTT, as Wireshark's tcp.analysis.initial_rtt: from the latest SYN to the
-        # first segment with ACK and without SYN after it, normally the ACK that completes
-        # the handshake (SYN -> RST/ACK for a refused connection); NaN when not seen
-        p_ack1 = self.first(ackf & ~syn & has_syn[fid] & (pos > p_syn[fid]))
+    def _handshake_rtt(self, w: _Work) -> None:
+        """As Wireshark's tcp.analysis.initial_rtt: from the latest SYN to the first segment
+        with ACK and without SYN after it, normally the ACK that completes the handshake
+        (SYN -> RST/ACK for a refused connection); NaN when not seen."""
+        fid, pos, syn, ackf = self.fid, w.pos, w.syn, w.ackf
+        p_ack1 = self.first(ackf & ~syn & w.has_syn[fid] & (pos > w.p_syn[fid]))
         got = p_ack1 >= 0
         syn_rows = np.flatnonzero(syn & ~ackf & got[fid] & (pos < p_ack1[fid]))
         p_mru = np.full(self.count, -1, np.int64)
         np.maximum.at(p_mru, fid[syn_rows], syn_rows)
         self.irtt = np.full(self.count, np.nan)
-        self.irtt[got] = t[p_ack1[got]] - t[p_mru[got]]
+        self.irtt[got] = w.t[p_ack1[got]] - w.t[p_mru[got]]
+        first = self.bounds[:-1]
+        empty = np.zeros(0)
+        self.start = np.fmin.reduceat(w.t, first) if self.count else empty
+        self.end = np.fmax.reduceat(w.t, first) if self.count else empty
 
-        # findings: the sequence analysis, then what a packet shows by itself
+    def _findings(self, w: _Work) -> None:
+        """The sequence analysis, then what a packet shows by itself."""
+        c, o = self.table.cols, self.order
         sa = analyse_sequence(
-            fid=fid,
-            d=d,
+            fid=self.fid,
+            d=self.dir,
             bounds=self.bounds,
-            flags=f.astype(np.int64),
-            seq=seq.astype(np.int64),
-            ack=ack.astype(np.int64),
-            length=length.astype(np.int64),
-            win=win,
+            flags=w.flags,
+            seq=w.seq,
+            ack=w.ack,
+            length=w.length,
+            win=w.win,
             eff_win=self.eff_win,
-            t=t,
-            ts_val=c["ts_val"][order].astype(np.int64),
-            ts_ecr=c["ts_ecr"][order].astype(np.int64),
+            t=w.t,
+            ts_val=c["ts_val"][o].astype(np.int64),
+            ts_ecr=c["ts_ecr"][o].astype(np.int64),
             irtt=self.irtt,
-            reuse=split[order],
+            reuse=self._reuse,
         )
         masks = dict(sa.codes)
-        masks["tcp.checksum_offload"] = c["bad_cksum"][order]
-        masks["tcp.reset"] = rst
-        masks["tcp.bad_option"] = c["bad_opt"][order]
-        bits = np.zeros(n, np.int32)
-        for i, code in enumerate(FINDING_CODES):
+        masks[Finding.CHECKSUM_OFFLOAD] = c["bad_cksum"][o]
+        masks[Finding.RESET] = w.rst
+        masks[Finding.BAD_OPTION] = c["bad_opt"][o]
+        bits = np.zeros(len(o), np.int32)
+        for i, code in enumerate(Finding):
             bits |= masks[code].astype(np.int32) << i
         self.findings = bits
         self.seq = sa
-        empty = np.zeros(0)
-        self.start = np.fmin.reduceat(t, first) if self.count else empty
-        self.end = np.fmax.reduceat(t, first) if self.count else empty
+        del self._reuse
 
     # -- group-wise helpers over positions ------------------------------------------------
 

@@ -11,7 +11,7 @@ class Analysis:
 
     def __init__(self, trace: Trace) -> None:
         self.trace = trace
-        self.table = FlowTable(trace.table)
+        self.table = FlowTable.analyse(trace.table)
         self._flows: dict[int, Flow] = {}
 
     @property

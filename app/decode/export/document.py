@@ -13,7 +13,6 @@ import numpy.typing as npt
 from app.decode.analysis.facts import STATES, connection_facts
 from app.decode.analysis.flows import (
     ENDED_BY,
-    FINDING_CODES,
     HANDSHAKE,
     PHASE_NAMES,
     ROLES_FROM,
@@ -24,6 +23,7 @@ from app.decode.analysis.flows import (
 from app.decode.analysis.result import Analysis
 from app.decode.explain.fields import ENDINGS, PHASES, describe_ending
 from app.decode.explain.narrative import TFO_NAMES, Story, narrate, negotiation_of
+from app.decode.model.codes import FINDING_CODES
 from app.decode.model.trace import Trace
 
 
