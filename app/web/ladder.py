@@ -32,12 +32,12 @@ def _fmt_dt(seconds: float | None) -> str:
     return f"+{seconds:.6f}"
 
 
-def ladder_rows(flow: Flow, lang: str, start: int = 0) -> list[Row]:
+def ladder_rows(flow: Flow, lang: str) -> list[Row]:
+    """Rows for the packets ``flow`` holds (a window of the connection)."""
     rows: list[Row] = []
     t0 = flow.start
     last_phase = None
-    pairs = list(zip(flow.packets, flow.info, strict=True))[start : start + PAGE]
-    for p, info in pairs:
+    for p, info in zip(flow.packets, flow.info, strict=True):
         if info.phase != last_phase:
             en, zh = PHASES[info.phase]
             rows.append(Row("phase", text=f"{en} · {zh}" if lang == "en" else f"{zh} · {en}"))

@@ -96,17 +96,18 @@ def _session_context(request: Request, sid: str, flow_id: int | None) -> dict[st
     from .templating import choose_lang
 
     lang = choose_lang(request)
-    flow = None
-    if analysis.flow_count:
-        flow = analysis.flow(flow_id or 1)
-        if flow is None:
-            raise NotFound(
-                f"session {sid} has no connection #{flow_id} (it has {analysis.flow_count})"
-            )
     try:
         start = max(0, int(request.query_params.get("from", "0")))
     except ValueError:
         start = 0
+    flow = None
+    if analysis.flow_count:
+        fid = flow_id or 1
+        if not 1 <= fid <= analysis.flow_count:
+            raise NotFound(
+                f"session {sid} has no connection #{flow_id} (it has {analysis.flow_count})"
+            )
+        flow = analysis.table.flow(fid - 1, start, PAGE)
     flows = [_listed(f, lang) for f in rec.result["flows"][:FLOW_LIST]]
     return {
         "rec": rec,
@@ -114,7 +115,7 @@ def _session_context(request: Request, sid: str, flow_id: int | None) -> dict[st
         "flows": flows,
         "flow_total": analysis.flow_count,
         "flow": _shown(rec.result["flows"][flow.id - 1], lang) if flow else None,
-        "rows": ladder_rows(flow, lang, start) if flow else [],
+        "rows": ladder_rows(flow, lang) if flow else [],
         "start": start,
         "page": PAGE,
         "permalink": str(request.url_for("session_page", sid=sid)),

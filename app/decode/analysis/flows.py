@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from app.decode.analysis.numbering import Numbering, number
 from app.decode.analysis.sequence import SeqAnalysis, analyse_sequence
 from app.decode.model.codes import (
     FINDING_CODES,
@@ -53,8 +54,6 @@ class Side:
     timestamps: bool = False
     packets: int = 0
     bytes: int = 0
-    first_ts_val: int | None = None
-    first_ts_time: float | None = None
 
 
 @dataclass(slots=True)
@@ -79,6 +78,9 @@ class PacketInfo:
 
 @dataclass(slots=True)
 class Flow:
+    """One connection as objects, or a window of it: ``packets`` are its packets from
+    position ``offset`` on (all of them unless a window was asked for)."""
+
     id: int
     client: Side
     server: Side
@@ -89,17 +91,89 @@ class Flow:
     scaling: str = "unknown"  # "both", "none", "unknown"
     ended_by: str = "open"
     closer: str | None = None  # "client" / "server"
-
-    @property
-    def start(self) -> float | None:
-        times = [p.time for p in self.packets if p.time is not None]
-        return min(times) if times else None
+    start: float | None = None  # time of its first packet
+    packet_count: int = 0  # in the whole connection
+    offset: int = 0
 
     def side_of(self, p: Packet) -> tuple[Side, Side]:
         """(sender, receiver) sides of packet ``p``."""
         if p.src == self.client.endpoint:
             return self.client, self.server
         return self.server, self.client
+
+
+# Per-position columns of the analysis, kept beside the packet table's own (see
+# ``FlowTable.positions``): enough to make any window of any connection into objects.
+POSITION_COLUMNS: dict[str, type[Any]] = {
+    "row": np.int64,  # the packet table row (packet number - 1)
+    "dir": np.int8,
+    "phase": np.int8,
+    "scale": np.int8,
+    "shift": np.int8,
+    "eff_win": np.int64,
+    "findings": np.int32,
+    "dup_ack": np.int64,
+    "acked_row": np.int64,
+    "ack_rtt": np.float64,
+    "ts_rtt": np.float64,
+    "in_flight": np.int64,
+    "seq_shown": np.int64,
+    "seq_inferred": np.bool_,
+    "rel_seq": np.int64,
+    "rel_ack": np.int64,
+    "echo_row": np.int64,
+    "echo_rtt": np.float64,
+    "ts_ticks": np.int64,
+    "ts_elapsed": np.float64,
+}
+
+
+def _num(v: int) -> int | None:
+    return None if v < 0 else v
+
+
+def _real(v: float) -> float | None:
+    return None if v != v else v
+
+
+def window_flow(part: PacketTable, meta: Flow) -> Flow:
+    """``meta`` (a Flow without packets) filled with the packets of ``part``: a slice of
+    the per-position columns (packet table and analysis), one row per packet shown."""
+    c = part.cols
+    packets: list[Packet] = []
+    infos: list[PacketInfo] = []
+    for i in range(len(part)):
+        p = part.packet(i)
+        bits = int(c["findings"][i])
+        p.findings = [code for k, code in enumerate(FINDING_CODES) if bits >> k & 1]
+        shown = int(c["seq_shown"][i])
+        if p.seq is None and shown >= 0:
+            p.seq = shown
+        p.seq_inferred = bool(c["seq_inferred"][i])
+        p.rel_seq = _num(int(c["rel_seq"][i]))
+        p.rel_ack = _num(int(c["rel_ack"][i]))
+        acked, echo = int(c["acked_row"][i]), int(c["echo_row"][i])
+        packets.append(p)
+        infos.append(
+            PacketInfo(
+                direction=Direction(int(c["dir"][i])).text,
+                phase=PHASE_NAMES[int(c["phase"][i])],
+                eff_win=_num(int(c["eff_win"][i])),
+                scale=SCALE_NAMES[int(c["scale"][i])],
+                shift=_num(int(c["shift"][i])),
+                echo_of=None if echo < 0 else echo + 1,
+                echo_rtt=_real(float(c["echo_rtt"][i])),
+                ts_ticks=_num(int(c["ts_ticks"][i])),
+                ts_elapsed=_real(float(c["ts_elapsed"][i])),
+                dup_ack=int(c["dup_ack"][i]) or None,
+                acks=None if acked < 0 else acked + 1,
+                ack_rtt=_real(float(c["ack_rtt"][i])),
+                ts_rtt=_real(float(c["ts_rtt"][i])),
+                in_flight=_num(int(c["in_flight"][i])),
+            )
+        )
+    meta.packets, meta.info = packets, infos
+    return meta
 
 
 I64 = npt.NDArray[np.int64]
@@ -194,6 +268,7 @@ class FlowTable:
         self._reuse = split[self.order]
         self.bounds = np.searchsorted(self.fid, np.arange(self.count + 1)).astype(np.int64)
         self._src_ep, self._dst_ep = src_ep[self.order], dst_ep[self.order]
+        self._numbering: Numbering | None = None
 
     @classmethod
     def analyse(cls, table: PacketTable) -> FlowTable:
@@ -429,48 +504,89 @@ class FlowTable:
             bytes=int(self.side_bytes[f, d]),
         )
 
-    def flow(self, f: int) -> Flow:
-        lo, hi = int(self.bounds[f]), int(self.bounds[f + 1])
-        packets = [self.table.packet(int(r)) for r in self.order[lo:hi]]
-        infos = []
-        for k, p in zip(range(lo, hi), packets, strict=True):
-            bits = int(self.findings[k])
-            p.findings = [code for i, code in enumerate(FINDING_CODES) if bits >> i & 1]
-            eff, shift = int(self.eff_win[k]), int(self.shift[k])
-            sa = self.seq
-            dup, acked = int(sa.dup_ack[k]), int(sa.acked[k])
-            ack_rtt, ts_rtt = float(sa.ack_rtt[k]), float(sa.ts_rtt[k])
-            flight = int(sa.in_flight[k])
-            infos.append(
-                PacketInfo(
-                    direction="c2s" if self.dir[k] == 0 else "s2c",
-                    phase=PHASE_NAMES[int(self.phase[k])],
-                    eff_win=None if eff < 0 else eff,
-                    scale=SCALE_NAMES[int(self.scale[k])],
-                    shift=None if shift < 0 else shift,
-                    dup_ack=dup or None,
-                    acks=None if acked < 0 else int(self.order[acked]) + 1,
-                    ack_rtt=None if ack_rtt != ack_rtt else ack_rtt,
-                    ts_rtt=None if ts_rtt != ts_rtt else ts_rtt,
-                    in_flight=None if flight < 0 else flight,
-                )
-            )
+    @property
+    def numbering(self) -> Numbering:
+        """Relative numbers and TS echoes of every packet (worked out when first needed:
+        a summary does without them)."""
+        if self._numbering is None:
+            self._numbering = number(self)
+        return self._numbering
+
+    def positions(self, lo: int, hi: int) -> PacketTable:
+        """Positions ``lo:hi`` (flow order) as a table of their own: the packet table's
+        columns and the analysis's (``POSITION_COLUMNS``); option bytes rebased, kept
+        objects and comments keyed by position in the slice."""
+        t, rows = self.table, self.order[lo:hi]
+        cols = {name: a[rows] for name, a in t.cols.items()}
+        starts, sizes = cols["opt_start"].astype(np.int64), cols["opt_len"].astype(np.int64)
+        have = (starts >= 0) & (sizes > 0)
+        blob = b"".join(
+            t.opt_bytes[a : a + b] if h else b""
+            for a, b, h in zip(starts.tolist(), sizes.tolist(), have.tolist(), strict=True)
+        )
+        new_start = np.concatenate([[0], np.cumsum(np.where(have, sizes, 0))[:-1]])
+        cols["opt_start"] = np.where(have, new_start, cols["opt_start"]).astype(np.int64)
+        sa, nb = self.seq, self.numbering
+        acked = sa.acked[lo:hi]
+        cols.update(
+            row=rows.astype(np.int64),
+            dir=self.dir[lo:hi],
+            phase=self.phase[lo:hi],
+            scale=self.scale[lo:hi],
+            shift=self.shift[lo:hi],
+            eff_win=self.eff_win[lo:hi],
+            findings=self.findings[lo:hi],
+            dup_ack=sa.dup_ack[lo:hi],
+            acked_row=np.where(acked >= 0, self.order[np.maximum(acked, 0)], -1),
+            ack_rtt=sa.ack_rtt[lo:hi],
+            ts_rtt=sa.ts_rtt[lo:hi],
+            in_flight=sa.in_flight[lo:hi],
+            seq_shown=nb.seq[lo:hi],
+            seq_inferred=nb.seq_inferred[lo:hi],
+            rel_seq=nb.rel_seq[lo:hi],
+            rel_ack=nb.rel_ack[lo:hi],
+            echo_row=nb.echo_row[lo:hi],
+            echo_rtt=nb.echo_rtt[lo:hi],
+            ts_ticks=nb.ts_ticks[lo:hi],
+            ts_elapsed=nb.ts_elapsed[lo:hi],
+        )
+        local = {int(r): i for i, r in enumerate(rows.tolist())} if t.objects or t.comments else {}
+        return PacketTable(
+            t.kind,
+            cols,
+            t.hosts,
+            opt_bytes=blob,
+            objects={local[r]: p for r, p in t.objects.items() if r in local},
+            comments={local[r]: x for r, x in t.comments.items() if r in local},
+            linktypes=t.linktypes,
+        )
+
+    def meta(self, f: int) -> Flow:
+        """Connection ``f`` without its packets."""
         closer = int(self.closer[f])
-        flow = Flow(
+        start = float(self.start[f])
+        return Flow(
             id=f + 1,
             client=self.side(f, 0),
             server=self.side(f, 1),
-            packets=packets,
-            info=infos,
+            packets=[],
             roles_from=ROLES_FROM[int(self.roles_from[f])],
             handshake=HANDSHAKE[int(self.handshake[f])],
             scaling=SCALING[int(self.scaling[f])],
             ended_by=ENDED_BY[int(self.ended_by[f])],
             closer=None if closer < 0 else ("client", "server")[closer],
+            start=None if start != start else start,
+            packet_count=int(self.bounds[f + 1] - self.bounds[f]),
         )
-        _number(flow)
-        _timestamps(flow)
-        return flow
+
+    def flow(self, f: int, start: int = 0, count: int | None = None) -> Flow:
+        """Connection ``f`` as objects: all its packets, or ``count`` from ``start``."""
+        lo, hi = int(self.bounds[f]), int(self.bounds[f + 1])
+        a = min(lo + max(start, 0), hi)
+        b = hi if count is None else min(a + count, hi)
+        meta = self.meta(f)
+        meta.offset = a - lo
+        return window_flow(self.positions(a, b), meta)
 
     def phase_runs(self) -> tuple[I64, I64, I64, I64]:
         """(flow, phase, first position, last position) of each run of one phase."""
@@ -555,69 +671,3 @@ def _group(src_ep: I64, dst_ep: I64, flags: I64, seq: npt.NDArray[Any]) -> tuple
     order = np.empty(n, np.int64)
     order[dest] = s
     return order, fid_row, count, split
-
-
-def _number(flow: Flow) -> None:
-    """Absolute seq for bare ACKs tcpdump did not print, and relative seq/ack for all.
-
-    Relative numbers count from each side's ISN when its SYN is in the capture, else from
-    tcpdump's base: the first ACK-bearing segment seen gives base(sender) = seq and
-    base(receiver) = ack - 1.
-    """
-    base: dict[str, int | None] = {flow.client.endpoint: None, flow.server.endpoint: None}
-    for side in (flow.client, flow.server):
-        if side.isn is not None:
-            base[side.endpoint] = side.isn
-    next_seq: dict[str, int] = {}
-    last_ack: dict[str, int] = {}
-    for p in flow.packets:
-        if (p.seq is None and p.ack is not None) or (p.seq is None and p.flags & ACK):
-            guess = next_seq.get(p.src, last_ack.get(p.dst))
-            if guess is not None:
-                p.seq = guess
-                p.seq_inferred = True
-        if p.flags & ACK and (base[p.src] is None or base[p.dst] is None):
-            if base[p.src] is None and p.seq is not None and not p.seq_inferred:
-                base[p.src] = p.seq
-            if base[p.dst] is None and p.ack is not None:
-                base[p.dst] = (p.ack - 1) % SEQ_MOD
-        if p.seq is not None:
-            b = base[p.src]
-            if b is not None:
-                p.rel_seq = (p.seq - b) % SEQ_MOD
-            end = (p.seq + p.seg_len) % SEQ_MOD
-            prev = next_seq.get(p.src)
-            if prev is None or 0 < (end - prev) % SEQ_MOD < (1 << 31):
-                next_seq[p.src] = end
-        if p.ack is not None and p.flags & ACK:
-            b = base[p.dst]
-            if b is not None:
-                p.rel_ack = (p.ack - b) % SEQ_MOD
-            last_ack[p.src] = p.ack
-        if not p.flags & ACK:
-            p.rel_ack = None
-
-
-def _timestamps(flow: Flow) -> None:
-    first_val: dict[str, tuple[int, float | None]] = {}
-    seen_vals: dict[str, dict[int, Packet]] = {flow.client.endpoint: {}, flow.server.endpoint: {}}
-    for p, info in zip(flow.packets, flow.info, strict=True):
-        o = p.options
-        if o.ts_val is not None:
-            if p.src not in first_val:
-                first_val[p.src] = (o.ts_val, p.time)
-                sender, _ = flow.side_of(p)
-                sender.first_ts_val, sender.first_ts_time = o.ts_val, p.time
-            v0, t0 = first_val[p.src]
-            info.ts_ticks = (o.ts_val - v0) % SEQ_MOD
-            if p.time is not None and t0 is not None:
-                info.ts_elapsed = p.time - t0
-        if o.ts_ecr and p.flags & ACK:
-            q = seen_vals.get(p.dst, {}).get(o.ts_ecr)
-            if q is not None:
-                info.echo_of = q.n
-                if p.time is not None and q.time is not None:
-                    info.echo_rtt = p.time - q.time
-        if o.ts_val is not None:
-            # TSecr echoes the most recent TSval received (RFC 7323 §3.2).
-            seen_vals.setdefault(p.src, {})[o.ts_val] = p

@@ -156,7 +156,7 @@ def unpack(spec: Spec, value: bytes) -> tuple[int, ...]:
 
 
 def options_from_bytes(raw: bytes) -> tuple[Options, bool]:
-    """Parse TCP option bytes the way Scapy's TCPOptionsField does; (options, malformed)."""
+    """Parse TCP option bytes as the vectorised reader does; (options, malformed)."""
     o = Options()
     bad = False
     i = 0
@@ -170,8 +170,10 @@ def options_from_bytes(raw: bytes) -> tuple[Options, bool]:
             continue
         size = raw[i + 1] if i + 1 < len(raw) else 0
         if size < 2:
-            bad = True
-            size = 2
+            # tcpdump ("[bad opt]") and Wireshark stop here; Scapy would read on as if the
+            # length were 2.  The columns stop too, so the packet shown matches its analysis.
+            o.add_other(f"[bad opt {kind} len {size}]")
+            return o, True
         value = raw[i + 2 : i + size]
         if i + size > len(raw):
             bad = True

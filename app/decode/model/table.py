@@ -117,7 +117,7 @@ class PacketTable:
         t = float(c["time"][row])
         frame = opt("frame")
         p = Packet(
-            n=row + 1,
+            n=int(c["row"][row]) + 1 if "row" in c else row + 1,
             src_host=self.hosts[int(c["src"][row])],
             src_port=opt("sport"),
             dst_host=self.hosts[int(c["dst"][row])],
