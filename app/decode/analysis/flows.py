@@ -33,9 +33,9 @@ from app.decode.model.codes import (
     Scale,
     Scaling,
 )
-from app.decode.model.packet import ACK, FIN, RST, SEQ_MOD, SYN, Packet
+from app.decode.model.packet import ACK, FIN, RST, SEQ_MOD, SYN, Packet, format_endpoint
 from app.decode.model.services import SERVICES
-from app.decode.model.table import PacketTable
+from app.decode.model.table import Columns, PacketTable
 
 MAX_WSCALE = 14  # RFC 7323 §2.3
 _WELL_KNOWN = set(SERVICES.values())
@@ -192,6 +192,70 @@ _WELL_KNOWN_PORTS = np.array(sorted(_WELL_KNOWN), dtype=np.int64)
 def _serverish(port: I64) -> B:
     out: B = (port >= 0) & ((port < 1024) | np.isin(port, _WELL_KNOWN_PORTS))
     return out
+
+
+FLOW_COLUMNS = (
+    "first_pos",
+    "count",
+    "client_ep",
+    "server_ep",
+    "syn_row",
+    "isn",
+    "mss",
+    "wscale",
+    "sackok",
+    "timestamps",
+    "side_packets",
+    "side_bytes",
+    "roles_from",
+    "handshake",
+    "scaling",
+    "ended_by",
+    "closer",
+    "start",
+)
+
+
+def endpoint_text(hosts: list[str], ep: int) -> str:
+    """An endpoint code (host id * 65537 + port + 1) as ``host:port``."""
+    host, port = divmod(int(ep), 65537)
+    return format_endpoint(hosts[host], None if port < 1 else port - 1)
+
+
+def flow_meta(cols: Columns, i: int, hosts: list[str], flow_id: int) -> Flow:
+    """Connection ``i`` of ``cols`` (``FlowTable.flow_columns``) as a Flow without packets."""
+
+    def side(d: int) -> Side:
+        def val(name: str) -> int | None:
+            return _num(int(cols[name][i, d]))
+
+        syn_row = int(cols["syn_row"][i, d])
+        return Side(
+            endpoint=endpoint_text(hosts, int(cols["client_ep" if d == 0 else "server_ep"][i])),
+            syn_n=None if syn_row < 0 else syn_row + 1,
+            isn=val("isn"),
+            mss=val("mss"),
+            wscale=val("wscale"),
+            sack_perm=bool(cols["sackok"][i, d]),
+            timestamps=bool(cols["timestamps"][i, d]),
+            packets=int(cols["side_packets"][i, d]),
+            bytes=int(cols["side_bytes"][i, d]),
+        )
+
+    closer, start = int(cols["closer"][i]), float(cols["start"][i])
+    return Flow(
+        id=flow_id,
+        client=side(0),
+        server=side(1),
+        packets=[],
+        roles_from=ROLES_FROM[int(cols["roles_from"][i])],
+        handshake=HANDSHAKE[int(cols["handshake"][i])],
+        scaling=SCALING[int(cols["scaling"][i])],
+        ended_by=ENDED_BY[int(cols["ended_by"][i])],
+        closer=None if closer < 0 else ("client", "server")[closer],
+        start=None if start != start else start,
+        packet_count=int(cols["count"][i]),
+    )
 
 
 class _Work:
@@ -481,28 +545,7 @@ class FlowTable:
     # -- one flow as objects -----------------------------------------------------------
 
     def endpoint(self, ep: int) -> str:
-        host, port = divmod(int(ep), 65537)
-        return self.table.endpoint(host, port - 1)
-
-    def side(self, f: int, d: int) -> Side:
-        pos = int(self.syn_pos[f, d])
-        ep = self.client_ep[f] if d == 0 else self.server_ep[f]
-
-        def val(a: I64) -> int | None:
-            v = int(a[f, d])
-            return None if v < 0 else v
-
-        return Side(
-            endpoint=self.endpoint(int(ep)),
-            syn_n=None if pos < 0 else int(self.order[pos]) + 1,
-            isn=val(self.isn),
-            mss=val(self.mss),
-            wscale=val(self.wscale),
-            sack_perm=bool(self.sackok[f, d]),
-            timestamps=bool(self.timestamps[f, d]),
-            packets=int(self.side_packets[f, d]),
-            bytes=int(self.side_bytes[f, d]),
-        )
+        return endpoint_text(self.table.hosts, ep)
 
     @property
     def numbering(self) -> Numbering:
@@ -561,23 +604,34 @@ class FlowTable:
             linktypes=t.linktypes,
         )
 
+    def flow_columns(self, lo: int, hi: int) -> Columns:
+        """Connections ``lo:hi`` as columns (``FLOW_COLUMNS``): what ``flow_meta`` needs to
+        make one of them into a Flow without its packets."""
+        syn_pos = self.syn_pos[lo:hi]
+        return {
+            "first_pos": self.bounds[lo:hi],
+            "count": self.bounds[lo + 1 : hi + 1] - self.bounds[lo:hi],
+            "client_ep": self.client_ep[lo:hi],
+            "server_ep": self.server_ep[lo:hi],
+            "syn_row": np.where(syn_pos >= 0, self.order[np.maximum(syn_pos, 0)], -1),
+            "isn": self.isn[lo:hi],
+            "mss": self.mss[lo:hi],
+            "wscale": self.wscale[lo:hi],
+            "sackok": self.sackok[lo:hi],
+            "timestamps": self.timestamps[lo:hi],
+            "side_packets": self.side_packets[lo:hi],
+            "side_bytes": self.side_bytes[lo:hi],
+            "roles_from": self.roles_from[lo:hi],
+            "handshake": self.handshake[lo:hi],
+            "scaling": self.scaling[lo:hi],
+            "ended_by": self.ended_by[lo:hi],
+            "closer": self.closer[lo:hi],
+            "start": self.start[lo:hi],
+        }
+
     def meta(self, f: int) -> Flow:
         """Connection ``f`` without its packets."""
-        closer = int(self.closer[f])
-        start = float(self.start[f])
-        return Flow(
-            id=f + 1,
-            client=self.side(f, 0),
-            server=self.side(f, 1),
-            packets=[],
-            roles_from=ROLES_FROM[int(self.roles_from[f])],
-            handshake=HANDSHAKE[int(self.handshake[f])],
-            scaling=SCALING[int(self.scaling[f])],
-            ended_by=ENDED_BY[int(self.ended_by[f])],
-            closer=None if closer < 0 else ("client", "server")[closer],
-            start=None if start != start else start,
-            packet_count=int(self.bounds[f + 1] - self.bounds[f]),
-        )
+        return flow_meta(self.flow_columns(f, f + 1), 0, self.table.hosts, f + 1)
 
     def flow(self, f: int, start: int = 0, count: int | None = None) -> Flow:
         """Connection ``f`` as objects: all its packets, or ``count`` from ``start``."""

@@ -9,7 +9,6 @@ the server mostly measures the peer's delayed ACKs.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 
 def _n(v: int) -> str:
@@ -329,23 +328,3 @@ def negotiation(
             "RFC 8684 §3.1",
         )
     return out
-
-
-def negotiation_of(flow: dict[str, Any]) -> list[dict[str, str]]:
-    """``negotiation`` for a flow's summary JSON (everything it needs is in the summary)."""
-    c, s = flow["sides"]["client"], flow["sides"]["server"]
-
-    def num(v: Any) -> int:
-        return -1 if v is None else int(v)
-
-    return negotiation(
-        syn=(c["syn_seen"], s["syn_seen"]),
-        mss=(num(c["mss"]), num(s["mss"])),
-        wscale=(num(c["wscale"]), num(s["wscale"])),
-        scaling=flow["window_scaling"],
-        sack=(c["sack_perm"], s["sack_perm"]),
-        ts=(c["timestamps"], s["timestamps"]),
-        ecn={"none": 0, "offered": 1, "negotiated": 2}[flow["ecn"]],
-        tfo=(TFO_NAMES.index(c["tfo"]), TFO_NAMES.index(s["tfo"])),
-        mptcp=(c["mptcp"], s["mptcp"]),
-    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from json.encoder import encode_basestring
@@ -10,7 +11,7 @@ from typing import Any, TextIO
 import numpy as np
 import numpy.typing as npt
 
-from app.decode.analysis.facts import STATES, connection_facts
+from app.decode.analysis.facts import STATES, Facts, connection_facts
 from app.decode.analysis.flows import (
     ENDED_BY,
     HANDSHAKE,
@@ -22,7 +23,7 @@ from app.decode.analysis.flows import (
 )
 from app.decode.analysis.result import Analysis
 from app.decode.explain.fields import ENDINGS, PHASES, describe_ending
-from app.decode.explain.narrative import TFO_NAMES, Story, narrate, negotiation_of
+from app.decode.explain.narrative import TFO_NAMES, Story, narrate, negotiation
 from app.decode.model.codes import FINDING_CODES
 from app.decode.model.trace import Trace
 
@@ -72,11 +73,6 @@ def _ms_or_none(seconds: float | None) -> float | None:
 
 def _js(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
-
-
-def _unquote(text: str) -> str:
-    """The str a JSON string text stands for."""
-    return text[1:-1] if "\\" not in text else str(json.loads(text))
 
 
 _str = encode_basestring  # a str as a JSON string, without json.dumps' overhead
@@ -131,7 +127,32 @@ def _stats_texts(st: Any) -> list[str]:
     ]
 
 
-def summary_texts(ft: FlowTable) -> list[str]:
+def negotiation_texts(ft: FlowTable, facts: Facts) -> list[str]:
+    """Every flow's ``negotiation`` list as JSON text, from the columns."""
+    syn = (ft.syn_pos >= 0).tolist()
+    mss, ws = ft.mss.tolist(), ft.wscale.tolist()
+    sack, ts = ft.sackok.tolist(), ft.timestamps.tolist()
+    scaling = ft.scaling.tolist()
+    ecn, tfo, mptcp = facts.ecn.tolist(), facts.tfo.tolist(), facts.mptcp.tolist()
+    return [
+        _js(
+            negotiation(
+                syn=(syn[f][0], syn[f][1]),
+                mss=(mss[f][0], mss[f][1]),
+                wscale=(ws[f][0], ws[f][1]),
+                scaling=SCALING[scaling[f]],
+                sack=(sack[f][0], sack[f][1]),
+                ts=(ts[f][0], ts[f][1]),
+                ecn=ecn[f],
+                tfo=(tfo[f][0], tfo[f][1]),
+                mptcp=(mptcp[f][0], mptcp[f][1]),
+            )
+        )
+        for f in range(ft.count)
+    ]
+
+
+def summary_texts(ft: FlowTable, facts: Facts | None = None) -> list[str]:
     """Every flow's summary JSON object as text, built from the flow table's columns.
 
     Built as strings rather than dicts: with tens of thousands of connections this is the
@@ -155,6 +176,9 @@ def summary_texts(ft: FlowTable) -> list[str]:
         runs[f].append(f'{{"phase":{name},"first":{a},"last":{b},"en":{en},"zh":{zh}}}')
     client = _endpoint_texts(ft, ft.client_ep)
     server = _endpoint_texts(ft, ft.server_ep)
+    names = [
+        (ft.endpoint(a), ft.endpoint(b)) for a, b in zip(ft.client_ep, ft.server_ep, strict=True)
+    ]
     start, end = ft.start.tolist(), ft.end.tolist()
     # float64 epoch seconds resolve about 0.2 µs: give the RTT in whole microseconds
     raw_irtt = ft.irtt.tolist()
@@ -166,7 +190,7 @@ def summary_texts(ft: FlowTable) -> list[str]:
     count = np.diff(ft.bounds).tolist()
     endings: dict[tuple[int, int], str] = {}
     closers = ("null", '"client"', '"server"')
-    facts = connection_facts(ft)
+    facts = facts or connection_facts(ft)
     ar, tr = facts.ack_rtt, facts.ts_rtt
     rtt, ts_rtt = _stats_texts(ar), _stats_texts(tr)
     counts = facts.counts.tolist()
@@ -227,8 +251,8 @@ def summary_texts(ft: FlowTable) -> list[str]:
         irtt_f = raw_irtt[f]
         en, zh = narrate(
             Story(
-                client=_unquote(c),
-                server=_unquote(sv),
+                client=names[f][0],
+                server=names[f][1],
                 roles_from=ROLES_FROM[rf],
                 handshake=HANDSHAKE[hs],
                 irtt=None if irtt_f != irtt_f else irtt_f,
@@ -264,7 +288,7 @@ def summary_texts(ft: FlowTable) -> list[str]:
     return out
 
 
-def _source(t: Trace) -> dict[str, Any]:
+def source_json(t: Trace) -> dict[str, Any]:
     return {
         "kind": t.kind,
         "packet_count": t.packet_count,
@@ -284,25 +308,25 @@ def _source(t: Trace) -> dict[str, Any]:
 
 def write_json(analysis: Analysis, out: TextIO, *, summary: bool = False) -> None:
     """The JSON document, written flow by flow (no whole document in memory)."""
-    out.write('{"source":' + _js(_source(analysis.trace)) + ',"flows":[')
-    for i, text in enumerate(summary_texts(analysis.table), 1):
-        if i > 1:
+    ft = analysis.table
+    facts = connection_facts(ft)
+    out.write('{"source":' + _js(source_json(analysis.trace)) + ',"flows":[')
+    texts = summary_texts(ft, facts)
+    nego = [] if summary else negotiation_texts(ft, facts)
+    for i, text in enumerate(texts):
+        if i:
             out.write(",")
         if summary:
             out.write(text)
         else:
-            flow = analysis.flow(i)
-            packets = packets_json(flow) if flow is not None else []
-            nego = _js(negotiation_of(json.loads(text)))
-            out.write(text[:-1] + ',"negotiation":' + nego + ',"packets":' + _js(packets) + "}")
+            packets = packets_json(ft.flow(i))
+            out.write(text[:-1] + ',"negotiation":' + nego[i] + ',"packets":' + _js(packets) + "}")
     out.write("]}")
 
 
 def to_json(analysis: Analysis, *, summary: bool = False) -> dict[str, Any]:
-    flows = [json.loads(text) for text in summary_texts(analysis.table)]
-    if not summary:
-        for i, out in enumerate(flows, 1):
-            out["negotiation"] = negotiation_of(out)
-            flow = analysis.flow(i)
-            out["packets"] = packets_json(flow) if flow is not None else []
-    return {"source": _source(analysis.trace), "flows": flows}
+    """The JSON document as a dict (for tests and small inputs)."""
+    buf = io.StringIO()
+    write_json(analysis, buf, summary=summary)
+    out: dict[str, Any] = json.loads(buf.getvalue())
+    return out

@@ -5,7 +5,8 @@ Constants follow RFC 9293 §3.1 (header format) and RFC 3168 §6.1 / RFC 9768 (E
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 from app.decode.model.options import Options
 
@@ -149,3 +150,30 @@ class Packet:
     def seg_len(self) -> int:
         """Sequence space consumed: payload plus one for SYN and one for FIN (RFC 9293 §3.4)."""
         return (self.length or 0) + (1 if self.flags & SYN else 0) + (1 if self.flags & FIN else 0)
+
+
+def packet_record(p: Packet) -> dict[str, Any]:
+    """A kept packet object as plain JSON data (``packet_from_record`` undoes it): what a
+    stored session keeps of the rows that came from text or through Scapy."""
+    out: dict[str, Any] = {}
+    for f in fields(Packet):
+        v = getattr(p, f.name)
+        if f.name == "options":
+            v = {k.name: getattr(v, k.name) for k in fields(Options)}
+        elif f.name == "comments":
+            v = [[c.line, c.text, c.position] for c in v]
+        elif f.name == "frame_bytes" and v is not None:
+            v = v.hex()
+        out[f.name] = v
+    return out
+
+
+def packet_from_record(d: dict[str, Any]) -> Packet:
+    kw = dict(d)
+    o = dict(kw.pop("options"))
+    o["sack"] = [(int(a), int(b)) for a, b in o["sack"]]
+    kw["options"] = Options(**o)
+    kw["comments"] = [Comment(line, text, pos) for line, text, pos in kw["comments"]]
+    if kw.get("frame_bytes") is not None:
+        kw["frame_bytes"] = bytes.fromhex(kw["frame_bytes"])
+    return Packet(**kw)
