@@ -114,7 +114,8 @@ def run_test(corpus: Path, row: dict[str, str], verbose: bool) -> Result:
             # the frame by time stamp and addresses instead.
             cp = by_time.get((round(tp.time or 0, 6), tp.src, tp.dst))
             tp.frame = cp.frame if cp is not None else tp.frame
-        seen.add(tp.frame)
+        if tp.frame is not None:
+            seen.add(tp.frame)
         if cp is None:
             if tp.frame in undecoded:
                 undecodable.append(

@@ -36,7 +36,7 @@ def _sum16(data: bytes) -> int:
     total = sum(struct.unpack(f"!{len(data) // 2}H", data))
     while total >> 16:
         total = (total & 0xFFFF) + (total >> 16)
-    return total
+    return int(total)
 
 
 _payload_cache: dict[tuple[int, int], tuple[bytes, int]] = {}
@@ -57,7 +57,7 @@ def payload(kind: int, n: int) -> tuple[bytes, int]:
 def fold(total: int) -> int:
     while total >> 16:
         total = (total & 0xFFFF) + (total >> 16)
-    return total
+    return int(total)
 
 
 class Conn:

@@ -1,8 +1,12 @@
 """Sessions and permalinks, stored with SQLAlchemy Core.
 
-SQLite under ./data/ by default; any SQLAlchemy URL via DATABASE_URL (PostgreSQL:
+SQLite under ./data/ by default (WAL mode); any SQLAlchemy URL via DATABASE_URL (PostgreSQL:
 ``postgresql://user@host/db``, driven by psycopg 3).  A session keeps the original input
-(compressed) and the analysis JSON; the page re-derives explanations from the input.
+(compressed, for the packet detail view) and its analysis as column chunks
+(``app.store.columns``): a page reads the connection list and one window of one connection,
+never the whole analysis.  Sessions stored before the chunks existed (one JSON document,
+schema_version 1) are analysed again from their input the first time they are opened, and
+stored as chunks from then on.
 """
 
 from __future__ import annotations
@@ -13,11 +17,10 @@ import json
 import secrets
 import time
 import zlib
-from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from pathlib import Path
-from threading import Lock
 from typing import Any
 
 from sqlalchemy import (
@@ -31,16 +34,22 @@ from sqlalchemy import (
     Text,
     create_engine,
     delete,
+    event,
     insert,
     select,
+    update,
 )
 from sqlalchemy.engine import Engine
 
-from app.decode import Analysis, Limits, analyse, read_input, to_json
+from app.decode import Analysis, Limits, analyse, read_input
+from app.decode.analysis.flows import Flow, flow_meta, window_flow
 from app.decode.explain.detail import Detail, packet_detail
+from app.decode.export.document import packets_json
 from app.decode.model.errors import Forbidden, NotFound
+from app.decode.model.table import PacketTable
 
-SCHEMA_VERSION = 1
+from .columns import FORMAT, chunks, unpack, unpack_positions
+
 ID_BYTES = 18  # 144 random bits, base64url: 24 characters
 
 metadata = MetaData()
@@ -55,8 +64,17 @@ sessions = Table(
     Column("packet_count", Integer, nullable=False),
     Column("flow_count", Integer, nullable=False),
     Column("input", LargeBinary, nullable=False),
+    # schema_version 1: the whole analysis as one zlib'd JSON document; 2: empty (chunks)
     Column("result", LargeBinary, nullable=False),
     Column("schema_version", Integer, nullable=False),
+)
+chunk_table = Table(
+    "chunks",
+    metadata,
+    Column("session_id", String(40), primary_key=True),
+    Column("kind", String(1), primary_key=True),
+    Column("chunk", Integer, primary_key=True, autoincrement=False),
+    Column("data", LargeBinary, nullable=False),
 )
 
 
@@ -90,37 +108,60 @@ class SessionRecord:
     kind: str
     packet_count: int
     flow_count: int
-    result: dict[str, Any]
 
     def owned_by(self, token: str | None) -> bool:
         return bool(token) and hmac.compare_digest(self.owner_hash, hash_token(token or ""))
 
 
-# Record fields stored in columns of the same name ("result" is stored compressed).
-_RECORD_COLUMNS = tuple(f.name for f in dataclass_fields(SessionRecord) if f.name != "result")
+_RECORD_COLUMNS = tuple(f.name for f in dataclass_fields(SessionRecord))
+
+
+@dataclass(slots=True)
+class Meta:
+    """What every read of a stored analysis needs: hosts, link types, chunk sizes."""
+
+    hosts: list[str]
+    linktypes: list[int]
+    table_kind: str
+    packet_chunk: int
+    flow_chunk: int
+    row_chunk: int
+    packet_count: int
+    flow_count: int
 
 
 def _missing(sid: str) -> NotFound:
     return NotFound(f"no session {sid!r}: it never existed or its owner deleted it")
 
 
+def _sqlite_pragmas(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=10000")
+        cur.close()
+
+
 class Store:
-    def __init__(self, url: str, *, limits: Limits | None = None, cache_size: int = 8) -> None:
+    def __init__(self, url: str, *, limits: Limits | None = None) -> None:
         self.url = normalise_url(url)
         self.limits = limits or Limits()
         self.engine: Engine = create_engine(self.url, future=True)
+        if self.engine.dialect.name == "sqlite":
+            _sqlite_pragmas(self.engine)
         metadata.create_all(self.engine)
-        self._cache: OrderedDict[str, Analysis] = OrderedDict()
-        self._cache_size = cache_size
-        self._lock = Lock()
+        self._meta: dict[str, Meta] = {}
 
     def close(self) -> None:
         self.engine.dispose()
 
+    # -- writing -------------------------------------------------------------------------
+
     def create(self, data: bytes, *, title: str, owner_token: str) -> SessionRecord:
         """Decode, analyse and store; raises TraceError for input that cannot be explained."""
         analysis = analyse(read_input(data, self.limits))
-        result = to_json(analysis)
         sid = secrets.token_urlsafe(ID_BYTES)
         rec = SessionRecord(
             id=sid,
@@ -130,48 +171,35 @@ class Store:
             kind=analysis.trace.kind,
             packet_count=analysis.trace.packet_count,
             flow_count=analysis.flow_count,
-            result=result,
         )
         values = {name: getattr(rec, name) for name in _RECORD_COLUMNS}
-        values.update(
-            input=zlib.compress(data, 6),
-            result=zlib.compress(json.dumps(result).encode(), 6),
-            schema_version=SCHEMA_VERSION,
-        )
+        values.update(input=zlib.compress(data, 6), result=b"", schema_version=FORMAT)
         with self.engine.begin() as conn:
+            self._write_chunks(conn, sid, analysis)
             conn.execute(insert(sessions).values(**values))
-        self._remember(sid, analysis)
         return rec
 
-    def get(self, sid: str) -> SessionRecord:
-        with self.engine.connect() as conn:
-            cols = [sessions.c[name] for name in (*_RECORD_COLUMNS, "result")]
-            row = conn.execute(select(*cols).where(sessions.c.id == sid)).mappings().first()
-        if row is None:
-            raise _missing(sid)
-        fields = {name: row[name] for name in _RECORD_COLUMNS}
-        return SessionRecord(**fields, result=json.loads(zlib.decompress(row["result"])))
+    def _write_chunks(self, conn: Any, sid: str, analysis: Analysis) -> None:
+        batch: list[dict[str, Any]] = []
+        for kind, k, blob in chunks(analysis):
+            batch.append({"session_id": sid, "kind": kind, "chunk": k, "data": blob})
+            if len(batch) >= 64:
+                conn.execute(insert(chunk_table), batch)
+                batch = []
+        if batch:
+            conn.execute(insert(chunk_table), batch)
 
-    def input(self, sid: str) -> bytes:
-        with self.engine.connect() as conn:
-            blob = conn.execute(select(sessions.c.input).where(sessions.c.id == sid)).scalar()
-        if blob is None:
-            raise _missing(sid)
-        return zlib.decompress(blob)
-
-    def analysis(self, sid: str) -> Analysis:
-        with self._lock:
-            hit = self._cache.get(sid)
-            if hit is not None:
-                self._cache.move_to_end(sid)
-                return hit
+    def _migrate(self, sid: str) -> None:
+        """A session stored as one JSON document (schema_version 1): analyse its input again
+        and store the chunks; the old document is dropped."""
         analysis = analyse(read_input(self.input(sid), self.limits))
-        self._remember(sid, analysis)
-        return analysis
-
-    def detail(self, sid: str, n: int) -> Detail:
-        """Packet ``n`` of a session dissected in full by Scapy."""
-        return packet_detail(self.analysis(sid), n, self.input(sid))
+        with self.engine.begin() as conn:
+            self._write_chunks(conn, sid, analysis)
+            conn.execute(
+                update(sessions)
+                .where(sessions.c.id == sid)
+                .values(result=b"", schema_version=FORMAT)
+            )
 
     def delete(self, sid: str, owner_token: str | None) -> None:
         rec = self.get(sid)
@@ -180,13 +208,194 @@ class Store:
                 "only the browser or API client that created this session can delete it"
             )
         with self.engine.begin() as conn:
+            conn.execute(delete(chunk_table).where(chunk_table.c.session_id == sid))
             conn.execute(delete(sessions).where(sessions.c.id == sid))
-        with self._lock:
-            self._cache.pop(sid, None)
+        self._meta.pop(sid, None)
 
-    def _remember(self, sid: str, analysis: Analysis) -> None:
-        with self._lock:
-            self._cache[sid] = analysis
-            self._cache.move_to_end(sid)
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+    # -- reading -------------------------------------------------------------------------
+
+    def get(self, sid: str) -> SessionRecord:
+        cols = [sessions.c[name] for name in (*_RECORD_COLUMNS, "schema_version")]
+        with self.engine.connect() as conn:
+            row = conn.execute(select(*cols).where(sessions.c.id == sid)).mappings().first()
+        if row is None:
+            raise _missing(sid)
+        if row["schema_version"] < FORMAT:
+            self._migrate(sid)
+        return SessionRecord(**{name: row[name] for name in _RECORD_COLUMNS})
+
+    def input(self, sid: str) -> bytes:
+        with self.engine.connect() as conn:
+            blob = conn.execute(select(sessions.c.input).where(sessions.c.id == sid)).scalar()
+        if blob is None:
+            raise _missing(sid)
+        return zlib.decompress(blob)
+
+    def _chunk(self, sid: str, kind: str, k: int) -> bytes:
+        return self._chunks(sid, kind, [k])[k]
+
+    def _chunks(self, sid: str, kind: str, ks: list[int]) -> dict[int, bytes]:
+        c = chunk_table.c
+        q = select(c.chunk, c.data).where(
+            c.session_id == sid, c.kind == kind, c.chunk.in_(sorted(set(ks)))
+        )
+        with self.engine.connect() as conn:
+            got = {int(k): bytes(d) for k, d in conn.execute(q)}
+        missing = set(ks) - set(got)
+        if missing:
+            raise _missing(sid)
+        return got
+
+    def meta(self, sid: str) -> Meta:
+        m = self._meta.get(sid)
+        if m is None:
+            self.get(sid)  # exists, migrated
+            _, extra = unpack(self._chunk(sid, "m", 0))
+            m = Meta(**{k: extra[k] for k in Meta.__slots__})
+            if len(self._meta) > 256:
+                self._meta.clear()
+            self._meta[sid] = m
+        return m
+
+    def source(self, sid: str) -> dict[str, Any]:
+        self.meta(sid)
+        _, extra = unpack(self._chunk(sid, "s", 0))
+        out: dict[str, Any] = extra["source"]
+        return out
+
+    def _flow_chunk(self, sid: str, k: int) -> tuple[dict[str, Any], list[str], list[str]]:
+        cols, extra = unpack(self._chunk(sid, "f", k))
+        return cols, extra["summaries"], extra["negotiation"]
+
+    def flows(self, sid: str, start: int = 0, count: int = 1000) -> list[dict[str, Any]]:
+        """Connection summaries ``start:start+count`` (0-based), as in the JSON."""
+        m = self.meta(sid)
+        stop = min(start + count, m.flow_count)
+        if start >= stop:
+            return []
+        ks = list(range(start // m.flow_chunk, (stop - 1) // m.flow_chunk + 1))
+        got = self._chunks(sid, "f", ks)
+        out: list[dict[str, Any]] = []
+        for k in ks:
+            _, extra = unpack(got[k])
+            first = k * m.flow_chunk
+            a, b = max(start - first, 0), min(stop - first, len(extra["summaries"]))
+            out.extend(json.loads(t) for t in extra["summaries"][a:b])
+        return out
+
+    def flow_summary(self, sid: str, flow_id: int) -> dict[str, Any]:
+        """One connection's summary with its negotiation (1-based id)."""
+        m = self.meta(sid)
+        self._check_flow(sid, m, flow_id)
+        k, i = divmod(flow_id - 1, m.flow_chunk)
+        _, summaries, nego = self._flow_chunk(sid, k)
+        out: dict[str, Any] = json.loads(summaries[i])
+        out["negotiation"] = json.loads(nego[i])
+        return out
+
+    def _check_flow(self, sid: str, m: Meta, flow_id: int) -> None:
+        if not 1 <= flow_id <= m.flow_count:
+            raise NotFound(f"session {sid} has no connection #{flow_id} (it has {m.flow_count})")
+
+    def _positions(self, sid: str, m: Meta, lo: int, hi: int) -> PacketTable:
+        """Positions ``lo:hi`` read from their chunks."""
+        size = m.packet_chunk
+        ks = list(range(lo // size, (hi - 1) // size + 1)) if hi > lo else []
+        got = self._chunks(sid, "p", ks) if ks else {}
+        parts = [unpack_positions(got[k], m.table_kind, m.hosts, m.linktypes) for k in ks]
+        if not parts:
+            return PacketTable(m.table_kind, {}, m.hosts)
+        return _slice(parts, lo - ks[0] * size, hi - ks[0] * size)
+
+    def window(self, sid: str, flow_id: int, start: int = 0, count: int = 400) -> Flow:
+        """Packets ``start:start+count`` of a connection as objects, with its sides."""
+        m = self.meta(sid)
+        self._check_flow(sid, m, flow_id)
+        k, i = divmod(flow_id - 1, m.flow_chunk)
+        cols, _, _ = self._flow_chunk(sid, k)
+        meta = flow_meta(cols, i, m.hosts, flow_id)
+        first = int(cols["first_pos"][i])
+        a = min(max(start, 0), meta.packet_count)
+        b = min(a + max(count, 0), meta.packet_count)
+        meta.offset = a
+        if a == b:
+            return meta
+        return window_flow(self._positions(sid, m, first + a, first + b), meta)
+
+    def packets(self, sid: str, flow_id: int, start: int, count: int) -> list[dict[str, Any]]:
+        return packets_json(self.window(sid, flow_id, start, count))
+
+    def stream_json(self, sid: str, *, summary: bool = False) -> Iterator[str]:
+        """The document ``tcpladder explain --json`` writes, piece by piece."""
+        m = self.meta(sid)
+        yield '{"source":' + json.dumps(self.source(sid), ensure_ascii=False) + ',"flows":['
+        for k in range((m.flow_count + m.flow_chunk - 1) // m.flow_chunk):
+            _, summaries, nego = self._flow_chunk(sid, k)
+            for i, text in enumerate(summaries):
+                fid = k * m.flow_chunk + i + 1
+                sep = "," if fid > 1 else ""
+                if summary:
+                    yield sep + text
+                    continue
+                yield sep + text[:-1] + ',"negotiation":' + nego[i] + ',"packets":['
+                yield from self._packet_texts(sid, fid)
+                yield "]}"
+        yield "]}"
+
+    def _packet_texts(self, sid: str, flow_id: int, step: int = 4096) -> Iterator[str]:
+        total = self.window(sid, flow_id, 0, 0).packet_count
+        for a in range(0, total, step):
+            text = json.dumps(self.packets(sid, flow_id, a, step), ensure_ascii=False)
+            yield ("," if a else "") + text[1:-1]
+
+    def detail(self, sid: str, n: int) -> Detail:
+        """Packet ``n`` of a session dissected in full by Scapy."""
+        m = self.meta(sid)
+        if not 1 <= n <= m.packet_count:
+            raise NotFound(f"there is no packet {n}; the input has {m.packet_count:,} TCP packets")
+        k, i = divmod(n - 1, m.row_chunk)
+        cols, _ = unpack(self._chunk(sid, "r", k))
+        pos = int(cols["pos"][i])
+        part = self._positions(sid, m, pos, pos + 1)
+        source = self.input(sid) if m.table_kind != "text" else b""
+        return packet_detail(part, 0, source)
+
+
+def _slice(parts: list[PacketTable], a: int, b: int) -> PacketTable:
+    """Rows ``a:b`` of the tables ``parts`` laid end to end."""
+    import numpy as np
+
+    first = parts[0]
+    if len(parts) == 1:
+        cols = {k: v[a:b] for k, v in first.cols.items()}
+        blob = first.opt_bytes
+        objects, comments = first.objects, first.comments
+    else:
+        offsets, blob_parts, size, rows = [], [], 0, 0
+        objects, comments = {}, {}
+        for p in parts:
+            offsets.append(size)
+            blob_parts.append(p.opt_bytes)
+            objects.update({rows + i: o for i, o in p.objects.items()})
+            comments.update({rows + i: c for i, c in p.comments.items()})
+            size += len(p.opt_bytes)
+            rows += len(p)
+        blob = b"".join(blob_parts)
+        cols = {}
+        for k in first.cols:
+            cols[k] = np.concatenate([p.cols[k] for p in parts])
+        shift = np.concatenate(
+            [np.full(len(p), off, np.int64) for p, off in zip(parts, offsets, strict=True)]
+        )
+        has = cols["opt_start"] >= 0
+        cols["opt_start"] = np.where(has, cols["opt_start"] + shift, -1)
+        cols = {k: v[a:b] for k, v in cols.items()}
+    return PacketTable(
+        first.kind,
+        cols,
+        first.hosts,
+        opt_bytes=blob,
+        objects={i - a: o for i, o in objects.items() if a <= i < b},
+        comments={i - a: c for i, c in comments.items() if a <= i < b},
+        linktypes=first.linktypes,
+    )

@@ -1,11 +1,12 @@
-"""JSON API: create, read, delete sessions."""
+"""JSON API: create, read (streamed, or a window of one connection), delete sessions."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from app.store import Store, new_token
 
@@ -13,6 +14,7 @@ from .upload import read_submission
 
 router = APIRouter(prefix="/api")
 OWNER_COOKIE = "tl_owner"
+MAX_WINDOW = 10_000  # packets in one window request
 
 
 def owner_token(request: Request) -> str | None:
@@ -28,7 +30,7 @@ def store_of(request: Request) -> Store:
 async def create_session(request: Request) -> JSONResponse:
     data, title = await read_submission(request, request.app.state.settings.max_input)
     token = owner_token(request) or new_token()
-    rec = store_of(request).create(data, title=title, owner_token=token)
+    rec = await run_in_threadpool(store_of(request).create, data, title=title, owner_token=token)
     body: dict[str, Any] = {
         "id": rec.id,
         "url": str(request.url_for("session_page", sid=rec.id)),
@@ -38,18 +40,59 @@ async def create_session(request: Request) -> JSONResponse:
 
 
 @router.get("/sessions/{sid}")
-async def get_session(request: Request, sid: str) -> JSONResponse:
-    rec = store_of(request).get(sid)
-    return JSONResponse(rec.result)
+async def get_session(
+    request: Request, sid: str, summary: bool = Query(False, description="omit packet lists")
+) -> Response:
+    """The session's analysis: the document ``tcpladder explain --json`` prints, streamed
+    connection by connection (``?summary=true``: without the per-packet lists)."""
+    store = store_of(request)
+    await run_in_threadpool(store.get, sid)  # 404 before the stream starts
+    return StreamingResponse(
+        iterate_in_threadpool(store.stream_json(sid, summary=summary)),
+        media_type="application/json",
+    )
+
+
+@router.get("/sessions/{sid}/flows/{flow_id}")
+async def get_flow(request: Request, sid: str, flow_id: int) -> JSONResponse:
+    """One connection's summary and negotiation, without its packets."""
+    return JSONResponse(await run_in_threadpool(store_of(request).flow_summary, sid, flow_id))
+
+
+@router.get("/sessions/{sid}/flows/{flow_id}/packets")
+async def get_packets(
+    request: Request,
+    sid: str,
+    flow_id: int,
+    start: int = Query(0, alias="from", ge=0, description="first packet, 0-based in the flow"),
+    count: int = Query(400, ge=0, le=MAX_WINDOW, description="how many packets"),
+) -> JSONResponse:
+    """A window of one connection's packets (the JSON's ``packets`` objects)."""
+    store = store_of(request)
+
+    def window() -> dict[str, Any]:
+        flow = store.window(sid, flow_id, start, count)
+        from app.decode.export.document import packets_json
+
+        return {
+            "flow": flow_id,
+            "from": flow.offset,
+            "count": len(flow.packets),
+            "total": flow.packet_count,
+            "packets": packets_json(flow),
+        }
+
+    return JSONResponse(await run_in_threadpool(window))
 
 
 @router.delete("/sessions/{sid}", status_code=204)
 async def delete_session(request: Request, sid: str) -> Response:
-    store_of(request).delete(sid, owner_token(request))
+    await run_in_threadpool(store_of(request).delete, sid, owner_token(request))
     return Response(status_code=204)
 
 
 @router.get("/sessions/{sid}/packets/{n}")
 async def packet_detail(request: Request, sid: str, n: int) -> JSONResponse:
     """One packet dissected in full: Scapy's layers, its bytes, the payload recognised."""
-    return JSONResponse(store_of(request).detail(sid, n).as_dict())
+    detail = await run_in_threadpool(store_of(request).detail, sid, n)
+    return JSONResponse(detail.as_dict())

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from app.decode.analysis.facts import STATE_TEXT
 from app.decode.explain.catalogue import CATALOGUE
-from app.decode.model.errors import NotFound
 from app.store import new_token
 
 from .api import OWNER_COOKIE, owner_token, store_of
 from .ladder import PAGE, ladder_rows
+from .templating import Renderer
 from .upload import read_submission
 
 router = APIRouter()
@@ -65,8 +65,9 @@ def _title(code: str, lang: str) -> str:
     return e.title_zh if lang == "zh" else e.title_en
 
 
-def renderer(request: Request):  # type: ignore[no-untyped-def]
-    return request.app.state.renderer
+def renderer(request: Request) -> Renderer:
+    r: Renderer = request.app.state.renderer
+    return r
 
 
 @router.get("/", response_class=HTMLResponse, name="index")
@@ -79,7 +80,7 @@ async def index(request: Request) -> Response:
 async def submit(request: Request) -> Response:
     data, title = await read_submission(request, request.app.state.settings.max_input)
     token = owner_token(request) or new_token()
-    rec = store_of(request).create(data, title=title, owner_token=token)
+    rec = await run_in_threadpool(store_of(request).create, data, title=title, owner_token=token)
     url = str(request.url_for("session_page", sid=rec.id))
     if request.headers.get("hx-request") == "true":
         response: Response = Response(status_code=204, headers={"HX-Redirect": url})
@@ -90,31 +91,29 @@ async def submit(request: Request) -> Response:
 
 
 def _session_context(request: Request, sid: str, flow_id: int | None) -> dict[str, object]:
-    store = store_of(request)
-    rec = store.get(sid)
-    analysis = store.analysis(sid)
+    """What the session page shows: the connection list and one window of one connection,
+    read from the stored columns (never the whole analysis)."""
     from .templating import choose_lang
 
+    store = store_of(request)
+    rec = store.get(sid)
     lang = choose_lang(request)
     try:
         start = max(0, int(request.query_params.get("from", "0")))
     except ValueError:
         start = 0
-    flow = None
-    if analysis.flow_count:
+    meta = store.meta(sid)
+    flow = shown = None
+    if meta.flow_count:
         fid = flow_id or 1
-        if not 1 <= fid <= analysis.flow_count:
-            raise NotFound(
-                f"session {sid} has no connection #{flow_id} (it has {analysis.flow_count})"
-            )
-        flow = analysis.table.flow(fid - 1, start, PAGE)
-    flows = [_listed(f, lang) for f in rec.result["flows"][:FLOW_LIST]]
+        flow = store.window(sid, fid, start, PAGE)
+        shown = _shown(store.flow_summary(sid, fid), lang)
     return {
         "rec": rec,
-        "source": rec.result["source"],
-        "flows": flows,
-        "flow_total": analysis.flow_count,
-        "flow": _shown(rec.result["flows"][flow.id - 1], lang) if flow else None,
+        "source": store.source(sid),
+        "flows": [_listed(f, lang) for f in store.flows(sid, 0, FLOW_LIST)],
+        "flow_total": meta.flow_count,
+        "flow": shown,
         "rows": ladder_rows(flow, lang) if flow else [],
         "start": start,
         "page": PAGE,
@@ -125,21 +124,23 @@ def _session_context(request: Request, sid: str, flow_id: int | None) -> dict[st
 
 @router.get("/s/{sid}", response_class=HTMLResponse, name="session_page")
 async def session_page(request: Request, sid: str) -> Response:
-    ctx = _session_context(request, sid, None)
+    ctx = await run_in_threadpool(_session_context, request, sid, None)
     return renderer(request).page(request, "session.html", ctx)
 
 
 @router.get("/s/{sid}/f/{flow_id}", response_class=HTMLResponse, name="flow_page")
 async def flow_page(request: Request, sid: str, flow_id: int) -> Response:
-    ctx = _session_context(request, sid, flow_id)
+    ctx = await run_in_threadpool(_session_context, request, sid, flow_id)
     return renderer(request).page(request, "session.html", ctx, partial="_flow.html")
 
 
 @router.get("/s/{sid}/export.json", name="export")
 async def export(request: Request, sid: str) -> Response:
-    rec = store_of(request).get(sid)
-    return Response(
-        json.dumps(rec.result, ensure_ascii=False, indent=1),
+    """The session's JSON (as ``GET /api/sessions/{id}``), streamed, as a download."""
+    store = store_of(request)
+    await run_in_threadpool(store.get, sid)
+    return StreamingResponse(
+        iterate_in_threadpool(store.stream_json(sid)),
         media_type="application/json",
         headers={"Content-Disposition": f'attachment; filename="tcpladder-{sid}.json"'},
     )
@@ -147,7 +148,7 @@ async def export(request: Request, sid: str) -> Response:
 
 @router.post("/s/{sid}/delete", name="delete")
 async def delete(request: Request, sid: str) -> Response:
-    store_of(request).delete(sid, request.cookies.get(OWNER_COOKIE))
+    await run_in_threadpool(store_of(request).delete, sid, request.cookies.get(OWNER_COOKIE))
     url = str(request.url_for("index")) + "?deleted=1"
     if request.headers.get("hx-request") == "true":
         return Response(status_code=204, headers={"HX-Redirect": url})
@@ -157,7 +158,7 @@ async def delete(request: Request, sid: str) -> Response:
 @router.get("/s/{sid}/p/{n}", response_class=HTMLResponse, name="packet_page")
 async def packet_page(request: Request, sid: str, n: int) -> Response:
     store = store_of(request)
-    rec = store.get(sid)
-    detail = store.detail(sid, n)
+    rec = await run_in_threadpool(store.get, sid)
+    detail = await run_in_threadpool(store.detail, sid, n)
     ctx = {"rec": rec, "n": n, "detail": detail}
     return renderer(request).page(request, "packet.html", ctx, partial="_packet.html")

@@ -17,6 +17,7 @@ import zstandard
 
 from app.decode import Limits, analyse, read_input, to_json
 from app.decode.model.errors import EmptyInput, InputTooLarge, UnsupportedInput
+from app.decode.model.trace import Trace
 from app.decode.readers.capture import read_capture
 from benchmarks.fieldcompare import reader_differences
 
@@ -31,7 +32,7 @@ PLAIN = sorted(
 SCAPY_HAS_NO = {"pktap.pcap"}  # Scapy has no PKTAP dissector; checked by hand below
 
 
-def fields(trace):
+def fields(trace: Trace) -> list[tuple[object, ...]]:
     return [
         (p.src, p.dst, p.letters, p.seq, p.ack, p.length, p.win, p.options.items, p.truncated)
         for p in trace.packets
@@ -79,7 +80,7 @@ def test_containers_give_the_same_packets() -> None:
         assert fields(trace) == ref, name
     ns = read_input((FORMATS / "http-like.ns.pcap").read_bytes()).packets
     us = read_input((CAPTURES / "http-like.pcap").read_bytes()).packets
-    assert [round(p.time, 6) for p in ns] == [round(p.time, 6) for p in us]
+    assert [round(p.time or 0, 6) for p in ns] == [round(p.time or 0, 6) for p in us]
     assert read_input((FORMATS / "http-like.pcap.zst").read_bytes()).kind_detail == "zstd"
 
 

@@ -77,7 +77,8 @@ def _field(name: str, n: int, key: str, lang: str = "en") -> str:
     f = a.flows[0]
     i = n - 1
     fields = {x.key: x for x in explain_packet(f.packets[i], f, f.info[i])}
-    return getattr(fields[key], lang)
+    text: str = getattr(fields[key], lang)
+    return text
 
 
 def test_wscale_tooltip_says_shift_64_and_never_scaled_in_syn() -> None:

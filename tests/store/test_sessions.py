@@ -17,8 +17,9 @@ def test_round_trip_survives_a_new_store_on_the_same_sqlite_file(tmp_path: Path)
     assert (tmp_path / "data" / "tcpladder.sqlite3").exists()
     again = Store(url)
     got = again.get(rec.id)
-    assert got.result == rec.result and got.packet_count == 10 and got.flow_count == 1
-    assert len(again.analysis(rec.id).flows) == 1
+    assert got == rec and got.packet_count == 10 and got.flow_count == 1
+    assert len(again.flows(rec.id)) == 1
+    assert len(again.window(rec.id, 1, 0, 100).packets) == 10
     again.close()
 
 
@@ -53,4 +54,93 @@ def test_bad_input_stores_nothing(tmp_path: Path) -> None:
         store.create(b"hello\n", title="t", owner_token="o")
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("select count(*) from sessions").scalar() == 0
+    store.close()
+
+
+def _cli_json(path: Path, *, summary: bool = False) -> str:
+    import contextlib
+    import io
+
+    from app.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        main(["explain", str(path), "--json", *(["--summary"] if summary else [])])
+    return out.getvalue().strip()
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["seed001_pktap_long_flags.txt", "seed004_glued_memcache.txt", "http-like.pcap"],
+)
+def test_stored_json_is_the_cli_json(tmp_path: Path, name: str) -> None:
+    """What a session serves is byte for byte what ``tcpladder explain --json`` prints."""
+    from tests.conftest import CAPTURES, TEXT
+
+    path = TEXT / name if (TEXT / name).exists() else CAPTURES / name
+    store = Store(default_url(tmp_path))
+    rec = store.create(path.read_bytes(), title="t", owner_token="o")
+    assert "".join(store.stream_json(rec.id)) == _cli_json(path)
+    assert "".join(store.stream_json(rec.id, summary=True)) == _cli_json(path, summary=True)
+    store.close()
+
+
+def test_windows_read_only_their_chunks_and_match_the_whole(tmp_path: Path) -> None:
+    """Small chunks force windows across chunk edges; every window equals the same slice
+    of the whole connection's packets."""
+    import app.store.columns as columns
+
+    old = columns.PACKET_CHUNK, columns.FLOW_CHUNK
+    columns.PACKET_CHUNK, columns.FLOW_CHUNK = 7, 2
+    try:
+        store = Store(default_url(tmp_path))
+        data = load("http-like.pcap")
+        rec = store.create(data, title="t", owner_token="o")
+        whole = [store.packets(rec.id, f, 0, 10_000) for f in range(1, rec.flow_count + 1)]
+        for f, packets in enumerate(whole, 1):
+            for a in range(0, len(packets), 5):
+                assert store.packets(rec.id, f, a, 9) == packets[a : a + 9]
+        assert [s["id"] for s in store.flows(rec.id, 1, 3)] == [2, 3, 4][: rec.flow_count - 1]
+        detail = store.detail(rec.id, 3)
+        assert detail.layers
+        store.close()
+    finally:
+        columns.PACKET_CHUNK, columns.FLOW_CHUNK = old
+
+
+def test_sessions_stored_as_one_document_still_open(tmp_path: Path) -> None:
+    """schema_version 1 (the analysis as one zlib'd JSON document): opened, migrated to
+    chunks, and served the same as a new session."""
+    import time
+    import zlib
+
+    from sqlalchemy import insert
+
+    from app.store.sessions import hash_token, sessions
+
+    store = Store(default_url(tmp_path))
+    data = load("seed001_pktap_long_flags.txt")
+    with store.engine.begin() as conn:
+        conn.execute(
+            insert(sessions).values(
+                id="old-session-id-0123456789",
+                created_at=time.time(),
+                owner_hash=hash_token("o"),
+                title="old",
+                kind="text",
+                packet_count=10,
+                flow_count=1,
+                input=zlib.compress(data),
+                result=zlib.compress(b'{"source": {}, "flows": []}'),
+                schema_version=1,
+            )
+        )
+    fresh = store.create(data, title="new", owner_token="o")
+    old = "".join(store.stream_json("old-session-id-0123456789"))
+    assert old == "".join(store.stream_json(fresh.id))
+    with store.engine.connect() as conn:
+        version = conn.exec_driver_sql(
+            "select schema_version, length(result) from sessions where title = 'old'"
+        ).one()
+    assert tuple(version) == (2, 0)
     store.close()

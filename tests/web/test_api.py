@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def _create(client: TestClient, name: str) -> dict[str, str]:
     r = client.post("/api/sessions", data={"text": load(name).decode()})
     assert r.status_code == 201, r.text
-    return r.json()
+    out: dict[str, str] = r.json()
+    return out
 
 
 def test_create_read_same_json_as_cli(client: TestClient, capsys) -> None:  # type: ignore[no-untyped-def]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.decode.model.table import PacketTable
 from app.decode.readers.scapy_fallback import _IP_AFTER, _load_contribs
 
 MAX_FIELD = 300  # characters of one field's value shown
@@ -212,23 +213,19 @@ def describe(raw: bytes, linktype: int, frame: int | None = None) -> Detail:
     return d
 
 
-def packet_detail(analysis: Any, n: int, source: bytes) -> Detail:
-    """Packet ``n`` (1-based, as in the JSON) of an analysed input, dissected in full.
+def packet_detail(part: PacketTable, i: int, source: bytes) -> Detail:
+    """Row ``i`` of ``part`` (a slice of positions, ``FlowTable.positions``), dissected in
+    full.
 
     ``source`` is the input as received: a capture's frame is found again at its offset
     (after undoing compression); pasted text has bytes only where it had a hex dump.
     """
     import io
 
-    from app.decode.model.errors import NotFound
     from app.decode.readers.container import open_stream
 
-    table = analysis.trace.table
-    if not 1 <= n <= len(table):
-        raise NotFound(f"there is no packet {n}; the input has {len(table):,} TCP packets")
-    row = n - 1
-    p = table.objects.get(row)
-    if table.kind == "text":
+    p = part.objects.get(i)
+    if part.kind == "text":
         if p is None or p.frame_bytes is None:
             d = Detail(frame=p.frame if p else None, size=0)
             d.note = (
@@ -237,10 +234,10 @@ def packet_detail(analysis: Any, n: int, source: bytes) -> Detail:
             )
             return d
         return describe(p.frame_bytes, p.frame_link or 1, p.frame)
-    offset = int(table.cols["offset"][row])
-    size = int(table.cols["caplen"][row])
-    iface = int(table.cols["iface"][row])
+    offset = int(part.cols["offset"][i])
+    size = int(part.cols["caplen"][i])
+    iface = int(part.cols["iface"][i])
     stream, _ = open_stream(io.BytesIO(source), max_input=offset + size + (1 << 20))
     data = stream.read(offset + size)[offset:]
-    frame = int(table.cols["frame"][row])
-    return describe(data, table.linktypes[iface] if table.linktypes else 1, frame)
+    frame = int(part.cols["frame"][i])
+    return describe(data, part.linktypes[iface] if part.linktypes else 1, frame)

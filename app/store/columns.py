@@ -1,0 +1,123 @@
+"""The stored form of an analysis: column chunks.
+
+A chunk is numpy's ``.npz`` layout (one ``.npy`` member per column; numbers only, read back
+with ``allow_pickle=False``) plus one JSON member for what is not a number, compressed with
+zstd.  A session's analysis is cut into chunks so that a page reads what it shows:
+
+- ``p`` chunks hold ``PACKET_CHUNK`` consecutive positions (flow order: connection by
+  connection, capture order inside one) with every per-packet column: the packet table's
+  and the analysis's.  A window of one connection is one or two chunks.
+- ``f`` chunks hold ``FLOW_CHUNK`` connections' columns and their summary and
+  negotiation JSON texts, exactly as ``tcpladder explain --json`` writes them.
+- ``r`` chunks map packet numbers (table rows) to positions, for the packet detail view.
+- ``m`` (meta: hosts, link types, sizes) and ``s`` (the JSON ``source`` object), one each.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import zstandard
+
+from app.decode import Analysis
+from app.decode.analysis.flows import FlowTable
+from app.decode.export.document import negotiation_texts, source_json, summary_texts
+from app.decode.model.packet import packet_from_record, packet_record
+from app.decode.model.table import PacketTable
+
+PACKET_CHUNK = 4096
+FLOW_CHUNK = 512
+ROW_CHUNK = 65536
+FORMAT = 2  # schema_version of sessions stored as chunks (1: one JSON document)
+
+_JSON = "__json__"
+_OPTS = "__opt_bytes__"
+_Z = zstandard.ZstdCompressor(level=3)
+_U = zstandard.ZstdDecompressor()
+Cols = dict[str, npt.NDArray[Any]]
+
+
+def pack(cols: Cols, extra: dict[str, Any] | None = None) -> bytes:
+    buf = io.BytesIO()
+    arrays = dict(cols)
+    if extra is not None:
+        text = json.dumps(extra, ensure_ascii=False, separators=(",", ":")).encode()
+        arrays[_JSON] = np.frombuffer(text, np.uint8)
+    savez: Any = np.savez  # numpy's stub reads **arrays as its allow_pickle flag
+    savez(buf, **arrays)
+    return bytes(_Z.compress(buf.getvalue()))
+
+
+def unpack(data: bytes) -> tuple[Cols, dict[str, Any]]:
+    raw = _U.decompress(data)
+    with np.load(io.BytesIO(raw), allow_pickle=False) as z:
+        cols = {name: z[name] for name in z.files}
+    blob = cols.pop(_JSON, None)
+    extra: dict[str, Any] = json.loads(blob.tobytes()) if blob is not None else {}
+    return cols, extra
+
+
+def pack_positions(part: PacketTable) -> bytes:
+    """A slice of positions (``FlowTable.positions``) with its option bytes, kept packet
+    objects and capture comments."""
+    cols = dict(part.cols)
+    cols[_OPTS] = np.frombuffer(part.opt_bytes, np.uint8)
+    extra = {
+        "objects": {str(i): packet_record(p) for i, p in part.objects.items()},
+        "comments": {str(i): texts for i, texts in part.comments.items()},
+    }
+    return pack(cols, extra)
+
+
+def unpack_positions(data: bytes, kind: str, hosts: list[str], links: list[int]) -> PacketTable:
+    cols, extra = unpack(data)
+    blob = cols.pop(_OPTS).tobytes()
+    return PacketTable(
+        kind,
+        cols,
+        hosts,
+        opt_bytes=blob,
+        objects={int(i): packet_from_record(r) for i, r in extra.get("objects", {}).items()},
+        comments={int(i): t for i, t in extra.get("comments", {}).items()},
+        linktypes=links,
+    )
+
+
+def chunks(analysis: Analysis) -> Iterator[tuple[str, int, bytes]]:
+    """Everything a session stores of an analysis, as (kind, number, bytes)."""
+    ft: FlowTable = analysis.table
+    table = ft.table
+    meta = {
+        "format": FORMAT,
+        "hosts": table.hosts,
+        "linktypes": table.linktypes,
+        "table_kind": table.kind,
+        "packet_chunk": PACKET_CHUNK,
+        "flow_chunk": FLOW_CHUNK,
+        "row_chunk": ROW_CHUNK,
+        "packet_count": len(table),
+        "flow_count": ft.count,
+    }
+    yield "m", 0, pack({}, meta)
+    yield "s", 0, pack({}, {"source": source_json(analysis.trace)})
+    from app.decode.analysis.facts import connection_facts
+
+    facts = connection_facts(ft)
+    summaries = summary_texts(ft, facts)
+    nego = negotiation_texts(ft, facts)
+    for k, lo in enumerate(range(0, ft.count, FLOW_CHUNK)):
+        hi = min(lo + FLOW_CHUNK, ft.count)
+        extra = {"summaries": summaries[lo:hi], "negotiation": nego[lo:hi]}
+        yield "f", k, pack(ft.flow_columns(lo, hi), extra)
+    n = len(ft.order)
+    for k, lo in enumerate(range(0, n, PACKET_CHUNK)):
+        yield "p", k, pack_positions(ft.positions(lo, min(lo + PACKET_CHUNK, n)))
+    pos_of_row = np.empty(n, np.int64)
+    pos_of_row[ft.order] = np.arange(n)
+    for k, lo in enumerate(range(0, n, ROW_CHUNK)):
+        yield "r", k, pack({"pos": pos_of_row[lo : lo + ROW_CHUNK]})
