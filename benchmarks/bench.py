@@ -17,6 +17,7 @@ page cache with it, then time in separate processes, each with its peak RSS:
 default) and its time is scaled to the whole file when it did not read it all; the report
 says so.  Ratios are tcpladder's time over the reference's.
 """
+# (``web`` is described in WEB_DOC below.)
 
 from __future__ import annotations
 
@@ -204,6 +205,149 @@ def bench_capture(sizes: list[int], workdir: Path, scapy_packets: int, keep: boo
     return 0
 
 
+WEB_DOC = """
+``web``: generate a capture of ``--packets`` packets cut to 128 bytes (250,000 make about
+30 MB), start ``tcpladder serve`` on a free loopback port with a fresh SQLite store, and time
+``POST /api/sessions`` with the file until the session is ready (the reference: ``tshark -q
+-z conv,tcp`` on the same file), then the session page, its biggest connection's page (first
+and last window), and ``GET /api/sessions/{id}`` (time to first byte and to the end).
+"""
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _get(url: str) -> tuple[float, float, int]:
+    """(seconds to the first byte, seconds to the end, bytes) of one GET."""
+    import urllib.request
+
+    t0 = time.perf_counter()
+    with urllib.request.urlopen(url, timeout=600) as r:
+        first = r.read(1)
+        t1 = time.perf_counter()
+        size = len(first) + len(r.read())
+    return t1 - t0, time.perf_counter() - t0, size
+
+
+def _median(values: list[float]) -> float:
+    v = sorted(values)
+    return v[len(v) // 2]
+
+
+def bench_web(packets: int, workdir: Path, keep: bool) -> int:
+    import urllib.request
+
+    if shutil.which("tshark") is None:
+        print("tshark is not installed (apt-get install tshark)", file=sys.stderr)
+        return 2
+    pcap = workdir / f"bench-{packets}-s128.pcap"
+    if not pcap.exists():
+        print(f"generating {packets:,} packets -> {pcap}", flush=True)
+        subprocess.run(
+            [
+                sys.executable,
+                str(HERE / "gencap.py"),
+                str(pcap),
+                "--packets",
+                str(packets),
+                "--snaplen",
+                "128",
+            ],
+            check=True,
+        )
+    data = pcap.read_bytes()
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = dict(os.environ)
+    env.update(
+        TCPLADDER_DATA_DIR=str(workdir / f"web-{os.getpid()}"),
+        TCPLADDER_MAX_INPUT=str(len(data) + (1 << 20)),
+        TCPLADDER_MAX_PACKETS=str(packets * 2),
+    )
+    env.pop("DATABASE_URL", None)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--log-level", "warning"],
+        cwd=HERE.parent,
+        env=env,
+    )
+    try:
+        for _ in range(200):
+            try:
+                _get(base + "/")
+                break
+            except OSError:
+                time.sleep(0.05)
+        t0 = time.perf_counter()
+        req = urllib.request.Request(
+            base + "/api/sessions",
+            data=data,
+            headers={"Content-Type": "application/octet-stream"},
+            method="POST",
+        )
+        with urllib.request.urlopen(req, timeout=600) as r:
+            sid = json.loads(r.read())["id"]
+        upload_s = time.perf_counter() - t0
+        ref = _measure(["tshark", "-r", str(pcap), "-q", "-z", "conv,tcp"])
+        flows = json.loads(_get_body(f"{base}/api/sessions/{sid}?summary=true"))["flows"]
+        big = max(flows, key=lambda f: f["packet_count"])
+        last = max(big["packet_count"] - 400, 0)
+        pages = {
+            "session_page_s": f"{base}/s/{sid}",
+            "flow_page_s": f"{base}/s/{sid}/f/{big['id']}",
+            "flow_page_last_window_s": f"{base}/s/{sid}/f/{big['id']}?from={last}",
+        }
+        report: dict[str, object] = {
+            "packets": packets,
+            "file_mb": round(len(data) / 1e6, 1),
+            "connections": len(flows),
+            "upload_to_ready_s": round(upload_s, 2),
+            "tshark_conv_s": round(ref["wall_s"], 2),
+            "ratio_upload_vs_tshark": round(upload_s / ref["wall_s"], 3),
+        }
+        for name, url in pages.items():
+            report[name] = round(_median([_get(url)[1] for _ in range(5)]), 3)
+        first, total, size = _get(f"{base}/api/sessions/{sid}")
+        report.update(
+            api_first_byte_s=round(first, 3),
+            api_total_s=round(total, 2),
+            api_mb=round(size / 1e6, 1),
+            server_peak_rss_mb=round(_rss_of(server.pid)),
+        )
+        print(json.dumps(report, indent=2))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        shutil.rmtree(workdir / f"web-{os.getpid()}", ignore_errors=True)
+        if not keep:
+            pcap.unlink()
+    return 0
+
+
+def _get_body(url: str) -> bytes:
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=600) as r:
+        body: bytes = r.read()
+    return body
+
+
+def _rss_of(pid: int) -> float:
+    """Peak RSS (VmHWM) of a running process, in MB (Linux)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="tcpladder benchmarks")
     sub = ap.add_subparsers(dest="what", required=True)
@@ -216,11 +360,17 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--scapy-packets", type=int, default=0, help="Scapy reads this many (0: all)")
     c.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "tcpladder-bench")
     c.add_argument("--keep", action="store_true", help="keep generated captures")
+    w = sub.add_parser("web", help="HTTP upload-to-ready and page latency vs. tshark conv")
+    w.add_argument("--packets", type=int, default=250_000)
+    w.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "tcpladder-bench")
+    w.add_argument("--keep", action="store_true", help="keep the generated capture")
     args = ap.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PYTHONHASHSEED", "0")
     if args.what == "text":
         return bench_text(args.packets, args.workdir, args.keep)
+    if args.what == "web":
+        return bench_web(args.packets, args.workdir, args.keep)
     if args.what == "capture":
         sizes = [int(x) for x in args.packets.split(",")]
         return bench_capture(sizes, args.workdir, args.scapy_packets, args.keep)

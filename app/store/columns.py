@@ -7,8 +7,9 @@ zstd.  A session's analysis is cut into chunks so that a page reads what it show
 - ``p`` chunks hold ``PACKET_CHUNK`` consecutive positions (flow order: connection by
   connection, capture order inside one) with every per-packet column: the packet table's
   and the analysis's.  A window of one connection is one or two chunks.
-- ``f`` chunks hold ``FLOW_CHUNK`` connections' columns and their summary and
-  negotiation JSON texts, exactly as ``tcpladder explain --json`` writes them.
+- ``f`` chunks hold ``FLOW_CHUNK`` connections' columns and their summary JSON texts,
+  exactly as ``tcpladder explain --json`` writes them (the negotiation is made from the
+  columns when it is read).
 - ``r`` chunks map packet numbers (table rows) to positions, for the packet detail view.
 - ``m`` (meta: hosts, link types, sizes) and ``s`` (the JSON ``source`` object), one each.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import io
 import json
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,7 +28,7 @@ import zstandard
 
 from app.decode import Analysis
 from app.decode.analysis.flows import FlowTable
-from app.decode.export.document import negotiation_texts, source_json, summary_texts
+from app.decode.export.document import negotiation_columns, source_json, summary_texts
 from app.decode.model.packet import packet_from_record, packet_record
 from app.decode.model.table import PacketTable
 
@@ -40,6 +42,18 @@ _OPTS = "__opt_bytes__"
 _Z = zstandard.ZstdCompressor(level=3)
 _U = zstandard.ZstdDecompressor()
 Cols = dict[str, npt.NDArray[Any]]
+
+
+def compress_input(data: bytes) -> bytes:
+    """The input as received, kept for the packet detail view: zstd (fast both ways)."""
+    return bytes(_Z.compress(data))
+
+
+def decompress_input(blob: bytes) -> bytes:
+    """``compress_input`` undone; sessions stored before it are zlib (RFC 1950)."""
+    if blob[:4] == b"\x28\xb5\x2f\xfd":
+        return bytes(_U.decompress(blob))
+    return zlib.decompress(blob)
 
 
 def pack(cols: Cols, extra: dict[str, Any] | None = None) -> bytes:
@@ -109,11 +123,9 @@ def chunks(analysis: Analysis) -> Iterator[tuple[str, int, bytes]]:
 
     facts = connection_facts(ft)
     summaries = summary_texts(ft, facts)
-    nego = negotiation_texts(ft, facts)
     for k, lo in enumerate(range(0, ft.count, FLOW_CHUNK)):
         hi = min(lo + FLOW_CHUNK, ft.count)
-        extra = {"summaries": summaries[lo:hi], "negotiation": nego[lo:hi]}
-        yield "f", k, pack(ft.flow_columns(lo, hi), extra)
+        yield "f", k, pack(negotiation_columns(ft, facts, lo, hi), {"summaries": summaries[lo:hi]})
     n = len(ft.order)
     for k, lo in enumerate(range(0, n, PACKET_CHUNK)):
         yield "p", k, pack_positions(ft.positions(lo, min(lo + PACKET_CHUNK, n)))

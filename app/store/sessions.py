@@ -16,7 +16,6 @@ import hmac
 import json
 import secrets
 import time
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
@@ -44,13 +43,14 @@ from sqlalchemy.engine import Engine
 from app.decode import Analysis, Limits, analyse, read_input
 from app.decode.analysis.flows import Flow, flow_meta, window_flow
 from app.decode.explain.detail import Detail, packet_detail
-from app.decode.export.document import packets_json
+from app.decode.export.document import negotiation_json, packets_json
 from app.decode.model.errors import Forbidden, NotFound
 from app.decode.model.table import PacketTable
 
-from .columns import FORMAT, chunks, unpack, unpack_positions
+from .columns import FORMAT, chunks, compress_input, decompress_input, unpack, unpack_positions
 
 ID_BYTES = 18  # 144 random bits, base64url: 24 characters
+STREAM_STEP = 4096  # packets made into objects at a time while streaming
 
 metadata = MetaData()
 sessions = Table(
@@ -173,7 +173,7 @@ class Store:
             flow_count=analysis.flow_count,
         )
         values = {name: getattr(rec, name) for name in _RECORD_COLUMNS}
-        values.update(input=zlib.compress(data, 6), result=b"", schema_version=FORMAT)
+        values.update(input=compress_input(data), result=b"", schema_version=FORMAT)
         with self.engine.begin() as conn:
             self._write_chunks(conn, sid, analysis)
             conn.execute(insert(sessions).values(**values))
@@ -229,7 +229,7 @@ class Store:
             blob = conn.execute(select(sessions.c.input).where(sessions.c.id == sid)).scalar()
         if blob is None:
             raise _missing(sid)
-        return zlib.decompress(blob)
+        return decompress_input(blob)
 
     def _chunk(self, sid: str, kind: str, k: int) -> bytes:
         return self._chunks(sid, kind, [k])[k]
@@ -263,9 +263,9 @@ class Store:
         out: dict[str, Any] = extra["source"]
         return out
 
-    def _flow_chunk(self, sid: str, k: int) -> tuple[dict[str, Any], list[str], list[str]]:
+    def _flow_chunk(self, sid: str, k: int) -> tuple[dict[str, Any], list[str]]:
         cols, extra = unpack(self._chunk(sid, "f", k))
-        return cols, extra["summaries"], extra["negotiation"]
+        return cols, extra["summaries"]
 
     def flows(self, sid: str, start: int = 0, count: int = 1000) -> list[dict[str, Any]]:
         """Connection summaries ``start:start+count`` (0-based), as in the JSON."""
@@ -288,21 +288,31 @@ class Store:
         m = self.meta(sid)
         self._check_flow(sid, m, flow_id)
         k, i = divmod(flow_id - 1, m.flow_chunk)
-        _, summaries, nego = self._flow_chunk(sid, k)
+        cols, summaries = self._flow_chunk(sid, k)
         out: dict[str, Any] = json.loads(summaries[i])
-        out["negotiation"] = json.loads(nego[i])
+        out["negotiation"] = json.loads(negotiation_json(cols, i))
         return out
 
     def _check_flow(self, sid: str, m: Meta, flow_id: int) -> None:
         if not 1 <= flow_id <= m.flow_count:
             raise NotFound(f"session {sid} has no connection #{flow_id} (it has {m.flow_count})")
 
-    def _positions(self, sid: str, m: Meta, lo: int, hi: int) -> PacketTable:
-        """Positions ``lo:hi`` read from their chunks."""
+    def _positions(
+        self, sid: str, m: Meta, lo: int, hi: int, cache: dict[int, PacketTable] | None = None
+    ) -> PacketTable:
+        """Positions ``lo:hi`` read from their chunks (decoded chunks kept in ``cache``)."""
         size = m.packet_chunk
         ks = list(range(lo // size, (hi - 1) // size + 1)) if hi > lo else []
-        got = self._chunks(sid, "p", ks) if ks else {}
-        parts = [unpack_positions(got[k], m.table_kind, m.hosts, m.linktypes) for k in ks]
+        cache = {} if cache is None else cache
+        want = [k for k in ks if k not in cache]
+        if want:
+            for k in list(cache):
+                if k < ks[0]:
+                    del cache[k]  # streaming goes forward: earlier chunks are done
+            got = self._chunks(sid, "p", want)
+            for k in want:
+                cache[k] = unpack_positions(got[k], m.table_kind, m.hosts, m.linktypes)
+        parts = [cache[k] for k in ks]
         if not parts:
             return PacketTable(m.table_kind, {}, m.hosts)
         return _slice(parts, lo - ks[0] * size, hi - ks[0] * size)
@@ -312,7 +322,7 @@ class Store:
         m = self.meta(sid)
         self._check_flow(sid, m, flow_id)
         k, i = divmod(flow_id - 1, m.flow_chunk)
-        cols, _, _ = self._flow_chunk(sid, k)
+        cols, _ = self._flow_chunk(sid, k)
         meta = flow_meta(cols, i, m.hosts, flow_id)
         first = int(cols["first_pos"][i])
         a = min(max(start, 0), meta.packet_count)
@@ -326,27 +336,33 @@ class Store:
         return packets_json(self.window(sid, flow_id, start, count))
 
     def stream_json(self, sid: str, *, summary: bool = False) -> Iterator[str]:
-        """The document ``tcpladder explain --json`` writes, piece by piece."""
+        """The document ``tcpladder explain --json`` writes, piece by piece: the chunks are
+        read once each, in order."""
         m = self.meta(sid)
-        yield '{"source":' + json.dumps(self.source(sid), ensure_ascii=False) + ',"flows":['
+        yield '{"source":' + _compact(self.source(sid)) + ',"flows":['
+        cache: dict[int, PacketTable] = {}
         for k in range((m.flow_count + m.flow_chunk - 1) // m.flow_chunk):
-            _, summaries, nego = self._flow_chunk(sid, k)
+            cols, summaries = self._flow_chunk(sid, k)
             for i, text in enumerate(summaries):
                 fid = k * m.flow_chunk + i + 1
                 sep = "," if fid > 1 else ""
                 if summary:
                     yield sep + text
                     continue
-                yield sep + text[:-1] + ',"negotiation":' + nego[i] + ',"packets":['
-                yield from self._packet_texts(sid, fid)
+                yield (
+                    sep + text[:-1] + ',"negotiation":' + negotiation_json(cols, i) + ',"packets":['
+                )
+                first, count = int(cols["first_pos"][i]), int(cols["count"][i])
+                for a in range(0, count, STREAM_STEP):
+                    b = min(a + STREAM_STEP, count)
+                    part = self._positions(sid, m, first + a, first + b, cache)
+                    flow = window_flow(part, flow_meta(cols, i, m.hosts, fid))
+                    text_part = json.dumps(
+                        packets_json(flow), ensure_ascii=False, separators=(",", ":")
+                    )[1:-1]
+                    yield ("," if a else "") + text_part
                 yield "]}"
         yield "]}"
-
-    def _packet_texts(self, sid: str, flow_id: int, step: int = 4096) -> Iterator[str]:
-        total = self.window(sid, flow_id, 0, 0).packet_count
-        for a in range(0, total, step):
-            text = json.dumps(self.packets(sid, flow_id, a, step), ensure_ascii=False)
-            yield ("," if a else "") + text[1:-1]
 
     def detail(self, sid: str, n: int) -> Detail:
         """Packet ``n`` of a session dissected in full by Scapy."""
@@ -399,3 +415,7 @@ def _slice(parts: list[PacketTable], a: int, b: int) -> PacketTable:
         comments={i - a: c for i, c in comments.items() if a <= i < b},
         linktypes=first.linktypes,
     )
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

@@ -25,6 +25,7 @@ from app.decode.analysis.result import Analysis
 from app.decode.explain.fields import ENDINGS, PHASES, describe_ending
 from app.decode.explain.narrative import TFO_NAMES, Story, narrate, negotiation
 from app.decode.model.codes import FINDING_CODES
+from app.decode.model.table import Columns
 from app.decode.model.trace import Trace
 
 
@@ -72,7 +73,7 @@ def _ms_or_none(seconds: float | None) -> float | None:
 
 
 def _js(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 _str = encode_basestring  # a str as a JSON string, without json.dumps' overhead
@@ -127,29 +128,35 @@ def _stats_texts(st: Any) -> list[str]:
     ]
 
 
-def negotiation_texts(ft: FlowTable, facts: Facts) -> list[str]:
-    """Every flow's ``negotiation`` list as JSON text, from the columns."""
-    syn = (ft.syn_pos >= 0).tolist()
-    mss, ws = ft.mss.tolist(), ft.wscale.tolist()
-    sack, ts = ft.sackok.tolist(), ft.timestamps.tolist()
-    scaling = ft.scaling.tolist()
-    ecn, tfo, mptcp = facts.ecn.tolist(), facts.tfo.tolist(), facts.mptcp.tolist()
-    return [
-        _js(
-            negotiation(
-                syn=(syn[f][0], syn[f][1]),
-                mss=(mss[f][0], mss[f][1]),
-                wscale=(ws[f][0], ws[f][1]),
-                scaling=SCALING[scaling[f]],
-                sack=(sack[f][0], sack[f][1]),
-                ts=(ts[f][0], ts[f][1]),
-                ecn=ecn[f],
-                tfo=(tfo[f][0], tfo[f][1]),
-                mptcp=(mptcp[f][0], mptcp[f][1]),
-            )
+def negotiation_columns(ft: FlowTable, facts: Facts, lo: int, hi: int) -> Columns:
+    """Connections ``lo:hi`` as the columns ``negotiation_json`` reads (the flow table's
+    ``flow_columns`` and the SYN facts beyond them)."""
+    cols = ft.flow_columns(lo, hi)
+    cols.update(ecn=facts.ecn[lo:hi], tfo=facts.tfo[lo:hi], mptcp=facts.mptcp[lo:hi])
+    return cols
+
+
+def negotiation_json(cols: Columns, i: int) -> str:
+    """Connection ``i``'s ``negotiation`` list as JSON text, from ``negotiation_columns``."""
+
+    def pair(name: str) -> tuple[Any, Any]:
+        a, b = cols[name][i].tolist()
+        return a, b
+
+    syn = pair("syn_row")
+    return _js(
+        negotiation(
+            syn=(syn[0] >= 0, syn[1] >= 0),
+            mss=pair("mss"),
+            wscale=pair("wscale"),
+            scaling=SCALING[int(cols["scaling"][i])],
+            sack=pair("sackok"),
+            ts=pair("timestamps"),
+            ecn=int(cols["ecn"][i]),
+            tfo=pair("tfo"),
+            mptcp=pair("mptcp"),
         )
-        for f in range(ft.count)
-    ]
+    )
 
 
 def summary_texts(ft: FlowTable, facts: Facts | None = None) -> list[str]:
@@ -312,7 +319,7 @@ def write_json(analysis: Analysis, out: TextIO, *, summary: bool = False) -> Non
     facts = connection_facts(ft)
     out.write('{"source":' + _js(source_json(analysis.trace)) + ',"flows":[')
     texts = summary_texts(ft, facts)
-    nego = [] if summary else negotiation_texts(ft, facts)
+    nego = negotiation_columns(ft, facts, 0, ft.count)
     for i, text in enumerate(texts):
         if i:
             out.write(",")
@@ -320,7 +327,8 @@ def write_json(analysis: Analysis, out: TextIO, *, summary: bool = False) -> Non
             out.write(text)
         else:
             packets = packets_json(ft.flow(i))
-            out.write(text[:-1] + ',"negotiation":' + nego[i] + ',"packets":' + _js(packets) + "}")
+            out.write(text[:-1] + ',"negotiation":' + negotiation_json(nego, i))
+            out.write(',"packets":' + _js(packets) + "}")
     out.write("]}")
 
 
