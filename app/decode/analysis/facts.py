@@ -166,26 +166,47 @@ def _syn_options(ft: FlowTable) -> tuple[npt.NDArray[np.int8], B]:
     return tfo, mptcp
 
 
-def connection_facts(ft: FlowTable) -> Facts:
-    n, count = len(ft.order), ft.count
-    c = ft.table.cols
-    o = ft.order
-    flags = c["flags"][o].astype(np.int64)
-    length = np.maximum(c["length"][o].astype(np.int64), 0)
-    win = c["win"][o].astype(np.int64)
-    fid, d = ft.fid, ft.dir
-    syn, ack, fin, rst = (
-        (flags & SYN) > 0,
-        (flags & ACK) > 0,
-        (flags & FIN) > 0,
-        (flags & RST) > 0,
-    )
-    bits = ft.findings
-    code = {name: (bits >> i) & 1 > 0 for i, name in enumerate(FINDING_CODES)}
+class _Rows:
+    """Per-position columns (flow order) the facts are computed from."""
 
-    # -- conn_state --
-    # the flow table has these already: roles come from a pure SYN (sent by the client, by
-    # definition) and the first RST's sender is the closer of a reset or refused connection
+    def __init__(self, ft: FlowTable) -> None:
+        c, o = ft.table.cols, ft.order
+        self.flags = flags = c["flags"][o].astype(np.int64)
+        self.length = np.maximum(c["length"][o].astype(np.int64), 0)
+        self.win = c["win"][o].astype(np.int64)
+        self.t = c["time"][o]
+        self.bad_cksum = c["bad_cksum"][o]
+        self.syn, self.ack = (flags & SYN) > 0, (flags & ACK) > 0
+        self.fin, self.rst = (flags & FIN) > 0, (flags & RST) > 0
+        bits = ft.findings
+        self.code = {name: (bits >> i) & 1 > 0 for i, name in enumerate(FINDING_CODES)}
+
+
+def connection_facts(ft: FlowTable) -> Facts:
+    r = _Rows(ft)
+    ack_rtt, ts_rtt, counts, max_dup = _rtts_and_counts(ft, r)
+    throughput, data_segments = _throughput(ft, r)
+    tfo, mptcp = _syn_options(ft)
+    return Facts(
+        state=_conn_state(ft, r),
+        history=_history(ft, r),
+        ack_rtt=ack_rtt,
+        ts_rtt=ts_rtt,
+        counts=counts,
+        max_dup=max_dup,
+        throughput=throughput,
+        data_segments=data_segments,
+        ecn=_ecn(ft, r),
+        tfo=tfo,
+        mptcp=mptcp,
+    )
+
+
+def _conn_state(ft: FlowTable, r: _Rows) -> I64:
+    """Zeek's conn_state.  The flow table has the roles (from a pure SYN, sent by the client
+    by definition) and the first RST's sender (the closer of a reset or refused one)."""
+    count, d = ft.count, ft.dir
+    syn, ack, fin = r.syn, r.ack, r.fin
     has_syn = ft.roles_from == RolesFrom.SYN
     has_synack = ft.first(syn & ack & (d == 1)) >= 0
     aborted = np.isin(ft.ended_by, (EndedBy.RESET, EndedBy.REFUSED))
@@ -207,8 +228,13 @@ def connection_facts(ft: FlowTable) -> Facts:
     st[est & fin_o & fin_r] = ConnState.SF
     st[est & (rst_by == 0)] = ConnState.RSTO
     st[est & (rst_by == 1)] = ConnState.RSTR
+    return st
 
-    # -- history --
+
+def _history(ft: FlowTable, r: _Rows) -> list[str]:
+    """Zeek's history letters, in the order they first happened."""
+    count, fid, d = ft.count, ft.fid, ft.dir
+    syn, ack, fin, rst, length, win, code = r.syn, r.ack, r.fin, r.rst, r.length, r.win, r.code
     letters = [
         ("S", syn & ~ack & ~fin & ~rst),
         ("H", syn & ack & ~fin & ~rst),
@@ -216,7 +242,7 @@ def connection_facts(ft: FlowTable) -> Facts:
         ("D", length > 0),
         ("F", fin),
         ("R", rst),
-        ("C", c["bad_cksum"][o]),
+        ("C", r.bad_cksum),
         ("G", code["tcp.lost_segment"] | code["tcp.ack_unseen"]),
         (
             "T",
@@ -261,8 +287,11 @@ def connection_facts(ft: FlowTable) -> Facts:
             history[f] = "".join(chars[a:b])
     for f in np.flatnonzero(flipped).tolist():
         history[f] = "^" + history[f]
+    return history
 
-    # -- RTTs, counts --
+
+def _rtts_and_counts(ft: FlowTable, r: _Rows) -> tuple[Stats, Stats, I64, I64]:
+    n, count, fid, code = len(ft.order), ft.count, ft.fid, r.code
     sa = ft.seq
     ack_rtt = stats(fid, np.where(sa.ack_rtt_clean, sa.ack_rtt, np.nan), count)
     ts_rtt = stats(fid, sa.ts_rtt, count)
@@ -274,9 +303,13 @@ def connection_facts(ft: FlowTable) -> Facts:
     max_dup = np.zeros(count, np.int64)
     if n and sa.dup_ack.any():
         np.maximum.at(max_dup, fid, sa.dup_ack)
+    return ack_rtt, ts_rtt, counts, max_dup
 
-    # -- throughput: payload bits over the time from a side's first to its last data segment
-    t = c["time"][o]
+
+def _throughput(ft: FlowTable, r: _Rows) -> tuple[F64, I64]:
+    """Payload bits over the time from a side's first to its last data segment, and the
+    data segments of each side."""
+    count, fid, d, t, length = ft.count, ft.fid, ft.dir, r.t, r.length
     throughput = np.full((count, 2), np.nan)
     for side in (0, 1):
         m = (length > 0) & (d == side) & ~np.isnan(t)
@@ -295,24 +328,15 @@ def connection_facts(ft: FlowTable) -> Facts:
     data_segments = (
         np.bincount((fid * 2 + d)[has_data], minlength=2 * count).reshape(-1, 2).astype(np.int64)
     )
+    return throughput, data_segments
 
-    # -- ECN (RFC 3168 §6.1.1): SYN with ECE+CWR offers it, SYN-ACK with ECE alone accepts
+
+def _ecn(ft: FlowTable, r: _Rows) -> I64:
+    """RFC 3168 §6.1.1: a SYN with ECE+CWR offers ECN, a SYN-ACK with ECE alone accepts."""
+    count, d, flags, syn, ack = ft.count, ft.dir, r.flags, r.syn, r.ack
     ecn = np.zeros(count, np.int64)
     offered = ft.any(syn & ~ack & (d == 0) & ((flags & (ECE | CWR)) == (ECE | CWR)))
     accepted = ft.any(syn & ack & (d == 1) & ((flags & (ECE | CWR)) == ECE))
     ecn[offered] = 1
     ecn[offered & accepted] = 2
-    tfo, mptcp = _syn_options(ft)
-    return Facts(
-        state=st,
-        history=history,
-        ack_rtt=ack_rtt,
-        ts_rtt=ts_rtt,
-        counts=counts,
-        max_dup=max_dup,
-        throughput=throughput,
-        data_segments=data_segments,
-        ecn=ecn,
-        tfo=tfo,
-        mptcp=mptcp,
-    )
+    return ecn
