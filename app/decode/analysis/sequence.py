@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from app.decode.model.codes import Finding
 from app.decode.model.packet import ACK, FIN, RST, SYN
 
 I64 = npt.NDArray[np.int64]
@@ -168,182 +169,209 @@ def _first_match(keys: I64, rows: I64, want: I64) -> tuple[I64, I64]:
     return first.astype(np.int64), (hi - lo).astype(np.int64)
 
 
-def analyse_sequence(
-    *,
-    fid: I64,
-    d: npt.NDArray[np.int8],
-    bounds: I64,
-    flags: I64,
-    seq: I64,
-    ack: I64,
-    length: I64,
-    win: I64,
-    eff_win: I64,
-    t: F64,
-    ts_val: I64,
-    ts_ecr: I64,
-    irtt: F64,
-    reuse: B,
-) -> SeqAnalysis:
-    n = len(fid)
-    syn, fin, rst = (flags & SYN) > 0, (flags & FIN) > 0, (flags & RST) > 0
-    ackf = ((flags & ACK) > 0) & (ack >= 0)
-    plain = ~(syn | fin | rst)
-    seglen = np.maximum(length, 0)
-    known = seq >= 0
-    end = np.where(known, (seq + seglen + syn + fin) % M32, -1)
-    key2 = fid * 2 + d
-    ch = _Chains(key2)
-    prev = ch.prev
-    rev = _last_reverse(fid, d, bounds)
-    has_prev, has_rev = prev >= 0, rev >= 0
+@dataclass(slots=True)
+class _In:
+    """The columns the sequence analysis reads, per position (flow order)."""
 
-    rev_win = _before(win, rev, -1)
-    # zero-window probes do not advance nextseq; find them against a nextseq without them
-    cand = known & (seglen == 1) & (rev_win == 0)
-    if cand.any():
-        ns1, _ = ch.running_max(end, known & ~cand)
-        zwp = cand & (seq == _before(ns1, prev, -1))
-        del ns1
-    else:
-        zwp = cand
-    ns_after, ns_time = ch.running_max(end, known & ~zwp, t)
-    assert ns_time is not None
-    ns_time_after: F64 = ns_time
-    fwd_ns = _before(ns_after, prev, -1)
-    fwd_ns_time = _before(ns_time_after, prev, np.nan)
-    fwd_win = _before(win, prev, -1)
-    fwd_ack = _before(ack, prev, -1)
-    # A pasted bare ACK has no printed seq (tcpdump shows none without data, SYN, FIN or
-    # RST): take it as sitting at nextseq, except when it comes after at least a second of
-    # silence on the connection and repeats the last ack: then it is a keep-alive probe,
-    # whose seq is nextseq - 1 (RFC 9293 §3.8.4), and the capture would have shown it so.
-    prev_any = np.full(n, np.nan)
-    if n > 1:
-        prev_any[1:] = t[:-1]
-        prev_any[np.asarray(bounds[:-1])[bounds[:-1] < n]] = np.nan
-    idle = (t - prev_any) >= IDLE_PROBE_S
-    probe = ~known & (seglen == 0) & plain & has_prev & (ack == fwd_ack) & idle
-    seq_eff = np.where(known, seq, np.where(probe, (fwd_ns - 1) % M32, fwd_ns))
-    ns_known = fwd_ns >= 0
-    free = ~zwp  # Wireshark skips the window/keep-alive/dup-ACK rules for a probe
+    fid: I64
+    d: npt.NDArray[np.int8]
+    bounds: I64
+    flags: I64
+    seq: I64
+    ack: I64
+    length: I64
+    win: I64
+    eff_win: I64
+    t: F64
+    ts_val: I64
+    ts_ecr: I64
+    irtt: F64
+    reuse: B
 
-    zero_window = (win == 0) & plain & free
-    lost = ns_known & known & _gt(seq, fwd_ns) & ~rst & free
-    keep_alive = (seglen <= 1) & ns_known & (seq_eff == (fwd_ns - 1) % M32) & plain & free
-    same_place = (
-        (seglen == 0) & has_prev & ns_known & (seq_eff == fwd_ns) & (ack == fwd_ack) & plain & free
-    )
-    window_update = same_place & (win > 0) & (win != fwd_win)
-    del seq_eff, prev_any, idle, probe
-    rev_eff = _before(eff_win, rev, -1)
-    rev_ack = _before(ack, rev, -1)
-    window_full = (
-        (seglen > 0)
-        & known
-        & (rev_eff >= 0)
-        & (rev_ack >= 0)
-        & ((seq + seglen) % M32 == (rev_ack + rev_eff) % M32)
-        & plain
-        & free
-    )
-    rev_ka = _before(keep_alive, rev, False).astype(bool)
-    repeat = same_place & (win > 0) & (win == fwd_win)
-    del same_place, fwd_win, rev_eff, rev_win
-    keep_alive_ack = repeat & rev_ka
-    dup = repeat & ~rev_ka
 
-    # duplicate-ACK runs: the count restarts whenever a direction's ack number changes
-    o = ch.order
-    reset_o = (ack != fwd_ack)[o] | ch.start
-    csum = np.cumsum(dup[o].astype(np.int64))
-    last_reset = np.maximum.accumulate(np.where(reset_o, np.arange(n), 0)) if n else csum
-    dupnum = np.empty(n, np.int64)
-    dupnum[o] = csum - csum[last_reset]
-    dup_ack = np.where(dup, dupnum, 0)
-    rev_dupnum = _before(dupnum, rev, 0)
+class _Sequence:
+    """Wireshark's per-direction state as columns (see the module's docstring); each rule
+    is a method that adds its masks to ``codes``."""
 
-    # an ACK beyond anything the peer was seen to send
-    rev_ns = _before(ns_after, rev, -1)
-    ack_unseen = ackf & (rev_ns >= 0) & _gt(ack, rev_ns) & (ack != fwd_ack)
+    def __init__(self, x: _In) -> None:
+        self.x = x
+        n = self.n = len(x.fid)
+        flags = x.flags
+        self.syn, self.fin, self.rst = (flags & SYN) > 0, (flags & FIN) > 0, (flags & RST) > 0
+        self.ackf = ((flags & ACK) > 0) & (x.ack >= 0)
+        self.plain = ~(self.syn | self.fin | self.rst)
+        self.seglen = np.maximum(x.length, 0)
+        self.known = x.seq >= 0
+        self.end = np.where(self.known, (x.seq + self.seglen + self.syn + self.fin) % M32, -1)
+        self.key2 = x.fid * 2 + x.d
+        self.ch = _Chains(self.key2)
+        self.prev = self.ch.prev
+        self.rev = _last_reverse(x.fid, x.d, x.bounds)
+        self.has_prev, self.has_rev = self.prev >= 0, self.rev >= 0
+        self.fwd_ack = _before(x.ack, self.prev, -1)
+        self.rev_ack = _before(x.ack, self.rev, -1)
+        self.codes: dict[str, B] = {}
+        empty = np.zeros(n, bool)
+        self.zwp = self.keep_alive = empty
 
-    # retransmission, fast retransmission, spurious retransmission, out-of-order
-    carries = ((seglen > 0) | syn | fin) & known & ~keep_alive
-    behind = ns_known & _gt(fwd_ns, seq)
-    behind &= ~((seglen > 1) & (seq == (fwd_ns - 1) % M32))
-    spurious = carries & (seglen > 0) & (rev_ack > 0) & ~_gt((seq + seglen) % M32, rev_ack)
-    since_ack = t - _before(t, rev, np.nan)
-    fast = (
-        carries
-        & ~spurious
-        & behind
-        & (rev_dupnum >= 2)
-        & (rev_ack == seq)
-        & ~(since_ack >= FAST_RETRANS_S)  # NaN (no times) counts as close
-    )
-    thres = np.where(np.isnan(irtt), OOO_DEFAULT_S, irtt)[fid] if n else np.zeros(0)
-    ooo = carries & ~spurious & ~fast & behind & ((t - fwd_ns_time) < thres) & (fwd_ns != end)
-    retrans = carries & ~spurious & ~fast & ~ooo & behind
-    del since_ack, thres, fwd_ns_time, ns_time_after, behind, carries, rev_dupnum, dupnum
+    def next_seq(self) -> None:
+        """nextseq per direction, with zero-window probes (which do not advance it) found
+        against a nextseq without them."""
+        x, prev, known = self.x, self.prev, self.known
+        rev_win = _before(x.win, self.rev, -1)
+        cand = known & (self.seglen == 1) & (rev_win == 0)
+        if cand.any():
+            ns1, _ = self.ch.running_max(self.end, known & ~cand)
+            self.zwp = cand & (x.seq == _before(ns1, prev, -1))
+        else:
+            self.zwp = cand
+        self.ns_after, ns_time = self.ch.running_max(self.end, known & ~self.zwp, x.t)
+        assert ns_time is not None
+        self.fwd_ns = _before(self.ns_after, prev, -1)
+        self.fwd_ns_time = _before(ns_time, prev, np.nan)
+        self.ns_known = self.fwd_ns >= 0
 
-    # ACK RTT: an ACK that moves this direction's ack forward and equals the end of a
-    # segment the peer sent earlier measures from the first such segment
-    ack_max, _ = ch.running_max(ack, ackf)
-    before_max = _before(ack_max, prev, -1)
-    new_ack = ackf & has_rev & ((before_max < 0) | _gt(ack, before_max))
-    seg = ((seglen > 0) | syn | fin) & known
-    seg_rows = np.flatnonzero(seg)
-    ack_rows = np.flatnonzero(new_ack)
-    acked = np.full(n, -1, np.int64)
-    clean = np.zeros(n, bool)
-    if len(seg_rows) and len(ack_rows):
-        skeys = key2[seg_rows] * M32 + end[seg_rows]
-        akeys = (fid[ack_rows] * 2 + (1 - d[ack_rows])) * M32 + ack[ack_rows]
-        first, count = _first_match(skeys, seg_rows, akeys)
-        good = (first >= 0) & (first < ack_rows)
-        acked[ack_rows[good]] = first[good]
-        clean[ack_rows[good]] = count[good] == 1
-    ack_rtt = np.where(acked >= 0, t - t[np.maximum(acked, 0)], np.nan)
+    def window_rules(self) -> None:
+        """Zero window, lost segment, keep-alive, window update, window full, keep-alive ACK
+        and duplicate ACK: Wireshark skips them all for a zero-window probe."""
+        x, n, fwd_ns, seglen, plain = self.x, self.n, self.fwd_ns, self.seglen, self.plain
+        # A pasted bare ACK has no printed seq (tcpdump shows none without data, SYN, FIN
+        # or RST): take it as sitting at nextseq, except when it comes after at least a
+        # second of silence on the connection and repeats the last ack: then it is a
+        # keep-alive probe, whose seq is nextseq - 1 (RFC 9293 §3.8.4).
+        prev_any = np.full(n, np.nan)
+        if n > 1:
+            prev_any[1:] = x.t[:-1]
+            prev_any[np.asarray(x.bounds[:-1])[x.bounds[:-1] < n]] = np.nan
+        idle = (x.t - prev_any) >= IDLE_PROBE_S
+        probe = ~self.known & (seglen == 0) & plain & self.has_prev
+        probe &= (x.ack == self.fwd_ack) & idle
+        seq_eff = np.where(self.known, x.seq, np.where(probe, (fwd_ns - 1) % M32, fwd_ns))
+        free = ~self.zwp
+        ns_known = self.ns_known
+        self.codes["tcp.zero_window"] = (x.win == 0) & plain & free
+        self.codes["tcp.lost_segment"] = ns_known & self.known & _gt(x.seq, fwd_ns)
+        self.codes["tcp.lost_segment"] &= ~self.rst & free
+        self.keep_alive = (seglen <= 1) & ns_known & (seq_eff == (fwd_ns - 1) % M32)
+        self.keep_alive &= plain & free
+        fwd_win = _before(x.win, self.prev, -1)
+        same_place = (seglen == 0) & self.has_prev & ns_known & (seq_eff == fwd_ns)
+        same_place &= (x.ack == self.fwd_ack) & plain & free
+        self.codes["tcp.window_update"] = same_place & (x.win > 0) & (x.win != fwd_win)
+        rev_eff = _before(x.eff_win, self.rev, -1)
+        rev_ack = self.rev_ack
+        full = (seglen > 0) & self.known & (rev_eff >= 0) & (rev_ack >= 0)
+        full &= (x.seq + seglen) % M32 == (rev_ack + rev_eff) % M32
+        self.codes["tcp.window_full"] = full & plain & free
+        rev_ka = _before(self.keep_alive, self.rev, False).astype(bool)
+        repeat = same_place & (x.win > 0) & (x.win == fwd_win)
+        self.codes["tcp.keep_alive"] = self.keep_alive
+        self.codes["tcp.keep_alive_ack"] = repeat & rev_ka
+        self.dup = repeat & ~rev_ka
+        self.codes["tcp.duplicate_ack"] = self.dup
+        self.codes["tcp.zero_window_probe"] = self.zwp
 
-    # TS echo RTT (RFC 7323 §4): a new echo measured from the peer's first packet with that TSval
-    ts_rtt = np.full(n, np.nan)
-    has_ts = ts_val >= 0
-    prev_ecr = _before(ts_ecr, prev, -1)
-    echo = ackf & (ts_ecr > 0) & (ts_ecr != prev_ecr) & has_rev
-    ts_rows, echo_rows = np.flatnonzero(has_ts), np.flatnonzero(echo)
-    if len(ts_rows) and len(echo_rows):
-        tkeys = key2[ts_rows] * M32 + ts_val[ts_rows]
-        ekeys = (fid[echo_rows] * 2 + (1 - d[echo_rows])) * M32 + ts_ecr[echo_rows]
-        first, _ = _first_match(tkeys, ts_rows, ekeys)
-        good = (first >= 0) & (first < echo_rows)
-        ts_rtt[echo_rows[good]] = t[echo_rows[good]] - t[first[good]]
+    def duplicate_acks(self) -> None:
+        """Each duplicate ACK's number in its run; the count restarts whenever a
+        direction's ack number changes."""
+        x, n, ch = self.x, self.n, self.ch
+        o = ch.order
+        reset_o = (x.ack != self.fwd_ack)[o] | ch.start
+        csum = np.cumsum(self.dup[o].astype(np.int64))
+        last_reset = np.maximum.accumulate(np.where(reset_o, np.arange(n), 0)) if n else csum
+        dupnum = np.empty(n, np.int64)
+        dupnum[o] = csum - csum[last_reset]
+        self.dup_ack = np.where(self.dup, dupnum, 0)
+        self.rev_dupnum = _before(dupnum, self.rev, 0)
+        # an ACK beyond anything the peer was seen to send
+        rev_ns = _before(self.ns_after, self.rev, -1)
+        self.codes["tcp.ack_unseen"] = (
+            self.ackf & (rev_ns >= 0) & _gt(x.ack, rev_ns) & (x.ack != self.fwd_ack)
+        )
 
-    # bytes in flight after a data segment: highest sequence sent minus the peer's last ack
-    flight = _s32(ns_after - rev_ack)
-    in_flight = np.where((seglen > 0) & (rev_ack >= 0) & (ns_after >= 0) & (flight > 0), flight, -1)
+    def retransmissions(self) -> None:
+        """Retransmission, fast retransmission, spurious retransmission, out-of-order."""
+        x, seglen, fwd_ns, rev_ack = self.x, self.seglen, self.fwd_ns, self.rev_ack
+        carries = ((seglen > 0) | self.syn | self.fin) & self.known & ~self.keep_alive
+        behind = self.ns_known & _gt(fwd_ns, x.seq)
+        behind &= ~((seglen > 1) & (x.seq == (fwd_ns - 1) % M32))
+        spurious = carries & (seglen > 0) & (rev_ack > 0)
+        spurious &= ~_gt((x.seq + seglen) % M32, rev_ack)
+        since_ack = x.t - _before(x.t, self.rev, np.nan)
+        fast = carries & ~spurious & behind & (self.rev_dupnum >= 2) & (rev_ack == x.seq)
+        fast &= ~(since_ack >= FAST_RETRANS_S)  # NaN (no times) counts as close
+        n = self.n
+        thres = np.where(np.isnan(x.irtt), OOO_DEFAULT_S, x.irtt)[x.fid] if n else np.zeros(0)
+        ooo = carries & ~spurious & ~fast & behind & ((x.t - self.fwd_ns_time) < thres)
+        ooo &= fwd_ns != self.end
+        self.codes["tcp.retransmission"] = carries & ~spurious & ~fast & ~ooo & behind
+        self.codes["tcp.fast_retransmission"] = fast
+        self.codes["tcp.spurious_retransmission"] = spurious
+        self.codes["tcp.out_of_order"] = ooo
+        self.codes["tcp.port_reuse"] = x.reuse
 
-    codes = {
-        "tcp.retransmission": retrans,
-        "tcp.fast_retransmission": fast,
-        "tcp.spurious_retransmission": spurious,
-        "tcp.duplicate_ack": dup,
-        "tcp.out_of_order": ooo,
-        "tcp.lost_segment": lost,
-        "tcp.ack_unseen": ack_unseen,
-        "tcp.zero_window": zero_window,
-        "tcp.zero_window_probe": zwp,
-        "tcp.window_full": window_full,
-        "tcp.window_update": window_update,
-        "tcp.keep_alive": keep_alive,
-        "tcp.keep_alive_ack": keep_alive_ack,
-        "tcp.port_reuse": reuse,
-    }
+    def ack_rtt(self) -> tuple[F64, I64, B]:
+        """An ACK that moves this direction's ack forward and equals the end of a segment
+        the peer sent earlier measures from the first such segment (Karn: clean when that
+        segment was sent once)."""
+        x, n = self.x, self.n
+        ack_max, _ = self.ch.running_max(x.ack, self.ackf)
+        before_max = _before(ack_max, self.prev, -1)
+        new_ack = self.ackf & self.has_rev & ((before_max < 0) | _gt(x.ack, before_max))
+        seg = ((self.seglen > 0) | self.syn | self.fin) & self.known
+        seg_rows = np.flatnonzero(seg)
+        ack_rows = np.flatnonzero(new_ack)
+        acked = np.full(n, -1, np.int64)
+        clean = np.zeros(n, bool)
+        if len(seg_rows) and len(ack_rows):
+            skeys = self.key2[seg_rows] * M32 + self.end[seg_rows]
+            akeys = (x.fid[ack_rows] * 2 + (1 - x.d[ack_rows])) * M32 + x.ack[ack_rows]
+            first, count = _first_match(skeys, seg_rows, akeys)
+            good = (first >= 0) & (first < ack_rows)
+            acked[ack_rows[good]] = first[good]
+            clean[ack_rows[good]] = count[good] == 1
+        rtt = np.where(acked >= 0, x.t - x.t[np.maximum(acked, 0)], np.nan)
+        return rtt, acked, clean
+
+    def ts_rtt(self) -> F64:
+        """A new echo measured from the peer's first packet with that TS val (RFC 7323 §4)."""
+        x = self.x
+        out = np.full(self.n, np.nan)
+        has_ts = x.ts_val >= 0
+        prev_ecr = _before(x.ts_ecr, self.prev, -1)
+        echo = self.ackf & (x.ts_ecr > 0) & (x.ts_ecr != prev_ecr) & self.has_rev
+        ts_rows, echo_rows = np.flatnonzero(has_ts), np.flatnonzero(echo)
+        if len(ts_rows) and len(echo_rows):
+            tkeys = self.key2[ts_rows] * M32 + x.ts_val[ts_rows]
+            ekeys = (x.fid[echo_rows] * 2 + (1 - x.d[echo_rows])) * M32 + x.ts_ecr[echo_rows]
+            first, _ = _first_match(tkeys, ts_rows, ekeys)
+            good = (first >= 0) & (first < echo_rows)
+            out[echo_rows[good]] = x.t[echo_rows[good]] - x.t[first[good]]
+        return out
+
+    def in_flight(self) -> I64:
+        """After a data segment: highest sequence sent minus the peer's last ack."""
+        flight = _s32(self.ns_after - self.rev_ack)
+        ok = (self.seglen > 0) & (self.rev_ack >= 0) & (self.ns_after >= 0) & (flight > 0)
+        out: I64 = np.where(ok, flight, -1)
+        return out
+
+
+def analyse_sequence(**columns: npt.NDArray[Any]) -> SeqAnalysis:
+    """Every finding of every packet; ``columns`` are ``_In``'s fields."""
+    sq = _Sequence(_In(**columns))
+    sq.next_seq()
+    sq.window_rules()
+    sq.duplicate_acks()
+    sq.retransmissions()
+    ack_rtt, acked, clean = sq.ack_rtt()
+    order = [c.value for c in Finding if c.value in sq.codes]
     return SeqAnalysis(
-        codes=codes,
-        dup_ack=dup_ack,
+        codes={code: sq.codes[code] for code in order},
+        dup_ack=sq.dup_ack,
         ack_rtt=ack_rtt,
         acked=acked,
         ack_rtt_clean=clean,
-        ts_rtt=ts_rtt,
-        in_flight=in_flight,
+        ts_rtt=sq.ts_rtt(),
+        in_flight=sq.in_flight(),
     )
