@@ -169,6 +169,13 @@ _TFO_ZH = (
 )
 
 
+def _note(topic: str, en: str, zh: str, rfc: str) -> dict[str, str]:
+    return {"topic": topic, "en": en, "zh": zh, "rfc": rfc}
+
+
+_NAMES, _ZH_NAMES = ("client", "server"), ("客户端", "服务端")
+
+
 def negotiation(
     *,
     syn: tuple[bool, bool],
@@ -182,22 +189,30 @@ def negotiation(
     mptcp: tuple[bool, bool],
 ) -> list[dict[str, str]]:
     """What the two SYNs agreed on, and what follows from it (-1 = option absent)."""
-    out: list[dict[str, str]] = []
-
-    def add(topic: str, en: str, zh: str, rfc: str) -> None:
-        out.append({"topic": topic, "en": en, "zh": zh, "rfc": rfc})
-
     if not syn[0] and not syn[1]:
-        add(
-            "options",
-            "Neither SYN was captured, so the negotiated options (MSS, window scale, SACK, "
-            "timestamps) are unknown; windows cannot be scaled with certainty.",
-            "两个 SYN 都没有抓到，协商的选项（MSS、窗口缩放、SACK、时间戳）未知，窗口的缩放也无法确定。",
-            "RFC 9293 §3.7.1, RFC 7323 §2.2",
-        )
-        return out
-    names = ("client", "server")
-    zh_names = ("客户端", "服务端")
+        return [
+            _note(
+                "options",
+                "Neither SYN was captured, so the negotiated options (MSS, window scale, SACK, "
+                "timestamps) are unknown; windows cannot be scaled with certainty.",
+                "两个 SYN 都没有抓到，协商的选项（MSS、窗口缩放、SACK、时间戳）未知，窗口的缩放也无法确定。",
+                "RFC 9293 §3.7.1, RFC 7323 §2.2",
+            )
+        ]
+    return [
+        *_mss_note(syn, mss),
+        *_wscale_note(scaling, wscale),
+        *_sack_ts_notes(syn, sack, ts),
+        *_ecn_note(ecn),
+        *_tfo_notes(tfo),
+        *_mptcp_note(mptcp),
+    ]
+
+
+def _mss_note(syn: tuple[bool, bool], mss: tuple[int, int]) -> list[dict[str, str]]:
+    """Each side's MSS, or the default its peer must assume."""
+    out: list[dict[str, str]] = []
+    names, zh_names = ("client", "server"), ("客户端", "服务端")
     parts_en, parts_zh = [], []
     for side in (0, 1):
         peer = 1 - side
@@ -219,104 +234,165 @@ def negotiation(
             parts_zh.append(
                 f"{zh_names[side]}的 SYN 没有 MSS，{zh_names[peer]}只能按默认值：IPv4 为 536 字节，IPv6 为 1,220 字节"
             )
-    add(
-        "mss",
-        "MSS: " + "; ".join(parts_en) + ".",
-        "MSS：" + "；".join(parts_zh) + "。",
-        "RFC 9293 §3.7.1, RFC 6691 §2",
+    out.append(
+        _note(
+            "mss",
+            "MSS: " + "; ".join(parts_en) + ".",
+            "MSS：" + "；".join(parts_zh) + "。",
+            "RFC 9293 §3.7.1, RFC 6691 §2",
+        )
     )
+    return out
+
+
+def _wscale_note(scaling: str, wscale: tuple[int, int]) -> list[dict[str, str]]:
+    """Window scaling on, off (and why), or unknown."""
+    out: list[dict[str, str]] = []
+    names, zh_names = ("client", "server"), ("客户端", "服务端")
     if scaling == "both":
         fc, fs = 1 << min(wscale[0], 14), 1 << min(wscale[1], 14)
-        add(
-            "wscale",
-            f"Window scaling is on: the client's window field is multiplied by {fc:,} "
-            f"(shift {wscale[0]}) and the server's by {fs:,} (shift {wscale[1]}), except in "
-            "the SYNs themselves, which are never scaled.",
-            f"窗口缩放已启用：客户端的窗口字段乘以 {fc:,}（移位 {wscale[0]}），服务端的乘以 {fs:,}（移位 {wscale[1]}）；"
-            "SYN 本身的窗口永远不缩放。",
-            "RFC 7323 §2.2-2.3",
+        out.append(
+            _note(
+                "wscale",
+                f"Window scaling is on: the client's window field is multiplied by {fc:,} "
+                f"(shift {wscale[0]}) and the server's by {fs:,} (shift {wscale[1]}), except in "
+                "the SYNs themselves, which are never scaled.",
+                f"窗口缩放已启用：客户端的窗口字段乘以 {fc:,}（移位 {wscale[0]}），服务端的乘以 {fs:,}（移位 {wscale[1]}）；"
+                "SYN 本身的窗口永远不缩放。",
+                "RFC 7323 §2.2-2.3",
+            )
         )
     elif scaling == "none":
         who = [names[s] for s in (0, 1) if wscale[s] < 0]
         who_zh = [zh_names[s] for s in (0, 1) if wscale[s] < 0]
-        add(
-            "wscale",
-            f"Window scaling is off because the {' and the '.join(who)} did not offer it: "
-            "both windows are taken as printed, at most 65,535 bytes.",
-            f"由于{'和'.join(who_zh)}没有提供窗口缩放选项，缩放未启用：窗口按原值计算，最大 65,535 字节。",
-            "RFC 7323 §2.2",
+        out.append(
+            _note(
+                "wscale",
+                f"Window scaling is off because the {' and the '.join(who)} did not offer it: "
+                "both windows are taken as printed, at most 65,535 bytes.",
+                f"由于{'和'.join(who_zh)}没有提供窗口缩放选项，缩放未启用：窗口按原值计算，最大 65,535 字节。",
+                "RFC 7323 §2.2",
+            )
         )
     else:
-        add(
-            "wscale",
-            "Only one SYN was captured, so whether window scaling is in use is unknown.",
-            "只抓到了一个 SYN，无法确定窗口缩放是否启用。",
-            "RFC 7323 §2.2",
+        out.append(
+            _note(
+                "wscale",
+                "Only one SYN was captured, so whether window scaling is in use is unknown.",
+                "只抓到了一个 SYN，无法确定窗口缩放是否启用。",
+                "RFC 7323 §2.2",
+            )
         )
+    return out
+
+
+def _sack_ts_notes(
+    syn: tuple[bool, bool], sack: tuple[bool, bool], ts: tuple[bool, bool]
+) -> list[dict[str, str]]:
+    """SACK and timestamps, when both SYNs were seen."""
+    out: list[dict[str, str]] = []
     if syn[0] and syn[1]:
         if sack[0] and sack[1]:
-            add(
-                "sack",
-                "SACK is in use: a receiver can report the blocks it holds beyond a gap, so "
-                "only the missing bytes are resent.",
-                "SACK 已启用：接收方可以报告空洞之后已收到的数据块，发送方只需重传缺失的字节。",
-                "RFC 2018 §2",
+            out.append(
+                _note(
+                    "sack",
+                    "SACK is in use: a receiver can report the blocks it holds beyond a gap, so "
+                    "only the missing bytes are resent.",
+                    "SACK 已启用：接收方可以报告空洞之后已收到的数据块，发送方只需重传缺失的字节。",
+                    "RFC 2018 §2",
+                )
             )
         elif sack[0] or sack[1]:
-            add(
-                "sack",
-                "SACK is not used: only one side offered it; a loss is recovered from the "
-                "cumulative ACK alone.",
-                "SACK 未启用：只有一方提供了该选项，丢包只能依靠累计确认恢复。",
-                "RFC 2018 §2",
+            out.append(
+                _note(
+                    "sack",
+                    "SACK is not used: only one side offered it; a loss is recovered from the "
+                    "cumulative ACK alone.",
+                    "SACK 未启用：只有一方提供了该选项，丢包只能依靠累计确认恢复。",
+                    "RFC 2018 §2",
+                )
             )
         if ts[0] and ts[1]:
-            add(
-                "timestamps",
-                "Timestamps are in use: every segment carries TS val/ecr, which gives RTT "
-                "samples and protects against wrapped sequence numbers (PAWS).",
-                "时间戳已启用：每个报文段都带 TS val/ecr，可用于测量往返时间，并防止序列号回绕（PAWS）。",
-                "RFC 7323 §3-5",
+            out.append(
+                _note(
+                    "timestamps",
+                    "Timestamps are in use: every segment carries TS val/ecr, which gives RTT "
+                    "samples and protects against wrapped sequence numbers (PAWS).",
+                    "时间戳已启用：每个报文段都带 TS val/ecr，可用于测量往返时间，并防止序列号回绕（PAWS）。",
+                    "RFC 7323 §3-5",
+                )
             )
         elif ts[0] or ts[1]:
-            add(
-                "timestamps",
-                "Timestamps are not used: only one side offered them.",
-                "时间戳未启用：只有一方提供了该选项。",
-                "RFC 7323 §3",
+            out.append(
+                _note(
+                    "timestamps",
+                    "Timestamps are not used: only one side offered them.",
+                    "时间戳未启用：只有一方提供了该选项。",
+                    "RFC 7323 §3",
+                )
             )
+    return out
+
+
+def _ecn_note(ecn: int) -> list[dict[str, str]]:
+    """ECN negotiated or only offered (RFC 3168 §6.1.1)."""
+    out: list[dict[str, str]] = []
     if ecn == 2:
-        add(
-            "ecn",
-            "ECN was negotiated (SYN with ECE+CWR, SYN-ACK with ECE): routers may mark "
-            "congestion instead of dropping packets, and the receiver echoes the mark with ECE.",
-            "已协商 ECN（SYN 带 ECE+CWR，SYN-ACK 带 ECE）：路由器可以标记拥塞而不是丢包，接收方用 ECE 回显该标记。",
-            "RFC 3168 §6.1.1",
+        out.append(
+            _note(
+                "ecn",
+                "ECN was negotiated (SYN with ECE+CWR, SYN-ACK with ECE): routers may mark "
+                "congestion instead of dropping packets, and the receiver echoes the mark with ECE.",
+                "已协商 ECN（SYN 带 ECE+CWR，SYN-ACK 带 ECE）：路由器可以标记拥塞而不是丢包，接收方用 ECE 回显该标记。",
+                "RFC 3168 §6.1.1",
+            )
         )
     elif ecn == 1:
-        add(
-            "ecn",
-            "The client offered ECN (ECE+CWR in its SYN) but the server did not accept it.",
-            "客户端提出了 ECN（SYN 中带 ECE+CWR），但服务端没有接受。",
-            "RFC 3168 §6.1.1",
+        out.append(
+            _note(
+                "ecn",
+                "The client offered ECN (ECE+CWR in its SYN) but the server did not accept it.",
+                "客户端提出了 ECN（SYN 中带 ECE+CWR），但服务端没有接受。",
+                "RFC 3168 §6.1.1",
+            )
         )
+    return out
+
+
+def _tfo_notes(tfo: tuple[int, int]) -> list[dict[str, str]]:
+    """TCP Fast Open on either side."""
+    out: list[dict[str, str]] = []
+    names, zh_names = ("client", "server"), ("客户端", "服务端")
     for side in (0, 1):
         if tfo[side]:
-            add(
-                "tfo",
-                f"TCP Fast Open: the {names[side]} {_TFO_EN[tfo[side]]}"
-                + (
-                    "; data in a SYN saves one round trip on a repeat connection."
-                    if tfo[side] == 3
-                    else "."
-                ),
-                f"TCP Fast Open：{zh_names[side]}{_TFO_ZH[tfo[side]]}"
-                + ("；在 SYN 中携带数据，可在再次连接时节省一个往返。" if tfo[side] == 3 else "。"),
-                "RFC 7413 §4",
+            out.append(
+                _note(
+                    "tfo",
+                    f"TCP Fast Open: the {names[side]} {_TFO_EN[tfo[side]]}"
+                    + (
+                        "; data in a SYN saves one round trip on a repeat connection."
+                        if tfo[side] == 3
+                        else "."
+                    ),
+                    f"TCP Fast Open：{zh_names[side]}{_TFO_ZH[tfo[side]]}"
+                    + (
+                        "；在 SYN 中携带数据，可在再次连接时节省一个往返。"
+                        if tfo[side] == 3
+                        else "。"
+                    ),
+                    "RFC 7413 §4",
+                )
             )
-    if mptcp[0] or mptcp[1]:
-        both = mptcp[0] and mptcp[1]
-        add(
+    return out
+
+
+def _mptcp_note(mptcp: tuple[bool, bool]) -> list[dict[str, str]]:
+    """Multipath TCP offered or negotiated."""
+    if not (mptcp[0] or mptcp[1]):
+        return []
+    both = mptcp[0] and mptcp[1]
+    return [
+        _note(
             "mptcp",
             "Multipath TCP was negotiated (MP_CAPABLE in both SYNs): this connection can be one "
             "subflow of a connection that uses several paths."
@@ -327,4 +403,4 @@ def negotiation(
             else "只有一方提供了多路径 TCP，所以这是普通 TCP。",
             "RFC 8684 §3.1",
         )
-    return out
+    ]
