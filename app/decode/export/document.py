@@ -24,7 +24,7 @@ from app.decode.analysis.flows import (
 from app.decode.analysis.result import Analysis
 from app.decode.explain.fields import ENDINGS, PHASES, describe_ending
 from app.decode.explain.narrative import TFO_NAMES, Story, narrate, negotiation
-from app.decode.model.codes import FINDING_CODES
+from app.decode.model.codes import FINDING_CODES, Finding
 from app.decode.model.table import Columns
 from app.decode.model.trace import Trace
 
@@ -159,19 +159,13 @@ def negotiation_json(cols: Columns, i: int) -> str:
     )
 
 
-def summary_texts(ft: FlowTable, facts: Facts | None = None) -> list[str]:
-    """Every flow's summary JSON object as text, built from the flow table's columns.
-
-    Built as strings rather than dicts: with tens of thousands of connections this is the
-    difference between the JSON costing more than the analysis or not.  ``to_json`` parses
-    them back when it needs dicts, so there is one source for the summary.
-    """
-    n = ft.count
-    runs: list[list[str]] = [[] for _ in range(n)]
+def _phase_texts(ft: FlowTable) -> list[str]:
+    """Each flow's ``phases`` list as JSON text."""
+    runs: list[list[str]] = [[] for _ in range(ft.count)]
     rows = ft.order
     phase_text = {name: (_js(name), *map(_js, PHASES[name])) for name in PHASE_NAMES}
-    flow_of, phase_of, firsts, lasts = ft.phase_runs()
     texts = [phase_text[name] for name in PHASE_NAMES]
+    flow_of, phase_of, firsts, lasts = ft.phase_runs()
     for f, ph, a, b in zip(
         flow_of.tolist(),
         phase_of.tolist(),
@@ -181,53 +175,123 @@ def summary_texts(ft: FlowTable, facts: Facts | None = None) -> list[str]:
     ):
         name, en, zh = texts[ph]
         runs[f].append(f'{{"phase":{name},"first":{a},"last":{b},"en":{en},"zh":{zh}}}')
-    client = _endpoint_texts(ft, ft.client_ep)
-    server = _endpoint_texts(ft, ft.server_ep)
-    names = [
-        (ft.endpoint(a), ft.endpoint(b)) for a, b in zip(ft.client_ep, ft.server_ep, strict=True)
-    ]
-    start, end = ft.start.tolist(), ft.end.tolist()
-    # float64 epoch seconds resolve about 0.2 µs: give the RTT in whole microseconds
-    raw_irtt = ft.irtt.tolist()
-    irtt = [_float(round(v * 1000, 3)) for v in raw_irtt]
+    return ["[" + ",".join(r) + "]" for r in runs]
+
+
+def _side_texts(ft: FlowTable, facts: Facts, eps: tuple[list[str], list[str]]) -> list[str]:
+    """Each flow's ``sides`` object as JSON text."""
     syn = (ft.syn_pos >= 0).tolist()
     isn, mss, ws = _texts(ft.isn), _texts(ft.mss), _texts(ft.wscale)
     sack, tsopt = ft.sackok.tolist(), ft.timestamps.tolist()
     pk, by = ft.side_packets.tolist(), ft.side_bytes.tolist()
-    count = np.diff(ft.bounds).tolist()
+    thr, segs = facts.throughput.tolist(), facts.data_segments.tolist()
+    tfo, mptcp = facts.tfo.tolist(), facts.mptcp.tolist()
+    out = []
+    for f in range(ft.count):
+        sides = [
+            f'{{"endpoint":{eps[d][f]},"syn_seen":{_BOOL[syn[f][d]]},"isn":{isn[f][d]},'
+            f'"mss":{mss[f][d]},"wscale":{ws[f][d]},'
+            f'"sack_perm":{_BOOL[sack[f][d]]},"timestamps":{_BOOL[tsopt[f][d]]},'
+            f'"packets":{pk[f][d]},"bytes":{by[f][d]},"data_segments":{segs[f][d]},'
+            f'"throughput_bps":{_float(round(thr[f][d], 1))},'
+            f'"tfo":"{TFO_NAMES[tfo[f][d]]}","mptcp":{_BOOL[mptcp[f][d]]}}}'
+            for d in (0, 1)
+        ]
+        out.append(f'{{"client":{sides[0]},"server":{sides[1]}}}')
+    return out
+
+
+def _ending_texts(ft: FlowTable) -> list[str]:
+    """Each flow's ``ending`` object ({en, zh}) as JSON text, made once per kind."""
     endings: dict[tuple[int, int], str] = {}
-    closers = ("null", '"client"', '"server"')
+    out = []
+    for eb, cl in zip(ft.ended_by.tolist(), ft.closer.tolist(), strict=True):
+        text = endings.get((eb, cl))
+        if text is None:
+            who = None if cl < 0 else ("client", "server")[cl]
+            text = endings[(eb, cl)] = _js(describe_ending(ENDED_BY[eb], who))
+        out.append(text)
+    return out
+
+
+_STORY_CODES = (
+    Finding.RETRANSMISSION,
+    Finding.FAST_RETRANSMISSION,
+    Finding.SPURIOUS_RETRANSMISSION,
+    Finding.OUT_OF_ORDER,
+    Finding.LOST_SEGMENT,
+    Finding.ZERO_WINDOW,
+    Finding.KEEP_ALIVE,
+)
+
+
+def _narrative_texts(ft: FlowTable, facts: Facts) -> list[str]:
+    """Each flow's ``narrative`` object ({en, zh}) as JSON text."""
+    by, segs = ft.side_bytes.tolist(), facts.data_segments.tolist()
+    counts = facts.counts[:, [c.bit for c in _STORY_CODES]].tolist()
+    max_dup = facts.max_dup.tolist()
+    med, samples = facts.ack_rtt.median.tolist(), facts.ack_rtt.samples.tolist()
+    start, end, irtt = ft.start.tolist(), ft.end.tolist(), ft.irtt.tolist()
+    out = []
+    for f, (rf, hs, eb) in enumerate(
+        zip(ft.roles_from.tolist(), ft.handshake.tolist(), ft.ended_by.tolist(), strict=True)
+    ):
+        re_, fast, spur, ooo, lost, zw, ka = counts[f]
+        en_end, zh_end = ENDINGS[ENDED_BY[eb]]
+        t0, t1, i = start[f], end[f], irtt[f]
+        en, zh = narrate(
+            Story(
+                client=ft.endpoint(int(ft.client_ep[f])),
+                server=ft.endpoint(int(ft.server_ep[f])),
+                roles_from=ROLES_FROM[rf],
+                handshake=HANDSHAKE[hs],
+                irtt=None if i != i else i,
+                bytes=(by[f][0], by[f][1]),
+                segments=(segs[f][0], segs[f][1]),
+                retrans=re_,
+                fast=fast,
+                spurious=spur,
+                max_dup=max_dup[f],
+                ooo=ooo,
+                lost=lost,
+                zero_window=zw,
+                keep_alive=ka,
+                rtt_median=None if med[f] != med[f] else med[f],
+                rtt_samples=samples[f],
+                ending_en=en_end,
+                ending_zh=zh_end,
+                duration=None if t0 != t0 or t1 != t1 else t1 - t0,
+            )
+        )
+        out.append(f'{{"en":{_str(en)},"zh":{_str(zh)}}}')
+    return out
+
+
+def summary_texts(ft: FlowTable, facts: Facts | None = None) -> list[str]:
+    """Every flow's summary JSON object as text, built from the flow table's columns.
+
+    Built as strings rather than dicts: with tens of thousands of connections this is the
+    difference between the JSON costing more than the analysis or not.
+    """
     facts = facts or connection_facts(ft)
-    ar, tr = facts.ack_rtt, facts.ts_rtt
-    rtt, ts_rtt = _stats_texts(ar), _stats_texts(tr)
+    client, server = _endpoint_texts(ft, ft.client_ep), _endpoint_texts(ft, ft.server_ep)
+    sides = _side_texts(ft, facts, (client, server))
+    phases, endings, stories = _phase_texts(ft), _ending_texts(ft), _narrative_texts(ft, facts)
+    start, end = ft.start.tolist(), ft.end.tolist()
+    # float64 epoch seconds resolve about 0.2 µs: give the RTT in whole microseconds
+    irtt = [_float(round(v * 1000, 3)) for v in ft.irtt.tolist()]
+    by = ft.side_bytes.tolist()
+    count = np.diff(ft.bounds).tolist()
+    closers = ("null", '"client"', '"server"')
+    rtt, ts_rtt = _stats_texts(facts.ack_rtt), _stats_texts(facts.ts_rtt)
     counts = facts.counts.tolist()
     code_text = [f'"{c}":' for c in FINDING_CODES]
-    i_re, i_fast, i_spur, i_ooo, i_lost, i_zw, i_ka = (
-        FINDING_CODES.index(c)
-        for c in (
-            "tcp.retransmission",
-            "tcp.fast_retransmission",
-            "tcp.spurious_retransmission",
-            "tcp.out_of_order",
-            "tcp.lost_segment",
-            "tcp.zero_window",
-            "tcp.keep_alive",
-        )
-    )
-    max_dup = facts.max_dup.tolist()
-    thr = facts.throughput.tolist()
-    segs = facts.data_segments.tolist()
     ecn_text = ('"none"', '"offered"', '"negotiated"')
     ecn = facts.ecn.tolist()
-    tfo, mptcp = facts.tfo.tolist(), facts.mptcp.tolist()
-    med = ar.median.tolist()
-    samples = ar.samples.tolist()
     states = [STATES[i] for i in facts.state.tolist()]
     out = []
-    for f, (c, sv, rf, hs, sc, eb, cl) in enumerate(
+    for f, (rf, hs, sc, eb, cl) in enumerate(
         zip(
-            client,
-            server,
             ft.roles_from.tolist(),
             ft.handshake.tolist(),
             ft.scaling.tolist(),
@@ -236,61 +300,19 @@ def summary_texts(ft: FlowTable, facts: Facts | None = None) -> list[str]:
             strict=True,
         )
     ):
-        ending = endings.get((eb, cl))
-        if ending is None:
-            who = None if cl < 0 else ("client", "server")[cl]
-            ending = endings[(eb, cl)] = _js(describe_ending(ENDED_BY[eb], who))
-        sides = []
-        for d, e in ((0, c), (1, sv)):
-            sides.append(
-                f'{{"endpoint":{e},"syn_seen":{_BOOL[syn[f][d]]},"isn":{isn[f][d]},'
-                f'"mss":{mss[f][d]},"wscale":{ws[f][d]},'
-                f'"sack_perm":{_BOOL[sack[f][d]]},"timestamps":{_BOOL[tsopt[f][d]]},'
-                f'"packets":{pk[f][d]},"bytes":{by[f][d]},"data_segments":{segs[f][d]},'
-                f'"throughput_bps":{_float(round(thr[f][d], 1))},'
-                f'"tfo":"{TFO_NAMES[tfo[f][d]]}","mptcp":{_BOOL[mptcp[f][d]]}}}'
-            )
         t0, t1 = start[f], end[f]
         duration = "null" if t0 != t0 or t1 != t1 else repr(t1 - t0)
-        cf = counts[f]
-        found = ",".join(code_text[i] + str(k) for i, k in enumerate(cf) if k)
-        en_end, zh_end = ENDINGS[ENDED_BY[eb]]
-        irtt_f = raw_irtt[f]
-        en, zh = narrate(
-            Story(
-                client=names[f][0],
-                server=names[f][1],
-                roles_from=ROLES_FROM[rf],
-                handshake=HANDSHAKE[hs],
-                irtt=None if irtt_f != irtt_f else irtt_f,
-                bytes=(by[f][0], by[f][1]),
-                segments=(segs[f][0], segs[f][1]),
-                retrans=cf[i_re],
-                fast=cf[i_fast],
-                spurious=cf[i_spur],
-                max_dup=max_dup[f],
-                ooo=cf[i_ooo],
-                lost=cf[i_lost],
-                zero_window=cf[i_zw],
-                keep_alive=cf[i_ka],
-                rtt_median=None if med[f] != med[f] else med[f],
-                rtt_samples=samples[f],
-                ending_en=en_end,
-                ending_zh=zh_end,
-                duration=None if duration == "null" else t1 - t0,
-            )
-        )
+        found = ",".join(code_text[i] + str(k) for i, k in enumerate(counts[f]) if k)
         out.append(
-            f'{{"id":{f + 1},"client":{c},"server":{sv},'
+            f'{{"id":{f + 1},"client":{client[f]},"server":{server[f]},'
             f'"roles_from":"{ROLES_FROM[rf]}","packet_count":{count[f]},'
             f'"bytes":{by[f][0] + by[f][1]},"start":{_float(t0)},"duration":{duration},'
             f'"handshake":"{HANDSHAKE[hs]}","irtt_ms":{irtt[f]},"window_scaling":"{SCALING[sc]}",'
             f'"state":"{states[f]}","history":"{facts.history[f]}",'
             f'"rtt_ms":{rtt[f]},"ts_rtt_ms":{ts_rtt[f]},"ecn":{ecn_text[ecn[f]]},'
             f'"findings":{{{found}}},'
-            f'"ended_by":"{ENDED_BY[eb]}","closer":{closers[cl + 1]},"ending":{ending},'
-            f'"sides":{{"client":{sides[0]},"server":{sides[1]}}},'
-            f'"narrative":{{"en":{_str(en)},"zh":{_str(zh)}}},"phases":[{",".join(runs[f])}]}}'
+            f'"ended_by":"{ENDED_BY[eb]}","closer":{closers[cl + 1]},"ending":{endings[f]},'
+            f'"sides":{sides[f]},"narrative":{stories[f]},"phases":{phases[f]}}}'
         )
     return out
 
