@@ -368,136 +368,176 @@ class CaptureFile:
 
     def _pcapng(self) -> Iterator[Chunk]:
         buf, eof = self._fill(self._head, self.chunk_size)
-        base = 0
-        frame = 1
-        order = "<"
-        section = -1
+        w = _Walk()
         while True:
-            end = len(buf)
-            off = 0
-            starts: list[int] = []
-            caps: list[int] = []
-            wires: list[int] = []
-            stamps: list[int] = []
-            ifs: list[int] = []
-            comments: dict[int, list[str]] = {}
-            problem: str | None = None
-            while off + 12 <= end:
-                if buf[off : off + 4] == PCAPNG_SHB:
-                    magic = buf[off + 8 : off + 12]
-                    if magic == b"\x4d\x3c\x2b\x1a":
-                        order = "<"
-                    elif magic == b"\x1a\x2b\x3c\x4d":
-                        order = ">"
-                    else:
-                        problem = (
-                            f"section header at byte {base + off:,} has byte-order magic "
-                            f"{magic.hex(' ')}, not 1a 2b 3c 4d"
-                        )
-                        break
-                btype, blen = struct.unpack_from(order + "II", buf, off)
-                if blen < 12 or blen % 4 or blen > MAX_RECORD:
-                    problem = (
-                        f"block at byte {base + off:,} (type 0x{btype:08x}) claims a length "
-                        f"of {blen:,} bytes, which is not a valid pcapng block length"
-                    )
-                    break
-                if off + blen > end:
-                    break
-                if struct.unpack_from(order + "I", buf, off + blen - 4)[0] != blen:
-                    problem = (
-                        f"block at byte {base + off:,} (type 0x{btype:08x}): its trailing "
-                        f"length does not repeat the leading one ({blen:,})"
-                    )
-                    break
-                if btype in (_EPB, _OPB):
-                    if btype == _EPB:
-                        i, hi, lo, cap, wire = struct.unpack_from(order + "IIIII", buf, off + 8)
-                    else:
-                        i, _drops, hi, lo, cap, wire = struct.unpack_from(
-                            order + "HHIIII", buf, off + 8
-                        )
-                    if section < 0 or section + i >= len(self.interfaces):
-                        problem = (
-                            f"packet block at byte {base + off:,} names interface {i}, "
-                            "which no Interface Description Block declared"
-                        )
-                        break
-                    if 28 + cap > blen - 4:
-                        problem = (
-                            f"packet block at byte {base + off:,} claims {cap:,} captured "
-                            f"bytes in a {blen:,}-byte block"
-                        )
-                        break
-                    starts.append(off + 28)
-                    caps.append(cap)
-                    wires.append(wire)
-                    stamps.append((hi << 32) | lo)
-                    ifs.append(section + i)
-                    opt_at = off + 28 + ((cap + 3) & ~3)
-                    if opt_at + 4 <= off + blen - 4:
-                        for code, value in self._options(buf, opt_at, off + blen - 4, order):
-                            if code == _OPT_COMMENT:
-                                comments.setdefault(frame + len(starts) - 1, []).append(
-                                    value.decode("utf-8", "replace")
-                                )
-                elif btype == _SPB:
-                    if section < 0 or len(self.interfaces) <= section:
-                        problem = (
-                            f"simple packet block at byte {base + off:,} comes before any "
-                            "Interface Description Block"
-                        )
-                        break
-                    wire = struct.unpack_from(order + "I", buf, off + 8)[0]
-                    snap = self.interfaces[section].snaplen or wire
-                    cap = min(wire, snap, blen - 16)
-                    starts.append(off + 12)
-                    caps.append(cap)
-                    wires.append(wire)
-                    stamps.append(-1)
-                    ifs.append(section)
-                elif btype == _IDB:
-                    self._idb(buf, off, blen, order)
-                elif btype == _SHB:
-                    section = len(self.interfaces)
-                    for code, value in self._options(buf, off + 24, off + blen - 4, order):
-                        if code == _OPT_COMMENT:
-                            self.comments.append(value.decode("utf-8", "replace"))
-                off += blen
-            if starts:
-                self._count(len(starts), base + starts[-1])
-                iface = np.asarray(ifs, dtype=np.int64)
-                units = np.array([f.units for f in self.interfaces], dtype=np.int64)[iface]
-                shift = np.array([f.offset for f in self.interfaces], dtype=np.int64)[iface]
-                ts = np.asarray(stamps, dtype=np.int64)
-                time = (ts // units + shift) + (ts % units) / units
-                time[ts < 0] = np.nan
-                yield Chunk(
-                    buf=buf,
-                    base=base,
-                    first_frame=frame,
-                    data=np.asarray(starts, dtype=np.int64),
-                    caplen=np.asarray(caps, dtype=np.int64),
-                    wirelen=np.asarray(wires, dtype=np.int64),
-                    time=time,
-                    iface=iface,
-                    comments=comments,
-                )
-                frame += len(starts)
+            batch, off, problem = self._blocks(buf, w)
+            if batch.starts:
+                self._count(len(batch.starts), w.base + batch.starts[-1])
+                yield self._chunk_of(buf, w, batch)
+                w.frame += len(batch.starts)
             if problem is not None:
-                self._stop(problem, base + off, frame)
+                self._stop(problem, w.base + off, w.frame)
                 return
             if eof:
-                if off < end:
+                if off < len(buf):
                     self._stop(
-                        f"the file ends inside a block at byte {base + off:,} "
-                        f"({end - off:,} bytes of it are there); {frame - 1:,} packets were read",
-                        base + off,
-                        frame,
+                        f"the file ends inside a block at byte {w.base + off:,} "
+                        f"({len(buf) - off:,} bytes of it are there); "
+                        f"{w.frame - 1:,} packets were read",
+                        w.base + off,
+                        w.frame,
                     )
                 return
-            buf, base = buf[off:], base + off
+            buf, w.base = buf[off:], w.base + off
             buf, eof = self._fill(buf, self.chunk_size if off else 2 * len(buf) + 12)
+
+    def _chunk_of(self, buf: bytes, w: _Walk, batch: _Batch) -> Chunk:
+        iface = np.asarray(batch.ifs, dtype=np.int64)
+        units = np.array([f.units for f in self.interfaces], dtype=np.int64)[iface]
+        shift = np.array([f.offset for f in self.interfaces], dtype=np.int64)[iface]
+        ts = np.asarray(batch.stamps, dtype=np.int64)
+        time = (ts // units + shift) + (ts % units) / units
+        time[ts < 0] = np.nan
+        return Chunk(
+            buf=buf,
+            base=w.base,
+            first_frame=w.frame,
+            data=np.asarray(batch.starts, dtype=np.int64),
+            caplen=np.asarray(batch.caps, dtype=np.int64),
+            wirelen=np.asarray(batch.wires, dtype=np.int64),
+            time=time,
+            iface=iface,
+            comments=batch.comments,
+        )
+
+    def _blocks(self, buf: bytes, w: _Walk) -> tuple[_Batch, int, str | None]:
+        """The whole blocks in ``buf``: (their packets, where the walk stopped, a problem)."""
+        batch = _Batch()
+        end, off = len(buf), 0
+        while off + 12 <= end:
+            problem = self._block_order(buf, off, w)
+            if problem is not None:
+                return batch, off, problem
+            btype, blen = struct.unpack_from(w.order + "II", buf, off)
+            where = f"block at byte {w.base + off:,} (type 0x{btype:08x})"
+            if blen < 12 or blen % 4 or blen > MAX_RECORD:
+                return (
+                    batch,
+                    off,
+                    f"{where} claims a length of {blen:,} bytes, which is not a valid pcapng block length",
+                )
+            if off + blen > end:
+                break
+            if struct.unpack_from(w.order + "I", buf, off + blen - 4)[0] != blen:
+                return (
+                    batch,
+                    off,
+                    f"{where}: its trailing length does not repeat the leading one ({blen:,})",
+                )
+            problem = self._block(buf, off, btype, blen, w, batch)
+            if problem is not None:
+                return batch, off, problem
+            off += blen
+        return batch, off, None
+
+    def _block_order(self, buf: bytes, off: int, w: _Walk) -> str | None:
+        """A section header sets the byte order of what follows."""
+        if buf[off : off + 4] != PCAPNG_SHB:
+            return None
+        magic = buf[off + 8 : off + 12]
+        if magic == b"\x4d\x3c\x2b\x1a":
+            w.order = "<"
+        elif magic == b"\x1a\x2b\x3c\x4d":
+            w.order = ">"
+        else:
+            return (
+                f"section header at byte {w.base + off:,} has byte-order magic "
+                f"{magic.hex(' ')}, not 1a 2b 3c 4d"
+            )
+        return None
+
+    def _block(
+        self, buf: bytes, off: int, btype: int, blen: int, w: _Walk, batch: _Batch
+    ) -> str | None:
+        """One block: a packet goes into ``batch``; interfaces and sections are noted."""
+        order = w.order
+        if btype in (_EPB, _OPB):
+            return self._packet_block(buf, off, btype, blen, w, batch)
+        if btype == _SPB:
+            if w.section < 0 or len(self.interfaces) <= w.section:
+                return (
+                    f"simple packet block at byte {w.base + off:,} comes before any "
+                    "Interface Description Block"
+                )
+            wire = struct.unpack_from(order + "I", buf, off + 8)[0]
+            snap = self.interfaces[w.section].snaplen or wire
+            batch.add(off + 12, min(wire, snap, blen - 16), wire, -1, w.section)
+        elif btype == _IDB:
+            self._idb(buf, off, blen, order)
+        elif btype == _SHB:
+            w.section = len(self.interfaces)
+            for code, value in self._options(buf, off + 24, off + blen - 4, order):
+                if code == _OPT_COMMENT:
+                    self.comments.append(value.decode("utf-8", "replace"))
+        return None
+
+    def _packet_block(
+        self, buf: bytes, off: int, btype: int, blen: int, w: _Walk, batch: _Batch
+    ) -> str | None:
+        """An Enhanced Packet Block (§4.3) or the obsolete Packet Block."""
+        order = w.order
+        if btype == _EPB:
+            i, hi, lo, cap, wire = struct.unpack_from(order + "IIIII", buf, off + 8)
+        else:
+            i, _drops, hi, lo, cap, wire = struct.unpack_from(order + "HHIIII", buf, off + 8)
+        if w.section < 0 or w.section + i >= len(self.interfaces):
+            return (
+                f"packet block at byte {w.base + off:,} names interface {i}, "
+                "which no Interface Description Block declared"
+            )
+        if 28 + cap > blen - 4:
+            return (
+                f"packet block at byte {w.base + off:,} claims {cap:,} captured "
+                f"bytes in a {blen:,}-byte block"
+            )
+        batch.add(off + 28, cap, wire, (hi << 32) | lo, w.section + i)
+        opt_at = off + 28 + ((cap + 3) & ~3)
+        if opt_at + 4 <= off + blen - 4:
+            for code, value in self._options(buf, opt_at, off + blen - 4, order):
+                if code == _OPT_COMMENT:
+                    frame = w.frame + len(batch.starts) - 1
+                    batch.comments.setdefault(frame, []).append(value.decode("utf-8", "replace"))
+        return None
+
+
+@dataclass(slots=True)
+class _Walk:
+    """Where a pcapng walk is: stream offset of the buffer, next frame, byte order, and the
+    first interface of the current section."""
+
+    base: int = 0
+    frame: int = 1
+    order: str = "<"
+    section: int = -1
+
+
+@dataclass(slots=True)
+class _Batch:
+    """The packets found in one buffer."""
+
+    starts: list[int] = field(default_factory=list)
+    caps: list[int] = field(default_factory=list)
+    wires: list[int] = field(default_factory=list)
+    stamps: list[int] = field(default_factory=list)
+    ifs: list[int] = field(default_factory=list)
+    comments: dict[int, list[str]] = field(default_factory=dict)
+
+    def add(self, start: int, cap: int, wire: int, stamp: int, iface: int) -> None:
+        self.starts.append(start)
+        self.caps.append(cap)
+        self.wires.append(wire)
+        self.stamps.append(stamp)
+        self.ifs.append(iface)
 
 
 class Peeked:
