@@ -196,92 +196,124 @@ def _link(r: _Bytes, start: I64, lim: I64, link: I64) -> tuple[I64, I64, I64, I6
     return l3, ipv, status, tag
 
 
+@dataclass(slots=True)
+class _Frames:
+    """Per frame of a chunk, what the headers read so far say."""
+
+    r: _Bytes
+    lim: I64  # end of the captured bytes
+    l3: I64  # IP header position
+    ipv: I64
+    status: I64  # IP, OTHER or SCAPY
+    tag: I64  # ethertype or address family
+    t: I64  # TCP header position
+    plen: I64  # IP total length (v4) / payload length (v6)
+    ihl: I64
+    proto: I64
+
+
 def dissect(
     chunk: Chunk, interfaces: list[Interface], book: HostBook, keep_other: int
 ) -> Dissected:
     r = _Bytes(chunk.buf)
     n = len(chunk)
-    start = chunk.data
     lim = chunk.data + chunk.caplen
     link = np.array([i.linktype for i in interfaces], dtype=np.int64)[chunk.iface]
-    l3, ipv, status, tag = _link(r, start, lim, link)
+    l3, ipv, status, tag = _link(r, chunk.data, lim, link)
+    zeros = np.zeros(n, np.int64)
+    fr = _Frames(r, lim, l3, ipv, status, tag, zeros.copy(), zeros.copy(), zeros, zeros - 1)
+    _ipv4(fr)
+    _ipv6(fr)
+    _what_ip_carries(fr)
+    good, cols, opt_bytes = _tcp(fr, chunk, book)
+    scapy = np.flatnonzero(fr.status == SCAPY)
+    other = np.flatnonzero(fr.status == OTHER)
+    other_what = [_describe(r, int(i), l3, ipv, fr.proto, tag) for i in other[:keep_other].tolist()]
+    return Dissected(cols, good, opt_bytes, scapy, other, other_what)
 
-    # IPv4
-    t = np.zeros(n, np.int64)  # TCP header position
-    plen = np.zeros(n, np.int64)  # IP total length (v4) / payload length (v6)
-    ihl = np.zeros(n, np.int64)
-    proto = np.full(n, -1, np.int64)
-    v4 = np.flatnonzero((status == IP) & (ipv == 4))
-    if len(v4):
-        p = l3[v4]
-        vihl = r.u8(p)
-        h = (vihl & 0x0F) * 4
-        frag = r.u16(p + IP4_FRAG)
-        pr = r.u8(p + IP4_PROTO)
-        ok = ((vihl >> 4) == 4) & (h >= 20) & (p + h <= lim[v4])
-        ihl[v4], plen[v4], t[v4], proto[v4] = h, r.u16(p + IP4_TOTAL), p + h, pr
-        st = np.where(frag & IP4_OFFSET_MASK, OTHER, IP)
-        status[v4] = np.where(ok, st, SCAPY)
-    # IPv6 and its extension headers
-    v6 = np.flatnonzero((status == IP) & (ipv == 6))
-    if len(v6):
-        p = l3[v6]
-        ok = ((r.u8(p) >> 4) == 6) & (p + IP6_LEN <= lim[v6])
-        nh = r.u8(p + IP6_NEXT)
-        pl = r.u16(p + IP6_PLEN)
-        pos = p + IP6_LEN
-        frag_later = np.zeros(len(v6), bool)
-        for _ in range(8):
-            ext = np.isin(nh, IP6_EXT) & ok
-            fr = (nh == IP6_FRAGMENT) & ok
-            if not (ext.any() or fr.any()):
-                break
-            ok &= pos + 8 <= lim[v6]
-            size = np.where(ext, (r.u8(pos + 1) + 1) * 8, np.where(fr, 8, 0))
-            frag_later |= fr & ((r.u16(pos + 2) >> 3) != 0)
-            nh = np.where(ext | fr, r.u8(pos), nh)
-            pos = pos + size
-        ok &= pos <= lim[v6]
-        ok &= pl > 0  # 0: a jumbogram (RFC 2675), read by Scapy with its length fixed up
-        plen[v6], t[v6], proto[v6] = pl, pos, np.where(frag_later, -2, nh)
-        status[v6] = np.where(ok, np.where(frag_later, OTHER, IP), SCAPY)
 
-    # what the IP header carries
+def _ipv4(fr: _Frames) -> None:
+    """IPv4 (RFC 791 §3.1): header length, total length, protocol; later fragments are
+    not TCP."""
+    r = fr.r
+    v4 = np.flatnonzero((fr.status == IP) & (fr.ipv == 4))
+    if not len(v4):
+        return
+    p = fr.l3[v4]
+    vihl = r.u8(p)
+    h = (vihl & 0x0F) * 4
+    frag = r.u16(p + IP4_FRAG)
+    ok = ((vihl >> 4) == 4) & (h >= 20) & (p + h <= fr.lim[v4])
+    fr.ihl[v4], fr.plen[v4], fr.t[v4] = h, r.u16(p + IP4_TOTAL), p + h
+    fr.proto[v4] = r.u8(p + IP4_PROTO)
+    fr.status[v4] = np.where(ok, np.where(frag & IP4_OFFSET_MASK, OTHER, IP), SCAPY)
+
+
+def _ipv6(fr: _Frames) -> None:
+    """IPv6 (RFC 8200) and its extension headers; a fragment after the first is not TCP."""
+    r = fr.r
+    v6 = np.flatnonzero((fr.status == IP) & (fr.ipv == 6))
+    if not len(v6):
+        return
+    p, lim = fr.l3[v6], fr.lim[v6]
+    ok = ((r.u8(p) >> 4) == 6) & (p + IP6_LEN <= lim)
+    nh = r.u8(p + IP6_NEXT)
+    pl = r.u16(p + IP6_PLEN)
+    pos = p + IP6_LEN
+    frag_later = np.zeros(len(v6), bool)
+    for _ in range(8):
+        ext = np.isin(nh, IP6_EXT) & ok
+        frg = (nh == IP6_FRAGMENT) & ok
+        if not (ext.any() or frg.any()):
+            break
+        ok &= pos + 8 <= lim
+        size = np.where(ext, (r.u8(pos + 1) + 1) * 8, np.where(frg, 8, 0))
+        frag_later |= frg & ((r.u16(pos + 2) >> 3) != 0)
+        nh = np.where(ext | frg, r.u8(pos), nh)
+        pos = pos + size
+    ok &= pos <= lim
+    ok &= pl > 0  # 0: a jumbogram (RFC 2675), read by Scapy with its length fixed up
+    fr.plen[v6], fr.t[v6], fr.proto[v6] = pl, pos, np.where(frag_later, -2, nh)
+    fr.status[v6] = np.where(ok, np.where(frag_later, OTHER, IP), SCAPY)
+
+
+def _what_ip_carries(fr: _Frames) -> None:
+    """UDP to a tunnel port and unknown protocols go to Scapy; leaf protocols are listed."""
+    status, proto = fr.status, fr.proto
     ipr = status == IP
     tcp_cand = ipr & (proto == PROTO_TCP)
     udp = ipr & (proto == PROTO_UDP)
     if udp.any():
         ports = np.flatnonzero(udp)
-        sp, dp = r.u16(t[ports]), r.u16(t[ports] + 2)
+        sp, dp = fr.r.u16(fr.t[ports]), fr.r.u16(fr.t[ports] + 2)
         tunnel = np.isin(sp, UDP_TUNNEL_PORTS) | np.isin(dp, UDP_TUNNEL_PORTS)
         status[ports[tunnel]] = SCAPY
     leaf = ipr & ~tcp_cand & np.isin(proto, LEAF_PROTOCOLS)
     status[ipr & ~tcp_cand & ~leaf & (status == IP)] = SCAPY
     status[leaf & (status == IP)] = OTHER
 
-    # TCP
-    cand = np.flatnonzero(tcp_cand & (status == IP))
-    tt = t[cand]
+
+def _tcp(fr: _Frames, chunk: Chunk, book: HostBook) -> tuple[I64, Columns, bytes]:
+    """The TCP header (RFC 9293 §3.1) of every frame still standing: its columns."""
+    r, lim, l3 = fr.r, fr.lim, fr.l3
+    cand = np.flatnonzero((fr.status == IP) & (fr.proto == PROTO_TCP))
+    tt = fr.t[cand]
     ok = tt + TCP_LEN <= lim[cand]
     off_flags = r.u16(tt + TCP_OFF)
     hdr = (off_flags >> 12) * 4
     ok &= (hdr >= TCP_LEN) & (tt + hdr <= lim[cand])
     wire_extra = np.maximum(chunk.wirelen[cand] - chunk.caplen[cand], 0)
-    is4 = ipv[cand] == 4
+    is4 = fr.ipv[cand] == 4
     on_wire = lim[cand] - l3[cand] + wire_extra
-    total = np.where(plen[cand] > 0, np.minimum(plen[cand], on_wire), on_wire)
-    length = np.where(
-        is4,
-        total - ihl[cand] - hdr,
-        plen[cand] - (tt - l3[cand] - IP6_LEN) - hdr,
-    )
+    plen = fr.plen[cand]
+    total = np.where(plen > 0, np.minimum(plen, on_wire), on_wire)
+    length = np.where(is4, total - fr.ihl[cand] - hdr, plen - (tt - l3[cand] - IP6_LEN) - hdr)
     ok &= length >= 0
-    status[cand[~ok]] = SCAPY
+    fr.status[cand[~ok]] = SCAPY
     good = cand[ok]
     tt, hdr, length, is4 = tt[ok], hdr[ok], length[ok], is4[ok]
     flags = off_flags[ok] & TCP_FLAGS_MASK
-    m = len(good)
-    cols = empty_columns(m)
+    cols = empty_columns(len(good))
     cols["frame"][:] = chunk.first_frame + good
     cols["time"][:] = chunk.time[good]
     cols["ipv"][:] = np.where(is4, 4, 6)
@@ -295,16 +327,11 @@ def dissect(
     cols["cksum"][:] = r.u16(tt + TCP_SUM)
     cols["urg"][:] = np.where(flags & URG_BIT, r.u16(tt + TCP_URG), -1)
     cols["truncated"][:] = chunk.wirelen[good] > chunk.caplen[good]
-    cols["offset"][:] = chunk.base + start[good]
+    cols["offset"][:] = chunk.base + chunk.data[good]
     cols["caplen"][:] = chunk.caplen[good]
     cols["iface"][:] = chunk.iface[good]
     _addresses(r, cols, l3[good], is4, book)
-    opt_bytes = _options(r, cols, tt + TCP_LEN, tt + hdr)
-
-    scapy = np.flatnonzero(status == SCAPY)
-    other = np.flatnonzero(status == OTHER)
-    other_what = [_describe(r, int(i), l3, ipv, proto, tag) for i in other[:keep_other].tolist()]
-    return Dissected(cols, good, opt_bytes, scapy, other, other_what)
+    return good, cols, _options(r, cols, tt + TCP_LEN, tt + hdr)
 
 
 def _addresses(r: _Bytes, cols: Columns, l3: I64, is4: B, book: HostBook) -> None:
