@@ -632,85 +632,110 @@ def _stamp(g: dict[str, str | None], line: int, warnings: list[Notice]) -> tuple
     return (date + " " if date else "") + clock, _parse_clock(date, clock, line, warnings)
 
 
-def parse_text(text: str) -> Trace:
-    """Parse pasted tcpdump output into a Trace; raise NoPackets if nothing is a packet."""
-    lp = _LineParser()
-    warnings = lp.warnings
-    header: list[Comment] = []
-    preamble: list[Comment] = []
-    trailing: list[Comment] = []
-    parsed: list[_Parsed] = []
-    others: list[dict[str, object]] = []
-    cmd_flags: list[str] = []
-    pending: list[Comment] = []  # commentary waiting for the next packet
-    last_target: Packet | None = None  # the packet commentary after a quote belongs to
-    last_was_quote = False
-    last_was_packet_line = False
-    blank_since_pending = False
+class _TextReader:
+    """Reads pasted text line by line.  Every non-blank line ends up somewhere: a packet,
+    a repeat of a packet (its prose attached to it), commentary beside a packet, the
+    header, the other-packets list, or a warning."""
 
-    joined = _join_continuations(text.splitlines())
-    in_dump = False  # inside -A / -X payload text that follows a packet
+    def __init__(self) -> None:
+        self.lp = _LineParser()
+        self.warnings = self.lp.warnings
+        self.header: list[Comment] = []
+        self.preamble: list[Comment] = []
+        self.trailing: list[Comment] = []
+        self.parsed: list[_Parsed] = []
+        self.others: list[dict[str, object]] = []
+        self.cmd_flags: list[str] = []
+        self.pending: list[Comment] = []  # commentary waiting for the next packet
+        self.last_target: Packet | None = None  # the packet commentary after a quote is for
+        self.last_was_quote = False
+        self.last_was_packet_line = False
+        self.blank_since_pending = False
+        self.in_dump = False  # inside -A / -X payload text that follows a packet
 
-    def add_comment(lineno: int, body: str) -> None:
-        nonlocal blank_since_pending
-        if last_was_quote and last_target is not None:
-            last_target.comments.append(Comment(lineno, body, "after"))
+    def add_comment(self, lineno: int, body: str) -> None:
+        if self.last_was_quote and self.last_target is not None:
+            self.last_target.comments.append(Comment(lineno, body, "after"))
             return
-        if not parsed and pending and blank_since_pending:
+        if not self.parsed and self.pending and self.blank_since_pending:
             # Only the block right above the first packet labels it; the rest is preamble.
-            preamble.extend(pending)
-            pending.clear()
-        blank_since_pending = False
-        pending.append(Comment(lineno, body))
+            self.preamble.extend(self.pending)
+            self.pending.clear()
+        self.blank_since_pending = False
+        self.pending.append(Comment(lineno, body))
 
-    for lineno, raw in joined:
+    def feed(self, lineno: int, raw: str) -> None:
         line = raw.rstrip("\r\n")
         body = line.strip()
         if not body:
-            blank_since_pending = True
-            in_dump = False
-            continue
+            self.blank_since_pending = True
+            self.in_dump = False
+            return
         at_line = _START_AT_LINE.match(line)
-        if at_line is None:
-            # Not a packet line as tcpdump prints one: fences, decode and dump lines under
-            # the last packet, tcpdump's own status lines and the command.
-            if _FENCE.match(line):
+        if at_line is None and self._not_a_packet_line(lineno, line, body):
+            return
+        items = self._candidates(lineno, line, at_line)
+        if not items:
+            self._no_packet(lineno, line, body)
+            return
+        self._record_prefix(lineno, line, items)
+        self.in_dump = False
+        self.last_was_packet_line = True
+        for start, end, result in items:
+            if isinstance(result, str):
+                # A tunnel's outer header carries the TCP packet on this line: not "other".
+                if not any(isinstance(r, _Parsed) for _, _, r in items):
+                    self.others.append({"line": lineno, "text": line[start:end].strip()})
                 continue
-            if parsed and not pending and last_target is parsed[-1].packet:
-                if _HEX_LINE.match(line):
-                    parsed[-1].hex_lines.append(body)
-                    parsed[-1].packet.details.append(body)
-                    continue
-                if line.startswith("\t") and not _START.search(line):
-                    # Protocol decode tcpdump prints under the packet (BGP, DNS, ...).
-                    parsed[-1].packet.details.append(body)
-                    continue
-                if (
-                    in_dump
-                    or (last_was_packet_line and ("A" in cmd_flags or _ASCII_DUMP.match(line)))
-                ) and not _START.search(line):
-                    # -A prints the packet as ASCII on the lines after it.
-                    in_dump = True
-                    parsed[-1].packet.details.append(body)
-                    continue
-            last_was_packet_line = False
-            if _STATUS.match(line):
-                header.append(Comment(lineno, body))
-                continue
-            words = _classify_command(body)
-            if words is not None:
-                header.append(Comment(lineno, body))
-                cmd_flags.extend(_command_flags(words))
-                continue
+            self._place(lineno, body, result)
 
+    def _not_a_packet_line(self, lineno: int, line: str, body: str) -> bool:
+        """Fences, decode and dump lines under the last packet, tcpdump's own status lines
+        and the command: True when the line was taken as one of them."""
+        if _FENCE.match(line):
+            return True
+        parsed = self.parsed
+        if parsed and not self.pending and self.last_target is parsed[-1].packet:
+            last = parsed[-1]
+            if _HEX_LINE.match(line):
+                last.hex_lines.append(body)
+                last.packet.details.append(body)
+                return True
+            if line.startswith("\t") and not _START.search(line):
+                # Protocol decode tcpdump prints under the packet (BGP, DNS, ...).
+                last.packet.details.append(body)
+                return True
+            ascii_dump = "A" in self.cmd_flags or _ASCII_DUMP.match(line)
+            if (self.in_dump or (self.last_was_packet_line and ascii_dump)) and not _START.search(
+                line
+            ):
+                # -A prints the packet as ASCII on the lines after it.
+                self.in_dump = True
+                last.packet.details.append(body)
+                return True
+        self.last_was_packet_line = False
+        if _STATUS.match(line):
+            self.header.append(Comment(lineno, body))
+            return True
+        words = _classify_command(body)
+        if words is not None:
+            self.header.append(Comment(lineno, body))
+            self.cmd_flags.extend(_command_flags(words))
+            return True
+        return False
+
+    def _candidates(
+        self, lineno: int, line: str, at_line: re.Match[str] | None
+    ) -> list[tuple[int, int, _Parsed | str]]:
+        """Every packet start on the line, parsed (a string for a non-TCP packet)."""
+        lp = self.lp
         starts = lp.find_starts(line, at_line)
         items: list[tuple[int, int, _Parsed | str]] = []
         for k, m in enumerate(starts):
             end = starts[k + 1].start() if k + 1 < len(starts) else len(line)
             result = lp.parse_at(line, m, end, lineno)
-            if result is None:
-                continue
-            items.append((m.start(), end, result))
+            if result is not None:
+                items.append((m.start(), end, result))
         if _RECORD_PREFIX.match(line) and not any(isinstance(r, _Parsed) for _, _, r in items):
             # TCP printed without "IP" in front: after a -e link header tcpdump omits it
             # ("be 50 c3 65: 10.0.0.1.80 > ..."), and so it does for a tunnel's inner packet
@@ -720,127 +745,130 @@ def parse_text(text: str) -> Trace:
                 if isinstance(result, _Parsed):
                     items = [i for i in items if i[0] < bare.start()]
                     items.append((bare.start(), len(line), result))
-        # A candidate that failed to parse belongs to the text of the previous one.
-        if not items:
-            bad = _BAD_TIME.match(line)
-            if bad and int(bad.group(1)) > 23:
-                warnings.append(
-                    Notice(
-                        lineno,
-                        f"line starts with {bad.group(0).strip()!r}, which is not a time of day; "
-                        "no packet follows it, kept as commentary",
-                    )
+        return items
+
+    def _no_packet(self, lineno: int, line: str, body: str) -> None:
+        """A line with no packet on it: commentary, maybe with a warning, or a non-IP one."""
+        bad = _BAD_TIME.match(line)
+        if bad and int(bad.group(1)) > 23:
+            self.warnings.append(
+                Notice(
+                    lineno,
+                    f"line starts with {bad.group(0).strip()!r}, which is not a time of day; "
+                    "no packet follows it, kept as commentary",
                 )
-            elif " > " in line and re.search(r"Flags \[", line):
-                warnings.append(
-                    Notice(
-                        lineno,
-                        "looks like a TCP packet but is not in tcpdump's "
-                        "'IP src > dst: Flags [...]' form; kept as commentary",
-                        text=body,
-                    )
+            )
+        elif " > " in line and re.search(r"Flags \[", line):
+            self.warnings.append(
+                Notice(
+                    lineno,
+                    "looks like a TCP packet but is not in tcpdump's "
+                    "'IP src > dst: Flags [...]' form; kept as commentary",
+                    text=body,
                 )
-            elif _OTHER_PROTOCOL.match(line):
-                # "12:00:00.000003 ARP, Request who-has ...": a packet, just not IP.
-                others.append({"line": lineno, "text": body})
-                last_target = None
-                continue
-            add_comment(lineno, body)
-            continue
+            )
+        elif _OTHER_PROTOCOL.match(line):
+            # "12:00:00.000003 ARP, Request who-has ...": a packet, just not IP.
+            self.others.append({"line": lineno, "text": body})
+            self.last_target = None
+            return
+        self.add_comment(lineno, body)
+
+    def _record_prefix(
+        self, lineno: int, line: str, items: list[tuple[int, int, _Parsed | str]]
+    ) -> None:
+        """The -# number and time stamp printed once, at the start of the record, belong to
+        every packet on it: the -e link header's packet and a tunnel's inner packet."""
         lead = line[: items[0][0]]
         record = _RECORD_PREFIX.match(line)
-        if record is not None:
-            # The -# number and time stamp printed once, at the start of the record, belong
-            # to every packet on it: the -e link header's packet and a tunnel's inner packet.
-            link = lead[record.end() - 1 :].strip()
-            for _start, _end, result in items:
-                if isinstance(result, _Parsed):
-                    _inherit(result, record, lineno, lp.warnings)
-                    if link and "link" not in result.packet.ip:
-                        result.packet.ip["link"] = link.rstrip(", ")
-        elif lead.strip():
-            add_comment(lineno, lead.strip())
-        in_dump = False
-        last_was_packet_line = True
+        if record is None:
+            if lead.strip():
+                self.add_comment(lineno, lead.strip())
+            return
+        link = lead[record.end() - 1 :].strip()
         for _start, _end, result in items:
-            if isinstance(result, str):
-                # A tunnel's outer header carries the TCP packet on this line: not "other".
-                if not any(isinstance(r, _Parsed) for _, _, r in items):
-                    others.append({"line": lineno, "text": line[_start:_end].strip()})
-                continue
-            q = result
-            quote_candidate = q.partial or not q.has_time
-            target: _Parsed | None = None
-            if quote_candidate:
-                for p in reversed(parsed):
-                    if _same_packet(q, p):
-                        target = p
-                        break
-            if target is not None:
-                tp = target.packet
-                for c in pending:
-                    tp.comments.append(Comment(c.line, c.text, "after"))
-                pending.clear()
-                tp.comments.append(Comment(lineno, q.packet.raw or body, "after"))
-                last_target = tp
-                last_was_quote = True
-                continue
-            if q.partial:
-                cut = next((d for d in q.packet.details if d.startswith("[")), None)
-                why = (
-                    f"tcpdump printed {cut.split(']')[0]}]: it could not read the whole TCP "
-                    "header (snap length or a malformed header)"
-                    if cut
-                    else "the line is cut short (no 'length' field)"
-                )
-                warnings.append(
-                    Notice(lineno, f"{why}; packet kept with the fields it has", text=body)
-                )
-            if not parsed and len(pending) > _FIRST_LABEL_LINES:
-                preamble.extend(pending[:-_FIRST_LABEL_LINES])
-                del pending[:-_FIRST_LABEL_LINES]
-            q.packet.comments.extend(pending)
-            pending.clear()
-            parsed.append(q)
-            last_target = q.packet
-            last_was_quote = False
+            if isinstance(result, _Parsed):
+                _inherit(result, record, lineno, self.warnings)
+                if link and "link" not in result.packet.ip:
+                    result.packet.ip["link"] = link.rstrip(", ")
 
-    if not parsed:
-        if others:
-            return Trace(
-                kind="text",
-                table=from_packets("text", []),
-                warnings=warnings,
-                header=header,
-                preamble=preamble + pending,
-                other_packets=others,
+    def _place(self, lineno: int, body: str, q: _Parsed) -> None:
+        """A parsed packet: a quote of an earlier one (kept as its commentary) or new."""
+        target: _Parsed | None = None
+        if q.partial or not q.has_time:
+            target = next((p for p in reversed(self.parsed) if _same_packet(q, p)), None)
+        if target is not None:
+            tp = target.packet
+            for c in self.pending:
+                tp.comments.append(Comment(c.line, c.text, "after"))
+            self.pending.clear()
+            tp.comments.append(Comment(lineno, q.packet.raw or body, "after"))
+            self.last_target = tp
+            self.last_was_quote = True
+            return
+        if q.partial:
+            cut = next((d for d in q.packet.details if d.startswith("[")), None)
+            why = (
+                f"tcpdump printed {cut.split(']')[0]}]: it could not read the whole TCP "
+                "header (snap length or a malformed header)"
+                if cut
+                else "the line is cut short (no 'length' field)"
             )
-        raise NoPackets(
-            "no tcpdump packet line found in the text",
-            hint=f"A packet line looks like: {PACKET_EXAMPLE}",
-        )
-    if pending:
-        trailing.extend(pending)
+            self.warnings.append(
+                Notice(lineno, f"{why}; packet kept with the fields it has", text=body)
+            )
+        if not self.parsed and len(self.pending) > _FIRST_LABEL_LINES:
+            self.preamble.extend(self.pending[:-_FIRST_LABEL_LINES])
+            del self.pending[:-_FIRST_LABEL_LINES]
+        q.packet.comments.extend(self.pending)
+        self.pending.clear()
+        self.parsed.append(q)
+        self.last_target = q.packet
+        self.last_was_quote = False
 
-    packets = [p.packet for p in parsed]
-    for n, pkt in enumerate(packets, 1):
-        pkt.n = n
-    numbering = _resolve_numbering(parsed, cmd_flags, warnings)
-    _apply_hex_dumps(parsed, warnings)
-    if not _deltas_to_times(packets, cmd_flags):
-        _check_time_order(packets, warnings)
-    trace = Trace(
-        kind="text",
-        table=from_packets("text", packets),
-        warnings=warnings,
-        header=header,
-        preamble=preamble,
-        trailing=trailing,
-        other_packets=others,
-        options=cmd_flags,
-        numbering=numbering,
-    )
-    return trace
+    def finish(self) -> Trace:
+        parsed = self.parsed
+        if not parsed:
+            if self.others:
+                return Trace(
+                    kind="text",
+                    table=from_packets("text", []),
+                    warnings=self.warnings,
+                    header=self.header,
+                    preamble=self.preamble + self.pending,
+                    other_packets=self.others,
+                )
+            raise NoPackets(
+                "no tcpdump packet line found in the text",
+                hint=f"A packet line looks like: {PACKET_EXAMPLE}",
+            )
+        self.trailing.extend(self.pending)
+        packets = [p.packet for p in parsed]
+        for n, pkt in enumerate(packets, 1):
+            pkt.n = n
+        numbering = _resolve_numbering(parsed, self.cmd_flags, self.warnings)
+        _apply_hex_dumps(parsed, self.warnings)
+        if not _deltas_to_times(packets, self.cmd_flags):
+            _check_time_order(packets, self.warnings)
+        return Trace(
+            kind="text",
+            table=from_packets("text", packets),
+            warnings=self.warnings,
+            header=self.header,
+            preamble=self.preamble,
+            trailing=self.trailing,
+            other_packets=self.others,
+            options=self.cmd_flags,
+            numbering=numbering,
+        )
+
+
+def parse_text(text: str) -> Trace:
+    """Parse pasted tcpdump output into a Trace; raise NoPackets if nothing is a packet."""
+    reader = _TextReader()
+    for lineno, raw in _join_continuations(text.splitlines()):
+        reader.feed(lineno, raw)
+    return reader.finish()
 
 
 def _conv_key(p: Packet) -> tuple[tuple[str, str], bool]:
