@@ -343,6 +343,42 @@ def _ip_header(text: str) -> dict[str, object]:
     return out
 
 
+def _ip_prefix(seg: str) -> tuple[dict[str, object], int] | None:
+    """The IP header in parentheses (-v), possibly after tcpdump's "[total length 62 >
+    length 50] (invalid)" complaints; (its fields, where the addresses start)."""
+    pos = 0
+    ip: dict[str, object] = {}
+    while pos < len(seg) and seg[pos] in "([":
+        close = _balanced_paren(seg, pos)
+        if close < 0:
+            return None
+        if seg[pos] == "(" and not ip:
+            inner = seg[pos + 1 : close - 1]
+            if inner != "invalid":
+                ip = _ip_header(inner)
+        pos = close
+        while pos < len(seg) and seg[pos] == " ":
+            pos += 1
+    return ip, pos
+
+
+def _addresses_and_rest(seg: str, pos: int) -> tuple[str, str, str] | None:
+    """``src > dst:`` from ``pos``: (src, dst, what follows the colon), or None."""
+    arrow = seg.find(" > ", pos)
+    colon = seg.find(": ", arrow + 3) if arrow >= 0 else -1
+    if arrow < 0 or colon < 0:
+        # "IP 1.2.3.4.5 > 6.7.8.9.10:" at the very end of the text has no space.
+        if arrow >= 0 and seg.rstrip().endswith(":"):
+            colon = len(seg.rstrip()) - 1
+        else:
+            return None
+    src_text = seg[pos:arrow]
+    dst_text = seg[arrow + 3 : colon]
+    if not src_text or " " in src_text or not dst_text or " " in dst_text:
+        return None
+    return src_text, dst_text, seg[colon + 1 :]
+
+
 class _LineParser:
     def __init__(self) -> None:
         self.warnings: list[Notice] = []
@@ -361,34 +397,14 @@ class _LineParser:
         or ``None`` when this is not a packet line after all (prose that says "IP").
         """
         seg = text[m.end() : end]
-        pos = 0
-        ip: dict[str, object] = {}
-        # IP header in parentheses (-v), possibly after tcpdump's "[total length 62 > length
-        # 50] (invalid)" complaints; a trailing "!" belongs to "bad cksum ...!)".
-        while pos < len(seg) and seg[pos] in "([":
-            close = _balanced_paren(seg, pos)
-            if close < 0:
-                return None
-            if seg[pos] == "(" and not ip:
-                inner = seg[pos + 1 : close - 1]
-                if inner != "invalid":
-                    ip = _ip_header(inner)
-            pos = close
-            while pos < len(seg) and seg[pos] == " ":
-                pos += 1
-        arrow = seg.find(" > ", pos)
-        colon = seg.find(": ", arrow + 3) if arrow >= 0 else -1
-        if arrow < 0 or colon < 0:
-            # "IP 1.2.3.4.5 > 6.7.8.9.10:" at the very end of the text has no space.
-            if arrow >= 0 and seg.rstrip().endswith(":"):
-                colon = len(seg.rstrip()) - 1
-            else:
-                return None
-        src_text = seg[pos:arrow]
-        dst_text = seg[arrow + 3 : colon]
-        if not src_text or " " in src_text or not dst_text or " " in dst_text:
+        head = _ip_prefix(seg)
+        if head is None:
             return None
-        rest = seg[colon + 1 :]
+        ip, pos = head
+        found = _addresses_and_rest(seg, pos)
+        if found is None:
+            return None
+        src_text, dst_text, rest = found
         fm = _FLAGS.match(rest.lstrip())
         if fm is None:
             # IPv6 extension headers come between the addresses and the ports:
@@ -453,85 +469,92 @@ class _LineParser:
         fast = _FAST_FIELDS.match(rest)
         if fast is not None:
             # The common shape in one regex; anything unusual goes field by field below.
-            ck, exp, s, e, a, w, u, o, length = fast.groups()
-            if ck is not None:
-                pkt.cksum = int(ck, 16)
-                if exp is not None:
-                    pkt.cksum_expected = int(exp, 16)
-            if s is not None:
-                parsed.seq_start = int(s)
-                if e is not None:
-                    parsed.seq_end = int(e)
-            if a is not None:
-                parsed.ack = int(a)
-            if w is not None:
-                pkt.win = int(w)
-            if u is not None:
-                pkt.urg = int(u)
-            if o is not None:
-                pkt.options = parse_options(o)
-            pkt.length = int(length)
+            _fast_fields(fast, parsed)
             pos = fast.end()
         while pos < len(rest):
-            for name, rx in _FIELD_RES:
-                fm = rx.match(rest, pos)
-                if fm is None:
-                    continue
-                if name == "cksum":
-                    pkt.cksum = int(fm.group("ck"), 16)
-                    if fm.group("exp"):
-                        pkt.cksum_expected = int(fm.group("exp"), 16)
-                    pos = fm.end()
-                elif name == "seq":
-                    parsed.seq_start = int(fm.group("s"))
-                    parsed.seq_end = int(fm.group("e")) if fm.group("e") else None
-                    pos = fm.end()
-                elif name == "ack":
-                    parsed.ack = int(fm.group("a"))
-                    pos = fm.end()
-                elif name == "win":
-                    pkt.win = int(fm.group("w"))
-                    pos = fm.end()
-                elif name == "urg":
-                    pkt.urg = int(fm.group("u"))
-                    pos = fm.end()
-                elif name == "options":
-                    depth = 1
-                    i = fm.end()
-                    while i < len(rest) and depth:
-                        if rest[i] == "[":
-                            depth += 1
-                        elif rest[i] == "]":
-                            depth -= 1
-                        i += 1
-                    if depth:
-                        parsed.partial = True
-                        pkt.options = parse_options(rest[fm.end() :])
-                        pos = len(rest)
-                    else:
-                        pkt.options = parse_options(rest[fm.end() : i - 1])
-                        pos = i
-                elif name == "length":
-                    pkt.length = int(fm.group("l"))
-                    pos = fm.end()
+            got = next(((n, m) for n, rx in _FIELD_RES if (m := rx.match(rest, pos))), None)
+            if got is None:
                 break
-            else:
-                break
-        tail = rest[pos:]
+            pos = _one_field(got[0], got[1], rest, parsed)
         if pkt.length is None:
             parsed.partial = True
-        stripped = tail.strip()
-        if not stripped or stripped == ",":
-            return
-        if stripped.startswith("[|tcp]") or stripped.startswith("[bad hdr length"):
-            pkt.details.append(stripped)
-            parsed.partial = True
-            return
-        if tail.startswith(": ") or tail.startswith(":"):
-            pkt.details.append(stripped.lstrip(": ").strip())
-            return
-        # A note the user wrote after the packet, e.g. "（1）".
-        pkt.annotation = stripped
+        _tail(rest[pos:], parsed)
+
+
+def _fast_fields(fast: re.Match[str], parsed: _Parsed) -> None:
+    pkt = parsed.packet
+    ck, exp, s, e, a, w, u, o, length = fast.groups()
+    if ck is not None:
+        pkt.cksum = int(ck, 16)
+        pkt.cksum_expected = None if exp is None else int(exp, 16)
+    if s is not None:
+        parsed.seq_start = int(s)
+        parsed.seq_end = None if e is None else int(e)
+    parsed.ack = None if a is None else int(a)
+    pkt.win = None if w is None else int(w)
+    pkt.urg = None if u is None else int(u)
+    if o is not None:
+        pkt.options = parse_options(o)
+    pkt.length = int(length)
+
+
+def _one_field(name: str, fm: re.Match[str], rest: str, parsed: _Parsed) -> int:
+    """Read one field that matched at its position; where the next one starts."""
+    pkt = parsed.packet
+    if name == "cksum":
+        pkt.cksum = int(fm.group("ck"), 16)
+        if fm.group("exp"):
+            pkt.cksum_expected = int(fm.group("exp"), 16)
+    elif name == "seq":
+        parsed.seq_start = int(fm.group("s"))
+        parsed.seq_end = int(fm.group("e")) if fm.group("e") else None
+    elif name == "ack":
+        parsed.ack = int(fm.group("a"))
+    elif name == "win":
+        pkt.win = int(fm.group("w"))
+    elif name == "urg":
+        pkt.urg = int(fm.group("u"))
+    elif name == "options":
+        return _options_field(fm, rest, parsed)
+    elif name == "length":
+        pkt.length = int(fm.group("l"))
+    return fm.end()
+
+
+def _options_field(fm: re.Match[str], rest: str, parsed: _Parsed) -> int:
+    """``options [...]``, brackets balanced; cut short, the rest of the line is read."""
+    depth = 1
+    i = fm.end()
+    while i < len(rest) and depth:
+        if rest[i] == "[":
+            depth += 1
+        elif rest[i] == "]":
+            depth -= 1
+        i += 1
+    if depth:
+        parsed.partial = True
+        parsed.packet.options = parse_options(rest[fm.end() :])
+        return len(rest)
+    parsed.packet.options = parse_options(rest[fm.end() : i - 1])
+    return i
+
+
+def _tail(tail: str, parsed: _Parsed) -> None:
+    """What follows the TCP fields: tcpdump's truncation marks, an application summary,
+    or a note the user wrote after the packet."""
+    pkt = parsed.packet
+    stripped = tail.strip()
+    if not stripped or stripped == ",":
+        return
+    if stripped.startswith("[|tcp]") or stripped.startswith("[bad hdr length"):
+        pkt.details.append(stripped)
+        parsed.partial = True
+        return
+    if tail.startswith(": ") or tail.startswith(":"):
+        pkt.details.append(stripped.lstrip(": ").strip())
+        return
+    # A note the user wrote after the packet, e.g. "（1）".
+    pkt.annotation = stripped
 
 
 def _classify_command(line: str) -> list[str] | None:
