@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from typing import Any
 
 from app import __version__
-from app.decode import Limits, TraceError, analyse, read_input, read_path, to_json, write_json
+from app.decode import Analysis, Limits, TraceError, analyse, read_input, read_path, write_json
 
 
 def _text_summary(result: dict[str, Any]) -> str:
@@ -36,6 +37,14 @@ def _text_summary(result: dict[str, Any]) -> str:
                 f"  {p['phase']}{find}"
             )
     return "\n".join(lines)
+
+
+def _document(analysis: Analysis, *, summary: bool) -> dict[str, Any]:
+    """The JSON document as Python data, for indenting or for the text summary."""
+    buf = io.StringIO()
+    write_json(analysis, buf, summary=summary)
+    out: dict[str, Any] = json.loads(buf.getvalue())
+    return out
 
 
 def _return_freed_memory() -> None:
@@ -72,7 +81,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         write_json(analysis, sys.stdout, summary=args.summary)
         sys.stdout.write("\n")
         return 0
-    result = to_json(analysis, summary=args.summary)
+    result = _document(analysis, summary=args.summary)
     if args.json:
         json.dump(result, sys.stdout, ensure_ascii=False, indent=1)
         sys.stdout.write("\n")

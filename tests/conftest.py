@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from app.decode import Analysis, analyse, read_input
+from app.decode import Analysis, analyse, read_input, write_json
 from app.web.app import create_app
 from app.web.settings import Settings
 
@@ -37,3 +40,11 @@ def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(app) as c:
         yield c
     app.state.store.close()
+
+
+def to_json(analysis: Analysis, *, summary: bool = False) -> dict[str, Any]:
+    """The JSON document ``tcpladder explain --json`` prints, as Python data."""
+    buf = io.StringIO()
+    write_json(analysis, buf, summary=summary)
+    out: dict[str, Any] = json.loads(buf.getvalue())
+    return out

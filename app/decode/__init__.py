@@ -14,7 +14,7 @@ package.
 """
 
 from app.decode.analysis.result import Analysis, analyse
-from app.decode.export.document import to_json, write_json
+from app.decode.export.document import write_json
 from app.decode.model.errors import TraceError
 from app.decode.readers.ingest import Limits, read_input, read_path
 
@@ -25,6 +25,5 @@ __all__ = [
     "analyse",
     "read_input",
     "read_path",
-    "to_json",
     "write_json",
 ]

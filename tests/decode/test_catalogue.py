@@ -103,3 +103,9 @@ def test_seed_004_rst_is_not_fin() -> None:
     assert "Unlike FIN" in rst.en and "与 FIN 不同" in rst.zh
     fin_text = CATALOGUE["tcp.reset"]
     assert "never acknowledged" in fin_text.en
+
+
+def test_every_finding_code_has_exactly_one_catalogue_entry() -> None:
+    from app.decode.model.codes import Finding
+
+    assert set(CATALOGUE) == {f.value for f in Finding}

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from app.decode import analyse, read_input, to_json
+from app.decode import analyse, read_input
 from app.decode.readers.ingest import read_path
 from benchmarks.compare_tshark import GATED
 from benchmarks.tshark_agreement import agreement, irtt_equal
+from tests.conftest import to_json
 
 IMPAIRED = Path(__file__).resolve().parents[1] / "fixtures" / "captures" / "impaired"
 CAPTURES = sorted(IMPAIRED.glob("*.pcap"))

@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from app.decode import Limits, analyse, read_input, to_json
+from app.decode import Limits, analyse, read_input
 from app.decode.model.errors import EmptyInput, InputTooLarge, UnsupportedInput
 from app.decode.model.trace import Trace
 from app.decode.readers.capture import read_capture
 from benchmarks.fieldcompare import reader_differences
+from tests.conftest import to_json
 
 CAPTURES = Path(__file__).parents[1] / "fixtures" / "captures"
 FORMATS = CAPTURES / "formats"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from json.encoder import encode_basestring
@@ -352,11 +351,3 @@ def write_json(analysis: Analysis, out: TextIO, *, summary: bool = False) -> Non
             out.write(text[:-1] + ',"negotiation":' + negotiation_json(nego, i))
             out.write(',"packets":' + _js(packets) + "}")
     out.write("]}")
-
-
-def to_json(analysis: Analysis, *, summary: bool = False) -> dict[str, Any]:
-    """The JSON document as a dict (for tests and small inputs)."""
-    buf = io.StringIO()
-    write_json(analysis, buf, summary=summary)
-    out: dict[str, Any] = json.loads(buf.getvalue())
-    return out
