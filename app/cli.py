@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import io
 import json
 import sys
@@ -62,6 +63,8 @@ def _return_freed_memory() -> None:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     _return_freed_memory()
+    # a one-shot run makes millions of objects and no reference cycles worth collecting
+    gc.disable()
     limits = Limits(max_input=args.max_input, max_expanded=args.max_input)
     try:
         if args.path == "-":

@@ -45,6 +45,7 @@ from app.decode.analysis.flows import Flow, flow_meta, window_flow
 from app.decode.explain.detail import Detail, packet_detail
 from app.decode.export.document import negotiation_json, packets_json
 from app.decode.model.errors import Forbidden, NotFound
+from app.decode.model.gcpause import paused_gc
 from app.decode.model.table import PacketTable
 
 from .columns import FORMAT, chunks, compress_input, decompress_input, unpack, unpack_positions
@@ -161,6 +162,10 @@ class Store:
 
     def create(self, data: bytes, *, title: str, owner_token: str) -> SessionRecord:
         """Decode, analyse and store; raises TraceError for input that cannot be explained."""
+        with paused_gc():
+            return self._create(data, title=title, owner_token=owner_token)
+
+    def _create(self, data: bytes, *, title: str, owner_token: str) -> SessionRecord:
         analysis = analyse(read_input(data, self.limits))
         sid = secrets.token_urlsafe(ID_BYTES)
         rec = SessionRecord(

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from app.decode.model.errors import NoPackets
+from app.decode.model.gcpause import paused_gc
 from app.decode.model.options import BY_LABEL, Kind, Options
 from app.decode.model.packet import (
     ACK,
@@ -210,8 +211,16 @@ def _read_option(opts: Options, item: str) -> None:
         opts.add_other(item)
 
 
+_NOP_NOP_TS = re.compile(r"nop,nop,TS val (\d+) ecr (\d+)\Z")
+
+
 def parse_options(text: str) -> Options:
     """The inside of ``options [...]`` as tcpdump prints it (print-tcp.c, tcp_opts)."""
+    common = _NOP_NOP_TS.match(text)
+    if common is not None:
+        # what nearly every segment of a connection with timestamps carries
+        val, ecr = int(common.group(1)), int(common.group(2))
+        return Options(ts_val=val, ts_ecr=ecr, nop=2, items=["nop", "nop", text[8:]])
     opts = Options()
     depth = 0
     item = ""
@@ -889,9 +898,10 @@ class _TextReader:
 def parse_text(text: str) -> Trace:
     """Parse pasted tcpdump output into a Trace; raise NoPackets if nothing is a packet."""
     reader = _TextReader()
-    for lineno, raw in _join_continuations(text.splitlines()):
-        reader.feed(lineno, raw)
-    return reader.finish()
+    with paused_gc():
+        for lineno, raw in _join_continuations(text.splitlines()):
+            reader.feed(lineno, raw)
+        return reader.finish()
 
 
 def _conv_key(p: Packet) -> tuple[tuple[str, str], bool]:
