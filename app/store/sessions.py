@@ -43,6 +43,7 @@ from sqlalchemy.engine import Engine
 from app.decode import Analysis, Limits, analyse, read_input
 from app.decode.analysis.flows import Flow, flow_meta, window_flow
 from app.decode.explain.detail import Detail, packet_detail
+from app.decode.export import shapes
 from app.decode.export.document import negotiation_json, packets_json
 from app.decode.model.errors import Forbidden, NotFound
 from app.decode.model.gcpause import paused_gc
@@ -337,7 +338,7 @@ class Store:
             return meta
         return window_flow(self._positions(sid, m, first + a, first + b), meta)
 
-    def packets(self, sid: str, flow_id: int, start: int, count: int) -> list[dict[str, Any]]:
+    def packets(self, sid: str, flow_id: int, start: int, count: int) -> list[shapes.Packet]:
         return packets_json(self.window(sid, flow_id, start, count))
 
     def stream_json(self, sid: str, *, summary: bool = False) -> Iterator[str]:

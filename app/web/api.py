@@ -8,6 +8,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
+from app.decode.export import shapes
+from app.decode.export.document import packets_json
 from app.store import Store, new_token
 
 from .upload import read_submission
@@ -39,7 +41,11 @@ async def create_session(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=201, headers={"Location": f"/api/sessions/{rec.id}"})
 
 
-@router.get("/sessions/{sid}")
+@router.get(
+    "/sessions/{sid}",
+    response_model=None,
+    responses={200: {"model": shapes.Document, "description": "the analysis document"}},
+)
 async def get_session(
     request: Request, sid: str, summary: bool = Query(False, description="omit packet lists")
 ) -> Response:
@@ -53,13 +59,13 @@ async def get_session(
     )
 
 
-@router.get("/sessions/{sid}/flows/{flow_id}")
+@router.get("/sessions/{sid}/flows/{flow_id}", response_model=shapes.FlowWithNegotiation)
 async def get_flow(request: Request, sid: str, flow_id: int) -> JSONResponse:
     """One connection's summary and negotiation, without its packets."""
     return JSONResponse(await run_in_threadpool(store_of(request).flow_summary, sid, flow_id))
 
 
-@router.get("/sessions/{sid}/flows/{flow_id}/packets")
+@router.get("/sessions/{sid}/flows/{flow_id}/packets", response_model=shapes.PacketWindow)
 async def get_packets(
     request: Request,
     sid: str,
@@ -70,10 +76,8 @@ async def get_packets(
     """A window of one connection's packets (the JSON's ``packets`` objects)."""
     store = store_of(request)
 
-    def window() -> dict[str, Any]:
+    def window() -> shapes.PacketWindow:
         flow = store.window(sid, flow_id, start, count)
-        from app.decode.export.document import packets_json
-
         return {
             "flow": flow_id,
             "from": flow.offset,

@@ -180,3 +180,20 @@ def test_flow_page_explains_the_connection(client: TestClient) -> None:
     assert "Dup ACK" in page or "Duplicate ACK #" in page
     zh = client.get(f"/s/{sid}/f/1?lang=zh").text
     assert "快速重传" in zh
+
+
+def test_window_api_and_openapi_shapes(client: TestClient) -> None:
+    sid = _create(client, "seed004_glued_memcache.txt")["id"]
+    flow = client.get(f"/api/sessions/{sid}/flows/1").json()
+    assert flow["id"] == 1 and "negotiation" in flow and "packets" not in flow
+    win = client.get(f"/api/sessions/{sid}/flows/1/packets?from=1&count=2").json()
+    assert win["from"] == 1 and win["count"] == len(win["packets"]) <= 2
+    assert win["total"] == flow["packet_count"]
+    whole = client.get(f"/api/sessions/{sid}").json()
+    assert whole["flows"][0]["packets"][1:3] == win["packets"]
+    summary = client.get(f"/api/sessions/{sid}?summary=true").json()
+    assert "packets" not in summary["flows"][0]
+    assert client.get(f"/api/sessions/{sid}/flows/99").status_code == 404
+    assert client.get(f"/api/sessions/{sid}/flows/1/packets?count=-1").status_code == 400
+    schema = client.get("/api/openapi.json").json()["components"]["schemas"]
+    assert {"PacketWindow", "Packet", "Document", "Source"} <= set(schema)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from json.encoder import encode_basestring
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -23,12 +23,21 @@ from app.decode.analysis.flows import (
 from app.decode.analysis.result import Analysis
 from app.decode.explain.fields import ENDINGS, PHASES, describe_ending
 from app.decode.explain.narrative import TFO_NAMES, Story, narrate, negotiation
+from app.decode.export import shapes
 from app.decode.model.codes import FINDING_CODES, Finding
 from app.decode.model.table import Columns
 from app.decode.model.trace import Trace
 
+# The model keeps these as plain strings; the document's shapes name their values.
+Direction = Literal["c2s", "s2c"]
+PhaseName = Literal["handshake", "data", "teardown"]
+Position = Literal["before", "after"]
+Kind = Literal["text", "pcap", "pcapng"]
+Numbering = Literal["absolute", "relative"]
+Compression = Literal["gzip", "zstd"] | None
 
-def packets_json(flow: Flow) -> list[dict[str, Any]]:
+
+def packets_json(flow: Flow) -> list[shapes.Packet]:
     """The ``packets`` list of one flow's JSON."""
     return [
         {
@@ -43,12 +52,19 @@ def packets_json(flow: Flow) -> list[dict[str, Any]]:
             "rel_ack": p.rel_ack,
             "len": p.length,
             "win": p.win,
-            "options": p.options.as_dict(),
+            "options": {
+                "mss": p.options.mss,
+                "wscale": p.options.wscale,
+                "sack_perm": p.options.sack_perm,
+                "ts_val": p.options.ts_val,
+                "ts_ecr": p.options.ts_ecr,
+                "sack": [list(b) for b in p.options.sack],
+            },
             "findings": list(p.findings),
             "seq_inferred": p.seq_inferred,
             "eff_win": info.eff_win,
-            "direction": info.direction,
-            "phase": info.phase,
+            "direction": cast(Direction, info.direction),
+            "phase": cast(PhaseName, info.phase),
             "ts_echo_of": info.echo_of,
             "dup_ack": info.dup_ack,
             "acks": info.acks,
@@ -60,7 +76,8 @@ def packets_json(flow: Flow) -> list[dict[str, Any]]:
             "truncated": p.truncated,
             "annotation": p.annotation,
             "comments": [
-                {"line": c.line, "text": c.text, "position": c.position} for c in p.comments
+                {"line": c.line, "text": c.text, "position": cast(Position, c.position)}
+                for c in p.comments
             ],
         }
         for p, info in zip(flow.packets, flow.info, strict=True)
@@ -316,20 +333,20 @@ def summary_texts(ft: FlowTable, facts: Facts | None = None) -> list[str]:
     return out
 
 
-def source_json(t: Trace) -> dict[str, Any]:
+def source_json(t: Trace) -> shapes.Source:
     return {
-        "kind": t.kind,
+        "kind": cast(Kind, t.kind),
         "packet_count": t.packet_count,
         "link_type": t.link_type,
-        "numbering": t.numbering,
+        "numbering": cast(Numbering, t.numbering),
         "tcpdump_options": t.options,
-        "warnings": [w.as_dict() for w in t.warnings],
+        "warnings": [cast(shapes.Notice, w.as_dict()) for w in t.warnings],
         "header": [{"line": c.line, "text": c.text} for c in t.header],
         "preamble": [{"line": c.line, "text": c.text} for c in t.preamble],
         "trailing": [{"line": c.line, "text": c.text} for c in t.trailing],
-        "other_packets": t.other_packets,
+        "other_packets": cast(list[shapes.OtherPacket], t.other_packets),
         "other_count": max(t.other_count, len(t.other_packets)),
-        "compression": t.kind_detail,
+        "compression": cast(Compression, t.kind_detail),
         "comments": t.comments,
     }
 

@@ -99,16 +99,6 @@ class Options:
     # The list as written, for display: e.g. ["mss 16344", "nop", "wscale 6", ...].
     items: list[str] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "mss": self.mss,
-            "wscale": self.wscale,
-            "sack_perm": self.sack_perm,
-            "ts_val": self.ts_val,
-            "ts_ecr": self.ts_ecr,
-            "sack": [list(b) for b in self.sack],
-        }
-
     def add(self, kind: Kind, values: tuple[int, ...] = (), item: str | None = None) -> None:
         """Record one option read with its values; ``item`` is the text as printed (else
         tcpdump's rendering of the values)."""

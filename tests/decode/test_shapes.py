@@ -1,0 +1,54 @@
+"""The document's shapes (app/decode/export/shapes.py) are what the code writes: every
+fixture's document validates against them, unknown and missing keys both fail; the field
+reference in docs/json.md is written from them and current."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pydantic import TypeAdapter, ValidationError
+
+from app.decode import analyse, read_input
+from app.decode.export import shapes
+from app.decode.export.reference import rewrite
+from tests.conftest import CAPTURES, TEXT, to_json
+
+ROOT = Path(__file__).resolve().parents[2]
+INPUTS = sorted(
+    [*TEXT.glob("*.txt"), *CAPTURES.glob("*.pcap"), *(CAPTURES / "impaired").glob("*.pcap")]
+)
+DOCUMENT = TypeAdapter(shapes.Document)
+
+
+@pytest.mark.parametrize("path", INPUTS, ids=lambda p: p.name)
+def test_documents_fit_the_shapes(path: Path) -> None:
+    analysis = analyse(read_input(path.read_bytes()))
+    DOCUMENT.validate_python(to_json(analysis))
+    DOCUMENT.validate_python(to_json(analysis, summary=True))
+
+
+def test_an_unknown_or_missing_key_does_not_fit() -> None:
+    doc = to_json(analyse(read_input((CAPTURES / "http-like.pcap").read_bytes())))
+    doc["flows"][0]["packets"][0]["surprise"] = 1
+    with pytest.raises(ValidationError, match="surprise"):
+        DOCUMENT.validate_python(doc)
+    del doc["flows"][0]["packets"][0]["surprise"]
+    del doc["flows"][0]["sides"]["server"]["isn"]
+    with pytest.raises(ValidationError, match="isn"):
+        DOCUMENT.validate_python(doc)
+
+
+def test_docs_field_reference_is_current() -> None:
+    text = (ROOT / "docs" / "json.md").read_text()
+    assert rewrite(text) == text, "run scripts/json-docs"
+
+
+def test_shapes_name_every_finding_code() -> None:
+    from app.decode.model.codes import FINDING_CODES
+
+    doc = to_json(analyse(read_input((CAPTURES / "impaired" / "loss-rx.pcap").read_bytes())))
+    seen = {c for f in doc["flows"] for p in f["packets"] for c in p["findings"]}
+    assert seen <= set(FINDING_CODES)
+    assert json.dumps(DOCUMENT.json_schema())  # a schema can be made of them
