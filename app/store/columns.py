@@ -28,7 +28,7 @@ import zstandard
 
 from app.decode import Analysis
 from app.decode.analysis.flows import FlowTable
-from app.decode.export.document import negotiation_columns, source_json, summary_texts
+from app.decode.export.document import Summaries, negotiation_columns, source_json
 from app.decode.model.packet import packet_from_record, packet_record
 from app.decode.model.table import PacketTable
 
@@ -122,10 +122,11 @@ def chunks(analysis: Analysis) -> Iterator[tuple[str, int, bytes]]:
     from app.decode.analysis.facts import connection_facts
 
     facts = connection_facts(ft)
-    summaries = summary_texts(ft, facts)
+    summaries = Summaries(ft, facts)
     for k, lo in enumerate(range(0, ft.count, FLOW_CHUNK)):
         hi = min(lo + FLOW_CHUNK, ft.count)
-        yield "f", k, pack(negotiation_columns(ft, facts, lo, hi), {"summaries": summaries[lo:hi]})
+        extra = {"summaries": summaries.texts(lo, hi)}
+        yield "f", k, pack(negotiation_columns(ft, facts, lo, hi), extra)
     n = len(ft.order)
     for k, lo in enumerate(range(0, n, PACKET_CHUNK)):
         yield "p", k, pack_positions(ft.positions(lo, min(lo + PACKET_CHUNK, n)))

@@ -46,7 +46,7 @@ from app.decode.explain.detail import Detail, packet_detail
 from app.decode.export import shapes
 from app.decode.export.document import negotiation_json, packets_json
 from app.decode.model.errors import Forbidden, NotFound
-from app.decode.model.gcpause import paused_gc
+from app.decode.model.memory import paused_gc
 from app.decode.model.table import PacketTable
 
 from .columns import FORMAT, chunks, compress_input, decompress_input, unpack, unpack_positions

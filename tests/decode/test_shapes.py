@@ -52,3 +52,14 @@ def test_shapes_name_every_finding_code() -> None:
     seen = {c for f in doc["flows"] for p in f["packets"] for c in p["findings"]}
     assert seen <= set(FINDING_CODES)
     assert json.dumps(DOCUMENT.json_schema())  # a schema can be made of them
+
+
+def test_summaries_block_by_block_equal_all_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.decode.export.document import Summaries
+
+    ft = analyse(read_input((CAPTURES / "impaired" / "reset.pcap").read_bytes())).table
+    whole = list(Summaries(ft))
+    assert len(whole) == 2
+    monkeypatch.setattr(Summaries, "BLOCK", 1)
+    assert list(Summaries(ft)) == whole
+    assert Summaries(ft).texts(1, 2) == whole[1:2]

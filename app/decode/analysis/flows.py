@@ -509,8 +509,8 @@ class FlowTable:
             win=w.win,
             eff_win=self.eff_win,
             t=w.t,
-            ts_val=c["ts_val"][o].astype(np.int64),
-            ts_ecr=c["ts_ecr"][o].astype(np.int64),
+            ts_val=c["ts_val"][o].astype(np.int64, copy=False),
+            ts_ecr=c["ts_ecr"][o].astype(np.int64, copy=False),
             irtt=self.irtt,
             reuse=self._reuse,
         )

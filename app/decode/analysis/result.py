@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.decode.analysis.flows import Flow, FlowTable
+from app.decode.model.memory import trim_heap
 from app.decode.model.trace import Trace
 
 
@@ -12,6 +13,7 @@ class Analysis:
     def __init__(self, trace: Trace) -> None:
         self.trace = trace
         self.table = FlowTable.analyse(trace.table)
+        trim_heap()
         self._flows: dict[int, Flow] = {}
 
     @property

@@ -94,46 +94,64 @@ class _Chains:
 
     def running_max(self, raw: I64, keep: B, t: F64 | None = None) -> tuple[I64, F64 | None]:
         """Per position: the highest ``raw`` (mod 2**32 order) of its chain so far, and the
-        time of the row that last raised it; -1 / NaN before any kept row."""
+        time of the row that last raised it; -1 / NaN before any kept row.
+
+        Written for memory: each temporary is one 8-byte value a packet, so they are
+        worked on in place and dropped as soon as they are used."""
         n = self.n
         o = self.order
-        keep_o = keep[o]
-        ki = np.flatnonzero(keep_o)
+        ki = np.flatnonzero(keep[o])
         out = np.full(n, -1, np.int64)
         when = np.full(n, np.nan)
         if not len(ki):
             return out, when
         v = raw[o][ki]
-        g = self.idx[ki]
         gs = np.ones(len(ki), bool)
+        g = self.idx[ki]
         gs[1:] = g[1:] != g[:-1]
-        step = np.empty(len(ki), np.int64)
-        step[0] = 0
-        step[1:] = _s32(v[1:] - v[:-1])
-        step[gs] = 0
-        rel = np.cumsum(step)
-        rel -= (rel - step)[gs][np.cumsum(gs) - 1]  # relative to the chain's first kept value
-        base = v[gs][np.cumsum(gs) - 1]
-        rel = np.clip(rel, -_SPAN + 1, _SPAN - 1)
-        gnum = np.cumsum(gs) - 1
-        off = gnum * (2 * _SPAN) + _SPAN
-        run = np.maximum.accumulate(rel + off) - off
+        del g
+        gnum = np.cumsum(gs)
+        gnum -= 1
+        rel = np.empty(len(ki), np.int64)  # the step from the chain's previous kept value
+        rel[0] = 0
+        np.subtract(v[1:], v[:-1], out=rel[1:])
+        rel = _s32(rel)
+        rel[gs] = 0
+        np.cumsum(rel, out=rel)
+        rel -= rel[gs][gnum]  # relative to the chain's first kept value
+        base = v[gs][gnum]
+        del v
+        np.clip(rel, -_SPAN + 1, _SPAN - 1, out=rel)
+        gnum *= 2 * _SPAN
+        gnum += _SPAN  # an offset a chain, so one running max serves them all
+        rel += gnum
+        np.maximum.accumulate(rel, out=rel)
+        rel -= gnum
+        del gnum
         raised = np.ones(len(ki), bool)
-        raised[1:] = (run[1:] > run[:-1]) | gs[1:]
-        val = (base + run) % M32
+        raised[1:] = (rel[1:] > rel[:-1]) | gs[1:]
+        del gs
+        base += rel
+        base %= M32
+        val = base
+        del rel
         # forward fill within the chain to the rows not kept
         at = np.full(n, -1, np.int64)
         at[ki] = np.arange(len(ki))
-        fill = np.maximum.accumulate(np.where(at >= 0, np.arange(n), -1))
+        fill = np.where(at >= 0, np.arange(n), -1)
+        np.maximum.accumulate(fill, out=fill)
         ok = (fill >= 0) & (fill >= self.first)
-        src = np.where(ok, at[np.maximum(fill, 0)], -1)
-        out_o = np.where(ok, val[np.maximum(src, 0)], -1)
-        out[o] = out_o
+        src = at[np.maximum(fill, 0)]
+        del at, fill
+        src[~ok] = -1
+        out[o] = np.where(ok, val[np.maximum(src, 0)], -1)
+        del val
         if t is None:
             return out, None
         rt = np.where(raised, np.arange(len(ki)), -1)
-        rfill = np.maximum.accumulate(rt)
-        tk = t[o][ki][np.maximum(rfill, 0)]
+        np.maximum.accumulate(rt, out=rt)
+        tk = t[o][ki][np.maximum(rt, 0)]
+        del rt
         when[o] = np.where(ok, tk[np.maximum(src, 0)], np.nan)
         return out, when
 
@@ -213,6 +231,15 @@ class _Sequence:
         self.codes: dict[str, B] = {}
         empty = np.zeros(n, bool)
         self.zwp = self.keep_alive = empty
+        self.ns_after: Any = None
+        self.fwd_ns: Any = None
+        self.fwd_ns_time: Any = None
+        self.rev_dupnum: Any = None
+
+    def done_with(self, *names: str) -> None:
+        """Free per-position arrays no later rule reads (memory: each is 8 bytes a packet)."""
+        for name in names:
+            setattr(self, name, None)
 
     def next_seq(self) -> None:
         """nextseq per direction, with zero-window probes (which do not advance it) found
@@ -364,7 +391,10 @@ def analyse_sequence(**columns: npt.NDArray[Any]) -> SeqAnalysis:
     sq.window_rules()
     sq.duplicate_acks()
     sq.retransmissions()
+    in_flight = sq.in_flight()
+    sq.done_with("ns_after", "fwd_ns", "fwd_ns_time", "rev_dupnum", "fwd_ack", "rev_ack")
     ack_rtt, acked, clean = sq.ack_rtt()
+    ts_rtt = sq.ts_rtt()
     order = [c.value for c in Finding if c.value in sq.codes]
     return SeqAnalysis(
         codes={code: sq.codes[code] for code in order},
@@ -372,6 +402,6 @@ def analyse_sequence(**columns: npt.NDArray[Any]) -> SeqAnalysis:
         ack_rtt=ack_rtt,
         acked=acked,
         ack_rtt_clean=clean,
-        ts_rtt=sq.ts_rtt(),
-        in_flight=sq.in_flight(),
+        ts_rtt=ts_rtt,
+        in_flight=in_flight,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from json.encoder import encode_basestring
 from typing import Any, Literal, TextIO, cast
 
@@ -106,21 +107,6 @@ def _texts(values: npt.NDArray[np.int64]) -> list[list[str]]:
 _PLAIN_HOST = re.compile(r"[\w.:%-]+\Z")
 
 
-def _endpoint_texts(ft: FlowTable, eps: npt.NDArray[np.int64]) -> list[str]:
-    """JSON strings of endpoints ("host:port"), formatted once per host."""
-    hosts = ft.table.hosts
-    prefix = [
-        ('"[' + h + "]:" if ":" in h else '"' + h + ":") if _PLAIN_HOST.match(h) else ""
-        for h in hosts
-    ]
-    out = []
-    for e in eps.tolist():
-        host, port = divmod(e, 65537)
-        pre = prefix[host]
-        out.append(pre + str(port - 1) + '"' if pre and port else _js(ft.endpoint(e)))
-    return out
-
-
 def _float(v: float) -> str:
     return "null" if v != v else repr(v)
 
@@ -135,12 +121,12 @@ def _int(text: str) -> int:
 _NO_SAMPLES = '{"min":null,"median":null,"max":null,"samples":0}'
 
 
-def _stats_texts(st: Any) -> list[str]:
+def _stats_texts(st: Any, lo: int, hi: int) -> list[str]:
     """``{"min","median","max","samples"}`` texts in milliseconds (µs resolution)."""
-    lo, med, hi = (np.round(a * 1000, 3).tolist() for a in (st.min, st.median, st.max))
+    low, med, high = (np.round(a[lo:hi] * 1000, 3).tolist() for a in (st.min, st.median, st.max))
     return [
         f'{{"min":{a!r},"median":{b!r},"max":{c!r},"samples":{k}}}' if k else _NO_SAMPLES
-        for a, b, c, k in zip(lo, med, hi, st.samples.tolist(), strict=True)
+        for a, b, c, k in zip(low, med, high, st.samples[lo:hi].tolist(), strict=True)
     ]
 
 
@@ -175,59 +161,192 @@ def negotiation_json(cols: Columns, i: int) -> str:
     )
 
 
-def _phase_texts(ft: FlowTable) -> list[str]:
-    """Each flow's ``phases`` list as JSON text."""
-    runs: list[list[str]] = [[] for _ in range(ft.count)]
-    rows = ft.order
-    phase_text = {name: (_js(name), *map(_js, PHASES[name])) for name in PHASE_NAMES}
-    texts = [phase_text[name] for name in PHASE_NAMES]
-    flow_of, phase_of, firsts, lasts = ft.phase_runs()
-    for f, ph, a, b in zip(
-        flow_of.tolist(),
-        phase_of.tolist(),
-        (rows[firsts] + 1).tolist(),
-        (rows[lasts] + 1).tolist(),
-        strict=True,
-    ):
-        name, en, zh = texts[ph]
-        runs[f].append(f'{{"phase":{name},"first":{a},"last":{b},"en":{en},"zh":{zh}}}')
-    return ["[" + ",".join(r) + "]" for r in runs]
+class Summaries:
+    """Every flow's summary JSON object as text, built from the flow table's columns, a
+    block of flows at a time (so the summary of a million packets is never in memory whole).
 
+    Built as strings rather than dicts: with tens of thousands of connections this is the
+    difference between the JSON costing more than the analysis or not.  The object's shape
+    is ``shapes.FlowSummary``.
+    """
 
-def _side_texts(ft: FlowTable, facts: Facts, eps: tuple[list[str], list[str]]) -> list[str]:
-    """Each flow's ``sides`` object as JSON text."""
-    syn = (ft.syn_pos >= 0).tolist()
-    isn, mss, ws = _texts(ft.isn), _texts(ft.mss), _texts(ft.wscale)
-    sack, tsopt = ft.sackok.tolist(), ft.timestamps.tolist()
-    pk, by = ft.side_packets.tolist(), ft.side_bytes.tolist()
-    thr, segs = facts.throughput.tolist(), facts.data_segments.tolist()
-    tfo, mptcp = facts.tfo.tolist(), facts.mptcp.tolist()
-    out = []
-    for f in range(ft.count):
-        sides = [
-            f'{{"endpoint":{eps[d][f]},"syn_seen":{_BOOL[syn[f][d]]},"isn":{isn[f][d]},'
-            f'"mss":{mss[f][d]},"wscale":{ws[f][d]},'
-            f'"sack_perm":{_BOOL[sack[f][d]]},"timestamps":{_BOOL[tsopt[f][d]]},'
-            f'"packets":{pk[f][d]},"bytes":{by[f][d]},"data_segments":{segs[f][d]},'
-            f'"throughput_bps":{_float(round(thr[f][d], 1))},'
-            f'"tfo":"{TFO_NAMES[tfo[f][d]]}","mptcp":{_BOOL[mptcp[f][d]]}}}'
-            for d in (0, 1)
+    BLOCK = 4096
+
+    def __init__(self, ft: FlowTable, facts: Facts | None = None) -> None:
+        self.ft = ft
+        self.facts = facts or connection_facts(ft)
+        flow_of, phase_of, firsts, lasts = ft.phase_runs()
+        self.runs = (phase_of, ft.order[firsts] + 1, ft.order[lasts] + 1)
+        self.run_at = np.searchsorted(flow_of, np.arange(ft.count + 1))
+        self.prefix = [
+            ('"[' + h + "]:" if ":" in h else '"' + h + ":") if _PLAIN_HOST.match(h) else ""
+            for h in ft.table.hosts
         ]
-        out.append(f'{{"client":{sides[0]},"server":{sides[1]}}}')
-    return out
 
+    def __iter__(self) -> Iterator[str]:
+        for lo in range(0, self.ft.count, self.BLOCK):
+            yield from self.texts(lo, min(lo + self.BLOCK, self.ft.count))
 
-def _ending_texts(ft: FlowTable) -> list[str]:
-    """Each flow's ``ending`` object ({en, zh}) as JSON text, made once per kind."""
-    endings: dict[tuple[int, int], str] = {}
-    out = []
-    for eb, cl in zip(ft.ended_by.tolist(), ft.closer.tolist(), strict=True):
-        text = endings.get((eb, cl))
-        if text is None:
-            who = None if cl < 0 else ("client", "server")[cl]
-            text = endings[(eb, cl)] = _js(describe_ending(ENDED_BY[eb], who))
-        out.append(text)
-    return out
+    def texts(self, lo: int, hi: int) -> list[str]:
+        """The summaries of flows ``lo:hi`` (0-based)."""
+        ft, facts = self.ft, self.facts
+        client = self._endpoints(ft.client_ep[lo:hi])
+        server = self._endpoints(ft.server_ep[lo:hi])
+        sides = self._sides(lo, hi, (client, server))
+        phases, stories = self._phases(lo, hi), self._narratives(lo, hi)
+        start, end = ft.start[lo:hi].tolist(), ft.end[lo:hi].tolist()
+        # float64 epoch seconds resolve about 0.2 µs: give the RTT in whole microseconds
+        irtt = [_float(round(v * 1000, 3)) for v in ft.irtt[lo:hi].tolist()]
+        by = ft.side_bytes[lo:hi].tolist()
+        count = np.diff(ft.bounds[lo : hi + 1]).tolist()
+        closers = ("null", '"client"', '"server"')
+        rtt = _stats_texts(facts.ack_rtt, lo, hi)
+        ts_rtt = _stats_texts(facts.ts_rtt, lo, hi)
+        counts = facts.counts[lo:hi].tolist()
+        code_text = [f'"{c}":' for c in FINDING_CODES]
+        ecn_text = ('"none"', '"offered"', '"negotiated"')
+        ecn = facts.ecn[lo:hi].tolist()
+        states = [STATES[i] for i in facts.state[lo:hi].tolist()]
+        history = facts.history[lo:hi]
+        endings = self._endings(lo, hi)
+        out = []
+        for k, (rf, hs, sc, eb, cl) in enumerate(
+            zip(
+                ft.roles_from[lo:hi].tolist(),
+                ft.handshake[lo:hi].tolist(),
+                ft.scaling[lo:hi].tolist(),
+                ft.ended_by[lo:hi].tolist(),
+                ft.closer[lo:hi].tolist(),
+                strict=True,
+            )
+        ):
+            t0, t1 = start[k], end[k]
+            duration = "null" if t0 != t0 or t1 != t1 else repr(t1 - t0)
+            found = ",".join(code_text[i] + str(x) for i, x in enumerate(counts[k]) if x)
+            out.append(
+                f'{{"id":{lo + k + 1},"client":{client[k]},"server":{server[k]},'
+                f'"roles_from":"{ROLES_FROM[rf]}","packet_count":{count[k]},'
+                f'"bytes":{by[k][0] + by[k][1]},"start":{_float(t0)},"duration":{duration},'
+                f'"handshake":"{HANDSHAKE[hs]}","irtt_ms":{irtt[k]},'
+                f'"window_scaling":"{SCALING[sc]}",'
+                f'"state":"{states[k]}","history":"{history[k]}",'
+                f'"rtt_ms":{rtt[k]},"ts_rtt_ms":{ts_rtt[k]},"ecn":{ecn_text[ecn[k]]},'
+                f'"findings":{{{found}}},'
+                f'"ended_by":"{ENDED_BY[eb]}","closer":{closers[cl + 1]},"ending":{endings[k]},'
+                f'"sides":{sides[k]},"narrative":{stories[k]},"phases":{phases[k]}}}'
+            )
+        return out
+
+    def _endpoints(self, eps: npt.NDArray[np.int64]) -> list[str]:
+        """JSON strings of endpoints ("host:port"), each host formatted once."""
+        out = []
+        for e in eps.tolist():
+            host, port = divmod(e, 65537)
+            pre = self.prefix[host]
+            out.append(pre + str(port - 1) + '"' if pre and port else _js(self.ft.endpoint(e)))
+        return out
+
+    def _phases(self, lo: int, hi: int) -> list[str]:
+        """Each flow's ``phases`` list as JSON text."""
+        phase_text = {name: (_js(name), *map(_js, PHASES[name])) for name in PHASE_NAMES}
+        texts = [phase_text[name] for name in PHASE_NAMES]
+        a, b = int(self.run_at[lo]), int(self.run_at[hi])
+        phase_of, firsts, lasts = (x[a:b].tolist() for x in self.runs)
+        bounds = (self.run_at[lo : hi + 1] - a).tolist()
+        out = []
+        for k in range(hi - lo):
+            runs = []
+            for r in range(bounds[k], bounds[k + 1]):
+                name, en, zh = texts[phase_of[r]]
+                runs.append(
+                    f'{{"phase":{name},"first":{firsts[r]},"last":{lasts[r]},"en":{en},"zh":{zh}}}'
+                )
+            out.append("[" + ",".join(runs) + "]")
+        return out
+
+    def _sides(self, lo: int, hi: int, eps: tuple[list[str], list[str]]) -> list[str]:
+        """Each flow's ``sides`` object as JSON text."""
+        ft, facts = self.ft, self.facts
+        syn = (ft.syn_pos[lo:hi] >= 0).tolist()
+        isn, mss, ws = _texts(ft.isn[lo:hi]), _texts(ft.mss[lo:hi]), _texts(ft.wscale[lo:hi])
+        sack, tsopt = ft.sackok[lo:hi].tolist(), ft.timestamps[lo:hi].tolist()
+        pk, by = ft.side_packets[lo:hi].tolist(), ft.side_bytes[lo:hi].tolist()
+        thr, segs = facts.throughput[lo:hi].tolist(), facts.data_segments[lo:hi].tolist()
+        tfo, mptcp = facts.tfo[lo:hi].tolist(), facts.mptcp[lo:hi].tolist()
+        out = []
+        for f in range(hi - lo):
+            sides = [
+                f'{{"endpoint":{eps[d][f]},"syn_seen":{_BOOL[syn[f][d]]},"isn":{isn[f][d]},'
+                f'"mss":{mss[f][d]},"wscale":{ws[f][d]},'
+                f'"sack_perm":{_BOOL[sack[f][d]]},"timestamps":{_BOOL[tsopt[f][d]]},'
+                f'"packets":{pk[f][d]},"bytes":{by[f][d]},"data_segments":{segs[f][d]},'
+                f'"throughput_bps":{_float(round(thr[f][d], 1))},'
+                f'"tfo":"{TFO_NAMES[tfo[f][d]]}","mptcp":{_BOOL[mptcp[f][d]]}}}'
+                for d in (0, 1)
+            ]
+            out.append(f'{{"client":{sides[0]},"server":{sides[1]}}}')
+        return out
+
+    def _endings(self, lo: int, hi: int) -> list[str]:
+        """Each flow's ``ending`` object ({en, zh}) as JSON text, made once per kind."""
+        endings: dict[tuple[int, int], str] = {}
+        out = []
+        ft = self.ft
+        for eb, cl in zip(ft.ended_by[lo:hi].tolist(), ft.closer[lo:hi].tolist(), strict=True):
+            text = endings.get((eb, cl))
+            if text is None:
+                who = None if cl < 0 else ("client", "server")[cl]
+                text = endings[(eb, cl)] = _js(describe_ending(ENDED_BY[eb], who))
+            out.append(text)
+        return out
+
+    def _narratives(self, lo: int, hi: int) -> list[str]:
+        """Each flow's ``narrative`` object ({en, zh}) as JSON text."""
+        ft, facts = self.ft, self.facts
+        by, segs = ft.side_bytes[lo:hi].tolist(), facts.data_segments[lo:hi].tolist()
+        counts = facts.counts[lo:hi][:, [c.bit for c in _STORY_CODES]].tolist()
+        max_dup = facts.max_dup[lo:hi].tolist()
+        med = facts.ack_rtt.median[lo:hi].tolist()
+        samples = facts.ack_rtt.samples[lo:hi].tolist()
+        start, end, irtt = ft.start[lo:hi].tolist(), ft.end[lo:hi].tolist(), ft.irtt[lo:hi].tolist()
+        out = []
+        for k, (rf, hs, eb) in enumerate(
+            zip(
+                ft.roles_from[lo:hi].tolist(),
+                ft.handshake[lo:hi].tolist(),
+                ft.ended_by[lo:hi].tolist(),
+                strict=True,
+            )
+        ):
+            re_, fast, spur, ooo, lost, zw, ka = counts[k]
+            en_end, zh_end = ENDINGS[ENDED_BY[eb]]
+            t0, t1, i = start[k], end[k], irtt[k]
+            en, zh = narrate(
+                Story(
+                    client=ft.endpoint(int(ft.client_ep[lo + k])),
+                    server=ft.endpoint(int(ft.server_ep[lo + k])),
+                    roles_from=ROLES_FROM[rf],
+                    handshake=HANDSHAKE[hs],
+                    irtt=None if i != i else i,
+                    bytes=(by[k][0], by[k][1]),
+                    segments=(segs[k][0], segs[k][1]),
+                    retrans=re_,
+                    fast=fast,
+                    spurious=spur,
+                    max_dup=max_dup[k],
+                    ooo=ooo,
+                    lost=lost,
+                    zero_window=zw,
+                    keep_alive=ka,
+                    rtt_median=None if med[k] != med[k] else med[k],
+                    rtt_samples=samples[k],
+                    ending_en=en_end,
+                    ending_zh=zh_end,
+                    duration=None if t0 != t0 or t1 != t1 else t1 - t0,
+                )
+            )
+            out.append(f'{{"en":{_str(en)},"zh":{_str(zh)}}}')
+        return out
 
 
 _STORY_CODES = (
@@ -239,98 +358,6 @@ _STORY_CODES = (
     Finding.ZERO_WINDOW,
     Finding.KEEP_ALIVE,
 )
-
-
-def _narrative_texts(ft: FlowTable, facts: Facts) -> list[str]:
-    """Each flow's ``narrative`` object ({en, zh}) as JSON text."""
-    by, segs = ft.side_bytes.tolist(), facts.data_segments.tolist()
-    counts = facts.counts[:, [c.bit for c in _STORY_CODES]].tolist()
-    max_dup = facts.max_dup.tolist()
-    med, samples = facts.ack_rtt.median.tolist(), facts.ack_rtt.samples.tolist()
-    start, end, irtt = ft.start.tolist(), ft.end.tolist(), ft.irtt.tolist()
-    out = []
-    for f, (rf, hs, eb) in enumerate(
-        zip(ft.roles_from.tolist(), ft.handshake.tolist(), ft.ended_by.tolist(), strict=True)
-    ):
-        re_, fast, spur, ooo, lost, zw, ka = counts[f]
-        en_end, zh_end = ENDINGS[ENDED_BY[eb]]
-        t0, t1, i = start[f], end[f], irtt[f]
-        en, zh = narrate(
-            Story(
-                client=ft.endpoint(int(ft.client_ep[f])),
-                server=ft.endpoint(int(ft.server_ep[f])),
-                roles_from=ROLES_FROM[rf],
-                handshake=HANDSHAKE[hs],
-                irtt=None if i != i else i,
-                bytes=(by[f][0], by[f][1]),
-                segments=(segs[f][0], segs[f][1]),
-                retrans=re_,
-                fast=fast,
-                spurious=spur,
-                max_dup=max_dup[f],
-                ooo=ooo,
-                lost=lost,
-                zero_window=zw,
-                keep_alive=ka,
-                rtt_median=None if med[f] != med[f] else med[f],
-                rtt_samples=samples[f],
-                ending_en=en_end,
-                ending_zh=zh_end,
-                duration=None if t0 != t0 or t1 != t1 else t1 - t0,
-            )
-        )
-        out.append(f'{{"en":{_str(en)},"zh":{_str(zh)}}}')
-    return out
-
-
-def summary_texts(ft: FlowTable, facts: Facts | None = None) -> list[str]:
-    """Every flow's summary JSON object as text, built from the flow table's columns.
-
-    Built as strings rather than dicts: with tens of thousands of connections this is the
-    difference between the JSON costing more than the analysis or not.
-    """
-    facts = facts or connection_facts(ft)
-    client, server = _endpoint_texts(ft, ft.client_ep), _endpoint_texts(ft, ft.server_ep)
-    sides = _side_texts(ft, facts, (client, server))
-    phases, endings, stories = _phase_texts(ft), _ending_texts(ft), _narrative_texts(ft, facts)
-    start, end = ft.start.tolist(), ft.end.tolist()
-    # float64 epoch seconds resolve about 0.2 µs: give the RTT in whole microseconds
-    irtt = [_float(round(v * 1000, 3)) for v in ft.irtt.tolist()]
-    by = ft.side_bytes.tolist()
-    count = np.diff(ft.bounds).tolist()
-    closers = ("null", '"client"', '"server"')
-    rtt, ts_rtt = _stats_texts(facts.ack_rtt), _stats_texts(facts.ts_rtt)
-    counts = facts.counts.tolist()
-    code_text = [f'"{c}":' for c in FINDING_CODES]
-    ecn_text = ('"none"', '"offered"', '"negotiated"')
-    ecn = facts.ecn.tolist()
-    states = [STATES[i] for i in facts.state.tolist()]
-    out = []
-    for f, (rf, hs, sc, eb, cl) in enumerate(
-        zip(
-            ft.roles_from.tolist(),
-            ft.handshake.tolist(),
-            ft.scaling.tolist(),
-            ft.ended_by.tolist(),
-            ft.closer.tolist(),
-            strict=True,
-        )
-    ):
-        t0, t1 = start[f], end[f]
-        duration = "null" if t0 != t0 or t1 != t1 else repr(t1 - t0)
-        found = ",".join(code_text[i] + str(k) for i, k in enumerate(counts[f]) if k)
-        out.append(
-            f'{{"id":{f + 1},"client":{client[f]},"server":{server[f]},'
-            f'"roles_from":"{ROLES_FROM[rf]}","packet_count":{count[f]},'
-            f'"bytes":{by[f][0] + by[f][1]},"start":{_float(t0)},"duration":{duration},'
-            f'"handshake":"{HANDSHAKE[hs]}","irtt_ms":{irtt[f]},"window_scaling":"{SCALING[sc]}",'
-            f'"state":"{states[f]}","history":"{facts.history[f]}",'
-            f'"rtt_ms":{rtt[f]},"ts_rtt_ms":{ts_rtt[f]},"ecn":{ecn_text[ecn[f]]},'
-            f'"findings":{{{found}}},'
-            f'"ended_by":"{ENDED_BY[eb]}","closer":{closers[cl + 1]},"ending":{endings[f]},'
-            f'"sides":{sides[f]},"narrative":{stories[f]},"phases":{phases[f]}}}'
-        )
-    return out
 
 
 def source_json(t: Trace) -> shapes.Source:
@@ -356,9 +383,8 @@ def write_json(analysis: Analysis, out: TextIO, *, summary: bool = False) -> Non
     ft = analysis.table
     facts = connection_facts(ft)
     out.write('{"source":' + _js(source_json(analysis.trace)) + ',"flows":[')
-    texts = summary_texts(ft, facts)
     nego = negotiation_columns(ft, facts, 0, ft.count)
-    for i, text in enumerate(texts):
+    for i, text in enumerate(Summaries(ft, facts)):
         if i:
             out.write(",")
         if summary:

@@ -12,6 +12,7 @@ from typing import BinaryIO
 import numpy as np
 
 from app.decode.model.errors import UnsupportedInput
+from app.decode.model.memory import trim_heap
 from app.decode.model.packet import Notice, Packet
 from app.decode.model.table import Columns, HostBook, PacketTable, concat, packet_columns
 from app.decode.model.trace import Trace
@@ -96,9 +97,11 @@ def read_capture(
         )
     for lt in unknown:
         warnings.append(Notice(None, f"frames of link type {lt} were not decoded"))
+    cols = concat(parts)
+    trim_heap()
     table = PacketTable(
         cf.kind,
-        concat(parts),
+        cols,
         book.hosts,
         opt_bytes=b"".join(blobs),
         objects=objects,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from app.decode.model.errors import NoPackets
-from app.decode.model.gcpause import paused_gc
+from app.decode.model.memory import paused_gc
 from app.decode.model.options import BY_LABEL, Kind, Options
 from app.decode.model.packet import (
     ACK,
