@@ -1,22 +1,20 @@
 """The stored form of an analysis: column chunks.
 
-A chunk is numpy's ``.npz`` layout (one ``.npy`` member per column; numbers only, read back
-with ``allow_pickle=False``) plus one JSON member for what is not a number, compressed with
-zstd.  A session's analysis is cut into chunks so that a page reads what it shows:
+A chunk is a JSON header (each column's name, dtype, shape and byte range, and whatever is
+not a number) followed by the columns' bytes, compressed with zstd (``pack``).  A session's analysis is cut into chunks so that a page reads what it shows:
 
 - ``p`` chunks hold ``PACKET_CHUNK`` consecutive positions (flow order: connection by
   connection, capture order inside one) with every per-packet column: the packet table's
   and the analysis's.  A window of one connection is one or two chunks.
 - ``f`` chunks hold ``FLOW_CHUNK`` connections' columns and their summary JSON texts,
-  exactly as ``tcpladder explain --json`` writes them (the negotiation is made from the
-  columns when it is read).
+  exactly as ``tcpladder explain --json`` writes them but for the narrative and the
+  negotiation, which are made from the columns when they are read.
 - ``r`` chunks map packet numbers (table rows) to positions, for the packet detail view.
 - ``m`` (meta: hosts, link types, sizes) and ``s`` (the JSON ``source`` object), one each.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import zlib
 from collections.abc import Iterator
@@ -28,7 +26,7 @@ import zstandard
 
 from app.decode import Analysis
 from app.decode.analysis.flows import FlowTable
-from app.decode.export.document import Summaries, negotiation_columns, source_json
+from app.decode.export.document import Summaries, negotiation_columns, source_json, story_columns
 from app.decode.model.packet import packet_from_record, packet_record
 from app.decode.model.table import PacketTable
 
@@ -37,9 +35,8 @@ FLOW_CHUNK = 512
 ROW_CHUNK = 65536
 FORMAT = 2  # schema_version of sessions stored as chunks (1: one JSON document)
 
-_JSON = "__json__"
 _OPTS = "__opt_bytes__"
-_Z = zstandard.ZstdCompressor(level=3)
+_Z = zstandard.ZstdCompressor(level=1)
 _U = zstandard.ZstdDecompressor()
 Cols = dict[str, npt.NDArray[Any]]
 
@@ -57,29 +54,40 @@ def decompress_input(blob: bytes) -> bytes:
 
 
 def pack(cols: Cols, extra: dict[str, Any] | None = None) -> bytes:
-    buf = io.BytesIO()
-    arrays = dict(cols)
-    if extra is not None:
-        text = json.dumps(extra, ensure_ascii=False, separators=(",", ":")).encode()
-        arrays[_JSON] = np.frombuffer(text, np.uint8)
-    savez: Any = np.savez  # numpy's stub reads **arrays as its allow_pickle flag
-    savez(buf, **arrays)
-    return bytes(_Z.compress(buf.getvalue()))
+    """Columns and a JSON object as one zstd frame: a little-endian u32 header length, the
+    JSON header (each column's name, dtype, shape and byte range, and ``extra``), then the
+    columns' bytes.  Numbers only: nothing is unpickled when it is read back."""
+    layout = []
+    at = 0
+    for name, a in cols.items():
+        a = np.ascontiguousarray(a)
+        cols[name] = a
+        layout.append([name, a.dtype.str, list(a.shape), at, a.nbytes])
+        at += a.nbytes
+    head = json.dumps(
+        {"columns": layout, "extra": extra or {}}, ensure_ascii=False, separators=(",", ":")
+    ).encode()
+    body = b"".join([len(head).to_bytes(4, "little"), head, *(a.data for a in cols.values())])
+    return bytes(_Z.compress(body))
 
 
 def unpack(data: bytes) -> tuple[Cols, dict[str, Any]]:
     raw = _U.decompress(data)
-    with np.load(io.BytesIO(raw), allow_pickle=False) as z:
-        cols = {name: z[name] for name in z.files}
-    blob = cols.pop(_JSON, None)
-    extra: dict[str, Any] = json.loads(blob.tobytes()) if blob is not None else {}
+    size = int.from_bytes(raw[:4], "little")
+    head = json.loads(raw[4 : 4 + size])
+    base = 4 + size
+    cols: Cols = {}
+    for name, dtype, shape, at, nbytes in head["columns"]:
+        buf = raw[base + at : base + at + nbytes]
+        cols[name] = np.frombuffer(buf, dtype=np.dtype(dtype)).reshape(shape)
+    extra: dict[str, Any] = head["extra"]
     return cols, extra
 
 
 def pack_positions(part: PacketTable) -> bytes:
     """A slice of positions (``FlowTable.positions``) with its option bytes, kept packet
     objects and capture comments."""
-    cols = dict(part.cols)
+    cols: Cols = dict(part.cols)
     cols[_OPTS] = np.frombuffer(part.opt_bytes, np.uint8)
     extra = {
         "objects": {str(i): packet_record(p) for i, p in part.objects.items()},
@@ -125,8 +133,10 @@ def chunks(analysis: Analysis) -> Iterator[tuple[str, int, bytes]]:
     summaries = Summaries(ft, facts)
     for k, lo in enumerate(range(0, ft.count, FLOW_CHUNK)):
         hi = min(lo + FLOW_CHUNK, ft.count)
-        extra = {"summaries": summaries.texts(lo, hi)}
-        yield "f", k, pack(negotiation_columns(ft, facts, lo, hi), extra)
+        heads, tails = summaries.halves(lo, hi, narrative=False)
+        cols = negotiation_columns(ft, facts, lo, hi)
+        cols.update(story_columns(ft, facts, lo, hi))
+        yield "f", k, pack(cols, {"heads": heads, "tails": tails})
     n = len(ft.order)
     for k, lo in enumerate(range(0, n, PACKET_CHUNK)):
         yield "p", k, pack_positions(ft.positions(lo, min(lo + PACKET_CHUNK, n)))

@@ -44,7 +44,7 @@ from app.decode import Analysis, Limits, analyse, read_input
 from app.decode.analysis.flows import Flow, flow_meta, window_flow
 from app.decode.explain.detail import Detail, packet_detail
 from app.decode.export import shapes
-from app.decode.export.document import negotiation_json, packets_json
+from app.decode.export.document import narrative_json, negotiation_json, packets_json
 from app.decode.model.errors import Forbidden, NotFound
 from app.decode.model.memory import paused_gc
 from app.decode.model.table import PacketTable
@@ -270,8 +270,19 @@ class Store:
         return out
 
     def _flow_chunk(self, sid: str, k: int) -> tuple[dict[str, Any], list[str]]:
-        cols, extra = unpack(self._chunk(sid, "f", k))
-        return cols, extra["summaries"]
+        """A chunk of connections: their columns and their summary JSON texts."""
+        return self._summaries(unpack(self._chunk(sid, "f", k)), self.meta(sid).hosts)
+
+    @staticmethod
+    def _summaries(
+        got: tuple[dict[str, Any], dict[str, Any]], hosts: list[str]
+    ) -> tuple[dict[str, Any], list[str]]:
+        cols, extra = got
+        texts = [
+            head + narrative_json(cols, i, hosts) + tail
+            for i, (head, tail) in enumerate(zip(extra["heads"], extra["tails"], strict=True))
+        ]
+        return cols, texts
 
     def flows(self, sid: str, start: int = 0, count: int = 1000) -> list[dict[str, Any]]:
         """Connection summaries ``start:start+count`` (0-based), as in the JSON."""
@@ -283,10 +294,10 @@ class Store:
         got = self._chunks(sid, "f", ks)
         out: list[dict[str, Any]] = []
         for k in ks:
-            _, extra = unpack(got[k])
+            _, texts = self._summaries(unpack(got[k]), m.hosts)
             first = k * m.flow_chunk
-            a, b = max(start - first, 0), min(stop - first, len(extra["summaries"]))
-            out.extend(json.loads(t) for t in extra["summaries"][a:b])
+            a, b = max(start - first, 0), min(stop - first, len(texts))
+            out.extend(json.loads(t) for t in texts[a:b])
         return out
 
     def flow_summary(self, sid: str, flow_id: int) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from app.decode.analysis.flows import (
     SCALING,
     Flow,
     FlowTable,
+    endpoint_text,
 )
 from app.decode.analysis.result import Analysis
 from app.decode.explain.fields import ENDINGS, PHASES, describe_ending
@@ -189,11 +190,19 @@ class Summaries:
 
     def texts(self, lo: int, hi: int) -> list[str]:
         """The summaries of flows ``lo:hi`` (0-based)."""
+        heads, tails = self.halves(lo, hi, narrative=True)
+        return [h + t for h, t in zip(heads, tails, strict=True)]
+
+    def halves(self, lo: int, hi: int, *, narrative: bool) -> tuple[list[str], list[str]]:
+        """The summaries of flows ``lo:hi`` cut after ``"narrative":`` (included in the
+        first half only when ``narrative``): a stored session makes the narrative of a
+        connection from its columns (``narrative_json``) when it is read."""
         ft, facts = self.ft, self.facts
         client = self._endpoints(ft.client_ep[lo:hi])
         server = self._endpoints(ft.server_ep[lo:hi])
         sides = self._sides(lo, hi, (client, server))
-        phases, stories = self._phases(lo, hi), self._narratives(lo, hi)
+        phases = self._phases(lo, hi)
+        stories = self._narratives(lo, hi) if narrative else [""] * (hi - lo)
         start, end = ft.start[lo:hi].tolist(), ft.end[lo:hi].tolist()
         # float64 epoch seconds resolve about 0.2 µs: give the RTT in whole microseconds
         irtt = [_float(round(v * 1000, 3)) for v in ft.irtt[lo:hi].tolist()]
@@ -209,7 +218,7 @@ class Summaries:
         states = [STATES[i] for i in facts.state[lo:hi].tolist()]
         history = facts.history[lo:hi]
         endings = self._endings(lo, hi)
-        out = []
+        heads, tails = [], []
         for k, (rf, hs, sc, eb, cl) in enumerate(
             zip(
                 ft.roles_from[lo:hi].tolist(),
@@ -223,7 +232,7 @@ class Summaries:
             t0, t1 = start[k], end[k]
             duration = "null" if t0 != t0 or t1 != t1 else repr(t1 - t0)
             found = ",".join(code_text[i] + str(x) for i, x in enumerate(counts[k]) if x)
-            out.append(
+            heads.append(
                 f'{{"id":{lo + k + 1},"client":{client[k]},"server":{server[k]},'
                 f'"roles_from":"{ROLES_FROM[rf]}","packet_count":{count[k]},'
                 f'"bytes":{by[k][0] + by[k][1]},"start":{_float(t0)},"duration":{duration},'
@@ -233,9 +242,10 @@ class Summaries:
                 f'"rtt_ms":{rtt[k]},"ts_rtt_ms":{ts_rtt[k]},"ecn":{ecn_text[ecn[k]]},'
                 f'"findings":{{{found}}},'
                 f'"ended_by":"{ENDED_BY[eb]}","closer":{closers[cl + 1]},"ending":{endings[k]},'
-                f'"sides":{sides[k]},"narrative":{stories[k]},"phases":{phases[k]}}}'
+                f'"sides":{sides[k]},"narrative":{stories[k]}'
             )
-        return out
+            tails.append(f',"phases":{phases[k]}}}')
+        return heads, tails
 
     def _endpoints(self, eps: npt.NDArray[np.int64]) -> list[str]:
         """JSON strings of endpoints ("host:port"), each host formatted once."""
@@ -302,51 +312,63 @@ class Summaries:
 
     def _narratives(self, lo: int, hi: int) -> list[str]:
         """Each flow's ``narrative`` object ({en, zh}) as JSON text."""
-        ft, facts = self.ft, self.facts
-        by, segs = ft.side_bytes[lo:hi].tolist(), facts.data_segments[lo:hi].tolist()
-        counts = facts.counts[lo:hi][:, [c.bit for c in _STORY_CODES]].tolist()
-        max_dup = facts.max_dup[lo:hi].tolist()
-        med = facts.ack_rtt.median[lo:hi].tolist()
-        samples = facts.ack_rtt.samples[lo:hi].tolist()
-        start, end, irtt = ft.start[lo:hi].tolist(), ft.end[lo:hi].tolist(), ft.irtt[lo:hi].tolist()
-        out = []
-        for k, (rf, hs, eb) in enumerate(
-            zip(
-                ft.roles_from[lo:hi].tolist(),
-                ft.handshake[lo:hi].tolist(),
-                ft.ended_by[lo:hi].tolist(),
-                strict=True,
-            )
-        ):
-            re_, fast, spur, ooo, lost, zw, ka = counts[k]
-            en_end, zh_end = ENDINGS[ENDED_BY[eb]]
-            t0, t1, i = start[k], end[k], irtt[k]
-            en, zh = narrate(
-                Story(
-                    client=ft.endpoint(int(ft.client_ep[lo + k])),
-                    server=ft.endpoint(int(ft.server_ep[lo + k])),
-                    roles_from=ROLES_FROM[rf],
-                    handshake=HANDSHAKE[hs],
-                    irtt=None if i != i else i,
-                    bytes=(by[k][0], by[k][1]),
-                    segments=(segs[k][0], segs[k][1]),
-                    retrans=re_,
-                    fast=fast,
-                    spurious=spur,
-                    max_dup=max_dup[k],
-                    ooo=ooo,
-                    lost=lost,
-                    zero_window=zw,
-                    keep_alive=ka,
-                    rtt_median=None if med[k] != med[k] else med[k],
-                    rtt_samples=samples[k],
-                    ending_en=en_end,
-                    ending_zh=zh_end,
-                    duration=None if t0 != t0 or t1 != t1 else t1 - t0,
-                )
-            )
-            out.append(f'{{"en":{_str(en)},"zh":{_str(zh)}}}')
-        return out
+        cols = story_columns(self.ft, self.facts, lo, hi)
+        return [narrative_json(cols, k, self.ft.table.hosts) for k in range(hi - lo)]
+
+
+def story_columns(ft: FlowTable, facts: Facts, lo: int, hi: int) -> Columns:
+    """Connections ``lo:hi`` as the columns ``narrative_json`` reads."""
+    return {
+        "client_ep": ft.client_ep[lo:hi],
+        "server_ep": ft.server_ep[lo:hi],
+        "roles_from": ft.roles_from[lo:hi],
+        "handshake": ft.handshake[lo:hi],
+        "irtt": ft.irtt[lo:hi],
+        "side_bytes": ft.side_bytes[lo:hi],
+        "data_segments": facts.data_segments[lo:hi],
+        "story_counts": facts.counts[lo:hi][:, [c.bit for c in _STORY_CODES]],
+        "max_dup": facts.max_dup[lo:hi],
+        "rtt_median": facts.ack_rtt.median[lo:hi],
+        "rtt_samples": facts.ack_rtt.samples[lo:hi],
+        "ended_by": ft.ended_by[lo:hi],
+        "start": ft.start[lo:hi],
+        "end": ft.end[lo:hi],
+    }
+
+
+def narrative_json(cols: Columns, k: int, hosts: list[str]) -> str:
+    """Connection ``k``'s ``narrative`` object ({en, zh}) as JSON text, from
+    ``story_columns``."""
+    by, segs = cols["side_bytes"][k].tolist(), cols["data_segments"][k].tolist()
+    re_, fast, spur, ooo, lost, zw, ka = cols["story_counts"][k].tolist()
+    en_end, zh_end = ENDINGS[ENDED_BY[int(cols["ended_by"][k])]]
+    t0, t1 = float(cols["start"][k]), float(cols["end"][k])
+    i, med = float(cols["irtt"][k]), float(cols["rtt_median"][k])
+    en, zh = narrate(
+        Story(
+            client=endpoint_text(hosts, int(cols["client_ep"][k])),
+            server=endpoint_text(hosts, int(cols["server_ep"][k])),
+            roles_from=ROLES_FROM[int(cols["roles_from"][k])],
+            handshake=HANDSHAKE[int(cols["handshake"][k])],
+            irtt=None if i != i else i,
+            bytes=(by[0], by[1]),
+            segments=(segs[0], segs[1]),
+            retrans=re_,
+            fast=fast,
+            spurious=spur,
+            max_dup=int(cols["max_dup"][k]),
+            ooo=ooo,
+            lost=lost,
+            zero_window=zw,
+            keep_alive=ka,
+            rtt_median=None if med != med else med,
+            rtt_samples=int(cols["rtt_samples"][k]),
+            ending_en=en_end,
+            ending_zh=zh_end,
+            duration=None if t0 != t0 or t1 != t1 else t1 - t0,
+        )
+    )
+    return f'{{"en":{_str(en)},"zh":{_str(zh)}}}'
 
 
 _STORY_CODES = (
