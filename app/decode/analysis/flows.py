@@ -563,11 +563,12 @@ class FlowTable:
         cols = {name: a[rows] for name, a in t.cols.items()}
         starts, sizes = cols["opt_start"].astype(np.int64), cols["opt_len"].astype(np.int64)
         have = (starts >= 0) & (sizes > 0)
-        blob = b"".join(
-            t.opt_bytes[a : a + b] if h else b""
-            for a, b, h in zip(starts.tolist(), sizes.tolist(), have.tolist(), strict=True)
-        )
-        new_start = np.concatenate([[0], np.cumsum(np.where(have, sizes, 0))[:-1]])
+        sizes = np.where(have, sizes, 0)
+        new_start = np.zeros(len(rows), np.int64)
+        np.cumsum(sizes[:-1], out=new_start[1:])
+        total = int(sizes.sum())
+        at = np.repeat(starts - new_start, sizes) + np.arange(total)  # one gather for all
+        blob = np.frombuffer(t.opt_bytes, np.uint8)[at].tobytes() if total else b""
         cols["opt_start"] = np.where(have, new_start, cols["opt_start"]).astype(np.int64)
         sa, nb = self.seq, self.numbering
         acked = sa.acked[lo:hi]
