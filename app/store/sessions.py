@@ -44,7 +44,12 @@ from app.decode import Analysis, Limits, analyse, read_input
 from app.decode.analysis.flows import Flow, flow_meta, window_flow
 from app.decode.explain.detail import Detail, packet_detail
 from app.decode.export import shapes
-from app.decode.export.document import narrative_json, negotiation_json, packets_json
+from app.decode.export.document import (
+    PacketBlocks,
+    narrative_json,
+    negotiation_json,
+    packets_json,
+)
 from app.decode.model.errors import Forbidden, NotFound
 from app.decode.model.memory import paused_gc
 from app.decode.model.table import PacketTable
@@ -358,6 +363,9 @@ class Store:
         m = self.meta(sid)
         yield '{"source":' + _compact(self.source(sid)) + ',"flows":['
         cache: dict[int, PacketTable] = {}
+        blocks = PacketBlocks(
+            lambda a, b: self._positions(sid, m, a, b, cache), m.packet_count, m.packet_chunk
+        )
         for k in range((m.flow_count + m.flow_chunk - 1) // m.flow_chunk):
             cols, summaries = self._flow_chunk(sid, k)
             for i, text in enumerate(summaries):
@@ -370,14 +378,7 @@ class Store:
                     sep + text[:-1] + ',"negotiation":' + negotiation_json(cols, i) + ',"packets":['
                 )
                 first, count = int(cols["first_pos"][i]), int(cols["count"][i])
-                for a in range(0, count, STREAM_STEP):
-                    b = min(a + STREAM_STEP, count)
-                    part = self._positions(sid, m, first + a, first + b, cache)
-                    flow = window_flow(part, flow_meta(cols, i, m.hosts, fid))
-                    text_part = json.dumps(
-                        packets_json(flow), ensure_ascii=False, separators=(",", ":")
-                    )[1:-1]
-                    yield ("," if a else "") + text_part
+                yield from blocks.flow(first, first + count)
                 yield "]}"
         yield "]}"
 

@@ -63,3 +63,18 @@ def test_summaries_block_by_block_equal_all_at_once(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(Summaries, "BLOCK", 1)
     assert list(Summaries(ft)) == whole
     assert Summaries(ft).texts(1, 2) == whole[1:2]
+
+
+@pytest.mark.parametrize("path", INPUTS, ids=lambda p: p.name)
+def test_packet_texts_from_columns_equal_the_object_path(path: Path) -> None:
+    """The columnar packet serialiser writes the same bytes as ``packets_json``."""
+    from app.decode.export.document import packet_texts, packets_json
+
+    ft = analyse(read_input(path.read_bytes())).table
+    for f in range(ft.count):
+        lo, hi = int(ft.bounds[f]), int(ft.bounds[f + 1])
+        objects = [
+            json.dumps(p, ensure_ascii=False, separators=(",", ":"))
+            for p in packets_json(ft.flow(f))
+        ]
+        assert packet_texts(ft.positions(lo, hi)) == objects

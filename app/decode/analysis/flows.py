@@ -139,41 +139,42 @@ def _real(v: float) -> float | None:
 def window_flow(part: PacketTable, meta: Flow) -> Flow:
     """``meta`` (a Flow without packets) filled with the packets of ``part``: a slice of
     the per-position columns (packet table and analysis), one row per packet shown."""
-    c = part.cols
-    packets: list[Packet] = []
-    infos: list[PacketInfo] = []
-    for i in range(len(part)):
-        p = part.packet(i)
-        bits = int(c["findings"][i])
-        p.findings = [code for k, code in enumerate(FINDING_CODES) if bits >> k & 1]
-        shown = int(c["seq_shown"][i])
-        if p.seq is None and shown >= 0:
-            p.seq = shown
-        p.seq_inferred = bool(c["seq_inferred"][i])
-        p.rel_seq = _num(int(c["rel_seq"][i]))
-        p.rel_ack = _num(int(c["rel_ack"][i]))
-        acked, echo = int(c["acked_row"][i]), int(c["echo_row"][i])
-        packets.append(p)
-        infos.append(
-            PacketInfo(
-                direction=Direction(int(c["dir"][i])).text,
-                phase=PHASE_NAMES[int(c["phase"][i])],
-                eff_win=_num(int(c["eff_win"][i])),
-                scale=SCALE_NAMES[int(c["scale"][i])],
-                shift=_num(int(c["shift"][i])),
-                echo_of=None if echo < 0 else echo + 1,
-                echo_rtt=_real(float(c["echo_rtt"][i])),
-                ts_ticks=_num(int(c["ts_ticks"][i])),
-                ts_elapsed=_real(float(c["ts_elapsed"][i])),
-                dup_ack=int(c["dup_ack"][i]) or None,
-                acks=None if acked < 0 else acked + 1,
-                ack_rtt=_real(float(c["ack_rtt"][i])),
-                ts_rtt=_real(float(c["ts_rtt"][i])),
-                in_flight=_num(int(c["in_flight"][i])),
-            )
-        )
-    meta.packets, meta.info = packets, infos
+    pairs = [row_objects(part, i) for i in range(len(part))]
+    meta.packets = [p for p, _ in pairs]
+    meta.info = [info for _, info in pairs]
     return meta
+
+
+def row_objects(part: PacketTable, i: int) -> tuple[Packet, PacketInfo]:
+    """Row ``i`` of a slice of positions as the packet and what it means in its flow."""
+    c = part.cols
+    p = part.packet(i)
+    bits = int(c["findings"][i])
+    p.findings = [code for k, code in enumerate(FINDING_CODES) if bits >> k & 1]
+    shown = int(c["seq_shown"][i])
+    if p.seq is None and shown >= 0:
+        p.seq = shown
+    p.seq_inferred = bool(c["seq_inferred"][i])
+    p.rel_seq = _num(int(c["rel_seq"][i]))
+    p.rel_ack = _num(int(c["rel_ack"][i]))
+    acked, echo = int(c["acked_row"][i]), int(c["echo_row"][i])
+    info = PacketInfo(
+        direction=Direction(int(c["dir"][i])).text,
+        phase=PHASE_NAMES[int(c["phase"][i])],
+        eff_win=_num(int(c["eff_win"][i])),
+        scale=SCALE_NAMES[int(c["scale"][i])],
+        shift=_num(int(c["shift"][i])),
+        echo_of=None if echo < 0 else echo + 1,
+        echo_rtt=_real(float(c["echo_rtt"][i])),
+        ts_ticks=_num(int(c["ts_ticks"][i])),
+        ts_elapsed=_real(float(c["ts_elapsed"][i])),
+        dup_ack=int(c["dup_ack"][i]) or None,
+        acks=None if acked < 0 else acked + 1,
+        ack_rtt=_real(float(c["ack_rtt"][i])),
+        ts_rtt=_real(float(c["ts_rtt"][i])),
+        in_flight=_num(int(c["in_flight"][i])),
+    )
+    return p, info
 
 
 I64 = npt.NDArray[np.int64]

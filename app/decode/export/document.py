@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from json.encoder import encode_basestring
 from typing import Any, Literal, TextIO, cast
 
@@ -20,14 +20,18 @@ from app.decode.analysis.flows import (
     SCALING,
     Flow,
     FlowTable,
+    Side,
     endpoint_text,
+    row_objects,
 )
 from app.decode.analysis.result import Analysis
 from app.decode.explain.fields import ENDINGS, PHASES, describe_ending
 from app.decode.explain.narrative import TFO_NAMES, Story, narrate, negotiation
 from app.decode.export import shapes
 from app.decode.model.codes import FINDING_CODES, Finding
-from app.decode.model.table import Columns
+from app.decode.model.codes import Direction as DirectionCode
+from app.decode.model.packet import ACK, flags_to_letters, format_endpoint
+from app.decode.model.table import Columns, PacketTable
 from app.decode.model.trace import Trace
 
 # The model keeps these as plain strings; the document's shapes name their values.
@@ -86,6 +90,142 @@ def packets_json(flow: Flow) -> list[shapes.Packet]:
     ]
 
 
+def packet_texts(part: PacketTable) -> list[str]:
+    """``packets_json`` of a slice of positions (``FlowTable.positions``) as JSON texts,
+    written from the columns.  Rows whose packet was kept as an object (pasted text, Scapy's
+    frames), carries SACK blocks or a malformed option go through ``packets_json``; the
+    test suite and scripts/compare-outputs hold both paths to the same bytes."""
+    c, n = part.cols, len(part)
+    if not n:
+        return []
+    flags = c["flags"].tolist()
+    slow = set(part.objects) | set(np.flatnonzero(c["sack"] | c["bad_opt"]).tolist())
+    ack = np.where(c["flags"] & ACK, c["ack"], -1)
+    ints = {
+        name: _int_texts(a)
+        for name, a in (
+            ("seq", c["seq_shown"]),
+            ("ack", ack),
+            ("rel_seq", c["rel_seq"]),
+            ("rel_ack", c["rel_ack"]),
+            ("len", c["length"]),
+            ("win", c["win"]),
+            ("mss", c["mss"]),
+            ("wscale", c["wscale"]),
+            ("ts_val", c["ts_val"]),
+            ("ts_ecr", c["ts_ecr"]),
+            ("eff_win", c["eff_win"]),
+            ("bytes_in_flight", c["in_flight"]),
+            ("frame", c["frame"]),
+        )
+    }
+    plus_one = {
+        name: _int_texts(np.where(a >= 0, a + 1, -1))
+        for name, a in (("ts_echo_of", c["echo_row"]), ("acks", c["acked_row"]))
+    }
+    dup = _int_texts(np.where(c["dup_ack"] > 0, c["dup_ack"], -1))
+    times = c["time"].tolist()
+    ack_rtt, ts_rtt = c["ack_rtt"].tolist(), c["ts_rtt"].tolist()
+    rows = (c["row"] + 1).tolist()
+    src = _endpoint_list(part, c["src"], c["sport"])
+    dst = _endpoint_list(part, c["dst"], c["dport"])
+    sackok, inferred = c["sackok"].tolist(), c["seq_inferred"].tolist()
+    trunc, dirs, phases = c["truncated"].tolist(), c["dir"].tolist(), c["phase"].tolist()
+    found = _findings_texts(c["findings"])
+    out = []
+    for i in range(n):
+        if i in slow:
+            p, info = row_objects(part, i)
+            one = Flow(0, Side(""), Side(""), [p], [info])
+            out.append(_js(packets_json(one)[0]))
+            continue
+        comments = ",".join(
+            f'{{"line":0,"text":{_js(t)},"position":"before"}}' for t in part.comments.get(i, ())
+        )
+        out.append(
+            f'{{"n":{rows[i]},"time":{_float(times[i])},"src":{src[i]},"dst":{dst[i]},'
+            f'"flags":"{_LETTERS[flags[i]]}","seq":{ints["seq"][i]},"ack":{ints["ack"][i]},'
+            f'"rel_seq":{ints["rel_seq"][i]},"rel_ack":{ints["rel_ack"][i]},'
+            f'"len":{ints["len"][i]},"win":{ints["win"][i]},'
+            f'"options":{{"mss":{ints["mss"][i]},"wscale":{ints["wscale"][i]},'
+            f'"sack_perm":{_BOOL[sackok[i]]},"ts_val":{ints["ts_val"][i]},'
+            f'"ts_ecr":{ints["ts_ecr"][i]},"sack":[]}},'
+            f'"findings":{found[i]},"seq_inferred":{_BOOL[inferred[i]]},'
+            f'"eff_win":{ints["eff_win"][i]},"direction":"{_DIRS[dirs[i]]}",'
+            f'"phase":"{PHASE_NAMES[phases[i]]}","ts_echo_of":{plus_one["ts_echo_of"][i]},'
+            f'"dup_ack":{dup[i]},"acks":{plus_one["acks"][i]},'
+            f'"ack_rtt_ms":{_ms_text(ack_rtt[i])},"ts_rtt_ms":{_ms_text(ts_rtt[i])},'
+            f'"bytes_in_flight":{ints["bytes_in_flight"][i]},"line":null,'
+            f'"frame":{ints["frame"][i]},"truncated":{_BOOL[trunc[i]]},"annotation":null,'
+            f'"comments":[{comments}]}}'
+        )
+    return out
+
+
+class PacketBlocks:
+    """The ``packets`` texts of flows taken in position order, made a block of positions at
+    a time (small flows share a block; a big one is made in blocks of its own), so a
+    capture of many small connections costs as little as one of a few big ones.
+    ``positions(a, b)`` gives positions ``a:b`` as a table (``FlowTable.positions`` or a
+    stored session's chunks)."""
+
+    def __init__(
+        self, positions: Callable[[int, int], PacketTable], total: int, block: int = 4096
+    ) -> None:
+        self.positions, self.total, self.block = positions, total, block
+        self.lo = self.hi = 0
+        self.texts: list[str] = []
+
+    def flow(self, lo: int, hi: int) -> Iterator[str]:
+        """Pieces of the JSON list's inside for positions ``lo:hi`` (one flow)."""
+        if hi - lo > self.block:
+            for a in range(lo, hi, self.block):
+                texts = packet_texts(self.positions(a, min(a + self.block, hi)))
+                yield ("," if a > lo else "") + ",".join(texts)
+            return
+        if not (self.lo <= lo and hi <= self.hi):
+            self.lo, self.hi = lo, min(max(hi, lo + self.block), self.total)
+            self.texts = packet_texts(self.positions(self.lo, self.hi))
+        yield ",".join(self.texts[lo - self.lo : hi - self.lo])
+
+
+_LETTERS = [flags_to_letters(f) for f in range(1 << 9)]
+_DIRS = DirectionCode.texts()
+
+
+def _ms_text(seconds: float) -> str:
+    return "null" if seconds != seconds else repr(round(seconds * 1000, 3))
+
+
+def _findings_texts(bits: npt.NDArray[np.int32]) -> list[str]:
+    """JSON lists of finding codes, made once per distinct set."""
+    cache: dict[int, str] = {}
+    out = []
+    for b in bits.tolist():
+        text = cache.get(b)
+        if text is None:
+            codes = [code for k, code in enumerate(FINDING_CODES) if b >> k & 1]
+            text = cache[b] = _js(codes)
+        out.append(text)
+    return out
+
+
+def _endpoint_list(
+    part: PacketTable, hosts: npt.NDArray[Any], ports: npt.NDArray[Any]
+) -> list[str]:
+    """JSON strings "host:port" of many rows, each distinct endpoint formatted once."""
+    cache: dict[tuple[int, int], str] = {}
+    out = []
+    for h, port in zip(hosts.tolist(), ports.tolist(), strict=True):
+        text = cache.get((h, port))
+        if text is None:
+            text = cache[(h, port)] = _js(
+                format_endpoint(part.hosts[h], None if port < 0 else port)
+            )
+        out.append(text)
+    return out
+
+
 def _ms_or_none(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 3)
 
@@ -103,6 +243,11 @@ def _texts(values: npt.NDArray[np.int64]) -> list[list[str]]:
     out[values < 0] = "null"
     texts: list[list[str]] = out.tolist()
     return texts
+
+
+def _int_texts(values: npt.NDArray[Any]) -> list[str]:
+    """JSON texts of a 1-D integer column, -1 (unknown) as null."""
+    return [str(v) if v >= 0 else "null" for v in values.tolist()]
 
 
 _PLAIN_HOST = re.compile(r"[\w.:%-]+\Z")
@@ -406,13 +551,15 @@ def write_json(analysis: Analysis, out: TextIO, *, summary: bool = False) -> Non
     facts = connection_facts(ft)
     out.write('{"source":' + _js(source_json(analysis.trace)) + ',"flows":[')
     nego = negotiation_columns(ft, facts, 0, ft.count)
+    blocks = PacketBlocks(ft.positions, len(ft.order))
     for i, text in enumerate(Summaries(ft, facts)):
         if i:
             out.write(",")
         if summary:
             out.write(text)
         else:
-            packets = packets_json(ft.flow(i))
-            out.write(text[:-1] + ',"negotiation":' + negotiation_json(nego, i))
-            out.write(',"packets":' + _js(packets) + "}")
+            out.write(text[:-1] + ',"negotiation":' + negotiation_json(nego, i) + ',"packets":[')
+            for piece in blocks.flow(int(ft.bounds[i]), int(ft.bounds[i + 1])):
+                out.write(piece)
+            out.write("]}")
     out.write("]}")
