@@ -57,7 +57,6 @@ from app.decode.model.table import PacketTable
 from .columns import FORMAT, chunks, compress_input, decompress_input, unpack, unpack_positions
 
 ID_BYTES = 18  # 144 random bits, base64url: 24 characters
-STREAM_STEP = 4096  # packets made into objects at a time while streaming
 
 metadata = MetaData()
 sessions = Table(
