@@ -357,8 +357,19 @@ class Store:
         return packets_json(self.window(sid, flow_id, start, count))
 
     def stream_json(self, sid: str, *, summary: bool = False) -> Iterator[str]:
-        """The document ``tcpladder explain --json`` writes, piece by piece: the chunks are
-        read once each, in order."""
+        """The document ``tcpladder explain --json`` writes, in pieces of about 256 KB: the
+        chunks are read once each, in order."""
+        buf: list[str] = []
+        size = 0
+        for piece in self._json_pieces(sid, summary=summary):
+            buf.append(piece)
+            size += len(piece)
+            if size >= 1 << 18:
+                yield "".join(buf)
+                buf, size = [], 0
+        yield "".join(buf)
+
+    def _json_pieces(self, sid: str, *, summary: bool) -> Iterator[str]:
         m = self.meta(sid)
         yield '{"source":' + _compact(self.source(sid)) + ',"flows":['
         cache: dict[int, PacketTable] = {}
