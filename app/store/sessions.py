@@ -49,6 +49,7 @@ from app.decode.export.document import (
     narrative_json,
     negotiation_json,
     packets_json,
+    story_lists,
 )
 from app.decode.model.errors import Forbidden, NotFound
 from app.decode.model.memory import paused_gc
@@ -282,8 +283,9 @@ class Store:
         got: tuple[dict[str, Any], dict[str, Any]], hosts: list[str]
     ) -> tuple[dict[str, Any], list[str]]:
         cols, extra = got
+        lists = story_lists(cols)
         texts = [
-            head + narrative_json(cols, i, hosts) + tail
+            head + narrative_json(lists, i, hosts) + tail
             for i, (head, tail) in enumerate(zip(extra["heads"], extra["tails"], strict=True))
         ]
         return cols, texts

@@ -457,8 +457,31 @@ class Summaries:
 
     def _narratives(self, lo: int, hi: int) -> list[str]:
         """Each flow's ``narrative`` object ({en, zh}) as JSON text."""
-        cols = story_columns(self.ft, self.facts, lo, hi)
-        return [narrative_json(cols, k, self.ft.table.hosts) for k in range(hi - lo)]
+        lists = story_lists(story_columns(self.ft, self.facts, lo, hi))
+        return [narrative_json(lists, k, self.ft.table.hosts) for k in range(hi - lo)]
+
+
+def story_lists(cols: Columns) -> dict[str, list[Any]]:
+    """``story_columns`` as Python lists: one conversion for many ``narrative_json``."""
+    return {name: cols[name].tolist() for name in _STORY_COLUMNS}
+
+
+_STORY_COLUMNS = (
+    "client_ep",
+    "server_ep",
+    "roles_from",
+    "handshake",
+    "irtt",
+    "side_bytes",
+    "data_segments",
+    "story_counts",
+    "max_dup",
+    "rtt_median",
+    "rtt_samples",
+    "ended_by",
+    "start",
+    "end",
+)
 
 
 def story_columns(ft: FlowTable, facts: Facts, lo: int, hi: int) -> Columns:
@@ -481,11 +504,11 @@ def story_columns(ft: FlowTable, facts: Facts, lo: int, hi: int) -> Columns:
     }
 
 
-def narrative_json(cols: Columns, k: int, hosts: list[str]) -> str:
+def narrative_json(cols: Columns | dict[str, list[Any]], k: int, hosts: list[str]) -> str:
     """Connection ``k``'s ``narrative`` object ({en, zh}) as JSON text, from
-    ``story_columns``."""
-    by, segs = cols["side_bytes"][k].tolist(), cols["data_segments"][k].tolist()
-    re_, fast, spur, ooo, lost, zw, ka = cols["story_counts"][k].tolist()
+    ``story_columns`` (as arrays, or as lists made once for many connections)."""
+    by, segs = cols["side_bytes"][k], cols["data_segments"][k]
+    re_, fast, spur, ooo, lost, zw, ka = cols["story_counts"][k]
     en_end, zh_end = ENDINGS[ENDED_BY[int(cols["ended_by"][k])]]
     t0, t1 = float(cols["start"][k]), float(cols["end"][k])
     i, med = float(cols["irtt"][k]), float(cols["rtt_median"][k])
@@ -496,16 +519,16 @@ def narrative_json(cols: Columns, k: int, hosts: list[str]) -> str:
             roles_from=ROLES_FROM[int(cols["roles_from"][k])],
             handshake=HANDSHAKE[int(cols["handshake"][k])],
             irtt=None if i != i else i,
-            bytes=(by[0], by[1]),
-            segments=(segs[0], segs[1]),
-            retrans=re_,
-            fast=fast,
-            spurious=spur,
+            bytes=(int(by[0]), int(by[1])),
+            segments=(int(segs[0]), int(segs[1])),
+            retrans=int(re_),
+            fast=int(fast),
+            spurious=int(spur),
             max_dup=int(cols["max_dup"][k]),
-            ooo=ooo,
-            lost=lost,
-            zero_window=zw,
-            keep_alive=ka,
+            ooo=int(ooo),
+            lost=int(lost),
+            zero_window=int(zw),
+            keep_alive=int(ka),
             rtt_median=None if med != med else med,
             rtt_samples=int(cols["rtt_samples"][k]),
             ending_en=en_end,
