@@ -63,6 +63,15 @@ def _child(code: str, *args: str) -> dict[str, float]:
     return result
 
 
+def _generate(pcap: Path, packets: int, snaplen: int = 0) -> None:
+    """A synthetic capture (benchmarks/gencap.py), unless it is there already."""
+    if pcap.exists():
+        return
+    print(f"generating {packets:,} packets -> {pcap}", flush=True)
+    cmd = [sys.executable, str(HERE / "gencap.py"), str(pcap), "--packets", str(packets)]
+    subprocess.run([*cmd, "--snaplen", str(snaplen)], check=True)
+
+
 PARSE_CODE = """
 import json, sys, time
 from app.decode.text.parser import parse_text
@@ -81,20 +90,7 @@ def bench_text(packets: int, workdir: Path, keep: bool) -> int:
         return 2
     pcap = workdir / f"bench-{packets}-s128.pcap"
     txt = workdir / f"bench-{packets}.txt"
-    if not pcap.exists():
-        print(f"generating {packets:,} packets -> {pcap}", flush=True)
-        subprocess.run(
-            [
-                sys.executable,
-                str(HERE / "gencap.py"),
-                str(pcap),
-                "--packets",
-                str(packets),
-                "--snaplen",
-                "128",
-            ],
-            check=True,
-        )
+    _generate(pcap, packets, snaplen=128)
     # Headers only (-s 128): tcpdump prints the same lines, and the file stays small enough
     # for the page cache, so the reference is not timed reading a slow disk.
     _run_timed(["cat", str(pcap)])
@@ -168,12 +164,7 @@ def bench_capture(sizes: list[int], workdir: Path, scapy_packets: int, keep: boo
     rows = []
     for packets in sizes:
         pcap = workdir / f"bench-{packets}.pcap"
-        if not pcap.exists():
-            print(f"generating {packets:,} packets -> {pcap}", flush=True)
-            subprocess.run(
-                [sys.executable, str(HERE / "gencap.py"), str(pcap), "--packets", str(packets)],
-                check=True,
-            )
+        _generate(pcap, packets)
         _run_timed(["cat", str(pcap)])  # page cache: every tool reads from memory
         print(f"{packets:,}: tcpladder ...", flush=True)
         ours = _measure([*tcpladder, str(pcap)])
@@ -247,20 +238,7 @@ def bench_web(packets: int, workdir: Path, keep: bool) -> int:
         print("tshark is not installed (apt-get install tshark)", file=sys.stderr)
         return 2
     pcap = workdir / f"bench-{packets}-s128.pcap"
-    if not pcap.exists():
-        print(f"generating {packets:,} packets -> {pcap}", flush=True)
-        subprocess.run(
-            [
-                sys.executable,
-                str(HERE / "gencap.py"),
-                str(pcap),
-                "--packets",
-                str(packets),
-                "--snaplen",
-                "128",
-            ],
-            check=True,
-        )
+    _generate(pcap, packets, snaplen=128)
     data = pcap.read_bytes()
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
