@@ -904,28 +904,40 @@ def parse_text(text: str) -> Trace:
         return reader.finish()
 
 
-def _conv_key(p: Packet) -> tuple[tuple[str, str], bool]:
-    a, b = p.src, p.dst
-    return ((a, b), False) if a <= b else ((b, a), True)
+_End = tuple[str, int | None]
+
+
+def _ends(p: Packet) -> tuple[_End, _End]:
+    """(source, destination) endpoints as (host, port): the keys of the numbering."""
+    return (p.src_host, p.src_port), (p.dst_host, p.dst_port)
+
+
+def _conv_key(p: Packet) -> tuple[_End, _End]:
+    """The conversation: its two endpoints in a fixed order."""
+    a, b = _ends(p)
+    ka = (a[0], -1 if a[1] is None else a[1])
+    kb = (b[0], -1 if b[1] is None else b[1])
+    return (a, b) if ka <= kb else (b, a)
 
 
 def _guess_relative(parsed: list[_Parsed]) -> bool | None:
     """Vote per conversation: after the packet that sets tcpdump's base, are numbers small?"""
     votes_rel = votes_abs = 0
-    bases: dict[tuple[str, str], dict[str, int]] = {}
+    bases: dict[tuple[_End, _End], dict[_End, int]] = {}
     for q in parsed:
         p = q.packet
         if not p.flags & ACK or q.ack is None:
             continue
-        key, _ = _conv_key(p)
+        key = _conv_key(p)
+        src, dst = _ends(p)
         if key not in bases or p.flags & SYN:
-            bases[key] = {p.dst: q.ack - 1}
+            bases[key] = {dst: q.ack - 1}
             if q.seq_start is not None:
-                bases[key][p.src] = q.seq_start
+                bases[key][src] = q.seq_start
             continue
         for value, base in (
-            (q.ack, bases[key].get(p.dst)),
-            (q.seq_start, bases[key].get(p.src)),
+            (q.ack, bases[key].get(dst)),
+            (q.seq_start, bases[key].get(src)),
         ):
             if value is None or base is None:
                 continue
@@ -957,7 +969,7 @@ def _resolve_numbering(parsed: list[_Parsed], cmd_flags: list[str], warnings: li
     else:
         guess = _guess_relative(parsed)
         relative = bool(guess)
-    bases: dict[tuple[str, str], dict[str, int | None]] = {}
+    bases: dict[tuple[_End, _End], dict[_End, int | None]] = {}
     for q in parsed:
         p = q.packet
         p.length = p.length if p.length is not None else _len_from_seq(q)
@@ -965,17 +977,18 @@ def _resolve_numbering(parsed: list[_Parsed], cmd_flags: list[str], warnings: li
             p.seq = q.seq_start
             p.ack = q.ack
             continue
-        key, _ = _conv_key(p)
+        key = _conv_key(p)
+        src, dst = _ends(p)
         if key not in bases or p.flags & SYN:
             seq_base = q.seq_start  # unknown when tcpdump did not print it (bare ACK)
-            bases[key] = {p.src: seq_base, p.dst: (q.ack - 1) % SEQ_MOD if q.ack else None}
+            bases[key] = {src: seq_base, dst: (q.ack - 1) % SEQ_MOD if q.ack else None}
             p.seq = q.seq_start
             p.ack = q.ack
             p.rel_seq = 0 if q.seq_start is not None else None
             p.rel_ack = 1 if q.ack is not None else None
             continue
         b = bases[key]
-        sb, ab = b.get(p.src), b.get(p.dst)
+        sb, ab = b.get(src), b.get(dst)
         if q.seq_start is not None:
             p.rel_seq = q.seq_start
             p.seq = (q.seq_start + sb) % SEQ_MOD if sb is not None else None
