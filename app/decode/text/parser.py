@@ -39,6 +39,7 @@ from app.decode.model.packet import (
 from app.decode.model.services import SERVICES
 from app.decode.model.table import from_packets
 from app.decode.model.trace import Trace
+from app.decode.text.oldformat import OLD_START, OldFields, parse_old
 
 PACKET_EXAMPLE = (
     "12:00:00.000001 IP 127.0.0.1.51596 > 127.0.0.1.8000: Flags [S], seq 469714520, "
@@ -262,6 +263,7 @@ class _Parsed:
     partial: bool = False
     has_time: bool = False
     hex_lines: list[str] = field(default_factory=list)
+    old: bool = False  # printed in tcpdump's format before 4.1
 
 
 def _split_endpoint(text: str) -> tuple[str, int | None, str | None]:
@@ -415,26 +417,34 @@ class _LineParser:
             return None
         src_text, dst_text, rest = found
         fm = _FLAGS.match(rest.lstrip())
+        old: OldFields | None = None
+        cut = False
         if fm is None:
             # IPv6 extension headers come between the addresses and the ports:
             # "::1 > ::2: HBH (jumbo: 80040)  41851 > 43913: Flags [P.], ..."
             ext = _EXT_PORTS.match(rest)
-            if ext is None:
-                return "other"
-            src_text += "." + ext.group("sp")
-            dst_text += "." + ext.group("dp")
-            rest = rest[ext.end() :]
-            fm = _FLAGS.match(rest)
+            if ext is not None:
+                src_text += "." + ext.group("sp")
+                dst_text += "." + ext.group("dp")
+                rest = rest[ext.end() :]
+                fm = _FLAGS.match(rest)
             if fm is None:
-                return "other"
+                old = parse_old(rest)
+                # "src > dst: [|tcp]": the snap length cut the TCP header before its flags
+                cut = old is None and rest.strip().startswith("[|tcp]")
+                if old is None and not cut:
+                    return "other"
         rest = rest.lstrip()
-        try:
-            flags = parse_flags(fm.group("flags"))
-        except FlagError as exc:
-            self.warnings.append(
-                Notice(line, f"{exc}; flags ignored", text=text[m.start() : end].strip())
-            )
-            flags = 0
+        if fm is not None:
+            try:
+                flags = parse_flags(fm.group("flags"))
+            except FlagError as exc:
+                self.warnings.append(
+                    Notice(line, f"{exc}; flags ignored", text=text[m.start() : end].strip())
+                )
+                flags = 0
+        else:
+            flags = old.flags if old is not None else 0
         src_host, src_port, src_name = _split_endpoint(src_text)
         dst_host, dst_port, dst_name = _split_endpoint(dst_text)
         for name, port, shown in ((src_name, src_port, src_text), (dst_name, dst_port, dst_text)):
@@ -469,7 +479,13 @@ class _LineParser:
         if g.get("dir"):
             pkt.ip["interface"] = m.group("ifname")
             pkt.ip["direction"] = m.group("dir")
-        self._parse_fields(rest[fm.end() :], parsed, line)
+        if fm is not None:
+            self._parse_fields(rest[fm.end() :], parsed, line)
+        elif old is not None:
+            _old_fields(old, parsed)
+        else:
+            pkt.details.append("[|tcp]")
+            pkt.truncated = parsed.partial = True
         return parsed
 
     def _parse_fields(self, rest: str, parsed: _Parsed, line: int) -> None:
@@ -507,6 +523,21 @@ def _fast_fields(fast: re.Match[str], parsed: _Parsed) -> None:
     pkt.length = int(length)
 
 
+def _old_fields(old: OldFields, parsed: _Parsed) -> None:
+    """A packet printed in tcpdump's format before 4.1 (``oldformat``)."""
+    pkt = parsed.packet
+    parsed.old = True
+    parsed.seq_start, parsed.seq_end, parsed.ack = old.seq_start, old.seq_end, old.ack
+    pkt.length, pkt.win, pkt.urg = old.length, old.win, old.urg
+    pkt.cksum, pkt.cksum_expected = old.cksum, old.cksum_expected
+    pkt.options = old.options
+    pkt.ip.update(old.ip)
+    if old.options_cut:
+        pkt.truncated = parsed.partial = True
+        pkt.details.append("[|tcp]")
+    _tail(old.tail, parsed)
+
+
 def _one_field(name: str, fm: re.Match[str], rest: str, parsed: _Parsed) -> int:
     """Read one field that matched at its position; where the next one starts."""
     pkt = parsed.packet
@@ -542,7 +573,14 @@ def _options_field(fm: re.Match[str], rest: str, parsed: _Parsed) -> int:
         i += 1
     if depth:
         parsed.partial = True
-        parsed.packet.options = parse_options(rest[fm.end() :])
+        inside = rest[fm.end() :]
+        if "[|tcp]" in inside:
+            # the snap length cut the options: what was printed is kept, the packet is
+            # marked truncated
+            parsed.packet.truncated = True
+            parsed.packet.details.append("[|tcp]")
+            inside = inside.split("[|tcp]", 1)[0].rstrip(" ,[")
+        parsed.packet.options = parse_options(inside)
         return len(rest)
     parsed.packet.options = parse_options(rest[fm.end() : i - 1])
     return i
@@ -558,6 +596,7 @@ def _tail(tail: str, parsed: _Parsed) -> None:
     if stripped.startswith("[|tcp]") or stripped.startswith("[bad hdr length"):
         pkt.details.append(stripped)
         parsed.partial = True
+        pkt.truncated = pkt.truncated or stripped.startswith("[|tcp]")
         return
     if tail.startswith(": ") or tail.startswith(":"):
         pkt.details.append(stripped.lstrip(": ").strip())
@@ -768,6 +807,13 @@ class _TextReader:
             result = lp.parse_at(line, m, end, lineno)
             if result is not None:
                 items.append((m.start(), end, result))
+        if not items:
+            # tcpdump 3.x printed no "IP" in front of the addresses
+            om = OLD_START.match(line)
+            if om is not None:
+                result = lp.parse_at(line, om, len(line), lineno)
+                if isinstance(result, _Parsed):
+                    return [(om.start(), len(line), result)]
         if _RECORD_PREFIX.match(line) and not any(isinstance(r, _Parsed) for _, _, r in items):
             # TCP printed without "IP" in front: after a -e link header tcpdump omits it
             # ("be 50 c3 65: 10.0.0.1.80 > ..."), and so it does for a tunnel's inner packet
