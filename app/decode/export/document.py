@@ -556,6 +556,7 @@ def source_json(t: Trace) -> shapes.Source:
         "packet_count": t.packet_count,
         "link_type": t.link_type,
         "numbering": cast(Numbering, t.numbering),
+        "format": t.text_format,
         "tcpdump_options": t.options,
         "warnings": [cast(shapes.Notice, w.as_dict()) for w in t.warnings],
         "header": [{"line": c.line, "text": c.text} for c in t.header],

@@ -60,6 +60,11 @@ class Source(TypedDict):
     numbering: Annotated[
         Literal["absolute", "relative"], "text: how seq/ack were printed (captures: absolute)"
     ]
+    format: Annotated[
+        str | None,
+        "text: which tcpdump's output it is ('tcpdump 4.0 or later', 'tcpdump 3.8-3.9', "
+        "'tcpdump 3.7 or earlier'); null for captures",
+    ]
     tcpdump_options: Annotated[list[str], "single-letter options of a pasted tcpdump command"]
     warnings: Annotated[list[Notice], "what the user should know about the input"]
     header: Annotated[list[LineText], "tcpdump's command and status lines"]

@@ -21,6 +21,9 @@ class Trace:
     other_packets: list[dict[str, object]] = field(default_factory=list)  # non-TCP, listed
     options: list[str] = field(default_factory=list)  # tcpdump flags seen in a pasted command
     numbering: str = "absolute"  # "absolute" or "relative" as printed (text input only)
+    # text: which tcpdump printed it ("tcpdump 4.0 or later", "tcpdump 3.8-3.9",
+    # "tcpdump 3.7 or earlier"); None for captures
+    text_format: str | None = None
     link_type: str | None = None
     comments: list[str] = field(default_factory=list)  # capture file comments (pcapng)
     kind_detail: str | None = None  # "gzip" or "zstd" when the input was compressed

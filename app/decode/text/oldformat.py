@@ -1,6 +1,7 @@
-"""tcpdump's TCP line before 4.1 (3.x and 4.0), still all over the web.
+"""tcpdump's TCP line before 4.0 (3.x), still all over the web.
 
-From print-tcp.c of those versions (tcpdump-3.9.8, for instance)::
+From print-tcp.c of those versions (tcpdump-3.9.8, for instance; 4.0.0 introduced
+"Flags [...]")::
 
     src.port > dst.port: FLAGS[, cksum 0x1c46 (correct),] [seq:end(len)] [ack N] win N
         [urg N] [<options>] [IP trailer]
@@ -15,7 +16,8 @@ From print-tcp.c of those versions (tcpdump-3.9.8, for instance)::
 - the IP printer adds ``(DF)``, ``[tos 0x10]`` and, with ``-v``, ``(ttl 64, id 1, len 60)``
   after the TCP part.
 
-tcpdump 3.x prints no ``IP`` in front of the addresses; 3.9 and 4.0 do.
+tcpdump 3.7 and earlier print no ``IP`` in front of the addresses; 3.8 and 3.9 do
+(print-ip.c), but not with ``-e``.
 """
 
 from __future__ import annotations

@@ -40,6 +40,7 @@ from app.decode.model.services import SERVICES
 from app.decode.model.table import from_packets
 from app.decode.model.trace import Trace
 from app.decode.text.oldformat import OLD_START, OldFields, parse_old
+from app.decode.text.repair import repair
 
 PACKET_EXAMPLE = (
     "12:00:00.000001 IP 127.0.0.1.51596 > 127.0.0.1.8000: Flags [S], seq 469714520, "
@@ -263,7 +264,8 @@ class _Parsed:
     partial: bool = False
     has_time: bool = False
     hex_lines: list[str] = field(default_factory=list)
-    old: bool = False  # printed in tcpdump's format before 4.1
+    old: bool = False  # printed in tcpdump's format before 4.0
+    no_ip: bool = False  # no "IP" in front of the addresses (tcpdump 3.x)
 
 
 def _split_endpoint(text: str) -> tuple[str, int | None, str | None]:
@@ -473,6 +475,7 @@ class _LineParser:
         )
         parsed = _Parsed(packet=pkt)
         g = m.groupdict()
+        parsed.no_ip = not (g.get("proto") or g.get("etype"))
         if g.get("time") or g.get("epoch"):
             parsed.has_time = True
             pkt.time_text, pkt.time = _stamp(g, line, self.warnings)
@@ -524,7 +527,7 @@ def _fast_fields(fast: re.Match[str], parsed: _Parsed) -> None:
 
 
 def _old_fields(old: OldFields, parsed: _Parsed) -> None:
-    """A packet printed in tcpdump's format before 4.1 (``oldformat``)."""
+    """A packet printed in tcpdump's format before 4.0 (``oldformat``)."""
     pkt = parsed.packet
     parsed.old = True
     parsed.seq_start, parsed.seq_end, parsed.ack = old.seq_start, old.seq_end, old.ack
@@ -653,7 +656,7 @@ def _same_packet(q: _Parsed, p: _Parsed) -> bool:
 _ASCII_DUMP = re.compile(r"^(?:E.|`.)[^ ]*\.\.")
 
 
-def _join_continuations(lines: list[str]) -> list[tuple[int, str]]:
+def _join_continuations(lines: list[tuple[int, str]]) -> list[tuple[int, str]]:
     """Join the lines of one packet that tcpdump printed over several lines.
 
     With -v, IPv4 prints "IP (tos ..., length 60)" and then the TCP part on the next line,
@@ -661,7 +664,7 @@ def _join_continuations(lines: list[str]) -> list[tuple[int, str]]:
     Returns (first line number, joined text) pairs.
     """
     out: list[tuple[int, str]] = []
-    for i, cur in enumerate(lines):
+    for number, cur in lines:
         if out and cur[:1] in (" ", "\t") and not _RECORD_PREFIX.match(cur):
             prev = out[-1][1].rstrip()
             if (
@@ -681,7 +684,7 @@ def _join_continuations(lines: list[str]) -> list[tuple[int, str]]:
         ):
             out[-1] = (out[-1][0], out[-1][1].rstrip() + " " + cur.strip())
             continue
-        out.append((i + 1, cur))
+        out.append((number, cur))
     return out
 
 
@@ -938,14 +941,27 @@ class _TextReader:
             other_packets=self.others,
             options=self.cmd_flags,
             numbering=numbering,
+            text_format=_format_of(parsed),
         )
+
+
+def _format_of(parsed: list[_Parsed]) -> str:
+    """Which tcpdump printed most of the packets: "Flags [...]" since 4.0 (print-tcp.c), the
+    "IP" in front of the addresses since 3.8 (print-ip.c)."""
+    old = sum(q.old for q in parsed)
+    if old * 2 <= len(parsed):
+        return "tcpdump 4.0 or later"
+    no_ip = sum(q.old and q.no_ip for q in parsed)
+    return "tcpdump 3.7 or earlier" if no_ip * 2 > old else "tcpdump 3.8-3.9"
 
 
 def parse_text(text: str) -> Trace:
     """Parse pasted tcpdump output into a Trace; raise NoPackets if nothing is a packet."""
     reader = _TextReader()
     with paused_gc():
-        for lineno, raw in _join_continuations(text.splitlines()):
+        lines, repairs = repair(text.splitlines())
+        reader.warnings.extend(repairs)
+        for lineno, raw in _join_continuations(lines):
             reader.feed(lineno, raw)
         return reader.finish()
 
