@@ -96,7 +96,13 @@ def pack_positions(part: PacketTable) -> bytes:
     return pack(cols, extra)
 
 
-def unpack_positions(data: bytes, kind: str, hosts: list[str], links: list[int]) -> PacketTable:
+def unpack_positions(
+    data: bytes,
+    kind: str,
+    hosts: list[str],
+    links: list[int],
+    port_names: dict[int, str] | None = None,
+) -> PacketTable:
     cols, extra = unpack(data)
     blob = cols.pop(_OPTS).tobytes()
     return PacketTable(
@@ -107,6 +113,7 @@ def unpack_positions(data: bytes, kind: str, hosts: list[str], links: list[int])
         objects={int(i): packet_from_record(r) for i, r in extra.get("objects", {}).items()},
         comments={int(i): t for i, t in extra.get("comments", {}).items()},
         linktypes=links,
+        port_names=port_names or {},
     )
 
 
@@ -117,6 +124,7 @@ def chunks(analysis: Analysis) -> Iterator[tuple[str, int, bytes]]:
     meta = {
         "format": FORMAT,
         "hosts": table.hosts,
+        "port_names": {str(p): n for p, n in table.port_names.items()},
         "linktypes": table.linktypes,
         "table_kind": table.kind,
         "packet_chunk": PACKET_CHUNK,

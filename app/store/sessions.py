@@ -135,6 +135,7 @@ class Meta:
     row_chunk: int
     packet_count: int
     flow_count: int
+    port_names: dict[int, str]
 
 
 def _missing(sid: str) -> NotFound:
@@ -262,7 +263,9 @@ class Store:
         if m is None:
             self.get(sid)  # exists, migrated
             _, extra = unpack(self._chunk(sid, "m", 0))
-            m = Meta(**{k: extra[k] for k in Meta.__slots__})
+            values: dict[str, Any] = {k: extra.get(k) for k in Meta.__slots__}
+            values["port_names"] = {int(p): n for p, n in (extra.get("port_names") or {}).items()}
+            m = Meta(**values)
             if len(self._meta) > 256:
                 self._meta.clear()
             self._meta[sid] = m
@@ -276,16 +279,17 @@ class Store:
 
     def _flow_chunk(self, sid: str, k: int) -> tuple[dict[str, Any], list[str]]:
         """A chunk of connections: their columns and their summary JSON texts."""
-        return self._summaries(unpack(self._chunk(sid, "f", k)), self.meta(sid).hosts)
+        m = self.meta(sid)
+        return self._summaries(unpack(self._chunk(sid, "f", k)), m.hosts, m.port_names)
 
     @staticmethod
     def _summaries(
-        got: tuple[dict[str, Any], dict[str, Any]], hosts: list[str]
+        got: tuple[dict[str, Any], dict[str, Any]], hosts: list[str], names: dict[int, str]
     ) -> tuple[dict[str, Any], list[str]]:
         cols, extra = got
         lists = story_lists(cols)
         texts = [
-            head + narrative_json(lists, i, hosts) + tail
+            head + narrative_json(lists, i, hosts, names) + tail
             for i, (head, tail) in enumerate(zip(extra["heads"], extra["tails"], strict=True))
         ]
         return cols, texts
@@ -300,7 +304,7 @@ class Store:
         got = self._chunks(sid, "f", ks)
         out: list[dict[str, Any]] = []
         for k in ks:
-            _, texts = self._summaries(unpack(got[k]), m.hosts)
+            _, texts = self._summaries(unpack(got[k]), m.hosts, m.port_names)
             first = k * m.flow_chunk
             a, b = max(start - first, 0), min(stop - first, len(texts))
             out.extend(json.loads(t) for t in texts[a:b])
@@ -334,10 +338,12 @@ class Store:
                     del cache[k]  # streaming goes forward: earlier chunks are done
             got = self._chunks(sid, "p", want)
             for k in want:
-                cache[k] = unpack_positions(got[k], m.table_kind, m.hosts, m.linktypes)
+                cache[k] = unpack_positions(
+                    got[k], m.table_kind, m.hosts, m.linktypes, m.port_names
+                )
         parts = [cache[k] for k in ks]
         if not parts:
-            return PacketTable(m.table_kind, {}, m.hosts)
+            return PacketTable(m.table_kind, {}, m.hosts, port_names=m.port_names)
         return _slice(parts, lo - ks[0] * size, hi - ks[0] * size)
 
     def window(self, sid: str, flow_id: int, start: int = 0, count: int = 400) -> Flow:
@@ -346,7 +352,7 @@ class Store:
         self._check_flow(sid, m, flow_id)
         k, i = divmod(flow_id - 1, m.flow_chunk)
         cols, _ = self._flow_chunk(sid, k)
-        meta = flow_meta(cols, i, m.hosts, flow_id)
+        meta = flow_meta(cols, i, m.hosts, flow_id, m.port_names)
         first = int(cols["first_pos"][i])
         a = min(max(start, 0), meta.packet_count)
         b = min(a + max(count, 0), meta.packet_count)
@@ -444,6 +450,7 @@ def _slice(parts: list[PacketTable], a: int, b: int) -> PacketTable:
         objects={i - a: o for i, o in objects.items() if a <= i < b},
         comments={i - a: c for i, c in comments.items() if a <= i < b},
         linktypes=first.linktypes,
+        port_names=first.port_names,
     )
 
 

@@ -133,7 +133,9 @@ def test_cut_short_line_is_kept_and_warned() -> None:
 def test_unknown_service_name_is_kept_and_warned() -> None:
     text = "12:00:00.000001 IP host.example.frobnicate > 10.0.0.2.80: Flags [S], seq 1, win 100, length 0\n"
     t = parse_text(text)
-    assert t.packets[0].src_host == "host.example" and t.packets[0].src_port is None
+    p = t.packets[0]
+    assert p.src_host == "host.example" and p.src_port_name == "frobnicate"
+    assert p.src == "host.example:frobnicate"
     assert "frobnicate" in t.warnings[0].message
 
 

@@ -33,7 +33,16 @@ from app.decode.model.codes import (
     Scale,
     Scaling,
 )
-from app.decode.model.packet import ACK, FIN, RST, SEQ_MOD, SYN, Packet, format_endpoint
+from app.decode.model.packet import (
+    ACK,
+    ENDPOINT_PORTS,
+    FIN,
+    RST,
+    SEQ_MOD,
+    SYN,
+    Packet,
+    format_endpoint,
+)
 from app.decode.model.services import SERVICES
 from app.decode.model.table import Columns, PacketTable
 
@@ -217,13 +226,15 @@ FLOW_COLUMNS = (
 )
 
 
-def endpoint_text(hosts: list[str], ep: int) -> str:
-    """An endpoint code (host id * 65537 + port + 1) as ``host:port``."""
-    host, port = divmod(int(ep), 65537)
-    return format_endpoint(hosts[host], None if port < 1 else port - 1)
+def endpoint_text(hosts: list[str], ep: int, port_names: dict[int, str] | None = None) -> str:
+    """An endpoint code (host id * ENDPOINT_PORTS + port + 1) as ``host:port``."""
+    host, port = divmod(int(ep), ENDPOINT_PORTS)
+    return format_endpoint(hosts[host], None if port < 1 else port - 1, port_names)
 
 
-def flow_meta(cols: Columns, i: int, hosts: list[str], flow_id: int) -> Flow:
+def flow_meta(
+    cols: Columns, i: int, hosts: list[str], flow_id: int, port_names: dict[int, str] | None = None
+) -> Flow:
     """Connection ``i`` of ``cols`` (``FlowTable.flow_columns``) as a Flow without packets."""
 
     def side(d: int) -> Side:
@@ -232,7 +243,9 @@ def flow_meta(cols: Columns, i: int, hosts: list[str], flow_id: int) -> Flow:
 
         syn_row = int(cols["syn_row"][i, d])
         return Side(
-            endpoint=endpoint_text(hosts, int(cols["client_ep" if d == 0 else "server_ep"][i])),
+            endpoint=endpoint_text(
+                hosts, int(cols["client_ep" if d == 0 else "server_ep"][i]), port_names
+            ),
             syn_n=None if syn_row < 0 else syn_row + 1,
             isn=val("isn"),
             mss=val("mss"),
@@ -326,8 +339,8 @@ class FlowTable:
         """Group ``table``'s rows into connections; ``analyse`` works out the rest."""
         self.table = table
         c = table.cols
-        src_ep = c["src"].astype(np.int64) * 65537 + (c["sport"].astype(np.int64) + 1)
-        dst_ep = c["dst"].astype(np.int64) * 65537 + (c["dport"].astype(np.int64) + 1)
+        src_ep = c["src"].astype(np.int64) * ENDPOINT_PORTS + (c["sport"].astype(np.int64) + 1)
+        dst_ep = c["dst"].astype(np.int64) * ENDPOINT_PORTS + (c["dport"].astype(np.int64) + 1)
         self.order, fid_row, self.count, split = _group(src_ep, dst_ep, c["flags"], c["seq"])
         self.fid = fid_row[self.order]
         self._reuse = split[self.order]
@@ -546,7 +559,7 @@ class FlowTable:
     # -- one flow as objects -----------------------------------------------------------
 
     def endpoint(self, ep: int) -> str:
-        return endpoint_text(self.table.hosts, ep)
+        return endpoint_text(self.table.hosts, ep, self.table.port_names)
 
     @property
     def numbering(self) -> Numbering:
@@ -604,6 +617,7 @@ class FlowTable:
             objects={local[r]: p for r, p in t.objects.items() if r in local},
             comments={local[r]: x for r, x in t.comments.items() if r in local},
             linktypes=t.linktypes,
+            port_names=t.port_names,
         )
 
     def flow_columns(self, lo: int, hi: int) -> Columns:
@@ -633,7 +647,8 @@ class FlowTable:
 
     def meta(self, f: int) -> Flow:
         """Connection ``f`` without its packets."""
-        return flow_meta(self.flow_columns(f, f + 1), 0, self.table.hosts, f + 1)
+        t = self.table
+        return flow_meta(self.flow_columns(f, f + 1), 0, t.hosts, f + 1, t.port_names)
 
     def flow(self, f: int, start: int = 0, count: int | None = None) -> Flow:
         """Connection ``f`` as objects: all its packets, or ``count`` from ``start``."""
@@ -670,7 +685,7 @@ def _group(src_ep: I64, dst_ep: I64, flags: I64, seq: npt.NDArray[Any]) -> tuple
         e = np.zeros(0, np.int64)
         return e, e, 0, np.zeros(0, bool)
     lo, hi = np.minimum(src_ep, dst_ep), np.maximum(src_ep, dst_ep)
-    # endpoints are below 2**47 (host id * 65537 + port): mix the pair into one 64-bit key
+    # endpoints are below 2**51 (host id * 2**20 + port): mix the pair into one 64-bit key
     key = lo.astype(np.uint64)
     key *= np.uint64(0x9E3779B97F4A7C15)
     key ^= hi.astype(np.uint64)

@@ -30,7 +30,13 @@ from app.decode.explain.narrative import TFO_NAMES, Story, narrate, negotiation
 from app.decode.export import shapes
 from app.decode.model.codes import FINDING_CODES, Finding
 from app.decode.model.codes import Direction as DirectionCode
-from app.decode.model.packet import ACK, flags_to_letters, format_endpoint
+from app.decode.model.packet import (
+    ACK,
+    ENDPOINT_PORTS,
+    NAMED_PORTS,
+    flags_to_letters,
+    format_endpoint,
+)
 from app.decode.model.table import Columns, PacketTable
 from app.decode.model.trace import Trace
 
@@ -220,7 +226,7 @@ def _endpoint_list(
         text = cache.get((h, port))
         if text is None:
             text = cache[(h, port)] = _js(
-                format_endpoint(part.hosts[h], None if port < 0 else port)
+                format_endpoint(part.hosts[h], None if port < 0 else port, part.port_names)
             )
         out.append(text)
     return out
@@ -396,9 +402,10 @@ class Summaries:
         """JSON strings of endpoints ("host:port"), each host formatted once."""
         out = []
         for e in eps.tolist():
-            host, port = divmod(e, 65537)
+            host, port = divmod(e, ENDPOINT_PORTS)
             pre = self.prefix[host]
-            out.append(pre + str(port - 1) + '"' if pre and port else _js(self.ft.endpoint(e)))
+            plain = pre and 0 < port <= NAMED_PORTS
+            out.append(pre + str(port - 1) + '"' if plain else _js(self.ft.endpoint(e)))
         return out
 
     def _phases(self, lo: int, hi: int) -> list[str]:
@@ -458,7 +465,8 @@ class Summaries:
     def _narratives(self, lo: int, hi: int) -> list[str]:
         """Each flow's ``narrative`` object ({en, zh}) as JSON text."""
         lists = story_lists(story_columns(self.ft, self.facts, lo, hi))
-        return [narrative_json(lists, k, self.ft.table.hosts) for k in range(hi - lo)]
+        t = self.ft.table
+        return [narrative_json(lists, k, t.hosts, t.port_names) for k in range(hi - lo)]
 
 
 def story_lists(cols: Columns) -> dict[str, list[Any]]:
@@ -504,7 +512,12 @@ def story_columns(ft: FlowTable, facts: Facts, lo: int, hi: int) -> Columns:
     }
 
 
-def narrative_json(cols: Columns | dict[str, list[Any]], k: int, hosts: list[str]) -> str:
+def narrative_json(
+    cols: Columns | dict[str, list[Any]],
+    k: int,
+    hosts: list[str],
+    port_names: dict[int, str] | None = None,
+) -> str:
     """Connection ``k``'s ``narrative`` object ({en, zh}) as JSON text, from
     ``story_columns`` (as arrays, or as lists made once for many connections)."""
     by, segs = cols["side_bytes"][k], cols["data_segments"][k]
@@ -514,8 +527,8 @@ def narrative_json(cols: Columns | dict[str, list[Any]], k: int, hosts: list[str
     i, med = float(cols["irtt"][k]), float(cols["rtt_median"][k])
     en, zh = narrate(
         Story(
-            client=endpoint_text(hosts, int(cols["client_ep"][k])),
-            server=endpoint_text(hosts, int(cols["server_ep"][k])),
+            client=endpoint_text(hosts, int(cols["client_ep"][k]), port_names),
+            server=endpoint_text(hosts, int(cols["server_ep"][k]), port_names),
             roles_from=ROLES_FROM[int(cols["roles_from"][k])],
             handshake=HANDSHAKE[int(cols["handshake"][k])],
             irtt=None if i != i else i,

@@ -86,10 +86,27 @@ class Notice:
         return out
 
 
-def format_endpoint(host: str, port: int | None) -> str:
-    """``host:port``; IPv6 addresses in brackets as in RFC 3986."""
+def _named(port: int | None, name: str | None) -> dict[int, str] | None:
+    return {port: name} if port is not None and name is not None else None
+
+
+# An endpoint as one integer: host id * ENDPOINT_PORTS + port + 1 (0: port unknown).  Room
+# for the named ports below.
+ENDPOINT_PORTS = 1 << 20
+
+# Ports from here up stand for service names tcpdump printed that tcpladder does not know
+# (``PacketTable.port_names``): each name its own port, shown by its name.
+NAMED_PORTS = 65536
+
+
+def format_endpoint(host: str, port: int | None, port_names: dict[int, str] | None = None) -> str:
+    """``host:port``; IPv6 addresses in brackets as in RFC 3986; an unknown service by name."""
     shown = f"[{host}]" if ":" in host else host
-    return f"{shown}:{port if port is not None else '?'}"
+    if port is None:
+        return f"{shown}:?"
+    if port >= NAMED_PORTS and port_names:
+        return f"{shown}:{port_names.get(port, port)}"
+    return f"{shown}:{port}"
 
 
 @dataclass(slots=True)
@@ -136,11 +153,15 @@ class Packet:
 
     @property
     def src(self) -> str:
-        return format_endpoint(self.src_host, self.src_port)
+        return format_endpoint(
+            self.src_host, self.src_port, _named(self.src_port, self.src_port_name)
+        )
 
     @property
     def dst(self) -> str:
-        return format_endpoint(self.dst_host, self.dst_port)
+        return format_endpoint(
+            self.dst_host, self.dst_port, _named(self.dst_port, self.dst_port_name)
+        )
 
     @property
     def letters(self) -> str:

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.decode.model.options import options_from_bytes
-from app.decode.model.packet import ACK, URG, Comment, Packet, format_endpoint
+from app.decode.model.packet import ACK, NAMED_PORTS, URG, Comment, Packet, format_endpoint
 
 # column: dtype.  Host columns are ids into ``PacketTable.hosts``.
 COLUMNS: dict[str, type[Any]] = {
@@ -83,6 +83,7 @@ class PacketTable:
     objects: dict[int, Packet] = field(default_factory=dict)  # row -> Packet kept as read
     comments: dict[int, list[str]] = field(default_factory=dict)  # row -> capture comments
     linktypes: list[int] = field(default_factory=list)  # per interface (column "iface")
+    port_names: dict[int, str] = field(default_factory=dict)  # ports >= NAMED_PORTS
     cache: list[Packet] | None = None
 
     def packets(self) -> list[Packet]:
@@ -98,7 +99,7 @@ class PacketTable:
         return self.cols[name]
 
     def endpoint(self, host: int, port: int) -> str:
-        return format_endpoint(self.hosts[host], None if port < 0 else port)
+        return format_endpoint(self.hosts[host], None if port < 0 else port, self.port_names)
 
     def packet(self, row: int) -> Packet:
         """The row as a ``Packet`` (the kept object, or one made from the columns)."""
@@ -223,4 +224,13 @@ def packet_columns(packets: list[Packet], book: HostBook) -> Columns:
 def from_packets(kind: str, packets: list[Packet]) -> PacketTable:
     book = HostBook()
     cols = packet_columns(packets, book)
-    return PacketTable(kind, cols, book.hosts, objects=dict(enumerate(packets)))
+    names = {p.src_port: p.src_port_name for p in packets if p.src_port_name}
+    names.update({p.dst_port: p.dst_port_name for p in packets if p.dst_port_name})
+    port_names = {
+        port: name
+        for port, name in names.items()
+        if port is not None and port >= NAMED_PORTS and name is not None
+    }
+    return PacketTable(
+        kind, cols, book.hosts, objects=dict(enumerate(packets)), port_names=port_names
+    )

@@ -27,6 +27,7 @@ from app.decode.model.packet import (
     CWR,
     ECE,
     FIN,
+    NAMED_PORTS,
     PSH,
     RST,
     SEQ_MOD,
@@ -96,6 +97,15 @@ _STATUS = re.compile(
 _BAD_TIME = re.compile(r"^\s*(\d{1,3}):(\d{2}):(\d{2})\.(\d{1,9})\b")
 
 _FIRST_LABEL_LINES = 3
+OLD_EXAMPLE = (
+    "12:00:00.000001 IP 127.0.0.1.51596 > 127.0.0.1.8000: S 469714520:469714520(0) win 65535"
+)
+_ARROW = re.compile(r"[^\s>]+ > [^\s>]+: ")
+# Prose that reads like an attempt at a packet: addresses and an arrow or TCP words.
+_LOOKALIKE = re.compile(
+    r"(?:\d{1,3}\.){3}\d{1,3}[.:]\d+\s*(?:>|->|→)\s*\S+|"
+    r"\b(?:Flags|seq|ack|win)\b.*\b(?:length|win|ack)\b"
+)
 
 _LONG_FLAGS = {
     "SYN": SYN,
@@ -305,6 +315,8 @@ def _parse_clock(date: str | None, clock: str, line: int, warnings: list[Notice]
 # A record (time stamp) followed by a protocol name tcpdump prints for non-IP packets.
 _OTHER_PROTOCOL = re.compile(
     _RECORD_HEAD + r" +(?:[\w.@-]+ +(?:In|Out|P|B|M) +)?"
+    # -e: "00:11:22:33:44:55 > ff:ff:ff:ff:ff:ff, ethertype ARP (0x0806), ..."
+    r"(?:(?:[0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2} > \S+ (?=ethertype (?!IPv[46] )))?"
     r"(?:ARP|RARP|STP|LLDP|CDP|LLC|IPX|AARP|EAPOL|PPPoE|VRRP|ethertype|802\.1|[A-Z][A-Z0-9]{2,}v?\d?,)"
 )
 _BARE_START = re.compile(r"(?:(?<=: )|(?<=\) ))(?=[^\s>()]+ > \S+: Flags \[)")
@@ -395,6 +407,8 @@ def _addresses_and_rest(seg: str, pos: int) -> tuple[str, str, str] | None:
 class _LineParser:
     def __init__(self) -> None:
         self.warnings: list[Notice] = []
+        # unknown service names: each its own port from NAMED_PORTS up, warned about once
+        self.named_ports: dict[str, int] = {}
 
     def find_starts(self, text: str, m: re.Match[str] | None) -> list[re.Match[str]]:
         """Packet starts in ``text``; ``m`` is _START_AT_LINE's match on it, if any."""
@@ -449,16 +463,8 @@ class _LineParser:
             flags = old.flags if old is not None else 0
         src_host, src_port, src_name = _split_endpoint(src_text)
         dst_host, dst_port, dst_name = _split_endpoint(dst_text)
-        for name, port, shown in ((src_name, src_port, src_text), (dst_name, dst_port, dst_text)):
-            if name is not None and port is None:
-                self.warnings.append(
-                    Notice(
-                        line,
-                        f"service name {name!r} in {shown!r} is not one tcpladder knows; "
-                        "port kept as written (use tcpdump -nn to print numbers)",
-                        text=text[m.start() : end].strip(),
-                    )
-                )
+        src_port = self._named_port(src_name, src_port, src_text, line)
+        dst_port = self._named_port(dst_name, dst_port, dst_text, line)
         pkt = Packet(
             n=0,
             src_host=src_host,
@@ -490,6 +496,23 @@ class _LineParser:
             pkt.details.append("[|tcp]")
             pkt.truncated = parsed.partial = True
         return parsed
+
+    def _named_port(self, name: str | None, port: int | None, shown: str, line: int) -> int | None:
+        """A service name tcpladder does not know gets a port of its own (from NAMED_PORTS
+        up), shown by its name: two different names are two different ports."""
+        if name is None or port is not None:
+            return port
+        got = self.named_ports.get(name)
+        if got is None:
+            got = self.named_ports[name] = NAMED_PORTS + len(self.named_ports)
+            self.warnings.append(
+                Notice(
+                    line,
+                    f"service name {name!r} (in {shown!r}) is not one tcpladder knows; kept "
+                    "as a port of its own, shown by name (tcpdump -nn prints numbers)",
+                )
+            )
+        return got
 
     def _parse_fields(self, rest: str, parsed: _Parsed, line: int) -> None:
         pkt = parsed.packet
@@ -726,6 +749,7 @@ class _TextReader:
         self.last_was_packet_line = False
         self.blank_since_pending = False
         self.in_dump = False  # inside -A / -X payload text that follows a packet
+        self.first_lookalike: tuple[int, str] | None = None  # kept as prose, looks like a packet
 
     def add_comment(self, lineno: int, body: str) -> None:
         if self.last_was_quote and self.last_target is not None:
@@ -848,11 +872,23 @@ class _TextReader:
                     text=body,
                 )
             )
-        elif _OTHER_PROTOCOL.match(line):
-            # "12:00:00.000003 ARP, Request who-has ...": a packet, just not IP.
+        elif _OTHER_PROTOCOL.match(line) or (_RECORD_PREFIX.match(line) and _ARROW.search(line)):
+            # "12:00:00.000003 ARP, Request who-has ...", "… 10.0.0.1.53 > 10.0.0.2.99: 1234+
+            # A? …": a packet, just not TCP.
             self.others.append({"line": lineno, "text": body})
             self.last_target = None
             return
+        elif _RECORD_PREFIX.match(line) and _LOOKALIKE.search(line):
+            if self.first_lookalike is None:
+                self.first_lookalike = (lineno, body)
+            self.warnings.append(
+                Notice(
+                    lineno,
+                    "looks like a packet but is in no tcpdump format tcpladder knows; kept as "
+                    "commentary",
+                    text=body,
+                )
+            )
         self.add_comment(lineno, body)
 
     def _record_prefix(
@@ -918,6 +954,15 @@ class _TextReader:
                     header=self.header,
                     preamble=self.preamble + self.pending,
                     other_packets=self.others,
+                )
+            if self.first_lookalike is not None:
+                at, shown = self.first_lookalike
+                raise NoPackets(
+                    "no packet could be read; this line looks like one but is in no tcpdump "
+                    f"format tcpladder knows: {shown[:200]!r}",
+                    line=at,
+                    hint=f"A packet line looks like: {PACKET_EXAMPLE} (or, before tcpdump "
+                    f"4.0: {OLD_EXAMPLE})",
                 )
             raise NoPackets(
                 "no tcpdump packet line found in the text",
