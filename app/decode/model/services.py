@@ -7,6 +7,24 @@ people paste.  Unknown names are kept as written and reported.
 from __future__ import annotations
 
 SERVICES: dict[str, int] = {
+    # the classic BSD names that old tutorials and tcpdump's man page show
+    "echo": 7,
+    "discard": 9,
+    "daytime": 13,
+    "chargen": 19,
+    "time": 37,
+    "whois": 43,
+    "nicname": 43,
+    "gopher": 70,
+    "finger": 79,
+    "pop2": 109,
+    "exec": 512,
+    "login": 513,
+    "shell": 514,
+    "printer": 515,
+    "uucp": 540,
+    "smtps": 465,
+    "kpasswd": 464,
     "ftp-data": 20,
     "ftp": 21,
     "ssh": 22,
