@@ -237,3 +237,16 @@ def test_every_packet_of_every_paste_is_read() -> None:
     assert sorted(expected) == sorted(p.name for p in PASTES.glob("*.txt"))
     for name, count in expected.items():
         assert read_input((PASTES / name).read_bytes()).packet_count == count, name
+
+
+def test_old_format_with_link_headers() -> None:
+    text = (
+        "10:00:00.000001 8:0:20:1:2:3 0:0:c:4:5:6 ip 74: alpha.1025 > beta.http: "
+        "S 100:100(0) win 5840 <mss 1460> (DF)\n"
+        "10:00:00.000101 0:0:c:4:5:6 8:0:20:1:2:3 0800 74: beta.http > alpha.1025: "
+        "S 500:500(0) ack 101 win 5792 <mss 1460> (DF)\n"
+    )
+    trace = parse_text(text)
+    assert [p.flags for p in trace.packets] == [SYN, SYN | ACK]
+    assert trace.packets[0].ip["link"] == "8:0:20:1:2:3 0:0:c:4:5:6 ip 74"
+    assert not trace.warnings and not trace.preamble

@@ -33,9 +33,11 @@ _TIME = (
     r"|(?P<epoch>\d{9,11}\.\d{3,9}))"
 )
 _OLD_FLAGS = r"(?:[SFRPWEU]+|\.)"
-# A line in the old format without "IP": [number] [time] src > dst: FLAGS ...
+# A line in the old format without "IP": [number] [time] [-e link header] src > dst: FLAGS
+# (-e printed "8:0:20:1:2:3 0:0:c:4:5:6 ip 74: " or "… 0800 74: " before the addresses).
+_OLD_LINK = r"(?:[0-9a-fA-F]{1,2}(?::[0-9a-fA-F]{1,2}){5} ){2}(?:ip|[0-9a-fA-F]{4}) \d+: "
 OLD_START = re.compile(
-    r"[ \t]*(?:(?P<num>\d{1,9}) +)?(?:" + _TIME + r" +)?"
+    r"[ \t]*(?:(?P<num>\d{1,9}) +)?(?:" + _TIME + r" +)?(?P<link>" + _OLD_LINK + r")?"
     r"(?=[^\s>]+ > [^\s>]+: " + _OLD_FLAGS + r"(?:[ ,]|$))"
 )
 OLD_TCP = re.compile(

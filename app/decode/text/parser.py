@@ -840,6 +840,8 @@ class _TextReader:
             if om is not None:
                 result = lp.parse_at(line, om, len(line), lineno)
                 if isinstance(result, _Parsed):
+                    if om.group("link"):
+                        result.packet.ip["link"] = om.group("link").rstrip(": ")
                     return [(om.start(), len(line), result)]
         if _RECORD_PREFIX.match(line) and not any(isinstance(r, _Parsed) for _, _, r in items):
             # TCP printed without "IP" in front: after a -e link header tcpdump omits it
