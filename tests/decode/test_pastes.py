@@ -233,6 +233,8 @@ def test_every_packet_of_every_paste_is_read() -> None:
         "truncated.txt": 3,
         "public-manpage-rlogin.txt": 9,
         "public-kb-pop3.txt": 3,
+        "old-3.9-v-cksum.txt": 3,
+        "old-quoted-wrapped.txt": 2,
     }
     assert sorted(expected) == sorted(p.name for p in PASTES.glob("*.txt"))
     for name, count in expected.items():
@@ -250,3 +252,21 @@ def test_old_format_with_link_headers() -> None:
     assert [p.flags for p in trace.packets] == [SYN, SYN | ACK]
     assert trace.packets[0].ip["link"] == "8:0:20:1:2:3 0:0:c:4:5:6 ip 74"
     assert not trace.warnings and not trace.preamble
+
+
+def test_old_verbose_ip_header_and_checksum() -> None:
+    trace = parse_text((PASTES / "old-3.9-v-cksum.txt").read_text())
+    p = trace.packets
+    assert [x.flags for x in p] == [SYN, SYN | ACK, ACK]
+    assert p[0].cksum == 0x1C46 and p[0].cksum_expected is None
+    assert p[0].options.wscale == 7 and p[2].options.ts_ecr == 2000
+    assert p[0].ip["ttl"] == 64 and trace.text_format == "tcpdump 3.8-3.9"
+
+
+def test_old_format_quoted_and_wrapped() -> None:
+    trace = parse_text((PASTES / "old-quoted-wrapped.txt").read_text())
+    assert [x.options.mss for x in trace.packets] == [1460, 1460]
+    assert [w.message.split(" on ")[0].split(" 2 ")[0] for w in trace.warnings] == [
+        "removed mail quoting ('> ')",
+        "joined",
+    ]

@@ -349,10 +349,11 @@ def _ip_header(text: str) -> dict[str, object]:
     """The ``(tos 0x0, ttl 64, ...)`` of -v output, as a small dict of what we recognise."""
     out: dict[str, object] = {"text": text}
     for key, pattern in (
-        ("ttl", r"\bttl (\d+)"),
+        # tcpdump 3.9 printed "ttl  64" (two spaces) and "length: 60"
+        ("ttl", r"\bttl +(\d+)"),
         ("hlim", r"\bhlim (\d+)"),
         ("id", r"\bid (\d+)"),
-        ("length", r"(?:\blength|payload length:?) (\d+)"),
+        ("length", r"(?:\blength:?|payload length:?) (\d+)"),
     ):
         m = re.search(pattern, text)
         if m:
