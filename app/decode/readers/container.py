@@ -355,7 +355,21 @@ class CaptureFile:
         for code, value in self._options(buf, off + 16, off + blen - 4, order):
             if code == _IF_TSRESOL and value:
                 r = value[0]
-                iface.units = 2 ** (r & 0x7F) if r & 0x80 else 10 ** (r & 0x7F)
+                units = 2 ** (r & 0x7F) if r & 0x80 else 10 ** (r & 0x7F)
+                if units >= 1 << 64:
+                    # a 64-bit time stamp cannot count in such units; tshark shows such
+                    # files too, so read on with the default (microseconds) and say so
+                    self.warnings.append(
+                        Notice(
+                            None,
+                            f"interface {len(self.interfaces)}: if_tsresol 0x{r:02x} asks for "
+                            "units finer than a 64-bit time stamp can count; times read as "
+                            "microseconds",
+                            offset=off,
+                        )
+                    )
+                    units = 1_000_000
+                iface.units = units
             elif code == _IF_TSOFFSET and len(value) == 8:
                 iface.offset = struct.unpack(order + "q", value)[0]
             elif code == _IF_NAME:
@@ -393,11 +407,16 @@ class CaptureFile:
 
     def _chunk_of(self, buf: bytes, w: _Walk, batch: _Batch) -> Chunk:
         iface = np.asarray(batch.ifs, dtype=np.int64)
-        units = np.array([f.units for f in self.interfaces], dtype=np.int64)[iface]
-        shift = np.array([f.offset for f in self.interfaces], dtype=np.int64)[iface]
-        ts = np.asarray(batch.stamps, dtype=np.int64)
-        time = (ts // units + shift) + (ts % units) / units
-        time[ts < 0] = np.nan
+        # time stamps are unsigned 64-bit (§4.3), their units up to 2**64 - 1, the offset a
+        # signed 64-bit number of seconds: whole seconds and the fraction are worked out in
+        # unsigned integers, the sum in floating point, so no value overflows
+        units = np.array([f.units for f in self.interfaces], dtype=np.uint64)[iface]
+        shift = np.array([float(f.offset) for f in self.interfaces])[iface]
+        missing = np.array([s < 0 for s in batch.stamps], dtype=bool)
+        ts = np.array([max(s, 0) for s in batch.stamps], dtype=np.uint64)
+        time = (ts // units).astype(np.float64) + shift
+        time += (ts % units).astype(np.float64) / units.astype(np.float64)
+        time[missing] = np.nan
         return Chunk(
             buf=buf,
             base=w.base,

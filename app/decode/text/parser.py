@@ -410,6 +410,7 @@ class _LineParser:
         self.warnings: list[Notice] = []
         # unknown service names: each its own port from NAMED_PORTS up, warned about once
         self.named_ports: dict[str, int] = {}
+        self.rejected: set[int] = set()  # lines whose numbers are out of range (warned)
 
     def find_starts(self, text: str, m: re.Match[str] | None) -> list[re.Match[str]]:
         """Packet starts in ``text``; ``m`` is _START_AT_LINE's match on it, if any."""
@@ -464,6 +465,11 @@ class _LineParser:
             flags = old.flags if old is not None else 0
         src_host, src_port, src_name = _split_endpoint(src_text)
         dst_host, dst_port, dst_name = _split_endpoint(dst_text)
+        whole = text[m.start() : end].strip()
+        if self._bad_port(src_port, src_text, line, whole) or self._bad_port(
+            dst_port, dst_text, line, whole
+        ):
+            return None
         src_port = self._named_port(src_name, src_port, src_text, line)
         dst_port = self._named_port(dst_name, dst_port, dst_text, line)
         pkt = Packet(
@@ -496,7 +502,33 @@ class _LineParser:
         else:
             pkt.details.append("[|tcp]")
             pkt.truncated = parsed.partial = True
+        wrong = _out_of_range(parsed)
+        if wrong is not None:
+            self.warnings.append(
+                Notice(
+                    line,
+                    f"{wrong}, so this is not a packet tcpdump printed; kept as commentary",
+                    text=text[m.start() : end].strip(),
+                )
+            )
+            self.rejected.add(line)
+            return None
         return parsed
+
+    def _bad_port(self, port: int | None, shown: str, line: int, whole: str) -> bool:
+        """A port above 65535 (RFC 9293 §3.1: 16 bits): warned about, the line rejected."""
+        if port is None or port <= 0xFFFF:
+            return False
+        self.warnings.append(
+            Notice(
+                line,
+                f"port {port} in {shown!r} is above 65535, so this is not a packet tcpdump "
+                "printed; kept as commentary",
+                text=whole,
+            )
+        )
+        self.rejected.add(line)
+        return True
 
     def _named_port(self, name: str | None, port: int | None, shown: str, line: int) -> int | None:
         """A service name tcpladder does not know gets a port of its own (from NAMED_PORTS
@@ -548,6 +580,35 @@ def _fast_fields(fast: re.Match[str], parsed: _Parsed) -> None:
     if o is not None:
         pkt.options = parse_options(o)
     pkt.length = int(length)
+
+
+_U16, _U32 = 1 << 16, 1 << 32
+
+
+def _out_of_range(q: _Parsed) -> str | None:
+    """The first number of a parsed packet that no TCP header can hold (RFC 9293 §3.1:
+    32-bit sequence and acknowledgment numbers, 16-bit window, urgent pointer and
+    checksum; RFC 7323, RFC 2018: 32-bit TS values and SACK edges), or None."""
+    p, o = q.packet, q.packet.options
+    checks: list[tuple[str, int | None, int]] = [
+        ("seq", q.seq_start, _U32),
+        ("seq end", q.seq_end, _U32 + _U32),
+        ("ack", q.ack, _U32),
+        ("win", p.win, _U16),
+        ("urg", p.urg, _U16),
+        ("cksum", p.cksum, _U16),
+        ("length", p.length, _U32),
+        ("mss", o.mss, _U16),
+        ("wscale", o.wscale, 256),
+        ("TS val", o.ts_val, _U32),
+        ("TS ecr", o.ts_ecr, _U32),
+        ("packet number", p.frame, 1 << 40),
+        *(("SACK edge", e, _U32) for block in o.sack for e in block),
+    ]
+    for name, value, limit in checks:
+        if value is not None and not 0 <= value < limit:
+            return f"{name} {value} does not fit its field (at most {limit - 1})"
+    return None
 
 
 def _old_fields(old: OldFields, parsed: _Parsed) -> None:
@@ -881,6 +942,8 @@ class _TextReader:
             self.others.append({"line": lineno, "text": body})
             self.last_target = None
             return
+        elif lineno in self.lp.rejected:
+            pass  # warned about already: a number out of range
         elif _RECORD_PREFIX.match(line) and _LOOKALIKE.search(line):
             if self.first_lookalike is None:
                 self.first_lookalike = (lineno, body)
@@ -1125,7 +1188,10 @@ def hex_dump_bytes(lines: list[str]) -> bytes:
         m = _HEX_BYTES.match(text)
         if m is None or int(m.group("off"), 16) != len(out):
             break
-        out += bytes.fromhex(m.group("hex").replace(" ", ""))
+        digits = m.group("hex").replace(" ", "")
+        if len(digits) % 2:
+            break  # "450 0028": not tcpdump's groups of four digits
+        out += bytes.fromhex(digits)
     return bytes(out)
 
 

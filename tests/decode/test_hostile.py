@@ -1,0 +1,91 @@
+"""Input no tcpdump or capture tool would write still gets an answer, never a crash:
+numbers beyond their fields, malformed hex dumps, pcapng time resolutions and offsets at the
+edge of 64 bits."""
+
+from __future__ import annotations
+
+import io
+import struct
+
+import pytest
+
+from app.decode import analyse, read_input, write_json
+from app.decode.model.errors import TraceError
+from tests.conftest import load
+
+LINE = (
+    "15:46:23.440002 IP 127.0.0.1.39546 > 127.0.0.1.8080: Flags [.], ack 52, win 64, "
+    "options [nop,nop,TS val 1631587213 ecr 3236991680], length 0"
+)
+GOOD = load("http-like.nn.txt").decode().splitlines()[0]
+
+
+@pytest.mark.parametrize(
+    ("damage", "why"),
+    [
+        ("win 64,", "win 99999999999,"),
+        ("39546 >", "99999 >"),
+        ("ack 52,", "ack 99999999999999999999999,"),
+        ("length 0", "length 999999999999999999999999"),
+        ("TS val 1631587213", "TS val 4294967296"),
+    ],
+)
+def test_numbers_beyond_their_fields_are_refused_with_a_reason(damage: str, why: str) -> None:
+    text = GOOD + "\n" + LINE.replace(damage, why) + "\n"
+    trace = read_input(text.encode())
+    assert trace.packet_count == 1
+    assert any("kept as commentary" in w.message and w.line == 2 for w in trace.warnings)
+    write_json(analyse(trace), _Sink())
+
+
+def test_a_malformed_hex_dump_line_is_not_a_crash() -> None:
+    text = GOOD + "\n\t0x0000:  450 0028 0000 4000\n"
+    trace = read_input(text.encode())
+    assert trace.packet_count == 1
+    write_json(analyse(trace), _Sink())
+
+
+def _pcapng(tsresol: int, tsoffset: int, stamp: int) -> bytes:
+    """A pcapng file: section, one raw-IPv4 interface with if_tsresol and if_tsoffset, and
+    one Enhanced Packet Block holding a SYN."""
+    shb = struct.pack("<IIIHHq", 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1) + struct.pack("<I", 28)
+    opts = struct.pack("<HHB3x", 9, 1, tsresol) + struct.pack("<HHq", 14, 8, tsoffset)
+    opts += struct.pack("<HH", 0, 0)
+    idb_len = 20 + len(opts)
+    idb = struct.pack("<IIHHI", 1, idb_len, 101, 0, 65535) + opts + struct.pack("<I", idb_len)
+    ip = bytes.fromhex("4500002800014000400600007f0000017f000001")
+    tcp = struct.pack("!HHIIBBHHH", 1234, 80, 1, 0, 5 << 4, 0x02, 1024, 0, 0)
+    frame = ip + tcp
+    epb_len = 32 + len(frame)
+    epb = struct.pack(
+        "<IIIIIII", 6, epb_len, 0, stamp >> 32, stamp & 0xFFFFFFFF, len(frame), len(frame)
+    )
+    return shb + idb + epb + frame + struct.pack("<I", epb_len)
+
+
+@pytest.mark.parametrize(
+    ("tsresol", "tsoffset", "stamp"),
+    [
+        (19, 0, 1 << 63),  # 10**19 units a second
+        (0x80 | 63, 0, (1 << 64) - 1),  # 2**63 units a second, the largest stamp
+        (6, (1 << 63) - 1, (1 << 64) - 1),  # the largest offset
+        (0x80 | 127, 0, 5),  # units no 64-bit stamp can count: read as microseconds
+        (20, 0, 5),
+    ],
+)
+def test_pcapng_time_stamps_at_the_edge_of_64_bits(tsresol: int, tsoffset: int, stamp: int) -> None:
+    try:
+        trace = read_input(_pcapng(tsresol, tsoffset, stamp))
+    except TraceError:
+        pytest.fail("a pcapng that tshark reads is refused")
+    assert trace.packet_count == 1
+    t = trace.packets[0].time
+    assert t is not None and t == t
+    write_json(analyse(trace), _Sink())
+
+
+class _Sink(io.StringIO):
+    """Takes the JSON and keeps none of it."""
+
+    def write(self, s: str) -> int:
+        return len(s)
