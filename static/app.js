@@ -2,6 +2,12 @@
 // copy-to-clipboard and the upload progress bar.
 (function () {
   "use strict";
+  // The server never writes the Host header it was sent into a page: without a configured
+  // base URL the permalink is a path, completed here from the address the browser shows.
+  document.addEventListener("DOMContentLoaded", function () {
+    var link = document.getElementById("permalink");
+    if (link && link.value.charAt(0) === "/") link.value = window.location.origin + link.value;
+  });
   document.addEventListener("click", function (ev) {
     var btn = ev.target.closest("button.copy");
     if (!btn) return;

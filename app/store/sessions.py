@@ -14,8 +14,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import time
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
@@ -51,12 +53,13 @@ from app.decode.export.document import (
     packets_json,
     story_lists,
 )
-from app.decode.model.errors import Forbidden, NotFound
+from app.decode.model.errors import Forbidden, NotFound, TraceError, Unreadable
 from app.decode.model.memory import paused_gc
 from app.decode.model.table import PacketTable
 
 from .columns import FORMAT, chunks, compress_input, decompress_input, unpack, unpack_positions
 
+log = logging.getLogger("tcpladder.store")
 ID_BYTES = 18  # 144 random bits, base64url: 24 characters
 
 metadata = MetaData()
@@ -138,6 +141,29 @@ class Meta:
     port_names: dict[int, str]
 
 
+def _unreadable(exc: Exception, data: bytes) -> Unreadable:
+    digest = hashlib.sha256(data).hexdigest()
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = frames[-1] if frames else None  # the innermost frame: where it broke
+    place = (
+        f"{Path(where.filename).name}:{where.lineno} ({where.name})" if where is not None else "?"
+    )
+    log.error(
+        "decoder failure on input sha256=%s (%d bytes) at %s: %s: %s",
+        digest,
+        len(data),
+        place,
+        type(exc).__name__,
+        exc,
+        exc_info=exc,
+    )
+    return Unreadable(
+        f"tcpladder could not read this input: {type(exc).__name__} at {place}. This is a "
+        f"bug in tcpladder, logged as input {digest[:16]}",
+        hint="The rest of the site works; a smaller or different capture may be read.",
+    )
+
+
 def _missing(sid: str) -> NotFound:
     return NotFound(f"no session {sid!r}: it never existed or its owner deleted it")
 
@@ -168,9 +194,18 @@ class Store:
     # -- writing -------------------------------------------------------------------------
 
     def create(self, data: bytes, *, title: str, owner_token: str) -> SessionRecord:
-        """Decode, analyse and store; raises TraceError for input that cannot be explained."""
+        """Decode, analyse and store; raises TraceError for input that cannot be explained.
+
+        Any other failure of the decoder on this input is turned into ``Unreadable`` (a 4xx
+        naming where it broke) and logged with the input's SHA-256: the last resort that
+        keeps a 500 from any input."""
         with paused_gc():
-            return self._create(data, title=title, owner_token=owner_token)
+            try:
+                return self._create(data, title=title, owner_token=owner_token)
+            except TraceError:
+                raise
+            except Exception as exc:  # the decoder's bug, the client's input: still a 4xx
+                raise _unreadable(exc, data) from exc
 
     def _create(self, data: bytes, *, title: str, owner_token: str) -> SessionRecord:
         analysis = analyse(read_input(data, self.limits))

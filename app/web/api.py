@@ -20,7 +20,9 @@ MAX_WINDOW = 10_000  # packets in one window request
 
 
 def owner_token(request: Request) -> str | None:
-    return request.headers.get("x-owner-token") or request.cookies.get(OWNER_COOKIE)
+    """The API's owner token: the ``X-Owner-Token`` header only, never a cookie (a cookie
+    would be sent along with a request another site makes)."""
+    return request.headers.get("x-owner-token")
 
 
 def store_of(request: Request) -> Store:
@@ -30,12 +32,16 @@ def store_of(request: Request) -> Store:
 
 @router.post("/sessions", status_code=201)
 async def create_session(request: Request) -> JSONResponse:
-    data, title = await read_submission(request, request.app.state.settings.max_input)
+    settings = request.app.state.settings
+    sub = await read_submission(request, settings.max_input)
     token = owner_token(request) or new_token()
-    rec = await run_in_threadpool(store_of(request).create, data, title=title, owner_token=token)
+    store = store_of(request)
+    rec = await run_in_threadpool(store.create, sub.data, title=sub.title, owner_token=token)
+    path = f"/s/{rec.id}"
     body: dict[str, Any] = {
         "id": rec.id,
-        "url": str(request.url_for("session_page", sid=rec.id)),
+        # absolute only when TCPLADDER_BASE_URL says where the site is: never from Host
+        "url": (settings.base_url or "") + path,
         "owner_token": token,
     }
     return JSONResponse(body, status_code=201, headers={"Location": f"/api/sessions/{rec.id}"})

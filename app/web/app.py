@@ -5,12 +5,14 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from app import __version__
 from app.decode import Limits
 from app.store import Store, default_url
 
 from . import api, errors, pages
+from .security import SecurityHeaders
 from .settings import Settings
 from .templating import Renderer
 
@@ -35,6 +37,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     templates.env.globals["version"] = __version__
     app.state.renderer = Renderer(templates)
     app.mount("/static", StaticFiles(directory=str(settings.static_dir)), name="static")
+    if settings.allowed_hosts != ("*",):
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))
+    app.add_middleware(SecurityHeaders)
     app.include_router(api.router)
     app.include_router(pages.router)
     errors.install(app, app.state.renderer)

@@ -13,8 +13,9 @@ from app.decode.analysis.facts import STATE_TEXT
 from app.decode.explain.catalogue import CATALOGUE
 from app.store import new_token
 
-from .api import OWNER_COOKIE, owner_token, store_of
+from .api import OWNER_COOKIE, store_of
 from .ladder import PAGE, ladder_rows
+from .security import check_same_origin, check_token, secure_cookie
 from .templating import Renderer
 from .upload import read_submission
 
@@ -65,6 +66,17 @@ def _title(code: str, lang: str) -> str:
     return e.title_zh if lang == "zh" else e.title_en
 
 
+def session_path(sid: str) -> str:
+    return f"/s/{sid}"
+
+
+def _absolute(request: Request, path: str) -> str:
+    """The configured base URL and ``path``, or ``path`` alone (the page completes it from
+    the address the browser shows): the Host header is never echoed."""
+    base: str | None = request.app.state.settings.base_url
+    return base + path if base else path
+
+
 def renderer(request: Request) -> Renderer:
     r: Renderer = request.app.state.renderer
     return r
@@ -78,15 +90,27 @@ async def index(request: Request) -> Response:
 
 @router.post("/sessions", name="submit")
 async def submit(request: Request) -> Response:
-    data, title = await read_submission(request, request.app.state.settings.max_input)
-    token = owner_token(request) or new_token()
-    rec = await run_in_threadpool(store_of(request).create, data, title=title, owner_token=token)
-    url = str(request.url_for("session_page", sid=rec.id))
+    """The form: a same-origin request carrying this browser's CSRF token."""
+    settings = request.app.state.settings
+    check_same_origin(request, settings.base_url)
+    sub = await read_submission(request, settings.max_input)
+    check_token(request, sub.csrf)
+    token = request.cookies.get(OWNER_COOKIE) or new_token()
+    store = store_of(request)
+    rec = await run_in_threadpool(store.create, sub.data, title=sub.title, owner_token=token)
+    url = session_path(rec.id)
     if request.headers.get("hx-request") == "true":
         response: Response = Response(status_code=204, headers={"HX-Redirect": url})
     else:
         response = RedirectResponse(url, status_code=303)
-    response.set_cookie(OWNER_COOKIE, token, max_age=5 * 365 * 86400, httponly=True, samesite="lax")
+    response.set_cookie(
+        OWNER_COOKIE,
+        token,
+        max_age=365 * 86400,
+        httponly=True,
+        samesite="strict",
+        secure=secure_cookie(request),
+    )
     return response
 
 
@@ -117,7 +141,8 @@ def _session_context(request: Request, sid: str, flow_id: int | None) -> dict[st
         "rows": ladder_rows(flow, lang) if flow else [],
         "start": start,
         "page": PAGE,
-        "permalink": str(request.url_for("session_page", sid=sid)),
+        "permalink": _absolute(request, session_path(sid)),
+        "permalink_path": session_path(sid),
         "is_owner": rec.owned_by(request.cookies.get(OWNER_COOKIE)),
     }
 
@@ -148,8 +173,12 @@ async def export(request: Request, sid: str) -> Response:
 
 @router.post("/s/{sid}/delete", name="delete")
 async def delete(request: Request, sid: str) -> Response:
+    check_same_origin(request, request.app.state.settings.base_url)
+    form = await request.form(max_files=0, max_fields=4, max_part_size=1024)
+    token = form.get("csrf")
+    check_token(request, token if isinstance(token, str) else None)
     await run_in_threadpool(store_of(request).delete, sid, request.cookies.get(OWNER_COOKIE))
-    url = str(request.url_for("index")) + "?deleted=1"
+    url = "/?deleted=1"
     if request.headers.get("hx-request") == "true":
         return Response(status_code=204, headers={"HX-Redirect": url})
     return RedirectResponse(url, status_code=303)

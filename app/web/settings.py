@@ -18,6 +18,10 @@ class Settings:
     max_packets: int = 1_000_000
     templates_dir: Path = ROOT / "templates"
     static_dir: Path = ROOT / "static"
+    # where the site is reached, for absolute permalinks; None: links are paths, and the
+    # page makes the permalink from the address the browser shows (never from Host)
+    base_url: str | None = None
+    allowed_hosts: tuple[str, ...] = ("*",)  # Host values accepted (TrustedHostMiddleware)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -28,4 +32,8 @@ class Settings:
             max_input=int(env.get("TCPLADDER_MAX_INPUT", 32 * 1024 * 1024)),
             max_expanded=int(env.get("TCPLADDER_MAX_EXPANDED", 256 * 1024 * 1024)),
             max_packets=int(env.get("TCPLADDER_MAX_PACKETS", 1_000_000)),
+            base_url=(env.get("TCPLADDER_BASE_URL") or "").rstrip("/") or None,
+            allowed_hosts=tuple(
+                h.strip() for h in env.get("TCPLADDER_ALLOWED_HOSTS", "*").split(",") if h.strip()
+            ),
         )

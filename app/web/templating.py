@@ -8,6 +8,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from .security import CSRF_COOKIE, csrf_token, secure_cookie
+
 LANGS = ("en", "zh")
 
 UI: dict[str, dict[str, str]] = {
@@ -132,7 +134,12 @@ class Renderer:
     ) -> HTMLResponse:
         """Render ``partial`` for htmx requests (HX-Request) and ``name`` otherwise."""
         lang = choose_lang(request)
-        ctx = {"lang": lang, "ui": UI[lang], "other_lang": "zh" if lang == "en" else "en"}
+        ctx = {
+            "lang": lang,
+            "ui": UI[lang],
+            "other_lang": "zh" if lang == "en" else "en",
+            "csrf": csrf_token(request),
+        }
         ctx.update(context)
         is_htmx = request.headers.get("hx-request") == "true"
         template = partial if partial and is_htmx else name
@@ -140,4 +147,14 @@ class Renderer:
         response.headers["Vary"] = "HX-Request, Accept-Language, Cookie"
         if request.query_params.get("lang") in LANGS:
             response.set_cookie("lang", lang, max_age=365 * 86400, samesite="lax")
+        new = getattr(request.state, "new_csrf", None)
+        if new:
+            response.set_cookie(
+                CSRF_COOKIE,
+                new,
+                httponly=True,
+                samesite="strict",
+                secure=secure_cookie(request),
+                path="/",
+            )
         return response

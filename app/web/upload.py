@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from fastapi import Request
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
@@ -20,7 +22,14 @@ def _too_large(size: float, limit: int) -> InputTooLarge:
     )
 
 
-async def read_submission(request: Request, limit: int) -> tuple[bytes, str]:
+@dataclass(frozen=True, slots=True)
+class Submission:
+    data: bytes
+    title: str
+    csrf: str | None = None  # the form's CSRF token field, when it came from a form
+
+
+async def read_submission(request: Request, limit: int) -> Submission:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit + 64 * 1024:
         raise _too_large(int(declared), limit)
@@ -31,7 +40,7 @@ async def read_submission(request: Request, limit: int) -> tuple[bytes, str]:
             raise _too_large(len(body), limit)
         if not body:
             raise EmptyInput("the request has no body: send a form field 'text' or a file 'file'")
-        return body, "pasted text"
+        return Submission(body, "pasted text")
     try:
         form = await request.form(max_files=1, max_fields=16, max_part_size=limit)
     except HTTPException as exc:
@@ -39,7 +48,9 @@ async def read_submission(request: Request, limit: int) -> tuple[bytes, str]:
             raise _too_large(limit + 1, limit) from exc
         raise TraceError(f"the form could not be read: {exc.detail}") from exc
     try:
-        return await _from_form(form, limit)
+        data, title = await _from_form(form, limit)
+        token = form.get("csrf")
+        return Submission(data, title, token if isinstance(token, str) else None)
     finally:
         await form.close()
 

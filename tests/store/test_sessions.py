@@ -144,3 +144,24 @@ def test_sessions_stored_as_one_document_still_open(tmp_path: Path) -> None:
         ).one()
     assert tuple(version) == (2, 0)
     store.close()
+
+
+def test_a_decoder_failure_is_a_4xx_naming_where_it_broke(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import app.store.sessions as sessions_module
+    from app.decode.model.errors import Unreadable
+
+    def broken(_data: bytes, _limits: object) -> object:
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(sessions_module, "read_input", broken)
+    store = Store(default_url(tmp_path))
+    with pytest.raises(Unreadable) as exc:
+        store.create(b"anything", title="t", owner_token="o")
+    assert exc.value.status == 422 and "ZeroDivisionError" in exc.value.message
+    assert "test_sessions.py" in exc.value.message  # where it broke
+    assert any("sha256=" in r.getMessage() for r in caplog.records)
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("select count(*) from sessions").scalar() == 0
+    store.close()

@@ -13,6 +13,14 @@ from tests.conftest import TEXT, load
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def csrf(client: TestClient) -> str:
+    """The CSRF token the home page gives this client (its cookie is kept by the client)."""
+    page = client.get("/").text
+    m = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert m is not None
+    return m.group(1)
+
+
 def _create(client: TestClient, name: str) -> dict[str, str]:
     r = client.post("/api/sessions", data={"text": load(name).decode()})
     assert r.status_code == 201, r.text
@@ -62,9 +70,10 @@ def test_htmx_gets_a_fragment_and_vary(client: TestClient) -> None:
 
 
 def test_form_post_redirects_and_owner_can_delete(client: TestClient) -> None:
+    token = csrf(client)
     r = client.post(
         "/sessions",
-        files={"text": (None, load("seed003_quoted_relative.txt"))},
+        files={"text": (None, load("seed003_quoted_relative.txt")), "csrf": (None, token)},
         follow_redirects=False,
     )
     assert r.status_code == 303
@@ -73,8 +82,12 @@ def test_form_post_redirects_and_owner_can_delete(client: TestClient) -> None:
     page = client.get(url).text
     assert "Delete session" in page
     other = TestClient(client.app)
-    assert other.post(f"/s/{sid}/delete", follow_redirects=False).status_code == 403
-    assert client.post(f"/s/{sid}/delete", follow_redirects=False).status_code == 303
+    other_token = csrf(other)
+    r = other.post(f"/s/{sid}/delete", data={"csrf": other_token}, follow_redirects=False)
+    assert r.status_code == 403  # not the owner
+    assert client.post(f"/s/{sid}/delete", follow_redirects=False).status_code == 403  # no token
+    r = client.post(f"/s/{sid}/delete", data={"csrf": token}, follow_redirects=False)
+    assert r.status_code == 303
     assert client.get(url).status_code == 404
 
 

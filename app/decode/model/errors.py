@@ -61,6 +61,14 @@ class UnsupportedInput(TraceError):
     code = "trace.unsupported"
 
 
+class Unreadable(TraceError):
+    """Input that made the decoder fail in a way no rule foresaw: still the client's input
+    and a 4xx, with where it broke; the server logs it with the input's hash."""
+
+    status = 422
+    code = "trace.unreadable"
+
+
 class InputTooLarge(TraceError):
     status = 413
     code = "trace.too_large"
