@@ -31,6 +31,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_input=settings.max_input,
         max_expanded=settings.max_expanded,
         max_packets=settings.max_packets,
+        max_lines=settings.max_lines,
+        max_line_length=settings.max_line_length,
+        max_comment_lines=settings.max_comment_lines,
     )
     app.state.store = Store(settings.database_url or default_url(settings.data_dir), limits=limits)
     templates = Jinja2Templates(directory=str(settings.templates_dir))

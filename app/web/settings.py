@@ -16,6 +16,9 @@ class Settings:
     max_input: int = 32 * 1024 * 1024  # bytes of upload or paste, as sent
     max_expanded: int = 256 * 1024 * 1024  # bytes after gzip/zstd decompression
     max_packets: int = 1_000_000
+    max_lines: int = 2_000_000  # lines of pasted text
+    max_line_length: int = 1 << 16  # characters of one line read
+    max_comment_lines: int = 20_000  # lines of commentary kept
     templates_dir: Path = ROOT / "templates"
     static_dir: Path = ROOT / "static"
     # where the site is reached, for absolute permalinks; None: links are paths, and the
@@ -32,6 +35,9 @@ class Settings:
             max_input=int(env.get("TCPLADDER_MAX_INPUT", 32 * 1024 * 1024)),
             max_expanded=int(env.get("TCPLADDER_MAX_EXPANDED", 256 * 1024 * 1024)),
             max_packets=int(env.get("TCPLADDER_MAX_PACKETS", 1_000_000)),
+            max_lines=int(env.get("TCPLADDER_MAX_LINES", 2_000_000)),
+            max_line_length=int(env.get("TCPLADDER_MAX_LINE_LENGTH", 1 << 16)),
+            max_comment_lines=int(env.get("TCPLADDER_MAX_COMMENT_LINES", 20_000)),
             base_url=(env.get("TCPLADDER_BASE_URL") or "").rstrip("/") or None,
             allowed_hosts=tuple(
                 h.strip() for h in env.get("TCPLADDER_ALLOWED_HOSTS", "*").split(",") if h.strip()

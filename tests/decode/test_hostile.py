@@ -89,3 +89,23 @@ class _Sink(io.StringIO):
 
     def write(self, s: str) -> int:
         return len(s)
+
+
+def test_text_limits_are_enforced_while_reading() -> None:
+    from app.decode import Limits
+    from app.decode.model.errors import InputTooLarge
+
+    lines = (GOOD + "\n").encode() * 50
+    with pytest.raises(InputTooLarge, match="TCPLADDER_MAX_LINES"):
+        read_input(lines, Limits(max_lines=10))
+    with pytest.raises(InputTooLarge, match="more than 5 packets") as exc:
+        read_input(lines, Limits(max_packets=5))
+    assert exc.value.line == 6  # refused at the packet one too many, not after the parse
+    prose = ("just words\n" * 100 + GOOD + "\n").encode()
+    trace = read_input(prose, Limits(max_comment_lines=10))
+    kept = len(trace.preamble) + sum(len(p.comments) for p in trace.packets)
+    assert kept == 10 and any("TCPLADDER_MAX_COMMENT_LINES" in w.message for w in trace.warnings)
+    long = (GOOD + " " + "x" * 5000 + "\n").encode()
+    trace = read_input(long, Limits(max_line_length=1000))
+    assert trace.packet_count == 1
+    assert any("only its first 1,000" in w.message for w in trace.warnings)

@@ -7,9 +7,9 @@ cannot produce the link type); scripts/record-fixtures makes them all.
 
 from __future__ import annotations
 
-import gzip
 import io
 import struct
+import zlib
 from pathlib import Path
 
 import pytest
@@ -196,14 +196,39 @@ def test_cut_gzip_says_so() -> None:
     assert 0 < trace.packet_count < 10
 
 
-def test_decompression_bombs_stop_at_the_limit() -> None:
-    zeros = b"\0" * (8 << 20)
-    limits = Limits(max_expanded=1 << 20)
-    for packed in (gzip.compress(zeros), zstandard.ZstdCompressor().compress(zeros)):
-        assert len(packed) < 64 * 1024
+def _bomb(kind: str, head: bytes, fill: bytes, size: int) -> bytes:
+    """``head`` then ``fill`` repeated to ``size`` bytes, compressed without ever holding
+    the expanded bytes."""
+    block = fill * ((1 << 22) // len(fill))
+    if kind == "gzip":
+        z = zlib.compressobj(9, wbits=31)
+        parts = [z.compress(head)] + [z.compress(block) for _ in range(size // len(block))]
+        return b"".join(parts) + z.flush()
+    w = zstandard.ZstdCompressor(level=3).compressobj()
+    parts = [w.compress(head)] + [w.compress(block) for _ in range(size // len(block))]
+    return b"".join(parts) + w.flush()
+
+
+@pytest.mark.parametrize("kind", ["gzip", "zstd"])
+def test_decompression_bombs_stop_at_the_limit_in_bounded_memory(kind: str) -> None:
+    """64 MiB of expanded text, or of zero-length pcap records, from a few KiB: refused at the
+    expansion limit, naming it, while little more than the limit is held; zeros are refused
+    as binary at once."""
+    import tracemalloc
+
+    pcap_head = bytes.fromhex("d4c3b2a1020004000000000000000000ffff000001000000")
+    limits = Limits(max_expanded=8 << 20)
+    for head, fill in ((b"", b"x" * 64 + b"\n"), (pcap_head, bytes(16))):
+        packed = _bomb(kind, head, fill, 1 << 26)
+        tracemalloc.start()
         with pytest.raises(InputTooLarge) as exc:
             read_input(packed, limits)
-        assert "more than 1,048,576 bytes" in exc.value.message
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert "TCPLADDER_MAX_EXPANDED" in exc.value.message or "packets" in exc.value.message
+        assert peak < 24 << 20, peak  # the 8 MiB limit, and a few MiB of work
+    with pytest.raises(UnsupportedInput, match="binary data"):
+        read_input(_bomb(kind, b"", bytes(64), 1 << 26), limits)
 
 
 def test_packet_limit() -> None:

@@ -10,17 +10,69 @@ from __future__ import annotations
 from typing import BinaryIO
 
 import numpy as np
+import numpy.typing as npt
 
 from app.decode.model.errors import UnsupportedInput
 from app.decode.model.memory import trim_heap
 from app.decode.model.packet import Notice, Packet
 from app.decode.model.table import Columns, HostBook, PacketTable, concat, packet_columns
 from app.decode.model.trace import Trace
-from app.decode.readers.container import CHUNK, CaptureFile, linktype_name
+from app.decode.readers.container import CHUNK, CaptureFile, Chunk, linktype_name
 from app.decode.readers.dissect import FAST_LINKTYPES, dissect
 from app.decode.readers.scapy_fallback import scapy_frame, scapy_knows
 
 KEEP_OTHER = 1000
+# Frames that go through Scapy one by one (tunnels, link types the fast path does not read)
+# cost ~20 µs each: past this many in one input they are counted, not decoded, so a file of
+# millions of odd frames cannot hold a worker for minutes.
+SCAPY_BUDGET = 100_000
+# No frame shorter than an Ethernet header holds a TCP segment (even with no link header,
+# IP and TCP take 40 bytes): such frames are not worth a Scapy dissection.
+MIN_TCP_FRAME = 14
+
+
+class _ScapyBudget:
+    def __init__(self) -> None:
+        self.left = SCAPY_BUDGET
+        self.skipped = 0
+
+    def frames(
+        self, chunk: Chunk, rows: npt.NDArray[np.int64], cf: CaptureFile, keep: int
+    ) -> tuple[list[Packet], list[dict[str, object]], int]:
+        """The chunk's frames ``rows`` through Scapy: (TCP packets, the first ``keep`` other
+        frames described, how many other frames in all)."""
+        kept: list[Packet] = []
+        others: list[dict[str, object]] = []
+        count = 0
+
+        def other(frame: int, text: str) -> None:
+            nonlocal count
+            count += 1
+            if len(others) < keep:
+                others.append({"n": frame, "frame": frame, "text": text})
+
+        sizes = chunk.caplen[rows]
+        tiny = sizes < MIN_TCP_FRAME
+        for i in rows[tiny][: max(keep, 0)].tolist():
+            other(chunk.first_frame + i, f"frame of {int(chunk.caplen[i])} bytes")
+        count += max(int(tiny.sum()) - max(keep, 0), 0)
+        for i in rows[~tiny].tolist():
+            frame = chunk.first_frame + i
+            size = int(chunk.caplen[i])
+            if self.left <= 0:
+                self.skipped += 1
+                other(frame, "not decoded")
+                continue
+            self.left -= 1
+            start = int(chunk.data[i])
+            raw = chunk.buf[start : start + size]
+            link = cf.interfaces[int(chunk.iface[i])].linktype
+            got = scapy_frame(raw, link, frame, float(chunk.time[i]), int(chunk.wirelen[i]))
+            if isinstance(got, Packet):
+                kept.append(got)
+            else:
+                other(frame, got)
+        return kept, others, count
 
 
 def read_capture(
@@ -36,25 +88,16 @@ def read_capture(
     others: list[dict[str, object]] = []
     other_count = 0
     rows = 0
+    budget = _ScapyBudget()
     for chunk in cf.chunks():
         d = dissect(chunk, cf.interfaces, book, max(0, keep_other - len(others)))
         d.cols["opt_start"] += blob_size
         blobs.append(d.opt_bytes)
         blob_size += len(d.opt_bytes)
         cols = d.cols
-        kept: list[Packet] = []
-        for i in d.scapy.tolist():
-            start = int(chunk.data[i])
-            raw = chunk.buf[start : start + int(chunk.caplen[i])]
-            frame = chunk.first_frame + i
-            link = cf.interfaces[int(chunk.iface[i])].linktype
-            got = scapy_frame(raw, link, frame, float(chunk.time[i]), int(chunk.wirelen[i]))
-            if isinstance(got, Packet):
-                kept.append(got)
-            else:
-                other_count += 1
-                if len(others) < keep_other:
-                    others.append({"n": frame, "frame": frame, "text": got})
+        kept, not_tcp, count = budget.frames(chunk, d.scapy, cf, keep_other - len(others))
+        other_count += count
+        others.extend(not_tcp)
         for i, what in zip(d.other.tolist(), d.other_what, strict=False):
             frame = chunk.first_frame + i
             others.append({"n": frame, "frame": frame, "text": what})
@@ -87,6 +130,14 @@ def read_capture(
         rows += len(cols["frame"])
     others.sort(key=lambda o: int(o["frame"]))  # type: ignore[call-overload]
     warnings: list[Notice] = list(cf.warnings)
+    if budget.skipped:
+        warnings.append(
+            Notice(
+                None,
+                f"{budget.skipped:,} frames the fast reader leaves to Scapy were not decoded: "
+                f"past the first {SCAPY_BUDGET:,} such frames, they are only counted",
+            )
+        )
     links = sorted({i.linktype for i in cf.interfaces})
     unknown = [lt for lt in links if lt not in FAST_LINKTYPES and not scapy_knows(lt)]
     if unknown and rows == 0:

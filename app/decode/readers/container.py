@@ -47,6 +47,9 @@ ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 MAXIMUM_SNAPLEN = 262_144
 MAX_RECORD = 16 * 1024 * 1024
 CHUNK = 8 * 1024 * 1024
+# Records a chunk holds at most: a file of tiny records would otherwise put half a million
+# in one chunk, and each costs about 150 bytes of temporaries while its header is read.
+MAX_CHUNK_RECORDS = 1 << 16
 
 # pcapng block types
 _SHB = 0x0A0D0D0A
@@ -117,59 +120,90 @@ class Chunk:
         return len(self.data)
 
 
+class _Counting:
+    """A read()-able stream that counts the bytes read from it."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.count = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data: bytes = self.raw.read(n)
+        self.count += len(data)
+        return data
+
+
 class Decompressed:
-    """A read()-able view of a gzip or zstd stream that refuses to grow past ``limit``."""
+    """A read()-able view of a gzip or zstd stream that refuses to grow past ``limit``.
+
+    Memory stays bounded whatever the compression ratio: compressed input is read 64 KiB
+    at a time and never more than 1 MiB is decompressed at once (zlib's ``max_length``,
+    zstd's stream reader), so a "bomb" is stopped at ``limit`` having held about a MiB.
+    """
+
+    IN = 1 << 16
+    OUT = 1 << 20
 
     def __init__(self, raw: BinaryIO, kind: str, limit: int) -> None:
-        self.raw = raw
+        self.raw = _Counting(raw)
         self.kind = kind
         self.limit = limit
         self.produced = 0
-        self.consumed = 0
         self._pending = b""
+        self._in = b""
         self._eof = False
+        self._truncated = False
         if kind == "gzip":
             self._z = zlib.decompressobj(wbits=47)
         else:
             import zstandard
 
-            self._zstd = zstandard.ZstdDecompressor().decompressobj()
+            reader: Any = self.raw  # any read()-able object will do
+            self._zstd = zstandard.ZstdDecompressor().stream_reader(
+                reader, read_size=self.IN, read_across_frames=True
+            )
+
+    @property
+    def consumed(self) -> int:
+        return self.raw.count
+
+    def _gzip(self) -> bytes:
+        while True:
+            if not self._in and not self._eof:
+                self._in = self.raw.read(self.IN)
+                if not self._in:
+                    self._eof = True
+                    self._truncated = not self._z.eof and self.consumed > 0
+            if not self._in:
+                return b""
+            out = self._z.decompress(self._in, self.OUT)
+            self._in = self._z.unconsumed_tail
+            if self._z.eof and self._z.unused_data:
+                # Concatenated gzip members (RFC 1952 §2.2) are one stream.
+                self._in = self._z.unused_data + self._in
+                self._z = zlib.decompressobj(wbits=47)
+            if out:
+                return out
 
     def _more(self) -> bytes:
-        while not self._eof:
-            data = self.raw.read(1 << 20)
-            if not data:
-                self._eof = True
-                if self.kind == "gzip" and not self._z.eof and self.consumed:
-                    self._truncated = True
-                break
-            self.consumed += len(data)
-            try:
-                if self.kind == "gzip":
-                    out = self._z.decompress(data)
-                    # Concatenated gzip members (RFC 1952 §2.2) are one stream.
-                    while self._z.eof and self._z.unused_data:
-                        rest = self._z.unused_data
-                        self._z = zlib.decompressobj(wbits=47)
-                        out += self._z.decompress(rest)
-                else:
-                    out = self._zstd.decompress(data)
-            except Exception as exc:  # zlib.error, zstandard.ZstdError
-                raise UnsupportedInput(
-                    f"{self.kind} data is corrupt near compressed byte {self.consumed - len(data):,}: {exc}",
-                    offset=self.consumed - len(data),
-                ) from exc
-            if out:
-                self.produced += len(out)
-                if self.produced > self.limit:
-                    raise InputTooLarge(
-                        f"the {self.kind} data expands to more than {self.limit:,} bytes "
-                        f"(reached after {self.consumed:,} compressed bytes), the configured "
-                        "limit (TCPLADDER_MAX_INPUT)",
-                        offset=self.consumed,
-                    )
-                return out
-        return b""
+        before = self.consumed
+        try:
+            out = self._gzip() if self.kind == "gzip" else self._zstd.read(self.OUT)
+        except Exception as exc:  # zlib.error, zstandard.ZstdError
+            raise UnsupportedInput(
+                f"{self.kind} data is corrupt near compressed byte {before:,}: {exc}",
+                offset=before,
+            ) from exc
+        if out:
+            self.produced += len(out)
+            if self.produced > self.limit:
+                raise InputTooLarge(
+                    f"the {self.kind} data expands to more than {self.limit:,} bytes (reached "
+                    f"after {self.consumed:,} compressed bytes), the configured limit "
+                    "(TCPLADDER_MAX_EXPANDED)",
+                    offset=self.consumed,
+                )
+        return bytes(out)
 
     def read(self, n: int = -1) -> bytes:
         parts = [self._pending] if self._pending else []
@@ -189,7 +223,7 @@ class Decompressed:
 
     @property
     def truncated(self) -> bool:
-        return bool(getattr(self, "_truncated", False))
+        return self._truncated
 
 
 class CaptureFile:
@@ -273,7 +307,7 @@ class CaptureFile:
             add = starts.append
             off = 0
             problem: str | None = None
-            while off + 16 <= end:
+            while off + 16 <= end and len(starts) < MAX_CHUNK_RECORDS:
                 cap = cap_at(buf, off + 8)[0]
                 if cap > biggest:
                     problem = (
@@ -308,7 +342,8 @@ class CaptureFile:
             if problem is not None:
                 self._stop(problem, base + off, frame)
                 return
-            if eof:
+            capped = len(starts) >= MAX_CHUNK_RECORDS
+            if eof and not capped:
                 if off < end:
                     self._cut_short(buf[off:], base + off, frame, order)
                 return
@@ -392,7 +427,7 @@ class CaptureFile:
             if problem is not None:
                 self._stop(problem, w.base + off, w.frame)
                 return
-            if eof:
+            if eof and len(batch.starts) < MAX_CHUNK_RECORDS:
                 if off < len(buf):
                     self._stop(
                         f"the file ends inside a block at byte {w.base + off:,} "
@@ -433,7 +468,7 @@ class CaptureFile:
         """The whole blocks in ``buf``: (their packets, where the walk stopped, a problem)."""
         batch = _Batch()
         end, off = len(buf), 0
-        while off + 12 <= end:
+        while off + 12 <= end and len(batch.starts) < MAX_CHUNK_RECORDS:
             problem = self._block_order(buf, off, w)
             if problem is not None:
                 return batch, off, problem

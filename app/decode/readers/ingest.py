@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from app.decode.model.errors import EmptyInput, InputTooLarge, UnsupportedInput
 from app.decode.model.packet import Notice
@@ -19,20 +19,23 @@ class Limits:
     max_input: int = 64 * 1024 * 1024  # bytes as received (compressed or not)
     max_expanded: int = 512 * 1024 * 1024  # bytes after gzip/zstd decompression
     max_packets: int = 20_000_000
+    max_lines: int = 20_000_000  # lines of pasted text
+    max_line_length: int = 1 << 16  # characters; a longer line is commentary, cut
+    max_comment_lines: int = 100_000  # lines of the user's prose kept beside packets
 
 
 _ALLOWED_CONTROL = {9, 10, 12, 13, 27}
 
 
-def _decode_text(data: bytes, warnings: list[Notice]) -> str:
-    probe = data[: 1 << 16]
+def _check_binary(probe: bytes) -> None:
+    """Refuse bytes that are no text (checked on the first 64 KiB, before reading on)."""
+    if probe.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return  # UTF-16: NUL bytes are part of it
     nul = probe.find(b"\x00")
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
     if nul >= 0:
         raise UnsupportedInput(
             f"binary data: byte {nul} is 0x00, so this is not text, and the first bytes "
-            f"{data[:4].hex(' ')} are not a pcap or pcapng header",
+            f"{probe[:4].hex(' ')} are not a pcap or pcapng header",
             offset=nul,
             hint="Upload a .pcap/.pcapng file (optionally gzip'd) or paste tcpdump's text output.",
         )
@@ -44,6 +47,11 @@ def _decode_text(data: bytes, warnings: list[Notice]) -> str:
             offset=controls[0],
             hint="Upload a .pcap/.pcapng file (optionally gzip'd) or paste tcpdump's text output.",
         )
+
+
+def _decode_text(data: bytes, warnings: list[Notice]) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -100,21 +108,35 @@ def read_stream(raw: BinaryIO, limits: Limits) -> Trace:
                 )
             )
         return trace
+    return _read_text(stream, compression, limits)
+
+
+def _read_text(stream: Any, compression: str | None, limits: Limits) -> Trace:
+    """Pasted text, read a MiB at a time with every limit checked as it comes: binary data
+    is refused on its first 64 KiB, too many lines as soon as they are counted, too many
+    packets while parsing."""
     cap = limits.max_expanded if compression else limits.max_input
+    setting = "TCPLADDER_MAX_EXPANDED" if compression else "TCPLADDER_MAX_INPUT"
     parts: list[bytes] = []
-    size = 0
+    size = lines = 0
     while size <= cap:  # read() would allocate its whole argument up front
         part = stream.read(min(1 << 20, cap + 1 - size))
         if not part:
             break
+        if not parts:
+            _check_binary(part[: 1 << 16])
         parts.append(part)
         size += len(part)
+        lines += part.count(b"\n")
+        if lines > limits.max_lines:
+            raise InputTooLarge(
+                f"the text has more than {limits.max_lines:,} lines (at byte {size:,}), the "
+                "limit (TCPLADDER_MAX_LINES)"
+            )
+    if size > cap:
+        raise InputTooLarge(f"the text is more than {cap / 1e6:.1f} MB, the limit ({setting})")
     data = b"".join(parts)
-    if len(data) > cap:
-        raise InputTooLarge(
-            f"the text is more than {cap / 1e6:.1f} MB, the limit "
-            + ("(TCPLADDER_MAX_EXPANDED)" if compression else "(TCPLADDER_MAX_INPUT)")
-        )
+    del parts
     if not data.strip():
         raise EmptyInput(
             f"the {compression} data holds only white space"
@@ -124,11 +146,12 @@ def read_stream(raw: BinaryIO, limits: Limits) -> Trace:
         )
     warnings: list[Notice] = []
     text = _decode_text(data, warnings)
-    trace = parse_text(text)
+    del data
+    trace = parse_text(
+        text,
+        max_packets=limits.max_packets,
+        max_comment_lines=limits.max_comment_lines,
+        max_line_length=limits.max_line_length,
+    )
     trace.warnings[:0] = warnings
-    if trace.packet_count > limits.max_packets:
-        raise InputTooLarge(
-            f"the text has {trace.packet_count:,} packets; the limit is {limits.max_packets:,} "
-            "(TCPLADDER_MAX_PACKETS)"
-        )
     return trace

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from app.decode.model.errors import NoPackets
+from app.decode.model.errors import InputTooLarge, NoPackets
 from app.decode.model.memory import paused_gc
 from app.decode.model.options import BY_LABEL, Kind, Options
 from app.decode.model.packet import (
@@ -796,7 +796,16 @@ class _TextReader:
     a repeat of a packet (its prose attached to it), commentary beside a packet, the
     header, the other-packets list, or a warning."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        max_packets: int | None = None,
+        max_comment_lines: int | None = None,
+        max_line_length: int | None = None,
+    ) -> None:
+        self.max_packets = max_packets
+        self.max_comments = max_comment_lines
+        self.max_line = max_line_length
+        self.comment_lines = 0
         self.lp = _LineParser()
         self.warnings = self.lp.warnings
         self.header: list[Comment] = []
@@ -814,6 +823,17 @@ class _TextReader:
         self.first_lookalike: tuple[int, str] | None = None  # kept as prose, looks like a packet
 
     def add_comment(self, lineno: int, body: str) -> None:
+        self.comment_lines += 1
+        if self.max_comments is not None and self.comment_lines > self.max_comments:
+            if self.comment_lines == self.max_comments + 1:
+                self.warnings.append(
+                    Notice(
+                        lineno,
+                        f"more than {self.max_comments:,} lines of commentary: from this line "
+                        "on they are not kept (TCPLADDER_MAX_COMMENT_LINES)",
+                    )
+                )
+            return
         if self.last_was_quote and self.last_target is not None:
             self.last_target.comments.append(Comment(lineno, body, "after"))
             return
@@ -826,6 +846,17 @@ class _TextReader:
 
     def feed(self, lineno: int, raw: str) -> None:
         line = raw.rstrip("\r\n")
+        if self.max_line is not None and len(line) > self.max_line:
+            # tcpdump's fields come first: a protocol decode or a paste gone wrong runs on
+            self.warnings.append(
+                Notice(
+                    lineno,
+                    f"line of {len(line):,} characters: only its first {self.max_line:,} were "
+                    "read (TCPLADDER_MAX_LINE_LENGTH)",
+                    text=line[:300],
+                )
+            )
+            line = line[: self.max_line]
         body = line.strip()
         if not body:
             self.blank_since_pending = True
@@ -1006,6 +1037,12 @@ class _TextReader:
         q.packet.comments.extend(self.pending)
         self.pending.clear()
         self.parsed.append(q)
+        if self.max_packets is not None and len(self.parsed) > self.max_packets:
+            raise InputTooLarge(
+                f"the text has more than {self.max_packets:,} packets (line {lineno}), the "
+                "limit (TCPLADDER_MAX_PACKETS)",
+                line=lineno,
+            )
         self.last_target = q.packet
         self.last_was_quote = False
 
@@ -1066,9 +1103,19 @@ def _format_of(parsed: list[_Parsed]) -> str:
     return "tcpdump 3.7 or earlier" if no_ip * 2 > old else "tcpdump 3.8-3.9"
 
 
-def parse_text(text: str) -> Trace:
-    """Parse pasted tcpdump output into a Trace; raise NoPackets if nothing is a packet."""
-    reader = _TextReader()
+def parse_text(
+    text: str,
+    *,
+    max_packets: int | None = None,
+    max_comment_lines: int | None = None,
+    max_line_length: int | None = None,
+) -> Trace:
+    """Parse pasted tcpdump output into a Trace; raise NoPackets if nothing is a packet.
+
+    With limits: more than ``max_packets`` packets is ``InputTooLarge`` as soon as the one
+    too many is read; commentary past ``max_comment_lines`` lines is counted, not kept; a
+    line longer than ``max_line_length`` is commentary, cut, and said so."""
+    reader = _TextReader(max_packets, max_comment_lines, max_line_length)
     with paused_gc():
         lines, repairs = repair(text.splitlines())
         reader.warnings.extend(repairs)
