@@ -51,7 +51,18 @@ def _check_binary(probe: bytes) -> None:
 
 def _decode_text(data: bytes, warnings: list[Notice]) -> str:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            warnings.append(
+                Notice(
+                    None,
+                    f"text is UTF-16 (byte-order mark) but not valid at byte {exc.start}; bad "
+                    "bytes replaced",
+                    offset=exc.start,
+                )
+            )
+            return data.decode("utf-16", errors="replace")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
