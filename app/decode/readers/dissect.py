@@ -228,7 +228,7 @@ def dissect(
     good, cols, opt_bytes = _tcp(fr, chunk, book)
     scapy = np.flatnonzero(fr.status == SCAPY)
     other = np.flatnonzero(fr.status == OTHER)
-    other_what = [_describe(r, int(i), l3, ipv, fr.proto, tag) for i in other[:keep_other].tolist()]
+    other_what = [_describe(r, int(i), fr) for i in other[:keep_other].tolist()]
     return Dissected(cols, good, opt_bytes, scapy, other, other_what)
 
 
@@ -420,11 +420,16 @@ def _options(r: _Bytes, cols: Columns, begin: I64, end: I64) -> bytes:
     return blob
 
 
-def _describe(r: _Bytes, i: int, l3: I64, ipv: I64, proto: I64, tag: I64) -> str:
+def _describe(r: _Bytes, i: int, fr: _Frames) -> str:
+    """A short description of frame ``i``, a non-TCP one, from the bytes it has."""
     import socket
 
+    l3, ipv, proto, tag = fr.l3, fr.ipv, fr.proto, fr.tag
     p = int(l3[i])
     a = r.a
+    need = {4: IP4_DST + 4, 6: IP6_DST + 16}.get(int(ipv[i]), 0)
+    if need and p + need > int(fr.lim[i]):
+        return f"IPv{int(ipv[i])}, header cut short ({int(fr.lim[i]) - p} bytes captured)"
     if ipv[i] == 4:
         src = socket.inet_ntoa(a[p + IP4_SRC : p + IP4_SRC + 4].tobytes())
         dst = socket.inet_ntoa(a[p + IP4_DST : p + IP4_DST + 4].tobytes())
