@@ -590,6 +590,16 @@ def _out_of_range(q: _Parsed) -> str | None:
     32-bit sequence and acknowledgment numbers, 16-bit window, urgent pointer and
     checksum; RFC 7323, RFC 2018: 32-bit TS values and SACK edges), or None."""
     p, o = q.packet, q.packet.options
+    if (
+        max(q.seq_start or 0, q.ack or 0, p.length or 0, o.ts_val or 0, o.ts_ecr or 0) < _U32
+        and max(p.win or 0, p.urg or 0, p.cksum or 0, o.mss or 0) < _U16
+        and (q.seq_end or 0) < _U32 + _U32
+        and (o.wscale or 0) < 256
+        and (p.frame or 0) < 1 << 40
+        and not o.sack
+        and min(q.seq_start or 0, q.ack or 0, p.length or 0, p.win or 0) >= 0
+    ):
+        return None  # the usual case, in one pass
     checks: list[tuple[str, int | None, int]] = [
         ("seq", q.seq_start, _U32),
         ("seq end", q.seq_end, _U32 + _U32),

@@ -49,14 +49,21 @@ _TYPOGRAPHIC = str.maketrans(
         "\u2032": "'",
     }
 )
+_QUOTED_LINE = re.compile(r"(?m)^[ \t]*>")
+_NUMBERED_ANYWHERE = re.compile(r"(?m)" + _NUMBERED.pattern)
+_TYPOGRAPHIC_CHARS = "\u00a0\u2002\u2003\u2007\u2009\u202f\u2018\u2019\u201c\u201d\u2032"
 _LOST_ARROW = re.compile(
     r"(?P<head>(?:^|\s)(?:IP6? )?)(?P<src>" + _ADDR + r")[ \t]+(?P<dst>" + _ADDR + r"): "
 )
+# TCP flags after a colon, as on a packet line (a line with them and no " > " may have lost
+# its arrow)
+_FLAGS_ANYWHERE = re.compile(r": (?:Flags \[|[SFRPWEU]+ \d|\. ack )")
 # What a packet line can be cut before: the start of a field or option.
 _CONTINUES = re.compile(
     r"^\s*(?:length|win|ack|seq|options|cksum|urg|\[|<|nop|mss|wscale|sackOK|sack|TS|val|"
     r"ecr|timestamp|eol|\(DF\)|\d|,|>)"
 )
+_STARTS_RECORD = re.compile(r"\s*(?:\d{1,9} +)?(?:" + _TIME + r") ")
 _ENDS_NEW = re.compile(r"length \d+(?:[:\s].*)?$|\[\|tcp\]\s*$")
 _MESSAGES = {
     "quote": "removed mail quoting ('> ') on {n} lines",
@@ -76,13 +83,24 @@ def repair(lines: list[str]) -> tuple[list[tuple[int, str]], list[Notice]]:
     """(line number, repaired text) for every line but those joined to an earlier one,
     and one warning per kind of repair made."""
     done: Counter[str] = Counter()
-    quoted = any(_QUOTE.match(ln) and packetish(_QUOTE.sub("", ln)) for ln in lines)
+    text = "\n".join(lines)
+    # Each kind of damage is looked for in the whole text first (one pass in C): a clean
+    # paste, the usual case, costs a few scans and no work a line.
+    quoted = _QUOTED_LINE.search(text) is not None and any(
+        _QUOTE.match(ln) and packetish(_QUOTE.sub("", ln)) for ln in lines
+    )
+    characters = (
+        _ENTITY.search(text) is not None
+        or any(ch in text for ch in _TYPOGRAPHIC_CHARS)
+        or _NUMBERED_ANYWHERE.search(text) is not None
+        or any(" > " not in ln and _FLAGS_ANYWHERE.search(ln) for ln in lines)
+    )
     fixed: list[tuple[int, str]] = []
     for number, line in enumerate(lines, 1):
         if quoted and _QUOTE.match(line):
             line = _QUOTE.sub("", line)
             done["quote"] += 1
-        fixed.append((number, _line(line, done)))
+        fixed.append((number, _line(line, done) if characters or quoted else line))
     out = _unwrap(fixed, done)
     notes = [Notice(None, _MESSAGES[k].format(n=n)) for k, n in done.items() if n]
     return out, notes
@@ -133,9 +151,9 @@ def _unwrap(lines: list[tuple[int, str]], done: Counter[str]) -> list[tuple[int,
     for number, line in lines:
         if (
             out
-            and line.strip()
-            and not packetish(line)
             and _CONTINUES.match(line)
+            and not _STARTS_RECORD.match(line)
+            and not packetish(line)
             and _unfinished(out[-1][1])
         ):
             prev_number, prev = out[-1]
