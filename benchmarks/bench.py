@@ -247,6 +247,7 @@ def bench_web(packets: int, workdir: Path, keep: bool) -> int:
         TCPLADDER_DATA_DIR=str(workdir / f"web-{os.getpid()}"),
         TCPLADDER_MAX_INPUT=str(len(data) + (1 << 20)),
         TCPLADDER_MAX_PACKETS=str(packets * 2),
+        TCPLADDER_RATE_LIMIT="0",
     )
     env.pop("DATABASE_URL", None)
     server = subprocess.Popen(

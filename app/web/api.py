@@ -33,6 +33,7 @@ def store_of(request: Request) -> Store:
 @router.post("/sessions", status_code=201)
 async def create_session(request: Request) -> JSONResponse:
     settings = request.app.state.settings
+    request.app.state.create_limit.check(request)
     sub = await read_submission(request, settings.max_input)
     token = owner_token(request) or new_token()
     store = store_of(request)

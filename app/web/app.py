@@ -12,6 +12,7 @@ from app.decode import Limits
 from app.store import Store, default_url
 
 from . import api, errors, pages
+from .ratelimit import CreateLimit
 from .security import SecurityHeaders
 from .settings import Settings
 from .templating import Renderer
@@ -27,6 +28,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/api/openapi.json",
     )
     app.state.settings = settings
+    app.state.create_limit = CreateLimit(settings.rate_limit)
     limits = Limits(
         max_input=settings.max_input,
         max_expanded=settings.max_expanded,

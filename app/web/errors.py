@@ -35,7 +35,11 @@ def install(app: FastAPI, renderer: Renderer) -> None:
 
     @app.exception_handler(TraceError)
     async def trace_error(request: Request, exc: TraceError) -> Response:
-        return respond(request, exc, exc.status)
+        response = respond(request, exc, exc.status)
+        retry = getattr(exc, "retry_after", None)
+        if retry is not None:
+            response.headers["Retry-After"] = str(retry)
+        return response
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:

@@ -93,6 +93,7 @@ async def submit(request: Request) -> Response:
     """The form: a same-origin request carrying this browser's CSRF token."""
     settings = request.app.state.settings
     check_same_origin(request, settings.base_url)
+    request.app.state.create_limit.check(request)
     sub = await read_submission(request, settings.max_input)
     check_token(request, sub.csrf)
     token = request.cookies.get(OWNER_COOKIE) or new_token()

@@ -25,6 +25,7 @@ class Settings:
     # page makes the permalink from the address the browser shows (never from Host)
     base_url: str | None = None
     allowed_hosts: tuple[str, ...] = ("*",)  # Host values accepted (TrustedHostMiddleware)
+    rate_limit: str = "30/minute"  # new sessions a client may create; "0": no limit
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -39,6 +40,7 @@ class Settings:
             max_line_length=int(env.get("TCPLADDER_MAX_LINE_LENGTH", 1 << 16)),
             max_comment_lines=int(env.get("TCPLADDER_MAX_COMMENT_LINES", 20_000)),
             base_url=(env.get("TCPLADDER_BASE_URL") or "").rstrip("/") or None,
+            rate_limit=env.get("TCPLADDER_RATE_LIMIT", "30/minute"),
             allowed_hosts=tuple(
                 h.strip() for h in env.get("TCPLADDER_ALLOWED_HOSTS", "*").split(",") if h.strip()
             ),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi.testclient import TestClient
 
 from tests.conftest import load
@@ -76,3 +78,20 @@ def test_the_host_header_is_never_echoed(client: TestClient) -> None:
     token = csrf(client)
     r = client.post("/sessions", files=_form(token), headers=evil, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/s/")
+
+
+def test_creating_sessions_is_rate_limited_per_client(tmp_path: Path) -> None:
+    from app.web.app import create_app
+    from app.web.settings import Settings
+
+    app = create_app(Settings(data_dir=tmp_path / "data", rate_limit="2/minute"))
+    with TestClient(app) as client:
+        text = {"text": load("seed001_pktap_long_flags.txt").decode()}
+        assert client.post("/api/sessions", data=text).status_code == 201
+        assert client.post("/api/sessions", data=text).status_code == 201
+        r = client.post("/api/sessions", data=text)
+        assert r.status_code == 429 and r.json()["error"]["code"] == "trace.rate_limited"
+        assert 1 <= int(r.headers["retry-after"]) <= 60
+        assert "TCPLADDER_RATE_LIMIT" in r.json()["error"]["message"]
+        assert client.get("/").status_code == 200  # reading is not limited
+    app.state.store.close()
