@@ -94,11 +94,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    from app.web.server import serve
 
-    from app.web.app import create_app
-
-    uvicorn.run(create_app(), host=args.host, port=args.port, log_level=args.log_level)
+    serve(args.host, args.port, args.log_level)
     return 0
 
 

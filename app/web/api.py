@@ -34,7 +34,7 @@ def store_of(request: Request) -> Store:
 async def create_session(request: Request) -> JSONResponse:
     settings = request.app.state.settings
     request.app.state.create_limit.check(request)
-    sub = await read_submission(request, settings.max_input)
+    sub = await read_submission(request, settings.max_input, settings.body_timeout)
     token = owner_token(request) or new_token()
     store = store_of(request)
     rec = await run_in_threadpool(store.create, sub.data, title=sub.title, owner_token=token)

@@ -94,7 +94,7 @@ async def submit(request: Request) -> Response:
     settings = request.app.state.settings
     check_same_origin(request, settings.base_url)
     request.app.state.create_limit.check(request)
-    sub = await read_submission(request, settings.max_input)
+    sub = await read_submission(request, settings.max_input, settings.body_timeout)
     check_token(request, sub.csrf)
     token = request.cookies.get(OWNER_COOKIE) or new_token()
     store = store_of(request)

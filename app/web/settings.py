@@ -26,6 +26,7 @@ class Settings:
     base_url: str | None = None
     allowed_hosts: tuple[str, ...] = ("*",)  # Host values accepted (TrustedHostMiddleware)
     rate_limit: str = "30/minute"  # new sessions a client may create; "0": no limit
+    body_timeout: float = 120.0  # seconds for an upload to arrive
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -41,6 +42,7 @@ class Settings:
             max_comment_lines=int(env.get("TCPLADDER_MAX_COMMENT_LINES", 20_000)),
             base_url=(env.get("TCPLADDER_BASE_URL") or "").rstrip("/") or None,
             rate_limit=env.get("TCPLADDER_RATE_LIMIT", "30/minute"),
+            body_timeout=float(env.get("TCPLADDER_BODY_TIMEOUT", 120)),
             allowed_hosts=tuple(
                 h.strip() for h in env.get("TCPLADDER_ALLOWED_HOSTS", "*").split(",") if h.strip()
             ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -29,15 +30,43 @@ class Submission:
     csrf: str | None = None  # the form's CSRF token field, when it came from a form
 
 
-async def read_submission(request: Request, limit: int) -> Submission:
+BODY_TIMEOUT = 120.0  # seconds for a whole upload to arrive
+
+
+class SlowUpload(TraceError):
+    status = 408
+    code = "trace.too_slow"
+
+
+async def read_submission(
+    request: Request, limit: int, timeout: float = BODY_TIMEOUT
+) -> Submission:
+    """The submission, read within ``timeout`` seconds and ``limit`` bytes: a client that
+    trickles its body holds a connection that long at most, and no more is held in memory
+    than the limit, declared length or not (chunked)."""
+    try:
+        return await asyncio.wait_for(_read_submission(request, limit), timeout)
+    except TimeoutError as exc:
+        raise SlowUpload(
+            f"the upload did not arrive within {timeout:.0f} s (TCPLADDER_BODY_TIMEOUT)",
+            hint="Try again on a faster connection, or send a smaller capture.",
+        ) from exc
+
+
+async def _read_submission(request: Request, limit: int) -> Submission:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit + 64 * 1024:
         raise _too_large(int(declared), limit)
     ctype = request.headers.get("content-type", "")
     if not (ctype.startswith("multipart/form-data") or ctype.startswith("application/x-www-form")):
-        body = await request.body()
-        if len(body) > limit:
-            raise _too_large(len(body), limit)
+        parts: list[bytes] = []
+        size = 0
+        async for part in request.stream():
+            size += len(part)
+            if size > limit:
+                raise _too_large(size, limit)
+            parts.append(part)
+        body = b"".join(parts)
         if not body:
             raise EmptyInput("the request has no body: send a form field 'text' or a file 'file'")
         return Submission(body, "pasted text")
