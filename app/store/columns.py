@@ -16,6 +16,7 @@ not a number) followed by the columns' bytes, compressed with zstd (``pack``).  
 from __future__ import annotations
 
 import json
+import threading
 import zlib
 from collections.abc import Iterator
 from typing import Any
@@ -36,20 +37,37 @@ ROW_CHUNK = 65536
 FORMAT = 2  # schema_version of sessions stored as chunks (1: one JSON document)
 
 _OPTS = "__opt_bytes__"
-_Z = zstandard.ZstdCompressor(level=1)
-_U = zstandard.ZstdDecompressor()
+# zstandard's (de)compressor objects must not be shared between threads (the pages read
+# chunks in the threadpool): one of each a thread.
+_LOCAL = threading.local()
+
+
+def _z() -> Any:
+    z = getattr(_LOCAL, "z", None)
+    if z is None:
+        z = _LOCAL.z = zstandard.ZstdCompressor(level=1)
+    return z
+
+
+def _u() -> Any:
+    u = getattr(_LOCAL, "u", None)
+    if u is None:
+        u = _LOCAL.u = zstandard.ZstdDecompressor()
+    return u
+
+
 Cols = dict[str, npt.NDArray[Any]]
 
 
 def compress_input(data: bytes) -> bytes:
     """The input as received, kept for the packet detail view: zstd (fast both ways)."""
-    return bytes(_Z.compress(data))
+    return bytes(_z().compress(data))
 
 
 def decompress_input(blob: bytes) -> bytes:
     """``compress_input`` undone; sessions stored before it are zlib (RFC 1950)."""
     if blob[:4] == b"\x28\xb5\x2f\xfd":
-        return bytes(_U.decompress(blob))
+        return bytes(_u().decompress(blob))
     return zlib.decompress(blob)
 
 
@@ -68,11 +86,11 @@ def pack(cols: Cols, extra: dict[str, Any] | None = None) -> bytes:
         {"columns": layout, "extra": extra or {}}, ensure_ascii=False, separators=(",", ":")
     ).encode()
     body = b"".join([len(head).to_bytes(4, "little"), head, *(a.data for a in cols.values())])
-    return bytes(_Z.compress(body))
+    return bytes(_z().compress(body))
 
 
 def unpack(data: bytes) -> tuple[Cols, dict[str, Any]]:
-    raw = _U.decompress(data)
+    raw = _u().decompress(data)
     size = int.from_bytes(raw[:4], "little")
     head = json.loads(raw[4 : 4 + size])
     base = 4 + size

@@ -165,3 +165,20 @@ def test_a_decoder_failure_is_a_4xx_naming_where_it_broke(
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("select count(*) from sessions").scalar() == 0
     store.close()
+
+
+def test_concurrent_reads_of_a_session(tmp_path: Path) -> None:
+    """Pages read chunks in the threadpool: many at once must all succeed (zstandard's
+    objects are not thread-safe; each thread has its own)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = Store(default_url(tmp_path))
+    rec = store.create(load("http-like.pcap"), title="t", owner_token="o")
+    expected = store.packets(rec.id, 1, 0, 100)
+
+    def read(_: int) -> bool:
+        return all(store.packets(rec.id, 1, 0, 100) == expected for _ in range(20))
+
+    with ThreadPoolExecutor(16) as pool:
+        assert all(pool.map(read, range(32)))
+    store.close()
