@@ -99,6 +99,7 @@ async def get_packets(
 @router.delete("/sessions/{sid}", status_code=204)
 async def delete_session(request: Request, sid: str) -> Response:
     await run_in_threadpool(store_of(request).delete, sid, owner_token(request))
+    request.app.state.page_cache.drop(sid)
     return Response(status_code=204)
 
 

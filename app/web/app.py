@@ -12,6 +12,7 @@ from app.decode import Limits
 from app.store import Store, default_url
 
 from . import api, errors, pages
+from .pagecache import PageCache
 from .ratelimit import CreateLimit
 from .security import SecurityHeaders
 from .settings import Settings
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     templates = Jinja2Templates(directory=str(settings.templates_dir))
     templates.env.globals["version"] = __version__
     app.state.renderer = Renderer(templates)
+    app.state.page_cache = PageCache(settings.page_cache)
     app.mount("/static", StaticFiles(directory=str(settings.static_dir)), name="static")
     if settings.allowed_hosts != ("*",):
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))

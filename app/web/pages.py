@@ -11,10 +11,11 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from app.decode.analysis.facts import STATE_TEXT
 from app.decode.explain.catalogue import CATALOGUE
-from app.store import new_token
+from app.store import SessionRecord, new_token
 
 from .api import OWNER_COOKIE, store_of
 from .ladder import PAGE, ladder_rows
+from .pagecache import PageCache
 from .security import check_same_origin, check_token, secure_cookie
 from .templating import Renderer
 from .upload import read_submission
@@ -115,18 +116,17 @@ async def submit(request: Request) -> Response:
     return response
 
 
-def _session_context(request: Request, sid: str, flow_id: int | None) -> dict[str, object]:
+def _session_context(
+    request: Request, rec: SessionRecord, flow_id: int | None
+) -> dict[str, object]:
     """What the session page shows: the connection list and one window of one connection,
     read from the stored columns (never the whole analysis)."""
     from .templating import choose_lang
 
     store = store_of(request)
-    rec = store.get(sid)
+    sid = rec.id
     lang = choose_lang(request)
-    try:
-        start = max(0, int(request.query_params.get("from", "0")))
-    except ValueError:
-        start = 0
+    start = _start(request)
     meta = store.meta(sid)
     flow = shown = None
     if meta.flow_count:
@@ -136,7 +136,7 @@ def _session_context(request: Request, sid: str, flow_id: int | None) -> dict[st
     return {
         "rec": rec,
         "source": store.source(sid),
-        "flows": [_listed(f, lang) for f in store.flows(sid, 0, FLOW_LIST)],
+        "flows": [_listed(f, lang) for f in store.flows(sid, 0, FLOW_LIST, narrative=False)],
         "flow_total": meta.flow_count,
         "flow": shown,
         "rows": ladder_rows(flow, lang) if flow else [],
@@ -148,16 +148,44 @@ def _session_context(request: Request, sid: str, flow_id: int | None) -> dict[st
     }
 
 
+def _start(request: Request) -> int:
+    try:
+        return max(0, int(request.query_params.get("from", "0")))
+    except ValueError:
+        return 0
+
+
+def _session_response(
+    request: Request, sid: str, flow_id: int | None, partial: str | None
+) -> Response:
+    """The session page (or its htmx fragment), from the page cache for everyone but the
+    owner; the store is asked for the session first, so a deleted one is never served."""
+    from .templating import choose_lang
+
+    rec = store_of(request).get(sid)
+    owner = rec.owned_by(request.cookies.get(OWNER_COOKIE))
+    r = renderer(request)
+    template = r.template_for(request, "session.html", partial)
+    cache: PageCache = request.app.state.page_cache
+    key = (sid, flow_id or 1, _start(request), choose_lang(request), template)
+    if not owner:
+        body = cache.get(key)
+        if body is not None:
+            return r.finish(request, HTMLResponse(body))
+    response = r.page(request, template, _session_context(request, rec, flow_id))
+    if not owner:
+        cache.put(key, bytes(response.body))
+    return response
+
+
 @router.get("/s/{sid}", response_class=HTMLResponse, name="session_page")
 async def session_page(request: Request, sid: str) -> Response:
-    ctx = await run_in_threadpool(_session_context, request, sid, None)
-    return renderer(request).page(request, "session.html", ctx)
+    return await run_in_threadpool(_session_response, request, sid, None, None)
 
 
 @router.get("/s/{sid}/f/{flow_id}", response_class=HTMLResponse, name="flow_page")
 async def flow_page(request: Request, sid: str, flow_id: int) -> Response:
-    ctx = await run_in_threadpool(_session_context, request, sid, flow_id)
-    return renderer(request).page(request, "session.html", ctx, partial="_flow.html")
+    return await run_in_threadpool(_session_response, request, sid, flow_id, "_flow.html")
 
 
 @router.get("/s/{sid}/export.json", name="export")
@@ -179,6 +207,7 @@ async def delete(request: Request, sid: str) -> Response:
     token = form.get("csrf")
     check_token(request, token if isinstance(token, str) else None)
     await run_in_threadpool(store_of(request).delete, sid, request.cookies.get(OWNER_COOKIE))
+    request.app.state.page_cache.drop(sid)
     url = "/?deleted=1"
     if request.headers.get("hx-request") == "true":
         return Response(status_code=204, headers={"HX-Redirect": url})

@@ -27,6 +27,7 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ("*",)  # Host values accepted (TrustedHostMiddleware)
     rate_limit: str = "30/minute"  # new sessions a client may create; "0": no limit
     body_timeout: float = 120.0  # seconds for an upload to arrive
+    page_cache: int = 64 * 1024 * 1024  # bytes of rendered session pages kept; 0: none
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -43,6 +44,7 @@ class Settings:
             base_url=(env.get("TCPLADDER_BASE_URL") or "").rstrip("/") or None,
             rate_limit=env.get("TCPLADDER_RATE_LIMIT", "30/minute"),
             body_timeout=float(env.get("TCPLADDER_BODY_TIMEOUT", 120)),
+            page_cache=int(env.get("TCPLADDER_PAGE_CACHE", 64 * 1024 * 1024)),
             allowed_hosts=tuple(
                 h.strip() for h in env.get("TCPLADDER_ALLOWED_HOSTS", "*").split(",") if h.strip()
             ),

@@ -141,9 +141,19 @@ class Renderer:
             "csrf": csrf_token(request),
         }
         ctx.update(context)
-        is_htmx = request.headers.get("hx-request") == "true"
-        template = partial if partial and is_htmx else name
+        template = self.template_for(request, name, partial)
         response = self.templates.TemplateResponse(request, template, ctx, status_code=status_code)
+        return self.finish(request, response)
+
+    @staticmethod
+    def template_for(request: Request, name: str, partial: str | None) -> str:
+        """The fragment for htmx requests, else the whole page."""
+        return partial if partial and request.headers.get("hx-request") == "true" else name
+
+    def finish(self, request: Request, response: HTMLResponse) -> HTMLResponse:
+        """Headers and cookies every page answer carries (a cached body's too)."""
+        lang = choose_lang(request)
+        csrf_token(request)
         response.headers["Vary"] = "HX-Request, Accept-Language, Cookie"
         if request.query_params.get("lang") in LANGS:
             response.set_cookie("lang", lang, max_age=365 * 86400, samesite="lax")

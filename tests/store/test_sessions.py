@@ -182,3 +182,12 @@ def test_concurrent_reads_of_a_session(tmp_path: Path) -> None:
     with ThreadPoolExecutor(16) as pool:
         assert all(pool.map(read, range(32)))
     store.close()
+
+
+def test_flows_without_narrative_are_the_same_but_for_it(tmp_path: Path) -> None:
+    store = Store(default_url(tmp_path / "n"))
+    rec = store.create(load("seed000_ipv6_vvv.txt"), title="", owner_token="o")
+    told = store.flows(rec.id)
+    plain = store.flows(rec.id, narrative=False)
+    assert told[0]["narrative"] and [{**f, "narrative": None} for f in told] == plain
+    store.close()
