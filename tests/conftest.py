@@ -31,7 +31,9 @@ def explain(name: str) -> Analysis:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", max_input=4 * 1024 * 1024, rate_limit="0")
+    return Settings(
+        data_dir=tmp_path / "data", max_input=4 * 1024 * 1024, rate_limit="0", workers=0
+    )
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from app.decode.export import shapes
 from app.decode.export.document import packets_json
 from app.store import Store, new_token
+from app.store.pool import Analysts
 
 from .upload import read_submission
 
@@ -30,14 +31,19 @@ def store_of(request: Request) -> Store:
     return store
 
 
+def analysts_of(request: Request) -> Analysts:
+    """Where uploads are decoded and analysed (worker processes, TCPLADDER_WORKERS)."""
+    analysts: Analysts = request.app.state.analysts
+    return analysts
+
+
 @router.post("/sessions", status_code=201)
 async def create_session(request: Request) -> JSONResponse:
     settings = request.app.state.settings
     request.app.state.create_limit.check(request)
     sub = await read_submission(request, settings.max_input, settings.body_timeout)
     token = owner_token(request) or new_token()
-    store = store_of(request)
-    rec = await run_in_threadpool(store.create, sub.data, title=sub.title, owner_token=token)
+    rec = await analysts_of(request).create(sub.data, title=sub.title, owner_token=token)
     path = f"/s/{rec.id}"
     body: dict[str, Any] = {
         "id": rec.id,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -10,6 +13,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from app import __version__
 from app.decode import Limits
 from app.store import Store, default_url
+from app.store.pool import Analysts
 
 from . import api, errors, pages
 from .pagecache import PageCache
@@ -19,9 +23,16 @@ from .settings import Settings
 from .templating import Renderer
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    app.state.analysts.close()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     app = FastAPI(
+        lifespan=_lifespan,
         title="tcpladder",
         version=__version__,
         docs_url=None,
@@ -39,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_comment_lines=settings.max_comment_lines,
     )
     app.state.store = Store(settings.database_url or default_url(settings.data_dir), limits=limits)
+    app.state.analysts = Analysts(app.state.store, settings.workers)
     templates = Jinja2Templates(directory=str(settings.templates_dir))
     templates.env.globals["version"] = __version__
     app.state.renderer = Renderer(templates)

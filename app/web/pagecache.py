@@ -6,7 +6,8 @@ CSRF token, and is never cached). Rendering a page of 1,000 listed connections t
 of milliseconds of CPU under the GIL; fifty readers of one shared permalink would queue
 behind each other for seconds. The cache turns the repeat into a lookup. Every request
 still asks the store for the session first, so a page deleted by another process is
-never served; a delete in this process drops the session's pages at once.
+never served; a delete in this process drops the session's pages at once. Readers who
+miss together wait for one render of the page rather than each making their own.
 """
 
 from __future__ import annotations
@@ -26,6 +27,17 @@ class PageCache:
         self._size = 0
         self._lock = threading.Lock()
         self.hits = self.misses = 0
+        # one render of a page at a time: fifty readers arriving together wait for the
+        # first one's render instead of each making their own (striped, never cleaned up)
+        self._stripes = [threading.Lock() for _ in range(64)]
+
+    def rendering(self, key: tuple[Hashable, ...]) -> threading.Lock:
+        """The lock to hold while rendering the page at ``key``."""
+        return self._stripes[hash(key) % len(self._stripes)]
+
+    def peek(self, key: tuple[Hashable, ...]) -> bytes | None:
+        with self._lock:
+            return self._pages.get(key)
 
     def get(self, key: tuple[Hashable, ...]) -> bytes | None:
         with self._lock:

@@ -13,7 +13,7 @@ from app.decode.analysis.facts import STATE_TEXT
 from app.decode.explain.catalogue import CATALOGUE
 from app.store import SessionRecord, new_token
 
-from .api import OWNER_COOKIE, store_of
+from .api import OWNER_COOKIE, analysts_of, store_of
 from .ladder import PAGE, ladder_rows
 from .pagecache import PageCache
 from .security import check_same_origin, check_token, secure_cookie
@@ -98,8 +98,7 @@ async def submit(request: Request) -> Response:
     sub = await read_submission(request, settings.max_input, settings.body_timeout)
     check_token(request, sub.csrf)
     token = request.cookies.get(OWNER_COOKIE) or new_token()
-    store = store_of(request)
-    rec = await run_in_threadpool(store.create, sub.data, title=sub.title, owner_token=token)
+    rec = await analysts_of(request).create(sub.data, title=sub.title, owner_token=token)
     url = session_path(rec.id)
     if request.headers.get("hx-request") == "true":
         response: Response = Response(status_code=204, headers={"HX-Redirect": url})
@@ -163,19 +162,21 @@ def _session_response(
     from .templating import choose_lang
 
     rec = store_of(request).get(sid)
-    owner = rec.owned_by(request.cookies.get(OWNER_COOKIE))
     r = renderer(request)
     template = r.template_for(request, "session.html", partial)
+    if rec.owned_by(request.cookies.get(OWNER_COOKIE)):
+        return r.page(request, template, _session_context(request, rec, flow_id))
     cache: PageCache = request.app.state.page_cache
     key = (sid, flow_id or 1, _start(request), choose_lang(request), template)
-    if not owner:
-        body = cache.get(key)
-        if body is not None:
-            return r.finish(request, HTMLResponse(body))
-    response = r.page(request, template, _session_context(request, rec, flow_id))
-    if not owner:
-        cache.put(key, bytes(response.body))
-    return response
+    body = cache.get(key)
+    if body is None:
+        with cache.rendering(key):
+            body = cache.peek(key)
+            if body is None:
+                response = r.page(request, template, _session_context(request, rec, flow_id))
+                cache.put(key, bytes(response.body))
+                return response
+    return r.finish(request, HTMLResponse(body))
 
 
 @router.get("/s/{sid}", response_class=HTMLResponse, name="session_page")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,6 +28,8 @@ class Settings:
     rate_limit: str = "30/minute"  # new sessions a client may create; "0": no limit
     body_timeout: float = 120.0  # seconds for an upload to arrive
     page_cache: int = 64 * 1024 * 1024  # bytes of rendered session pages kept; 0: none
+    # processes that decode and analyse uploads; 0: threads of the server's own process
+    workers: int = field(default_factory=lambda: max(1, (os.cpu_count() or 2) - 1))
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -45,6 +47,7 @@ class Settings:
             rate_limit=env.get("TCPLADDER_RATE_LIMIT", "30/minute"),
             body_timeout=float(env.get("TCPLADDER_BODY_TIMEOUT", 120)),
             page_cache=int(env.get("TCPLADDER_PAGE_CACHE", 64 * 1024 * 1024)),
+            workers=int(env.get("TCPLADDER_WORKERS", max(1, (os.cpu_count() or 2) - 1))),
             allowed_hosts=tuple(
                 h.strip() for h in env.get("TCPLADDER_ALLOWED_HOSTS", "*").split(",") if h.strip()
             ),
