@@ -50,6 +50,25 @@ def _status(pid: int, key: str) -> float:
     return float("nan")
 
 
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        out += [int(c) for c in text]
+    return out
+
+
+def _worker_peak(pid: int) -> float:
+    """The largest peak resident size of the server's worker processes (0: none yet)."""
+    peaks = []
+    for c in _children(pid):
+        try:
+            peaks.append(_status(c, "VmHWM"))
+        except OSError:
+            continue
+    return max(peaks, default=0.0)
+
+
 def _post(base: str, data: bytes, timeout: float = 300) -> tuple[int, dict[str, object]]:
     req = urllib.request.Request(
         base + "/api/sessions",
@@ -66,7 +85,8 @@ def _post(base: str, data: bytes, timeout: float = 300) -> tuple[int, dict[str, 
 
 def _get(url: str) -> tuple[int, float, bytes]:
     t = time.perf_counter()
-    with urllib.request.urlopen(url, timeout=60) as r:
+    req = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"})  # as browsers do
+    with urllib.request.urlopen(req, timeout=60) as r:
         body = r.read()
         return r.status, time.perf_counter() - t, body
 
@@ -145,16 +165,22 @@ def run(readers: int, uploads: int, rounds: int, out: Path | None) -> int:
 
 
 def _bomb_rows(base: str, pid: int) -> list[str]:
-    rows = ["| input | answer | time | server memory before → peak |", "|---|---|---|---|"]
+    rows = [
+        "| input | answer | time | server memory before → peak | worker peak |",
+        "|---|---|---|---|---|",
+    ]
     for name, bomb in _bombs():
         before = _status(pid, "VmRSS")
         t = time.perf_counter()
         status, body = _post(base, bomb)
         took = time.perf_counter() - t
         peak = _status(pid, "VmHWM")
+        worker = _worker_peak(pid)
         err = body.get("error") if isinstance(body, dict) else None
         code = err.get("code") if isinstance(err, dict) else ""
-        rows.append(f"| {name} | {status} {code} | {took:.2f} s | {before:.0f} → {peak:.0f} MB |")
+        rows.append(
+            f"| {name} | {status} {code} | {took:.2f} s | {before:.0f} → {peak:.0f} MB | {worker:.0f} MB |"
+        )
     return ["## Bombs", "", *rows, ""]
 
 
@@ -214,8 +240,10 @@ def _document(rows: list[str], readers: int, uploads: int) -> str:
         "# Reliability",
         "",
         "Written by `scripts/load` (benchmarks/load.py) on loopback: a `tcpladder serve` "
-        "process with a fresh SQLite store and the rate limit off; a bounded Python client. "
-        "The machine: 2 cores. Numbers are one run's.",
+        "process with a fresh SQLite store, its default analysis workers (cores - 1) and "
+        "the rate limit off; a Python client on the same machine (its threads share the "
+        "cores with the server) asking for pages with `Accept-Encoding: gzip` as browsers "
+        f"do. The machine: {os.cpu_count()} cores. Numbers are one run's.",
         "",
     ]
     tail = [
@@ -227,7 +255,9 @@ def _document(rows: list[str], readers: int, uploads: int) -> str:
         "",
         "## Not measured yet",
         "",
-        "kill -9 during uploads and during processing, PostgreSQL restarted under load.",
+        "kill -9 of the server process during uploads, PostgreSQL restarted under load. "
+        "(A killed analysis worker is tests/store/test_pool.py: that upload gets a 503, "
+        "the next one a new worker.)",
         "",
     ]
     return "\n".join(head + rows + tail)

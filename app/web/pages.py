@@ -15,7 +15,7 @@ from app.store import SessionRecord, new_token
 
 from .api import OWNER_COOKIE, analysts_of, store_of
 from .ladder import PAGE, ladder_rows
-from .pagecache import PageCache
+from .pagecache import PageCache, accepts_gzip
 from .security import check_same_origin, check_token, secure_cookie
 from .templating import Renderer
 from .upload import read_submission
@@ -168,15 +168,17 @@ def _session_response(
         return r.page(request, template, _session_context(request, rec, flow_id))
     cache: PageCache = request.app.state.page_cache
     key = (sid, flow_id or 1, _start(request), choose_lang(request), template)
-    body = cache.get(key)
-    if body is None:
+    page = cache.get(key)
+    if page is None:
         with cache.rendering(key):
-            body = cache.peek(key)
-            if body is None:
+            page = cache.peek(key)
+            if page is None:
                 response = r.page(request, template, _session_context(request, rec, flow_id))
                 cache.put(key, bytes(response.body))
                 return response
-    return r.finish(request, HTMLResponse(body))
+    if accepts_gzip(request.headers.get("accept-encoding", "")):
+        return r.finish(request, HTMLResponse(page.gzipped, headers={"Content-Encoding": "gzip"}))
+    return r.finish(request, HTMLResponse(page.body))
 
 
 @router.get("/s/{sid}", response_class=HTMLResponse, name="session_page")

@@ -3,9 +3,11 @@ a deleted session's, bounded in bytes."""
 
 from __future__ import annotations
 
+import gzip
+
 from fastapi.testclient import TestClient
 
-from app.web.pagecache import PageCache
+from app.web.pagecache import Page, PageCache, accepts_gzip
 from tests.conftest import load
 from tests.web.test_api import csrf
 
@@ -74,17 +76,35 @@ def test_a_session_deleted_elsewhere_is_not_served_from_the_cache(client: TestCl
 
 
 def test_the_cache_is_bounded_in_bytes_and_least_recently_used() -> None:
-    cache = PageCache(max_bytes=100, max_page=60)
-    cache.put(("a", 1), b"x" * 40)
-    cache.put(("b", 1), b"y" * 40)
+    one = len(Page(b"x" * 400))
+    cache = PageCache(max_bytes=2 * one + 10, max_page=600)
+    cache.put(("a", 1), b"x" * 400)
+    cache.put(("b", 1), b"y" * 400)
     assert cache.get(("a", 1)) is not None  # a is now the most recent
-    cache.put(("c", 1), b"z" * 40)
-    assert cache.get(("b", 1)) is None and cache.get(("a", 1)) == b"x" * 40
-    assert cache.size <= 100 and len(cache) == 2
-    cache.put(("d", 1), b"w" * 61)  # larger than a page may be: not kept
+    cache.put(("c", 1), b"z" * 400)
+    got = cache.get(("a", 1))
+    assert cache.get(("b", 1)) is None and got is not None and got.body == b"x" * 400
+    assert gzip.decompress(got.gzipped) == got.body
+    assert cache.size <= 2 * one + 10 and len(cache) == 2
+    cache.put(("d", 1), b"w" * 601)  # larger than a page may be: not kept
     assert cache.get(("d", 1)) is None
     cache.drop("a")
-    assert cache.get(("a", 1)) is None and cache.size == 40
+    assert cache.get(("a", 1)) is None and cache.size == len(Page(b"z" * 400))
     off = PageCache(max_bytes=0)
     off.put(("a", 1), b"x")
     assert off.get(("a", 1)) is None
+
+
+def test_accept_encoding() -> None:
+    assert accepts_gzip("gzip, deflate, br") and accepts_gzip("br;q=1.0, gzip;q=0.8")
+    assert accepts_gzip("*") and not accepts_gzip("gzip;q=0") and not accepts_gzip("")
+    assert not accepts_gzip("identity") and not accepts_gzip("br")
+
+
+def test_a_browser_gets_the_cached_page_gzipped(client: TestClient) -> None:
+    sid = _create(client, "seed000_ipv6_vvv.txt")
+    plain = client.get(f"/s/{sid}", headers={"Accept-Encoding": "identity"})
+    raw = client.get(f"/s/{sid}", headers={"Accept-Encoding": "gzip, br"})
+    assert raw.headers["content-encoding"] == "gzip" and "Accept-Encoding" in raw.headers["vary"]
+    assert raw.content == plain.content  # the client undid the gzip
+    assert "content-encoding" not in plain.headers
