@@ -7,8 +7,10 @@ import asyncio
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
@@ -16,6 +18,15 @@ from app.decode.model.errors import TraceError
 from app.store import Store, default_url
 from app.store.pool import Analysts, WorkerLost
 from tests.conftest import load
+
+T = TypeVar("T")
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` in a thread of its own: other tests (Playwright's sync API) may
+    leave an event loop running in this one."""
+    with ThreadPoolExecutor(1) as ex:
+        return ex.submit(asyncio.run, coro).result()
 
 
 @pytest.fixture
@@ -28,7 +39,7 @@ def analysts(tmp_path: Path) -> Iterator[Analysts]:
 
 
 def test_a_worker_stores_the_same_session_the_server_reads(analysts: Analysts) -> None:
-    rec = asyncio.run(analysts.create(load("seed000_ipv6_vvv.txt"), title="t", owner_token="o"))
+    rec = _run(analysts.create(load("seed000_ipv6_vvv.txt"), title="t", owner_token="o"))
     store = analysts.store
     assert store.get(rec.id) == rec
     local = store.create(load("seed000_ipv6_vvv.txt"), title="t", owner_token="o")
@@ -39,7 +50,7 @@ def test_a_worker_stores_the_same_session_the_server_reads(analysts: Analysts) -
 
 def test_a_trace_error_crosses_the_process_boundary_whole(analysts: Analysts) -> None:
     with pytest.raises(TraceError) as got:
-        asyncio.run(analysts.create(b"hello\nnot tcpdump\n", title="", owner_token="o"))
+        _run(analysts.create(b"hello\nnot tcpdump\n", title="", owner_token="o"))
     with pytest.raises(TraceError) as local:
         analysts.store.create(b"hello\nnot tcpdump\n", title="", owner_token="o")
     assert type(got.value) is type(local.value)
@@ -64,4 +75,4 @@ def test_a_killed_worker_is_a_503_and_the_next_upload_works(analysts: Analysts) 
         again = await analysts.create(load("seed000_ipv6_vvv.txt"), title="", owner_token="o")
         assert analysts.store.get(again.id).packet_count == again.packet_count
 
-    asyncio.run(run())
+    _run(run())
