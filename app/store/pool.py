@@ -10,7 +10,9 @@ that explains why there is none) the other.
 
 Workers are started with ``spawn``: never forked from a server that runs threads. A worker
 that dies (killed, out of memory) breaks the pool; the upload it was working on gets a
-503 ``server.busy`` answer and the next upload starts a new pool.
+503 ``server.busy`` answer and the next upload starts a new pool. A server that dies takes
+its workers with it: each watches its parent and ends when it is gone (an upload being
+stored then is rolled back by the database, never left half-written).
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -43,6 +47,15 @@ class WorkerLost(TraceError):
 def _start_worker(url: str, limits: Limits) -> None:
     global _worker_store
     _worker_store = Store(url, limits=limits)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker when the server is gone (kill -9 included). A worker holds both ends
+    of its task queue's pipe, so it would never see end-of-file: it would wait forever."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
 
 
 def _create_in_worker(data: bytes, title: str, owner_token: str) -> SessionRecord:

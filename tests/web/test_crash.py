@@ -1,0 +1,135 @@
+"""kill -9 of a real server while uploads are being analysed: the store it leaves behind
+opens, passes SQLite's integrity check, and holds only whole sessions; the analysis
+workers do not outlive the server; a new server serves what was stored before."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from app.store import Store, default_url
+from tests.conftest import load
+from tests.web.test_slow_clients import ROOT, _free_port
+
+
+def _serve(data: Path, port: int) -> subprocess.Popen[bytes]:
+    env = dict(
+        os.environ,
+        TCPLADDER_DATA_DIR=str(data),
+        TCPLADDER_RATE_LIMIT="0",
+        TCPLADDER_WORKERS="1",
+        TCPLADDER_MAX_INPUT=str(64 << 20),
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--log-level", "critical"],
+        env=env,
+        cwd=ROOT,
+    )
+    for _ in range(400):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1).close()
+            return proc
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError("the server did not start")
+
+
+def _post(port: int, data: bytes) -> int:
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/sessions",
+        data=data,
+        headers={"Content-Type": "application/octet-stream"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return int(json.loads(r.read())["id"] is not None)
+    except (OSError, urllib.error.URLError):
+        return -1
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        out += [int(c) for c in (task / "children").read_text().split()]
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_kill_9_during_uploads_leaves_a_whole_store(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    big = tmp_path / "big.pcap"
+    subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "gencap.py"), str(big), "--packets", "60000"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    port = _free_port()
+    server = _serve(data, port)
+    try:
+        before = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/sessions",
+            data=load("seed000_ipv6_vvv.txt"),
+            headers={"Content-Type": "text/plain"},
+            method="POST",
+        )
+        with urllib.request.urlopen(before, timeout=60) as r:
+            kept = json.loads(r.read())["id"]
+        uploads = [threading.Thread(target=_post, args=(port, big.read_bytes())) for _ in range(4)]
+        for t in uploads:
+            t.start()
+        time.sleep(1.0)  # the worker is analysing, more uploads wait for it
+        workers = _children(server.pid)
+        assert workers, "no analysis worker was started"
+        server.send_signal(signal.SIGKILL)
+        server.wait(timeout=10)
+        for t in uploads:
+            t.join(timeout=60)
+        deadline = time.monotonic() + 30
+        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(w) for w in workers), "a worker outlived the server"
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+
+    db = data / "tcpladder.sqlite3"
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        ids = [row[0] for row in conn.execute("SELECT id FROM sessions")]
+    assert kept in ids
+    store = Store(default_url(data))
+    try:
+        for sid in ids:  # every session stored is whole: its document reads to the end
+            doc = json.loads("".join(store.stream_json(sid)))
+            rec = store.get(sid)
+            assert doc["source"]["packet_count"] == rec.packet_count
+            assert len(doc["flows"]) == rec.flow_count
+    finally:
+        store.close()
+
+    port = _free_port()
+    again = _serve(data, port)
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/s/{kept}", timeout=30) as r:
+            assert r.status == 200
+    finally:
+        again.terminate()
+        again.wait(timeout=10)
