@@ -253,9 +253,11 @@ def _document(rows: list[str], readers: int, uploads: int) -> str:
         "the regressions and a short structure-aware run (tests/fuzz/). Inputs run so far: "
         "see the closing notes of the hostile-input issue.",
         "",
-        "## Not measured yet",
+        "## Failures (tested by the test suite, not timed here)",
         "",
-        "PostgreSQL restarted under load. Tested, not timed: a killed analysis worker "
+        "PostgreSQL stopped and started under load "
+        "(tests/store/test_postgres.py: 503 with Retry-After while it is down, never a 500, "
+        "200 again as soon as it is back), a killed analysis worker "
         "(tests/store/test_pool.py: that upload gets a 503, the next one a new worker) and "
         "kill -9 of the server during uploads (tests/web/test_crash.py: the SQLite file "
         "passes its integrity check and holds only whole sessions, the workers end with "

@@ -13,6 +13,8 @@ from app.decode import Analysis, analyse, read_input, write_json
 from app.web.app import create_app
 from app.web.settings import Settings
 
+pytest_plugins = ["tests.postgres"]  # the throwaway PostgreSQL cluster fixture
+
 FIXTURES = Path(__file__).parent / "fixtures"
 TEXT = FIXTURES / "text"
 CAPTURES = FIXTURES / "captures"

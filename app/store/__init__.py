@@ -1,5 +1,12 @@
 """Sessions and permalinks (SQLAlchemy Core; SQLite by default, PostgreSQL via DATABASE_URL)."""
 
-from .sessions import SessionRecord, Store, default_url, new_token
+from .sessions import UNAVAILABLE, SessionRecord, Store, StoreUnavailable, default_url, new_token
 
-__all__ = ["SessionRecord", "Store", "default_url", "new_token"]
+__all__ = [
+    "UNAVAILABLE",
+    "SessionRecord",
+    "Store",
+    "StoreUnavailable",
+    "default_url",
+    "new_token",
+]

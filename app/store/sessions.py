@@ -41,6 +41,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from app.decode import Analysis, Limits, analyse, read_input
 from app.decode.analysis.flows import Flow, flow_meta, window_flow
@@ -164,6 +165,27 @@ def _unreadable(exc: Exception, data: bytes) -> Unreadable:
     )
 
 
+# what the database driver raises when the server is down, restarting or unreachable
+UNAVAILABLE = (OperationalError, InterfaceError)
+
+
+class StoreUnavailable(TraceError):
+    """The database cannot be reached (restarting, down): nothing is lost, try again."""
+
+    status = 503
+    code = "server.store_unavailable"
+    retry_after = 5
+
+    def __init__(self, cause: BaseException | str | None = None) -> None:
+        # (a str when unpickled from a worker: the message; already logged there)
+        super().__init__(
+            "the session database cannot be reached right now",
+            hint="nothing was stored or lost; try again in a few seconds",
+        )
+        if isinstance(cause, BaseException):
+            log.warning("database unavailable: %s", (str(cause).splitlines() or [""])[0])
+
+
 def _missing(sid: str) -> NotFound:
     return NotFound(f"no session {sid!r}: it never existed or its owner deleted it")
 
@@ -182,7 +204,9 @@ class Store:
     def __init__(self, url: str, *, limits: Limits | None = None) -> None:
         self.url = normalise_url(url)
         self.limits = limits or Limits()
-        self.engine: Engine = create_engine(self.url, future=True)
+        # pre-ping: a connection the database closed (PostgreSQL restarted) is replaced
+        # before use instead of failing the request that draws it from the pool
+        self.engine: Engine = create_engine(self.url, future=True, pool_pre_ping=True)
         if self.engine.dialect.name == "sqlite":
             _sqlite_pragmas(self.engine)
         metadata.create_all(self.engine)
@@ -201,14 +225,19 @@ class Store:
         keeps a 500 from any input."""
         with paused_gc():
             try:
-                return self._create(data, title=title, owner_token=owner_token)
+                analysis = analyse(read_input(data, self.limits))
             except TraceError:
                 raise
             except Exception as exc:  # the decoder's bug, the client's input: still a 4xx
                 raise _unreadable(exc, data) from exc
+            try:
+                return self._create(data, analysis, title=title, owner_token=owner_token)
+            except UNAVAILABLE as exc:  # a TraceError, so it crosses from a worker whole
+                raise StoreUnavailable(exc) from None
 
-    def _create(self, data: bytes, *, title: str, owner_token: str) -> SessionRecord:
-        analysis = analyse(read_input(data, self.limits))
+    def _create(
+        self, data: bytes, analysis: Analysis, *, title: str, owner_token: str
+    ) -> SessionRecord:
         sid = secrets.token_urlsafe(ID_BYTES)
         rec = SessionRecord(
             id=sid,

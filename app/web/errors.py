@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from app.decode.model.errors import NotFound, TraceError
+from app.store import UNAVAILABLE, StoreUnavailable
 
 from .templating import Renderer
 
@@ -40,6 +41,15 @@ def install(app: FastAPI, renderer: Renderer) -> None:
         if retry is not None:
             response.headers["Retry-After"] = str(retry)
         return response
+
+    async def store_unavailable(request: Request, exc: Exception) -> Response:
+        err = StoreUnavailable(exc)
+        response = respond(request, err, err.status)
+        response.headers["Retry-After"] = str(err.retry_after)
+        return response
+
+    for kind in UNAVAILABLE:  # the database is down or restarting: a 503, never a 500
+        app.add_exception_handler(kind, store_unavailable)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
