@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import struct
+from pathlib import Path
 
 import pytest
 
@@ -109,3 +110,24 @@ def test_text_limits_are_enforced_while_reading() -> None:
     trace = read_input(long, Limits(max_line_length=1000))
     assert trace.packet_count == 1
     assert any("only its first 1,000" in w.message for w in trace.warnings)
+
+
+TCPDUMP_CORPUS = Path(__file__).parents[3] / "shared" / "corpus" / "tcpdump" / "pcap"
+
+
+@pytest.mark.skipif(
+    not TCPDUMP_CORPUS.is_dir(), reason="../shared/corpus/tcpdump is not next to the repo"
+)
+def test_tcpdump_crash_reproducers_open_cleanly_or_fail_clearly() -> None:
+    """tcpdump's test captures (many of them inputs that once crashed tcpdump) through the
+    whole path an upload takes: read, analyse, the JSON document. A clear TraceError is
+    allowed; any other exception is a bug."""
+    opened = failed = 0
+    for path in sorted(TCPDUMP_CORPUS.iterdir()):
+        try:
+            write_json(analyse(read_input(path.read_bytes())), io.StringIO())
+            opened += 1
+        except TraceError as exc:
+            assert exc.status < 500 and exc.message, path.name
+            failed += 1
+    assert opened > 100 and opened + failed == len(list(TCPDUMP_CORPUS.iterdir()))
