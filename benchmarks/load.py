@@ -153,7 +153,7 @@ def run(readers: int, uploads: int, rounds: int, out: Path | None) -> int:
             except OSError:
                 time.sleep(0.05)
         report += _bomb_rows(base, server.pid)
-        report += _load_rows(base, data, readers, uploads, rounds)
+        report += _load_rows(base, server.pid, data, readers, uploads, rounds)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -184,12 +184,26 @@ def _bomb_rows(base: str, pid: int) -> list[str]:
     return ["## Bombs", "", *rows, ""]
 
 
-def _load_rows(base: str, data: bytes, readers: int, uploads: int, rounds: int) -> list[str]:
+def _rss(pid: int) -> tuple[float, float]:
+    """Resident MB now: the server process, and its largest worker (0: none)."""
+    workers = []
+    for c in _children(pid):
+        try:
+            workers.append(_status(c, "VmRSS"))
+        except OSError:
+            continue
+    return _status(pid, "VmRSS"), max(workers, default=0.0)
+
+
+def _load_rows(
+    base: str, pid: int, data: bytes, readers: int, uploads: int, rounds: int
+) -> list[str]:
     status, body = _post(base, data)
     assert status == 201, body
     sid = str(body["id"])
     reference = _get(f"{base}/api/sessions/{sid}?summary=true")[2]
     page = f"{base}/s/{sid}"
+    base_rss = _rss(pid)
 
     def read_loop(stop: threading.Event, lat: list[float], limit: int) -> None:
         for _ in range(limit):
@@ -217,6 +231,8 @@ def _load_rows(base: str, data: bytes, readers: int, uploads: int, rounds: int) 
         s == 201 and _get(f"{base}/api/sessions/{b['id']}?summary=true")[2] == reference
         for s, b in results
     )
+    time.sleep(2)
+    after = _rss(pid)
     return [
         "## Session page under load",
         "",
@@ -232,7 +248,24 @@ def _load_rows(base: str, data: bytes, readers: int, uploads: int, rounds: int) 
         f"{'every one gave' if same else 'NOT every one gave'} the same analysis as a "
         "sequential upload of the same file.",
         "",
+        f"Resident memory after one upload → after all of this (2 s later): server "
+        f"{base_rss[0]:.0f} → {after[0]:.0f} MB, analysis worker "
+        f"{base_rss[1]:.0f} → {after[1]:.0f} MB (the page cache holds at most "
+        "TCPLADDER_PAGE_CACHE bytes).",
+        "",
     ]
+
+
+def _fuzz_rows() -> list[str]:
+    totals: dict[str, list[int]] = {}
+    log = ROOT / "docs" / "fuzz-runs.tsv"
+    lines = log.read_text().splitlines()[1:] if log.exists() else []
+    for line in lines:
+        _, target, inputs, _ = line.split("\t", 3)
+        totals.setdefault(target, []).append(int(inputs))
+    rows = ["| target | runs | inputs |", "|---|---|---|"]
+    rows += [f"| {t} | {len(v)} | {sum(v):,} |" for t, v in sorted(totals.items())]
+    return rows
 
 
 def _document(rows: list[str], readers: int, uploads: int) -> str:
@@ -249,9 +282,11 @@ def _document(rows: list[str], readers: int, uploads: int) -> str:
     tail = [
         "## Fuzzing",
         "",
-        "`scripts/fuzz capture|text` (atheris) runs coverage-guided; every test run replays "
-        "the regressions and a short structure-aware run (tests/fuzz/). Inputs run so far: "
-        "see the closing notes of the hostile-input issue.",
+        "`scripts/fuzz capture|text` (atheris) runs coverage-guided and logs each run in "
+        "docs/fuzz-runs.tsv; every test run replays the regressions (tests/fuzz/regressions/) "
+        "and a short structure-aware run. Inputs run so far:",
+        "",
+        *_fuzz_rows(),
         "",
         "## Failures (tested by the test suite, not timed here)",
         "",

@@ -84,7 +84,9 @@ _EXT_PORTS = re.compile(r"^ (?:[^>]*?) (?P<sp>\d{1,5}) > (?P<dp>\d{1,5}): (?=Fla
 _HEX_LINE = re.compile(r"^\s*0x[0-9a-fA-F]{4}:\s")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _PROMPT_CMD = re.compile(
-    r"^(?:\S*@\S*(?:\s+\S+)?\s*)?(?:[$%#>]\s*)?(?:sudo\s+)?(?P<cmd>tcpdump(?:\s.*)?)$"
+    # user@host: "[^\s@]*@" splits at the first @ only (as "\S*@" would at any, which
+    # backtracks quadratically on a long line of @s: found by the fuzzer)
+    r"^(?:[^\s@]*@\S*(?:\s+\S+)?\s*)?(?:[$%#>]\s*)?(?:sudo\s+)?(?P<cmd>tcpdump(?:\s.*)?)$"
 )
 _FILTER_WORD = re.compile(
     r"^(?:-.*|[!'\"(].*|.*[)'\"]|\d+|tcp|udp|icmp6?|arp|ip6?|port|portrange|host|net|src|dst|"
@@ -704,6 +706,8 @@ def _tail(tail: str, parsed: _Parsed) -> None:
 
 
 def _classify_command(line: str) -> list[str] | None:
+    if len(line) > 4096 or "tcpdump" not in line:  # a command line is short and names it
+        return None
     m = _PROMPT_CMD.search(line.strip())
     if not m:
         return None
