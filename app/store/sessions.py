@@ -54,7 +54,7 @@ from app.decode.export.document import (
     packets_json,
     story_lists,
 )
-from app.decode.model.errors import Forbidden, NotFound, TraceError, Unreadable
+from app.decode.model.errors import Forbidden, InputTooLarge, NotFound, TraceError, Unreadable
 from app.decode.model.memory import paused_gc
 from app.decode.model.table import PacketTable
 
@@ -226,14 +226,29 @@ class Store:
         with paused_gc():
             try:
                 analysis = analyse(read_input(data, self.limits))
+                self._check_flows(analysis)
             except TraceError:
                 raise
             except Exception as exc:  # the decoder's bug, the client's input: still a 4xx
                 raise _unreadable(exc, data) from exc
             try:
                 return self._create(data, analysis, title=title, owner_token=owner_token)
+            except TraceError:
+                raise
             except UNAVAILABLE as exc:  # a TraceError, so it crosses from a worker whole
                 raise StoreUnavailable(exc) from None
+            except Exception as exc:  # packing the chunks: still this input's, a 4xx
+                raise _unreadable(exc, data) from exc
+
+    def _check_flows(self, analysis: Analysis) -> None:
+        limit = self.limits.max_flows
+        if analysis.flow_count > limit:
+            raise InputTooLarge(
+                f"{analysis.flow_count:,} TCP connections; this server explains at most "
+                f"{limit:,} in one input (TCPLADDER_MAX_FLOWS)",
+                hint="Filter the capture to the connections you care about, e.g. "
+                "tcpdump -r in.pcap -w out.pcap 'port 443'.",
+            )
 
     def _create(
         self, data: bytes, analysis: Analysis, *, title: str, owner_token: str
@@ -256,8 +271,18 @@ class Store:
         return rec
 
     def _write_chunks(self, conn: Any, sid: str, analysis: Analysis) -> None:
+        """The analysis's chunks, in batches; past ``max_stored`` bytes the transaction is
+        rolled back (by the exception) and the input refused."""
         batch: list[dict[str, Any]] = []
+        stored = 0
         for kind, k, blob in chunks(analysis):
+            stored += len(blob)
+            if stored > self.limits.max_stored:
+                raise InputTooLarge(
+                    f"the analysis of this input takes more than {self.limits.max_stored:,} "
+                    "bytes to store; that is the limit of one session (TCPLADDER_MAX_STORED)",
+                    hint="Filter the capture to the connections you care about.",
+                )
             batch.append({"session_id": sid, "kind": kind, "chunk": k, "data": blob})
             if len(batch) >= 64:
                 conn.execute(insert(chunk_table), batch)

@@ -48,6 +48,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_lines=settings.max_lines,
         max_line_length=settings.max_line_length,
         max_comment_lines=settings.max_comment_lines,
+        max_flows=settings.max_flows,
+        max_stored=settings.max_stored,
     )
     app.state.store = Store(settings.database_url or default_url(settings.data_dir), limits=limits)
     app.state.analysts = Analysts(app.state.store, settings.workers)

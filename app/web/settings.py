@@ -19,6 +19,8 @@ class Settings:
     max_lines: int = 2_000_000  # lines of pasted text
     max_line_length: int = 1 << 16  # characters of one line read
     max_comment_lines: int = 20_000  # lines of commentary kept
+    max_flows: int = 200_000  # TCP connections one input may hold
+    max_stored: int = 256 * 1024 * 1024  # bytes one session's stored analysis may take
     templates_dir: Path = ROOT / "templates"
     static_dir: Path = ROOT / "static"
     # where the site is reached, for absolute permalinks; None: links are paths, and the
@@ -43,6 +45,8 @@ class Settings:
             max_lines=int(env.get("TCPLADDER_MAX_LINES", 2_000_000)),
             max_line_length=int(env.get("TCPLADDER_MAX_LINE_LENGTH", 1 << 16)),
             max_comment_lines=int(env.get("TCPLADDER_MAX_COMMENT_LINES", 20_000)),
+            max_flows=int(env.get("TCPLADDER_MAX_FLOWS", 200_000)),
+            max_stored=int(env.get("TCPLADDER_MAX_STORED", 256 * 1024 * 1024)),
             base_url=(env.get("TCPLADDER_BASE_URL") or "").rstrip("/") or None,
             rate_limit=env.get("TCPLADDER_RATE_LIMIT", "30/minute"),
             body_timeout=float(env.get("TCPLADDER_BODY_TIMEOUT", 120)),

@@ -191,3 +191,22 @@ def test_flows_without_narrative_are_the_same_but_for_it(tmp_path: Path) -> None
     plain = store.flows(rec.id, narrative=False)
     assert told[0]["narrative"] and [{**f, "narrative": None} for f in told] == plain
     store.close()
+
+
+def test_connection_and_stored_size_limits_name_themselves(tmp_path: Path) -> None:
+    from app.decode import Limits
+    from app.decode.model.errors import InputTooLarge
+
+    data = load("seed000_ipv6_vvv.txt")
+    few = Store(default_url(tmp_path / "a"), limits=Limits(max_flows=0))
+    with pytest.raises(InputTooLarge, match="TCPLADDER_MAX_FLOWS"):
+        few.create(data, title="", owner_token="o")
+    small = Store(default_url(tmp_path / "b"), limits=Limits(max_stored=100))
+    with pytest.raises(InputTooLarge, match="TCPLADDER_MAX_STORED") as got:
+        small.create(data, title="", owner_token="o")
+    assert got.value.status == 413
+    with small.engine.connect() as conn:  # rolled back: no session, no chunk left behind
+        assert conn.exec_driver_sql("SELECT count(*) FROM sessions").scalar() == 0
+        assert conn.exec_driver_sql("SELECT count(*) FROM chunks").scalar() == 0
+    few.close()
+    small.close()

@@ -22,6 +22,8 @@ class Limits:
     max_lines: int = 20_000_000  # lines of pasted text
     max_line_length: int = 1 << 16  # characters; a longer line is commentary, cut
     max_comment_lines: int = 100_000  # lines of the user's prose kept beside packets
+    max_flows: int = 1_000_000  # TCP connections one input may hold
+    max_stored: int = 1 << 30  # bytes of the stored analysis (compressed column chunks)
 
 
 _ALLOWED_CONTROL = {9, 10, 12, 13, 27}
