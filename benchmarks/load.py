@@ -273,8 +273,8 @@ def _document(rows: list[str], readers: int, uploads: int) -> str:
         "# Reliability",
         "",
         "Written by `scripts/load` (benchmarks/load.py) on loopback: a `tcpladder serve` "
-        "process with a fresh SQLite store, its default analysis workers (cores - 1) and "
-        "the rate limit off; a Python client on the same machine (its threads share the "
+        "process with a fresh SQLite store, its default analysis workers (cores - 1, at "
+        "most 4) and the rate limit off; a Python client on the same machine (its threads share the "
         "cores with the server) asking for pages with `Accept-Encoding: gzip` as browsers "
         f"do. The machine: {os.cpu_count()} cores. Numbers are one run's.",
         "",

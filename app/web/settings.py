@@ -31,7 +31,7 @@ class Settings:
     body_timeout: float = 120.0  # seconds for an upload to arrive
     page_cache: int = 64 * 1024 * 1024  # bytes of rendered session pages kept; 0: none
     # processes that decode and analyse uploads; 0: threads of the server's own process
-    workers: int = field(default_factory=lambda: max(1, (os.cpu_count() or 2) - 1))
+    workers: int = field(default_factory=lambda: min(4, max(1, (os.cpu_count() or 2) - 1)))
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -51,7 +51,7 @@ class Settings:
             rate_limit=env.get("TCPLADDER_RATE_LIMIT", "30/minute"),
             body_timeout=float(env.get("TCPLADDER_BODY_TIMEOUT", 120)),
             page_cache=int(env.get("TCPLADDER_PAGE_CACHE", 64 * 1024 * 1024)),
-            workers=int(env.get("TCPLADDER_WORKERS", max(1, (os.cpu_count() or 2) - 1))),
+            workers=int(env.get("TCPLADDER_WORKERS", min(4, max(1, (os.cpu_count() or 2) - 1)))),
             allowed_hosts=tuple(
                 h.strip() for h in env.get("TCPLADDER_ALLOWED_HOSTS", "*").split(",") if h.strip()
             ),
