@@ -58,6 +58,10 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(1)
 
 
+def _ready() -> bool:
+    return _worker_store is not None
+
+
 def _create_in_worker(data: bytes, title: str, owner_token: str) -> SessionRecord:
     assert _worker_store is not None
     return _worker_store.create(data, title=title, owner_token=owner_token)
@@ -115,6 +119,14 @@ class Analysts:
                 hint="try again; if it happens again, the input may need more memory "
                 "than the server allows",
             ) from exc
+
+    def warm(self) -> None:
+        """Start the workers now (each imports the decoder, about a second) rather than
+        on the first upload."""
+        if self.workers:
+            pool = self._executor()
+            for _ in range(self.workers):
+                pool.submit(_ready)
 
     def close(self) -> None:
         with self._lock:

@@ -25,6 +25,7 @@ from .templating import Renderer
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    app.state.analysts.warm()
     yield
     app.state.analysts.close()
 
