@@ -6,10 +6,12 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.background import BackgroundTask
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from app.decode.export import shapes
 from app.decode.export.document import packets_json
+from app.decode.model.memory import trim_heap
 from app.store import Store, new_token
 from app.store.pool import Analysts
 
@@ -51,7 +53,12 @@ async def create_session(request: Request) -> JSONResponse:
         "url": (settings.base_url or "") + path,
         "owner_token": token,
     }
-    return JSONResponse(body, status_code=201, headers={"Location": f"/api/sessions/{rec.id}"})
+    return JSONResponse(
+        body,
+        status_code=201,
+        headers={"Location": f"/api/sessions/{rec.id}"},
+        background=BackgroundTask(trim_heap),  # the upload's bytes, freed, back to the system
+    )
 
 
 @router.get(

@@ -7,10 +7,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from starlette.background import BackgroundTask
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from app.decode.analysis.facts import STATE_TEXT
 from app.decode.explain.catalogue import CATALOGUE
+from app.decode.model.memory import trim_heap
 from app.store import SessionRecord, new_token
 
 from .api import OWNER_COOKIE, analysts_of, store_of
@@ -104,6 +106,7 @@ async def submit(request: Request) -> Response:
         response: Response = Response(status_code=204, headers={"HX-Redirect": url})
     else:
         response = RedirectResponse(url, status_code=303)
+    response.background = BackgroundTask(trim_heap)  # the upload's bytes, back to the system
     response.set_cookie(
         OWNER_COOKIE,
         token,
