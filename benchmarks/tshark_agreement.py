@@ -42,6 +42,28 @@ TSHARK_FIELDS = [
     "tcp.analysis.ack_rtt",
     "tcp.analysis.bytes_in_flight",
 ]
+# the packet's own fields, compared frame by frame (tshark run with ``-E occurrence=l``: the
+# innermost TCP header of a tunnelled frame)
+PACKET_FIELDS = [
+    "frame.protocols",
+    "tcp.srcport",
+    "tcp.dstport",
+    "tcp.seq_raw",
+    "tcp.ack_raw",
+    "tcp.len",
+    "tcp.flags",
+    "tcp.window_size_value",
+]
+# tcpladder column -> tshark field
+_COLUMN_FIELDS = {
+    "sport": "tcp.srcport",
+    "dport": "tcp.dstport",
+    "seq": "tcp.seq_raw",
+    "ack": "tcp.ack_raw",
+    "length": "tcp.len",
+    "flags": "tcp.flags",
+    "win": "tcp.window_size_value",
+}
 # tshark field -> tcpladder code(s)
 FIELD_CODES: dict[str, tuple[str, ...]] = {
     "tcp.analysis.retransmission": (
@@ -98,7 +120,12 @@ class Agreement:
     irtt: list[tuple[float | None, float | None]] = field(default_factory=list)
     ack_rtt_equal: int = 0
     ack_rtt_total: int = 0
-    packets: int = 0
+    packets: int = 0  # TCP packets tshark decodes
+    ours_packets: int = 0  # TCP packets tcpladder decodes
+    missing: int = 0  # tshark's, not ours
+    extra: int = 0  # ours, not tshark's
+    field_diffs: dict[str, int] = field(default_factory=dict)
+    diff_examples: list[str] = field(default_factory=list)
 
     def add(self, other: Agreement) -> None:
         for k, s in other.scores.items():
@@ -113,6 +140,12 @@ class Agreement:
         self.ack_rtt_equal += other.ack_rtt_equal
         self.ack_rtt_total += other.ack_rtt_total
         self.packets += other.packets
+        self.ours_packets += other.ours_packets
+        self.missing += other.missing
+        self.extra += other.extra
+        for k2, v in other.field_diffs.items():
+            self.field_diffs[k2] = self.field_diffs.get(k2, 0) + v
+        self.diff_examples += other.diff_examples[: max(0, 8 - len(self.diff_examples))]
 
 
 def parse_tsv(text: str) -> tuple[list[str], list[dict[str, str]]]:
@@ -128,15 +161,59 @@ def _close(a: float, b: float) -> bool:
     return abs(a - b) <= 1.5e-6  # tshark prints 9 decimals; our times are float seconds
 
 
-def agreement(analysis: Analysis, tsv: str) -> Agreement:
-    """Compare one capture's analysis with tshark's fields for the same capture."""
-    ft = analysis.table
+def _tshark_rows(tsv: str) -> tuple[list[str], list[dict[str, str]]]:
+    """tshark's TCP rows; a TCP header quoted inside an ICMP error is not a TCP packet."""
     head, rows = parse_tsv(tsv)
-    frames = ft.table.cols["frame"][ft.order]
-    at = {int(f): k for k, f in enumerate(frames.tolist())}
-    bits = ft.findings
+    keep = [
+        r
+        for r in rows
+        if r.get("tcp.stream", "") != ""
+        and "icmp" not in r.get("frame.protocols", "").split(":tcp")[0]
+    ]
+    return head, keep
+
+
+def _field_diffs(analysis: Analysis, rows: list[dict[str, str]], out: Agreement) -> None:
+    cols = analysis.trace.table.cols
+    by_frame = {int(f): i for i, f in enumerate(cols["frame"].tolist())}
+    for r in rows:
+        i = by_frame.get(int(r["frame.number"]))
+        if i is None or "tcp.seq_raw" not in r:
+            continue
+        for col, fld in _COLUMN_FIELDS.items():
+            theirs_s = r.get(fld, "")
+            if theirs_s == "" or (col == "ack" and not int(cols["flags"][i]) & 0x10):
+                continue
+            theirs = int(theirs_s, 0)
+            ours = int(cols[col][i])
+            if col == "flags":
+                ours, theirs = ours & 0xFF, theirs & 0xFF  # tshark 4.0 folds AE into "reserved"
+            if ours != theirs:
+                out.field_diffs[col] = out.field_diffs.get(col, 0) + 1
+                if len(out.diff_examples) < 8:
+                    out.diff_examples.append(
+                        f"frame {r['frame.number']}: {col} tcpladder {ours} tshark {theirs}"
+                    )
+
+
+def agreement(analysis: Analysis | None, tsv: str) -> Agreement:
+    """Compare one capture's analysis with tshark's fields for the same capture (None: the
+    capture could not be read, so every tshark packet is missing)."""
+    head, rows = _tshark_rows(tsv)
     out = Agreement(scores={})
     out.packets = len(rows)
+    if analysis is None:
+        out.missing = len(rows)
+        return out
+    ft = analysis.table
+    frames = ft.table.cols["frame"][ft.order]
+    at = {int(f): k for k, f in enumerate(frames.tolist())}
+    theirs_frames = {int(r["frame.number"]) for r in rows}
+    out.ours_packets = len(at)
+    out.missing = len(theirs_frames - at.keys())
+    out.extra = len(at.keys() - theirs_frames)
+    _field_diffs(analysis, rows, out)
+    bits = ft.findings
     for fld, codes in FIELD_CODES.items():
         if fld not in head:
             continue
@@ -198,7 +275,12 @@ def irtt_equal(pairs: list[tuple[float | None, float | None]]) -> bool:
 
 
 def report(name: str, a: Agreement) -> str:
-    lines = [f"{name}: {a.packets} packets"]
+    lines = [f"{name}: {a.packets} TCP packets (tshark), {a.ours_packets} (tcpladder)"]
+    if a.missing or a.extra:
+        lines.append(f"  tshark's not read by tcpladder: {a.missing}; tcpladder's only: {a.extra}")
+    if a.field_diffs:
+        diffs = ", ".join(f"{k} {v}" for k, v in sorted(a.field_diffs.items()))
+        lines.append(f"  field mismatches: {diffs}  e.g. {'; '.join(a.diff_examples[:3])}")
     for code, s in sorted(a.scores.items()):
         if not s.seen:
             continue
