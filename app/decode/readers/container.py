@@ -65,12 +65,16 @@ _IF_TSOFFSET = 14
 LINKTYPE_NAMES: dict[int, str] = {
     0: "NULL (BSD loopback)",
     1: "Ethernet",
+    9: "PPP",
+    50: "PPP in HDLC framing",
     101: "raw IP",
+    104: "Cisco HDLC",
     108: "LOOP (OpenBSD loopback)",
     113: "Linux cooked (SLL)",
     149: "PKTAP (macOS)",
     228: "raw IPv4",
     229: "raw IPv6",
+    239: "NFLOG (Linux netfilter log)",
     258: "PKTAP (macOS)",
     276: "Linux cooked v2 (SLL2)",
 }

@@ -77,9 +77,42 @@ ETHERNET, NULL, LOOP, RAW, SLL, SLL2, IPV4, IPV6, PKTAP, PKTAP_DLT = (
     258,
     149,
 )
+PPP, PPP_HDLC, C_HDLC, NFLOG = 9, 50, 104, 239
 RAW_DLTS = (12, 14, RAW)
 PKTAP_LEN, PKTAP_TYPE, PKTAP_DLT_AT = 0, 4, 8
-FAST_LINKTYPES = (ETHERNET, NULL, LOOP, SLL, SLL2, IPV4, IPV6, PKTAP, PKTAP_DLT, *RAW_DLTS)
+FAST_LINKTYPES = (
+    ETHERNET,
+    NULL,
+    LOOP,
+    SLL,
+    SLL2,
+    IPV4,
+    IPV6,
+    PKTAP,
+    PKTAP_DLT,
+    PPP,
+    PPP_HDLC,
+    C_HDLC,
+    NFLOG,
+    *RAW_DLTS,
+)
+# Cisco HDLC (tcpdump print-chdlc.c): address 0x0f (unicast) or 0x8f (broadcast), control 0,
+# then an ethertype; header 4 bytes.  SLARP (0x8035) and CDP (0x2000) are not TCP.
+CHDLC_ADDRESSES, CHDLC_LEN = (0x0F, 0x8F), 4
+CHDLC_NOT_TCP = (0x8035, 0x2000)
+# PPP (RFC 1661 §2): an optional HDLC address/control pair 0xff 0x03 (RFC 1662 §3.1), then
+# the protocol, one byte when odd (protocol-field compression, RFC 1661 §6.5) else two.
+PPP_ADDRESS_CONTROL = 0xFF03
+PPP_IPV4, PPP_IPV6 = 0x0021, 0x0057
+PPP_CONTROL_FROM = 0x8000  # 0x8000-0xffff: NCPs and LCP, never TCP (RFC 1661 §2)
+# Cisco FabricPath: an outer MAC pair, ethertype 0x8903, a 2-byte FTag/TTL, then the whole
+# inner Ethernet frame (Wireshark's packet-cfp.c).
+ETHERTYPE_FABRICPATH, FABRICPATH_SKIP = 0x8903, 2 + ETH_LEN
+# NFLOG (LINKTYPE_NFLOG, https://www.tcpdump.org/linktypes/LINKTYPE_NFLOG.html): family u8,
+# version u8, resource id u16, then TLVs whose length (header included) and type are in the
+# capturing host's byte order, each padded to 4 bytes; type 9 (NFULA_PAYLOAD) is the packet.
+NFLOG_LEN, NFULA_PAYLOAD, NFLOG_MAX_TLVS = 4, 9, 32
+AF_INET6_LINUX = 10
 
 # Row status after each stage.
 IP, OTHER, SCAPY = 0, 1, 2
@@ -113,6 +146,9 @@ class _Bytes:
     def u32(self, p: I64) -> I64:
         return self._at(p, _AR4).view(">u4")[:, 0].astype(np.int64)
 
+    def u16le(self, p: I64) -> I64:
+        return self._at(p, _AR2).view("<u2")[:, 0].astype(np.int64)
+
     def u32le(self, p: I64) -> I64:
         return self._at(p, _AR4).view("<u4")[:, 0].astype(np.int64)
 
@@ -143,6 +179,9 @@ def _link(r: _Bytes, start: I64, lim: I64, link: I64) -> tuple[I64, I64, I64, I6
         if lt == ETHERNET:
             et = r.u16(s + ETH_TYPE)
             pos = s + ETH_LEN
+            fp = et == ETHERTYPE_FABRICPATH
+            pos = np.where(fp, pos + FABRICPATH_SKIP, pos)
+            et = np.where(fp, r.u16(pos - 2), et)
             for _ in range(3):
                 tagged = np.isin(et, VLAN_TPIDS)
                 if not tagged.any():
@@ -192,8 +231,72 @@ def _link(r: _Bytes, start: I64, lim: I64, link: I64) -> tuple[I64, I64, I64, I6
                 idx = np.flatnonzero(m)[sub]
                 l3s, ipvs, sts, tags = _link(r, s[sub] + hlen[sub], lim[idx], inner[sub])
                 l3[idx], ipv[idx], status[idx], tag[idx] = l3s, ipvs, sts, tags
+        elif lt in (PPP, PPP_HDLC, C_HDLC):
+            l3[m], ipv[m], status[m], tag[m] = _ppp_or_chdlc(r, s, lim[m], int(lt))
+        elif lt == NFLOG:
+            l3[m], ipv[m], status[m], tag[m] = _nflog(r, s, lim[m])
         # any other link type: Scapy
     return l3, ipv, status, tag
+
+
+def _by_ethertype(et: I64, pos: I64, lim: I64, not_tcp: tuple[int, ...]) -> tuple[I64, I64]:
+    """(IP version, status) of frames whose next header is named by an ethertype."""
+    v = np.where(et == ETHERTYPE_IPV4, 4, np.where(et == ETHERTYPE_IPV6, 6, 0))
+    st = np.where(v > 0, IP, np.where(np.isin(et, not_tcp), OTHER, SCAPY))
+    return v, np.where(pos <= lim, st, OTHER)
+
+
+def _ppp_or_chdlc(r: _Bytes, s: I64, lim: I64, lt: int) -> tuple[I64, I64, I64, I64]:
+    """Cisco HDLC, and PPP with or without HDLC framing; a PPP-typed capture whose frames
+    start with a Cisco HDLC address is read as Cisco HDLC, as tcpdump and Wireshark do."""
+    chdlc = np.isin(r.u8(s), CHDLC_ADDRESSES) & (r.u8(s + 1) == 0)
+    if lt == C_HDLC:
+        chdlc = np.ones(len(s), bool)
+    et = r.u16(s + 2)
+    v, st = _by_ethertype(et, s + CHDLC_LEN, lim, (*NOT_TCP_ETHERTYPES, *CHDLC_NOT_TCP))
+    # PPP: skip 0xff 0x03, then a one- or two-byte protocol
+    pos = np.where(r.u16(s) == PPP_ADDRESS_CONTROL, s + 2, s)
+    short = (r.u8(pos) & 1) == 1
+    proto = np.where(short, r.u8(pos), r.u16(pos))
+    ppos = pos + np.where(short, 1, 2)
+    pv = np.where(proto == PPP_IPV4, 4, np.where(proto == PPP_IPV6, 6, 0))
+    pst = np.where(pv > 0, IP, np.where(proto >= PPP_CONTROL_FROM, OTHER, SCAPY))
+    pst = np.where(ppos <= lim, pst, OTHER)
+    l3 = np.where(chdlc, s + CHDLC_LEN, ppos)
+    ipv = np.where(chdlc, v, pv)
+    status = np.where(chdlc, st, pst)
+    if lt == C_HDLC:  # Scapy has no Cisco HDLC either: what is not IP is listed
+        status = np.where(status == SCAPY, OTHER, status)
+    return l3, ipv, status, np.where(chdlc, et, proto)
+
+
+def _nflog(r: _Bytes, s: I64, lim: I64) -> tuple[I64, I64, I64, I64]:
+    """NFLOG: walk each frame's TLVs to its payload (all frames a step at a time)."""
+    fam = r.u8(s)
+    first = s + NFLOG_LEN
+    # the TLVs' byte order is the writer's: little-endian unless that gives a length
+    # that cannot be
+    le_len = r.u16le(first)
+    little = (le_len >= 4) & (first + le_len <= lim)
+    pos = first.copy()
+    start = np.full(len(s), -1, np.int64)
+    live = np.flatnonzero(pos + 4 <= lim)
+    for _ in range(NFLOG_MAX_TLVS):
+        if not len(live):
+            break
+        p, le = pos[live], little[live]
+        size = np.where(le, r.u16le(p), r.u16(p))
+        kind = np.where(le, r.u16le(p + 2), r.u16(p + 2))
+        sane = (size >= 4) & (p + size <= lim[live])
+        hit = sane & (kind == NFULA_PAYLOAD)
+        start[live[hit]] = p[hit] + 4
+        pos[live] = p + ((size + 3) & ~3)
+        live = live[sane & ~hit & (pos[live] + 4 <= lim[live])]
+    found = start >= 0
+    v = np.where(fam == AF_INET, 4, np.where(fam == AF_INET6_LINUX, 6, 0))
+    v = np.where(found & ((r.u8(start) >> 4) == v), v, 0)
+    status = np.where(v > 0, IP, OTHER)
+    return np.where(found, start, s), v, status, fam
 
 
 @dataclass(slots=True)

@@ -99,6 +99,7 @@ def _to_packet(pkt: Any, frame: int, wirelen: int | None) -> Packet | None:
         on_wire = len(bytes(ip))
         if wirelen is not None and wirelen > len(pkt):
             on_wire += wirelen - len(pkt)
+        on_wire = min(on_wire, _pppoe_room(pkt, ip))
         total = min(ip.len, on_wire) if ip.len else on_wire
         length = total - ip.ihl * 4 - hdr
     else:
@@ -130,6 +131,19 @@ def _to_packet(pkt: Any, frame: int, wirelen: int | None) -> Packet | None:
         frame=frame,
         truncated=bool(wirelen and wirelen > len(pkt)),
     )
+
+
+def _pppoe_room(pkt: Any, ip: Any) -> int:
+    """The bytes a PPPoE session frame's own length (RFC 2516 §4) leaves for the IP packet:
+    what follows is Ethernet padding, not payload, as Wireshark reads it.  Scapy does not
+    apply that length, and tcpdump calls the packet "truncated-ip"."""
+    from scapy.layers.ppp import PPPoE
+
+    pppoe = pkt.getlayer(PPPoE)
+    if pppoe is None or pppoe.payload is None:
+        return 1 << 30
+    before_ip = len(bytes(pppoe.payload)) - len(bytes(ip))
+    return max(int(pppoe.len) - before_ip, 0)
 
 
 def _jumbo(pkt: Any, wirelen: int | None) -> Any:
