@@ -52,7 +52,7 @@ def _s32(x: I64) -> I64:
     return out
 
 
-def _gt(a: I64, b: I64) -> B:
+def _gt(a: I64, b: I64 | int) -> B:
     out: B = _s32(a - b) > 0
     return out
 
@@ -170,6 +170,24 @@ def _last_reverse(fid: I64, d: npt.NDArray[np.int8], bounds: I64) -> I64:
     out = np.full(n, -1, np.int64)
     for side in (0, 1):
         last = np.maximum.accumulate(np.where(d == 1 - side, pos, -1)) if n else pos
+        sel = d == side
+        lr = last[sel]
+        out[sel] = np.where(lr >= bounds[fid[sel]], lr, -1)
+    return out
+
+
+def _last_where(fid: I64, d: npt.NDArray[np.int8], bounds: I64, mask: B, *, other: bool) -> I64:
+    """Per position: the last earlier position of the same flow, in the other direction
+    (or the same one), where ``mask`` holds; -1 if none."""
+    n = len(fid)
+    pos = np.arange(n, dtype=np.int64)
+    out = np.full(n, -1, np.int64)
+    for side in (0, 1):
+        look = 1 - side if other else side
+        hit = np.where((d == look) & mask, pos, -1)
+        if not other:
+            hit = np.r_[-1, hit[:-1]] if n else hit  # strictly earlier
+        last = np.maximum.accumulate(hit) if n else pos
         sel = d == side
         lr = last[sel]
         out[sel] = np.where(lr >= bounds[fid[sel]], lr, -1)
@@ -310,11 +328,88 @@ class _Sequence:
         dupnum[o] = csum - csum[last_reset]
         self.dup_ack = np.where(self.dup, dupnum, 0)
         self.rev_dupnum = _before(dupnum, self.rev, 0)
-        # an ACK beyond anything the peer was seen to send
-        rev_ns = _before(self.ns_after, self.rev, -1)
-        self.codes["tcp.ack_unseen"] = (
-            self.ackf & (rev_ns >= 0) & _gt(x.ack, rev_ns) & (x.ack != self.fwd_ack)
-        )
+
+    def _ack_unseen(self) -> B:
+        """An ACK beyond the peer's highest *contiguous* sequence number (Wireshark's
+        ``maxseqtobeacked``).  That edge follows the peer's nextseq while each of its
+        segments starts where the edge stands; a segment beyond it (a hole) leaves it behind
+        until one starts exactly there, or until an ACK beyond it moves it up to nextseq.
+        Reported once after each packet of the peer, unless that packet was a duplicate
+        ACK: Wireshark keeps "already reported" in the peer's duplicate-ACK counter."""
+        x = self.x
+        edge = _before(self.ns_after, self.rev, -1)  # the peer's edge, as each row sees it
+        for rows, held in self._behind():
+            edge[rows] = held
+        cond = self.ackf & (edge > 0) & _gt(x.ack, edge)
+        # Reported once, until the peer sends a packet that moves its ack on or has a
+        # finding of its own (measured against tshark 4.0 over the peer corpus; its
+        # source keeps this state in the peer's duplicate-ACK counter); a duplicate ACK
+        # from the peer mutes it until then too.
+        flagged = np.zeros(self.n, bool)
+        for code, mask in self.codes.items():
+            if code != "tcp.duplicate_ack":
+                flagged |= mask
+        f, d, bounds = x.fid, x.d, x.bounds
+        epoch = _last_where(f, d, bounds, (x.ack != self.fwd_ack) | flagged, other=True)
+        last_dup = _last_where(f, d, bounds, self.dup, other=True)
+        rows = np.flatnonzero(cond & (epoch >= 0))
+        out = np.zeros(self.n, bool)
+        if len(rows):
+            _, first = np.unique(epoch[rows], return_index=True)
+            rows = rows[first]
+            out[rows[last_dup[rows] < epoch[rows]]] = True
+        return out
+
+    def _behind(self) -> list[tuple[I64, int]]:
+        """Episodes where a direction's edge is behind its nextseq: (the rows of the other
+        direction that see it, the edge).  There are few (one per hole); each is ended by
+        one search in each direction."""
+        x, n, ch = self.x, self.n, self.ch
+        o = ch.order
+        fwd_o = self.fwd_ns[o]
+        start_at = np.where(self.known, x.seq, self.fwd_ns)[o]
+        free = ~self.zwp[o]
+        drop = ~ch.start & (fwd_o >= 0) & (start_at != fwd_o) & (self.ns_after[o] != fwd_o)
+        drops = np.flatnonzero(drop & free)
+        if not len(drops):
+            return []
+        starts = np.flatnonzero(ch.start)
+        ends = np.r_[starts[1:], n]
+        chain_keys = self.key2[o][starts]
+        keys = ch.idx * M32 + start_at
+        cand = np.flatnonzero(free)
+        srt = np.lexsort((cand, keys[cand]))
+        skeys, spos = keys[cand][srt], cand[srt]
+        ack_o = self.ackf[o]
+        out: list[tuple[I64, int]] = []
+        at: dict[int, int] = {}
+        for k in drops.tolist():
+            c = int(ch.idx[k])
+            if k < at.get(c, 0):
+                continue  # the edge is already behind: not a new episode
+            held = int(fwd_o[k])
+            # (a) the chain's next segment that starts at the edge
+            lo, hi = np.searchsorted(skeys, [c * M32 + held, c * M32 + held + 1])
+            later = spos[lo:hi]
+            later = later[later > k]
+            fill = int(later[0]) if len(later) else int(ends[c])
+            at[c] = fill
+            oc = int(np.searchsorted(chain_keys, self.key2[o[k]] ^ 1))
+            if oc >= len(chain_keys) or chain_keys[oc] != self.key2[o[k]] ^ 1:
+                continue  # the other direction sends nothing
+            # (b) the other direction's first ACK beyond the edge, before (a)
+            mine = o[starts[c] : ends[c]]
+            theirs = o[starts[oc] : ends[oc]]
+            a = int(np.searchsorted(theirs, o[k]))
+            fill_pos = int(o[fill]) if fill < ends[c] else int(x.bounds[x.fid[o[k]] + 1])
+            b = int(np.searchsorted(theirs, fill_pos))
+            rows = theirs[a:b]
+            hit = np.flatnonzero(ack_o[starts[oc] + a : starts[oc] + b] & _gt(x.ack[rows], held))
+            if len(hit):
+                rows = rows[: int(hit[0]) + 1]
+                at[c] = int(starts[c]) + int(np.searchsorted(mine, int(rows[-1])))
+            out.append((rows, held))
+        return out
 
     def retransmissions(self) -> None:
         """Retransmission, fast retransmission, spurious retransmission, out-of-order."""
@@ -391,6 +486,7 @@ def analyse_sequence(**columns: npt.NDArray[Any]) -> SeqAnalysis:
     sq.window_rules()
     sq.duplicate_acks()
     sq.retransmissions()
+    sq.codes["tcp.ack_unseen"] = sq._ack_unseen()
     in_flight = sq.in_flight()
     sq.done_with("ns_after", "fwd_ns", "fwd_ns_time", "rev_dupnum", "fwd_ack", "rev_ack")
     ack_rtt, acked, clean = sq.ack_rtt()
