@@ -341,7 +341,9 @@ class FlowTable:
         c = table.cols
         src_ep = c["src"].astype(np.int64) * ENDPOINT_PORTS + (c["sport"].astype(np.int64) + 1)
         dst_ep = c["dst"].astype(np.int64) * ENDPOINT_PORTS + (c["dport"].astype(np.int64) + 1)
-        self.order, fid_row, self.count, split = _group(src_ep, dst_ep, c["flags"], c["seq"])
+        self.order, fid_row, self.count, split = _group(
+            src_ep, dst_ep, c["flags"], c["seq"], c["ack"]
+        )
         self.fid = fid_row[self.order]
         self._reuse = split[self.order]
         self.bounds = np.searchsorted(self.fid, np.arange(self.count + 1)).astype(np.int64)
@@ -495,7 +497,9 @@ class FlowTable:
     def _handshake_rtt(self, w: _Work) -> None:
         """As Wireshark's tcp.analysis.initial_rtt: from the latest SYN to the first segment
         with ACK and without SYN after it, normally the ACK that completes the handshake
-        (SYN -> RST/ACK for a refused connection); NaN when not seen."""
+        (SYN -> RST/ACK for a refused connection); NaN when not seen, and when the two
+        carry the same time stamp or the clock went backwards (a capture whose clock did
+        not tick between them measured nothing; tshark 4.0 shows no initial_rtt then)."""
         fid, pos, syn, ackf = self.fid, w.pos, w.syn, w.ackf
         p_ack1 = self.first(ackf & ~syn & w.has_syn[fid] & (pos > w.p_syn[fid]))
         got = p_ack1 >= 0
@@ -504,6 +508,7 @@ class FlowTable:
         np.maximum.at(p_mru, fid[syn_rows], syn_rows)
         self.irtt = np.full(self.count, np.nan)
         self.irtt[got] = w.t[p_ack1[got]] - w.t[p_mru[got]]
+        self.irtt[self.irtt <= 0] = np.nan
         first = self.bounds[:-1]
         empty = np.zeros(0)
         self.start = np.fmin.reduceat(w.t, first) if self.count else empty
@@ -672,13 +677,13 @@ class FlowTable:
         return self.fid[firsts], self.phase[firsts].astype(np.int64), firsts, lasts
 
 
-def _group(src_ep: I64, dst_ep: I64, flags: I64, seq: npt.NDArray[Any]) -> tuple[I64, I64, int, B]:
+def _group(
+    src_ep: I64, dst_ep: I64, flags: I64, seq: npt.NDArray[Any], ack: npt.NDArray[Any]
+) -> tuple[I64, I64, int, B]:
     """The rows in flow order, each row's flow (numbered by first row), the flow count, and
-    which rows are SYNs that started a new connection on a reused port pair.
+    which rows are SYNs on a reused port pair (``_reused_ports``).
 
-    A conversation is an unordered endpoint pair.  In it, a SYN (without ACK) whose seq
-    differs from the previous SYN from the same endpoint starts a new connection (the port
-    pair was reused, RFC 9293 §3.4.1).  One stable sort does the grouping; the rest is O(n).
+    A conversation is an unordered endpoint pair; one stable sort does the grouping.
     """
     n = len(src_ep)
     if n == 0:
@@ -715,15 +720,12 @@ def _group(src_ep: I64, dst_ep: I64, flags: I64, seq: npt.NDArray[Any]) -> tuple
     del lo, hi
     conv = np.empty(n, np.int64)
     conv[s] = conv_s
-    # new SYNs from the same endpoint with another ISN split a conversation
+    split_s, reused_s = _reused_ports(
+        conv_start, src_ep[s], flags[s], np.asarray(seq)[s], np.asarray(ack)[s]
+    )
     split = np.zeros(n, bool)
-    syn_rows = np.flatnonzero(((flags & SYN) > 0) & ((flags & ACK) == 0) & (seq >= 0))
-    if len(syn_rows) > 1:
-        o = np.lexsort((syn_rows, src_ep[syn_rows], conv[syn_rows]))
-        r = syn_rows[o]
-        same = (conv[r][1:] == conv[r][:-1]) & (src_ep[r][1:] == src_ep[r][:-1])
-        split[r[1:][same & (seq[r][1:] != seq[r][:-1])]] = True
-    new = conv_start | split[s]
+    split[s] = reused_s
+    new = conv_start | split_s
     del conv, conv_start
     flow_s = np.cumsum(new) - 1  # flows numbered in conversation order
     count = int(flow_s[-1]) + 1
@@ -742,3 +744,63 @@ def _group(src_ep: I64, dst_ep: I64, flags: I64, seq: npt.NDArray[Any]) -> tuple
     order = np.empty(n, np.int64)
     order[dest] = s
     return order, fid_row, count, split
+
+
+def _reused_ports(conv_start: B, src: I64, flags: I64, seq: I64, ack: I64) -> tuple[B, B]:
+    """Rows (in conversation order) where a port pair is reused: (SYNs that start a new
+    connection, those and SYN-ACKs with a new ISN).
+
+    Wireshark's rule (``dissect_tcp`` in packet-tcp.c): once a direction's base sequence
+    number is known (its SYN's seq, else its first segment's seq - 1, else the peer's
+    first ACK - 1), a SYN from it with another seq is a new connection on the same ports
+    (RFC 9293 §3.4.1: a new incarnation picks a new ISN), and a SYN-ACK with another seq
+    is flagged.  A SYN with the same seq is a retransmission.  Each SYN after a
+    conversation's first row is looked at once; a base, once found, is kept for its flow.
+    """
+    n = len(src)
+    split = np.zeros(n, bool)
+    reused = np.zeros(n, bool)
+    syn = (flags & SYN) > 0
+    cand = np.flatnonzero(syn & (seq >= 0) & ~conv_start)
+    if not len(cand):
+        return split, reused
+    has_ack = ((flags & ACK) > 0) & (ack >= 0)
+    conv_id = np.cumsum(conv_start) - 1
+    heads = np.flatnonzero(conv_start)
+    flow_start: dict[int, int] = {}
+    bases: dict[tuple[int, int], int | None] = {}
+    for c in cand.tolist():
+        cv = int(conv_id[c])
+        fs = flow_start.get(cv, int(heads[cv]))
+        e = int(src[c])
+        key = (fs, e)
+        base = bases.get(key)
+        if base is None:
+            base = _base_seq(fs, c, e, src, syn, seq, ack, has_ack)
+            if base is not None:
+                bases[key] = base
+        if base is None or int(seq[c]) == base:
+            continue
+        reused[c] = True
+        if not has_ack[c]:
+            split[c] = True
+            flow_start[cv] = c
+    return split, reused
+
+
+def _base_seq(
+    fs: int, c: int, e: int, src: I64, syn: B, seq: I64, ack: I64, has_ack: B
+) -> int | None:
+    """Endpoint ``e``'s base sequence number from rows ``fs:c`` of its flow, if known."""
+    mine = src[fs:c] == e
+    first_mine = int(np.argmax(mine)) if mine.any() else None
+    theirs = ~mine & has_ack[fs:c]
+    first_theirs = int(np.argmax(theirs)) if theirs.any() else None
+    if first_mine is not None and (first_theirs is None or first_mine < first_theirs):
+        r = fs + first_mine
+        if seq[r] < 0:
+            return None
+        return int(seq[r]) if syn[r] else (int(seq[r]) - 1) % SEQ_MOD
+    if first_theirs is not None:
+        return (int(ack[fs + first_theirs]) - 1) % SEQ_MOD
+    return None
