@@ -91,7 +91,7 @@ def reader_differences(data: bytes, *, limit: int = 20) -> tuple[list[str], dict
                 out.append(
                     f"frame {frame}: {name} fast {getattr(a, name)!r} scapy {getattr(b, name)!r}"
                 )
-        for name in ("cksum", "truncated"):
+        for name in ("cksum", "truncated", "malformed"):
             # Scapy's PcapReader reads at most 65,535 bytes of a record (its MTU), so it
             # calls a bigger frame (BIG TCP) truncated; the fast reader reads it all.
             if name == "truncated" and caplen.get(frame, 0) > 65535:

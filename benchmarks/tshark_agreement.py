@@ -126,6 +126,7 @@ class Agreement:
     extra: int = 0  # ours, not tshark's
     field_diffs: dict[str, int] = field(default_factory=dict)
     diff_examples: list[str] = field(default_factory=list)
+    deliberate: dict[str, int] = field(default_factory=dict)  # reason -> differences
 
     def add(self, other: Agreement) -> None:
         for k, s in other.scores.items():
@@ -146,6 +147,8 @@ class Agreement:
         for k2, v in other.field_diffs.items():
             self.field_diffs[k2] = self.field_diffs.get(k2, 0) + v
         self.diff_examples += other.diff_examples[: max(0, 8 - len(self.diff_examples))]
+        for k2, v in other.deliberate.items():
+            self.deliberate[k2] = self.deliberate.get(k2, 0) + v
 
 
 def parse_tsv(text: str) -> tuple[list[str], list[dict[str, str]]]:
@@ -188,6 +191,10 @@ def _field_diffs(analysis: Analysis, rows: list[dict[str, str]], out: Agreement)
             ours = int(cols[col][i])
             if col == "flags":
                 ours, theirs = ours & 0xFF, theirs & 0xFF  # tshark 4.0 folds AE into "reserved"
+            if ours != theirs and col == "length" and int(cols["malformed"][i]):
+                why = "malformed TCP header: payload length unknown (tshark: the IP payload)"
+                out.deliberate[why] = out.deliberate.get(why, 0) + 1
+                continue
             if ours != theirs:
                 out.field_diffs[col] = out.field_diffs.get(col, 0) + 1
                 if len(out.diff_examples) < 8:
@@ -289,6 +296,8 @@ def report(name: str, a: Agreement) -> str:
             f"  P {s.precision:.3f} R {s.recall:.3f} F1 {s.f1:.3f}"
             + (f"  e.g. {'; '.join(s.examples[:3])}" if s.examples else "")
         )
+    for why, count in sorted(a.deliberate.items()):
+        lines.append(f"  deliberate difference ({count}): {why}")
     if a.dup_num_total:
         lines.append(f"  duplicate ACK numbers equal: {a.dup_num_equal}/{a.dup_num_total}")
     if a.ack_rtt_total:

@@ -515,28 +515,36 @@ class FlowTable:
         self.end = np.fmax.reduceat(w.t, first) if self.count else empty
 
     def _findings(self, w: _Work) -> None:
-        """The sequence analysis, then what a packet shows by itself."""
+        """The sequence analysis, then what a packet shows by itself.  A malformed header
+        (tcp.malformed) is left out of the sequence analysis, as Wireshark leaves it out."""
         c, o = self.table.cols, self.order
-        sa = analyse_sequence(
-            fid=self.fid,
-            d=self.dir,
-            bounds=self.bounds,
-            flags=w.flags,
-            seq=w.seq,
-            ack=w.ack,
-            length=w.length,
-            win=w.win,
-            eff_win=self.eff_win,
-            t=w.t,
-            ts_val=c["ts_val"][o].astype(np.int64, copy=False),
-            ts_ecr=c["ts_ecr"][o].astype(np.int64, copy=False),
-            irtt=self.irtt,
-            reuse=self._reuse,
-        )
+        malformed = c["malformed"][o] > 0
+        columns: dict[str, Any] = {
+            "fid": self.fid,
+            "d": self.dir,
+            "flags": w.flags,
+            "seq": w.seq,
+            "ack": w.ack,
+            "length": w.length,
+            "win": w.win,
+            "eff_win": self.eff_win,
+            "t": w.t,
+            "ts_val": c["ts_val"][o].astype(np.int64, copy=False),
+            "ts_ecr": c["ts_ecr"][o].astype(np.int64, copy=False),
+            "reuse": self._reuse,
+        }
+        if malformed.any():
+            keep = np.flatnonzero(~malformed)
+            columns = {k: v[keep] for k, v in columns.items()}
+            bounds = np.searchsorted(columns["fid"], np.arange(self.count + 1)).astype(np.int64)
+            sa = _widen(analyse_sequence(**columns, bounds=bounds, irtt=self.irtt), keep, len(o))
+        else:
+            sa = analyse_sequence(**columns, bounds=self.bounds, irtt=self.irtt)
         masks = dict(sa.codes)
         masks[Finding.CHECKSUM_OFFLOAD] = c["bad_cksum"][o]
         masks[Finding.RESET] = w.rst
         masks[Finding.BAD_OPTION] = c["bad_opt"][o]
+        masks[Finding.MALFORMED] = malformed
         bits = np.zeros(len(o), np.int32)
         for i, code in enumerate(Finding):
             bits |= masks[code].astype(np.int32) << i
@@ -675,6 +683,26 @@ class FlowTable:
         firsts = np.flatnonzero(start).astype(np.int64)
         lasts = np.append(firsts[1:] - 1, n - 1).astype(np.int64)
         return self.fid[firsts], self.phase[firsts].astype(np.int64), firsts, lasts
+
+
+def _widen(sa: SeqAnalysis, keep: I64, n: int) -> SeqAnalysis:
+    """A sequence analysis of rows ``keep`` spread back over all ``n`` rows."""
+
+    def spread(v: npt.NDArray[Any], missing: Any) -> npt.NDArray[Any]:
+        out = np.full(n, missing, dtype=v.dtype)
+        out[keep] = v
+        return out
+
+    acked = spread(np.where(sa.acked >= 0, keep[np.maximum(sa.acked, 0)], -1), -1)
+    return SeqAnalysis(
+        codes={k: spread(v, False) for k, v in sa.codes.items()},
+        dup_ack=spread(sa.dup_ack, 0),
+        ack_rtt=spread(sa.ack_rtt, np.nan),
+        acked=acked,
+        ack_rtt_clean=spread(sa.ack_rtt_clean, False),
+        ts_rtt=spread(sa.ts_rtt, np.nan),
+        in_flight=spread(sa.in_flight, -1),
+    )
 
 
 def _group(

@@ -162,6 +162,17 @@ _ENTRIES = (
         "长度或内容与定义不符的 TCP 选项。",
         "RFC 9293 §3.1",
     ),
+    Entry(
+        "tcp.malformed",
+        "Malformed TCP header",
+        "TCP 首部格式错误",
+        "The header does not add up: its data offset is below the 20-byte minimum, or it is "
+        "longer than the IP packet carries. A receiver drops such a segment, so it is shown "
+        "but left out of the sequence analysis.",
+        "首部自相矛盾：数据偏移小于最小的 20 字节，或首部长度超过 IP 包所承载的字节数。接收方会丢弃这样的报文段，"
+        "因此它会被显示，但不参与序列号分析。",
+        "RFC 9293 §3.1",
+    ),
 )
 
 CATALOGUE: dict[str, Entry] = {e.code: e for e in _ENTRIES}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.decode.model.table import PacketTable
+from app.decode.model.table import MALFORMED_TCP, PacketTable
 from app.decode.readers.scapy_fallback import _IP_AFTER, _load_contribs
 
 MAX_FIELD = 300  # characters of one field's value shown
@@ -240,4 +240,11 @@ def packet_detail(part: PacketTable, i: int, source: bytes) -> Detail:
     stream, _ = open_stream(io.BytesIO(source), max_input=offset + size + (1 << 20))
     data = stream.read(offset + size)[offset:]
     frame = int(part.cols["frame"][i])
-    return describe(data, part.linktypes[iface] if part.linktypes else 1, frame)
+    d = describe(data, part.linktypes[iface] if part.linktypes else 1, frame)
+    bad = int(part.cols["malformed"][i]) if "malformed" in part.cols else 0
+    if bad:
+        d.note = (
+            f"Malformed TCP header (tcp.malformed): {MALFORMED_TCP[bad]}. A receiver drops "
+            "such a segment; it is left out of the sequence analysis."
+        )
+    return d

@@ -122,6 +122,7 @@ class Finding(StrEnum):
     PORT_REUSE = "tcp.port_reuse"
     CHECKSUM_OFFLOAD = "tcp.checksum_offload"
     BAD_OPTION = "tcp.bad_option"
+    MALFORMED = "tcp.malformed"
 
     @property
     def bit(self) -> int:

@@ -140,6 +140,7 @@ class Packet:
     frame: int | None = None
     # Captured fewer bytes than were on the wire (caplen < len), or tcpdump printed [|tcp].
     truncated: bool = False
+    malformed: str | None = None  # what is wrong with the TCP header (table.MALFORMED_TCP)
     annotation: str | None = None
     # The bytes of a pasted hex dump and the link type they start with (1 or 101).
     frame_bytes: bytes | None = None

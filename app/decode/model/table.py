@@ -44,6 +44,7 @@ COLUMNS: dict[str, type[Any]] = {
     "bad_opt": np.bool_,  # an option that does not parse
     "bad_cksum": np.bool_,  # tcpdump printed "incorrect -> 0x…"
     "truncated": np.bool_,
+    "malformed": np.int8,  # a TCP header that does not add up: MALFORMED_TCP's key; 0
     "offset": np.int64,  # where the frame's bytes start in the (decompressed) input; -1
     "caplen": np.int32,
     "iface": np.int16,  # interface (pcapng) whose link type the frame has
@@ -53,6 +54,15 @@ COLUMNS: dict[str, type[Any]] = {
 
 Columns = dict[str, npt.NDArray[Any]]
 
+# What is wrong with a malformed TCP header (tshark: "Short segment", "Bogus TCP header
+# length"): such a segment is shown, flagged tcp.malformed, and left out of the sequence
+# analysis, as Wireshark leaves it out.
+MALFORMED_TCP: dict[int, str] = {
+    1: "the header length (data offset) is below the 20-byte minimum",
+    2: "the header is longer than the IP packet's payload",
+}
+MALFORMED_CODE: dict[str, int] = {v: k for k, v in MALFORMED_TCP.items()}
+
 
 def empty_columns(n: int = 0) -> Columns:
     """n rows of "unknown": -1, False, and NaN for the time."""
@@ -61,6 +71,7 @@ def empty_columns(n: int = 0) -> Columns:
         if dt is np.bool_:
             cols[name] = np.zeros(n, dt)
     cols["time"] = np.full(n, np.nan)
+    cols["malformed"] = np.zeros(n, np.int8)
     return cols
 
 
@@ -135,6 +146,8 @@ class PacketTable:
             cksum=opt("cksum"),
             frame=frame,
             truncated=bool(c["truncated"][row]),
+            # sessions stored before the column existed have none
+            malformed=MALFORMED_TCP.get(int(c["malformed"][row])) if "malformed" in c else None,
         )
         for text in self.comments.get(row, []):
             p.comments.append(Comment(0, text, "before"))
@@ -216,6 +229,7 @@ def packet_columns(packets: list[Packet], book: HostBook) -> Columns:
     fill("bad_opt", [any("bad opt" in o for o in p.options.other) for p in packets])
     fill("bad_cksum", [p.cksum_expected is not None for p in packets])
     fill("truncated", [p.truncated for p in packets])
+    fill("malformed", [MALFORMED_CODE.get(p.malformed or "", 0) for p in packets])
     cols["opt_start"][:] = 0
     cols["opt_len"][:] = 0
     return cols

@@ -116,6 +116,13 @@ AF_INET6_LINUX = 10
 
 # Row status after each stage.
 IP, OTHER, SCAPY = 0, 1, 2
+# An IP header that cannot be (ip.malformed): listed as not TCP, with the reason, as tshark
+# marks it malformed and reads no further.
+MALFORMED_IP = {
+    1: "the version field is not 4",
+    2: "the header length is below the 20-byte minimum",
+    3: "the version field is not 6",
+}
 
 _AR2 = np.arange(2)
 _AR4 = np.arange(4)
@@ -313,6 +320,7 @@ class _Frames:
     plen: I64  # IP total length (v4) / payload length (v6)
     ihl: I64
     proto: I64
+    bad_ip: I64  # MALFORMED_IP's key; 0
 
 
 def dissect(
@@ -324,7 +332,9 @@ def dissect(
     link = np.array([i.linktype for i in interfaces], dtype=np.int64)[chunk.iface]
     l3, ipv, status, tag = _link(r, chunk.data, lim, link)
     zeros = np.zeros(n, np.int64)
-    fr = _Frames(r, lim, l3, ipv, status, tag, zeros.copy(), zeros.copy(), zeros, zeros - 1)
+    fr = _Frames(
+        r, lim, l3, ipv, status, tag, zeros.copy(), zeros.copy(), zeros, zeros - 1, zeros.copy()
+    )
     _ipv4(fr)
     _ipv6(fr)
     _what_ip_carries(fr)
@@ -346,10 +356,14 @@ def _ipv4(fr: _Frames) -> None:
     vihl = r.u8(p)
     h = (vihl & 0x0F) * 4
     frag = r.u16(p + IP4_FRAG)
-    ok = ((vihl >> 4) == 4) & (h >= 20) & (p + h <= fr.lim[v4])
+    seen = p < fr.lim[v4]
+    bad = np.where(seen & ((vihl >> 4) != 4), 1, np.where(seen & (h < 20), 2, 0))
+    ok = (bad == 0) & (p + h <= fr.lim[v4])
     fr.ihl[v4], fr.plen[v4], fr.t[v4] = h, r.u16(p + IP4_TOTAL), p + h
     fr.proto[v4] = r.u8(p + IP4_PROTO)
-    fr.status[v4] = np.where(ok, np.where(frag & IP4_OFFSET_MASK, OTHER, IP), SCAPY)
+    st = np.where(ok, np.where(frag & IP4_OFFSET_MASK, OTHER, IP), SCAPY)
+    fr.status[v4] = np.where(bad > 0, OTHER, st)
+    fr.bad_ip[v4] = bad
 
 
 def _ipv6(fr: _Frames) -> None:
@@ -359,7 +373,8 @@ def _ipv6(fr: _Frames) -> None:
     if not len(v6):
         return
     p, lim = fr.l3[v6], fr.lim[v6]
-    ok = ((r.u8(p) >> 4) == 6) & (p + IP6_LEN <= lim)
+    bad = np.where((p < lim) & ((r.u8(p) >> 4) != 6), 3, 0)
+    ok = (bad == 0) & (p + IP6_LEN <= lim)
     nh = r.u8(p + IP6_NEXT)
     pl = r.u16(p + IP6_PLEN)
     pos = p + IP6_LEN
@@ -377,7 +392,8 @@ def _ipv6(fr: _Frames) -> None:
     ok &= pos <= lim
     ok &= pl > 0  # 0: a jumbogram (RFC 2675), read by Scapy with its length fixed up
     fr.plen[v6], fr.t[v6], fr.proto[v6] = pl, pos, np.where(frag_later, -2, nh)
-    fr.status[v6] = np.where(ok, np.where(frag_later, OTHER, IP), SCAPY)
+    fr.status[v6] = np.where(bad > 0, OTHER, np.where(ok, np.where(frag_later, OTHER, IP), SCAPY))
+    fr.bad_ip[v6] = bad
 
 
 def _what_ip_carries(fr: _Frames) -> None:
@@ -401,20 +417,25 @@ def _tcp(fr: _Frames, chunk: Chunk, book: HostBook) -> tuple[I64, Columns, bytes
     r, lim, l3 = fr.r, fr.lim, fr.l3
     cand = np.flatnonzero((fr.status == IP) & (fr.proto == PROTO_TCP))
     tt = fr.t[cand]
-    ok = tt + TCP_LEN <= lim[cand]
+    fixed = tt + TCP_LEN <= lim[cand]  # else cut short by the snaplen: Scapy's
     off_flags = r.u16(tt + TCP_OFF)
     hdr = (off_flags >> 12) * 4
-    ok &= (hdr >= TCP_LEN) & (tt + hdr <= lim[cand])
     wire_extra = np.maximum(chunk.wirelen[cand] - chunk.caplen[cand], 0)
     is4 = fr.ipv[cand] == 4
     on_wire = lim[cand] - l3[cand] + wire_extra
     plen = fr.plen[cand]
     total = np.where(plen > 0, np.minimum(plen, on_wire), on_wire)
-    length = np.where(is4, total - fr.ihl[cand] - hdr, plen - (tt - l3[cand] - IP6_LEN) - hdr)
-    ok &= length >= 0
+    room = np.where(is4, total - fr.ihl[cand], plen - (tt - l3[cand] - IP6_LEN))
+    # a header that does not add up (table.MALFORMED_TCP): kept, flagged, its payload
+    # length unknown (-1)
+    bad = np.where(hdr < TCP_LEN, 1, np.where(room < hdr, 2, 0))
+    bad = np.where(fixed, bad, 0)
+    ok = fixed & ((bad > 0) | (tt + hdr <= lim[cand]))
+    hdr = np.where(bad > 0, TCP_LEN, hdr)
+    length = np.where(bad > 0, -1, room - hdr)
     fr.status[cand[~ok]] = SCAPY
     good = cand[ok]
-    tt, hdr, length, is4 = tt[ok], hdr[ok], length[ok], is4[ok]
+    tt, hdr, length, is4, bad = tt[ok], hdr[ok], length[ok], is4[ok], bad[ok]
     flags = off_flags[ok] & TCP_FLAGS_MASK
     cols = empty_columns(len(good))
     cols["frame"][:] = chunk.first_frame + good
@@ -430,6 +451,7 @@ def _tcp(fr: _Frames, chunk: Chunk, book: HostBook) -> tuple[I64, Columns, bytes
     cols["cksum"][:] = r.u16(tt + TCP_SUM)
     cols["urg"][:] = np.where(flags & URG_BIT, r.u16(tt + TCP_URG), -1)
     cols["truncated"][:] = chunk.wirelen[good] > chunk.caplen[good]
+    cols["malformed"][:] = bad
     cols["offset"][:] = chunk.base + chunk.data[good]
     cols["caplen"][:] = chunk.caplen[good]
     cols["iface"][:] = chunk.iface[good]
@@ -530,6 +552,9 @@ def _describe(r: _Bytes, i: int, fr: _Frames) -> str:
     l3, ipv, proto, tag = fr.l3, fr.ipv, fr.proto, fr.tag
     p = int(l3[i])
     a = r.a
+    if fr.bad_ip[i]:
+        what = "IPv4" if fr.bad_ip[i] < 3 else "IPv6"
+        return f"malformed {what} header (ip.malformed): {MALFORMED_IP[int(fr.bad_ip[i])]}"
     need = {4: IP4_DST + 4, 6: IP6_DST + 16}.get(int(ipv[i]), 0)
     if need and p + need > int(fr.lim[i]):
         return f"IPv{int(ipv[i])}, header cut short ({int(fr.lim[i]) - p} bytes captured)"

@@ -15,6 +15,7 @@ from typing import Any
 from app.decode.model.errors import InputTooLarge, UnsupportedInput
 from app.decode.model.options import BY_SCAPY, Kind, Options
 from app.decode.model.packet import Packet
+from app.decode.model.table import MALFORMED_TCP
 from app.decode.readers.container import PCAP_MAGICS, container_kind
 
 logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
@@ -82,7 +83,6 @@ def _to_packet(pkt: Any, frame: int, wirelen: int | None) -> Packet | None:
     """The TCP segment in a dissected Scapy packet (the innermost IP carrying TCP)."""
     from scapy.layers.inet import IP, TCP
     from scapy.layers.inet6 import IPv6, Jumbo
-    from scapy.packet import Padding
 
     tcp = pkt.getlayer(TCP)
     ip = tcp.underlayer if tcp is not None else None
@@ -108,9 +108,11 @@ def _to_packet(pkt: Any, frame: int, wirelen: int | None) -> Packet | None:
         if Jumbo in ip:
             plen = int(ip[Jumbo].jumboplen)  # RFC 2675 jumbogram (BIG TCP)
         length = plen - (offset - 40) - hdr
-    if length < 0:
-        payload = tcp.payload
-        length = len(payload) - (len(payload[Padding]) if Padding in payload else 0)
+    malformed = None
+    if tcp.dataofs is not None and tcp.dataofs < 5:
+        malformed = MALFORMED_TCP[1]
+    elif length < 0:
+        malformed = MALFORMED_TCP[2]
     flags = int(tcp.flags)
     return Packet(
         n=frame,
@@ -123,10 +125,11 @@ def _to_packet(pkt: Any, frame: int, wirelen: int | None) -> Packet | None:
         time=float(pkt.time),
         seq=int(tcp.seq),
         ack=int(tcp.ack) if flags & 0x10 else None,
-        length=length,
+        length=None if malformed else length,
         win=int(tcp.window),
         urg=int(tcp.urgptr) if flags & 0x20 else None,
-        options=_options(list(tcp.options)),
+        options=Options() if malformed else _options(list(tcp.options)),
+        malformed=malformed,
         cksum=int(tcp.chksum),
         frame=frame,
         truncated=bool(wirelen and wirelen > len(pkt)),
@@ -217,6 +220,9 @@ def scapy_frame(raw: bytes, linktype: int, frame: int, time: float, wirelen: int
         return f"frame Scapy cannot dissect: {exc}"
     pkt.time = time
     pkt.wirelen = wirelen
+    bad_ip = _malformed_ip(pkt)
+    if bad_ip:
+        return bad_ip
     pkt = _jumbo(pkt, wirelen)
     p = _to_packet(pkt, frame, wirelen)
     if p is not None:
@@ -225,6 +231,19 @@ def scapy_frame(raw: bytes, linktype: int, frame: int, time: float, wirelen: int
         return f"link type {linktype}: not decoded"
     summary: str = pkt.summary()
     return summary
+
+
+def _malformed_ip(pkt: Any) -> str | None:
+    """An IP header whose version field is not its own (ip.malformed): tshark reads no
+    further, and neither does tcpladder."""
+    from scapy.layers.inet import IP
+    from scapy.layers.inet6 import IPv6
+
+    for layer, want in ((IP, 4), (IPv6, 6)):
+        got = pkt.getlayer(layer)
+        if got is not None and got.version != want:
+            return f"malformed IPv{want} header (ip.malformed): the version field is {got.version}"
+    return None
 
 
 def scapy_knows(linktype: int) -> bool:
@@ -275,6 +294,8 @@ def read_capture_scapy(data: bytes, *, max_packets: int) -> list[Packet]:
                     t = pkt.time
                     pkt = IP(raw) if raw[0] >> 4 == 4 else IPv6(raw)
                     pkt.time = t
+            if _malformed_ip(pkt):
+                continue
             pkt = _jumbo(pkt, wirelen)
             p = _to_packet(pkt, count, wirelen)
             if p is not None:
