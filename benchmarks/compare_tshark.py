@@ -96,6 +96,29 @@ def compare_one(path: Path, total: Agreement, problems: Problems, quiet: bool) -
     total.add(a)
 
 
+def run(paths: list[Path], *, quiet: bool = True) -> tuple[Agreement, Problems, int]:
+    """Compare every capture in ``paths``: (the totals, the problems, how many captures)."""
+    total = Agreement(scores={})
+    problems = Problems()
+    captures = expand(paths)
+    for path in captures:
+        compare_one(path, total, problems, quiet)
+    return total, problems, len(captures)
+
+
+def below_the_bar(
+    total: Agreement, problems: Problems, min_f1: float = 0.95, max_missing: float = 0.001
+) -> list[str]:
+    bad = [c for c in GATED if c in total.scores and total.scores[c].f1 < min_f1]
+    if not irtt_equal(total.irtt):
+        bad.append("handshake RTT")
+    if total.packets and total.missing > max_missing * total.packets:
+        bad.append(f"missing packets {total.missing}/{total.packets}")
+    if problems.crashed or problems.empty:
+        bad.append("crashed or silently empty captures")
+    return bad
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="compare-tshark")
     ap.add_argument("paths", nargs="+", type=Path, help="captures or directories of them")
@@ -103,12 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-missing", type=float, default=0.001, help="share of tshark's packets")
     ap.add_argument("--quiet", action="store_true", help="print only the totals")
     args = ap.parse_args(argv)
-    total = Agreement(scores={})
-    problems = Problems()
-    captures = expand(args.paths)
-    for path in captures:
-        compare_one(path, total, problems, args.quiet)
-    print(report(f"all ({len(captures)} captures)", total))
+    total, problems, count = run(args.paths, quiet=args.quiet)
+    print(report(f"all ({count} captures)", total))
     for what, items in (
         ("refused", problems.refused),
         ("crashed", problems.crashed),
@@ -117,13 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {what}: {len(items)}")
         for item in items:
             print("    " + item.strip().replace("\n", "\n    "))
-    bad = [c for c in GATED if c in total.scores and total.scores[c].f1 < args.min_f1]
-    if not irtt_equal(total.irtt):
-        bad.append("handshake RTT")
-    if total.packets and total.missing > args.max_missing * total.packets:
-        bad.append(f"missing packets {total.missing}/{total.packets}")
-    if problems.crashed or problems.empty:
-        bad.append("crashed or silently empty captures")
+    bad = below_the_bar(total, problems, args.min_f1, args.max_missing)
     if bad:
         print("below the bar: " + ", ".join(bad))
         return 1

@@ -192,8 +192,7 @@ def _field_diffs(analysis: Analysis, rows: list[dict[str, str]], out: Agreement)
             if col == "flags":
                 ours, theirs = ours & 0xFF, theirs & 0xFF  # tshark 4.0 folds AE into "reserved"
             if ours != theirs and col == "length" and int(cols["malformed"][i]):
-                why = "malformed TCP header: payload length unknown (tshark: the IP payload)"
-                out.deliberate[why] = out.deliberate.get(why, 0) + 1
+                _deliberate(out, MALFORMED_LENGTH, 1)
                 continue
             if ours != theirs:
                 out.field_diffs[col] = out.field_diffs.get(col, 0) + 1
@@ -218,7 +217,13 @@ def agreement(analysis: Analysis | None, tsv: str) -> Agreement:
     theirs_frames = {int(r["frame.number"]) for r in rows}
     out.ours_packets = len(at)
     out.missing = len(theirs_frames - at.keys())
-    out.extra = len(at.keys() - theirs_frames)
+    extra = at.keys() - theirs_frames
+    cols = ft.table.cols
+    rows_of = {int(f): i for i, f in enumerate(cols["frame"].tolist())}
+    late = {f for f in extra if int(cols["reassembly"][rows_of[f]]) == 2}
+    if late:
+        _deliberate(out, INCOMPLETE_DATAGRAM, len(late))
+    out.extra = len(extra - late)
     _field_diffs(analysis, rows, out)
     bits = ft.findings
     for fld, codes in FIELD_CODES.items():
@@ -268,10 +273,62 @@ def agreement(analysis: Analysis | None, tsv: str) -> Agreement:
             first_irtt[s] = float(r["tcp.analysis.initial_rtt"])
     for f, s in sorted(stream_of_flow.items()):
         ours_i = float(ft.irtt[f])
-        out.irtt.append(
-            (None if np.isnan(ours_i) else ours_i, first_irtt.get(s)),
-        )
+        theirs_i = first_irtt.get(s)
+        why = _irtt_reason(analysis, f) if np.isnan(ours_i) and theirs_i else None
+        if not np.isnan(ours_i) and theirs_i is None and _cut_short(analysis, f):
+            why = CUT_SHORT
+        if why:
+            _deliberate(out, why, 1)
+            continue
+        out.irtt.append((None if np.isnan(ours_i) else ours_i, theirs_i))
     return out
+
+
+MALFORMED_LENGTH = "malformed TCP header: payload length unknown (tshark: the IP payload)"
+INCOMPLETE_DATAGRAM = (
+    "the first fragment of an IP datagram never completed is shown as a cut-short segment "
+    "(ip.reassembly_incomplete); tshark lists it as an IP fragment"
+)
+SAME_STAMP = (
+    "handshake SYN and ACK carry the same time stamp: tcpladder says the RTT was not "
+    "measured; tshark times a later ACK instead"
+)
+FLOAT_STAMP = (
+    "time stamps beyond year 2242: seconds as float64 keep no microseconds there, so the "
+    "handshake RTT is not measured (a known limit)"
+)
+
+
+CUT_SHORT = (
+    "frames cut short by the snaplen: tshark gives up on a header cut inside its options and "
+    "does no analysis; tcpladder analyses the fields it has"
+)
+
+
+def _cut_short(analysis: Analysis, f: int) -> bool:
+    ft = analysis.table
+    rows = ft.order[int(ft.bounds[f]) : int(ft.bounds[f + 1])]
+    return bool(ft.table.cols["truncated"][rows].any())
+
+
+def _deliberate(out: Agreement, why: str, count: int) -> None:
+    out.deliberate[why] = out.deliberate.get(why, 0) + count
+
+
+def _irtt_reason(analysis: Analysis, f: int) -> str | None:
+    """Why tcpladder has no handshake RTT for flow ``f`` where tshark has one."""
+    ft = analysis.table
+    lo, hi = int(ft.bounds[f]), int(ft.bounds[f + 1])
+    rows = ft.order[lo:hi]
+    c = ft.table.cols
+    flags, t = c["flags"][rows], c["time"][rows]
+    syn = np.flatnonzero((flags & 0x12) == 0x02)
+    if not len(syn):
+        return None
+    after = np.flatnonzero(((flags & 0x12) == 0x10) & (np.arange(len(rows)) > syn[-1]))
+    if not len(after) or t[after[0]] != t[syn[-1]]:
+        return None
+    return FLOAT_STAMP if t[syn[-1]] > 2**33 else SAME_STAMP
 
 
 def irtt_equal(pairs: list[tuple[float | None, float | None]]) -> bool:

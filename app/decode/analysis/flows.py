@@ -516,9 +516,12 @@ class FlowTable:
 
     def _findings(self, w: _Work) -> None:
         """The sequence analysis, then what a packet shows by itself.  A malformed header
-        (tcp.malformed) is left out of the sequence analysis, as Wireshark leaves it out."""
+        (tcp.malformed) and the first fragment of a datagram never completed
+        (ip.reassembly_incomplete) are left out of the sequence analysis, as a receiver
+        drops them and Wireshark leaves them out."""
         c, o = self.table.cols, self.order
         malformed = c["malformed"][o] > 0
+        incomplete = c["reassembly"][o] == 2
         columns: dict[str, Any] = {
             "fid": self.fid,
             "d": self.dir,
@@ -533,8 +536,8 @@ class FlowTable:
             "ts_ecr": c["ts_ecr"][o].astype(np.int64, copy=False),
             "reuse": self._reuse,
         }
-        if malformed.any():
-            keep = np.flatnonzero(~malformed)
+        if malformed.any() or incomplete.any():
+            keep = np.flatnonzero(~(malformed | incomplete))
             columns = {k: v[keep] for k, v in columns.items()}
             bounds = np.searchsorted(columns["fid"], np.arange(self.count + 1)).astype(np.int64)
             sa = _widen(analyse_sequence(**columns, bounds=bounds, irtt=self.irtt), keep, len(o))
@@ -545,6 +548,7 @@ class FlowTable:
         masks[Finding.RESET] = w.rst
         masks[Finding.BAD_OPTION] = c["bad_opt"][o]
         masks[Finding.MALFORMED] = malformed
+        masks[Finding.REASSEMBLY_INCOMPLETE] = incomplete
         bits = np.zeros(len(o), np.int32)
         for i, code in enumerate(Finding):
             bits |= masks[code].astype(np.int32) << i

@@ -173,6 +173,31 @@ _ENTRIES = (
         "因此它会被显示，但不参与序列号分析。",
         "RFC 9293 §3.1",
     ),
+    Entry(
+        "ip.reassembly_incomplete",
+        "Incomplete IP datagram",
+        "IP 数据报不完整",
+        "The segment was sent in IP fragments and the capture does not hold them all (or they "
+        "arrived too late: a receiver waits 30 s for IPv4, 60 s for IPv6). Only the first "
+        "fragment is shown, so the segment is cut short; a receiver would have discarded it, "
+        "so it is left out of the sequence analysis.",
+        "该报文段以 IP 分片发送，而抓包中缺少部分分片（或分片到达太晚：接收方对 IPv4 等待 30 秒，IPv6 等待 60 秒）。"
+        "这里只显示第一个分片，报文段因此不完整；接收方会丢弃它，所以它不参与序列号分析。",
+        "RFC 791 §3.2, RFC 8200 §4.5",
+    ),
+    Entry(
+        "ip.malformed",
+        "Malformed IP header",
+        "IP 首部格式错误",
+        "The IP header contradicts itself (a version field that is not the link's, a header "
+        "length below 20 bytes). Nothing after it can be trusted: the frame is listed among "
+        "the packets that are not TCP, with what is wrong.",
+        "IP 首部自相矛盾（版本字段与链路层所标示的不符，或首部长度小于 20 字节）。其后的内容都不可信：该帧列在非 TCP "
+        "报文中，并说明错误所在。",
+        "RFC 791 §3.1, RFC 8200 §3",
+    ),
 )
 
 CATALOGUE: dict[str, Entry] = {e.code: e for e in _ENTRIES}
+# Codes that describe frames listed as not TCP (``other_packets``), not a packet's finding.
+FRAME_CODES = frozenset({"ip.malformed"})

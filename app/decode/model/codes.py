@@ -123,6 +123,7 @@ class Finding(StrEnum):
     CHECKSUM_OFFLOAD = "tcp.checksum_offload"
     BAD_OPTION = "tcp.bad_option"
     MALFORMED = "tcp.malformed"
+    REASSEMBLY_INCOMPLETE = "ip.reassembly_incomplete"
 
     @property
     def bit(self) -> int:

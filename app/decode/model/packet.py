@@ -141,6 +141,8 @@ class Packet:
     # Captured fewer bytes than were on the wire (caplen < len), or tcpdump printed [|tcp].
     truncated: bool = False
     malformed: str | None = None  # what is wrong with the TCP header (table.MALFORMED_TCP)
+    fragments: list[int] = field(default_factory=list)  # frames of the IP fragments it was in
+    incomplete: bool = False  # its IP datagram was never completed: only the first fragment
     annotation: str | None = None
     # The bytes of a pasted hex dump and the link type they start with (1 or 101).
     frame_bytes: bytes | None = None

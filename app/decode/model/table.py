@@ -45,6 +45,7 @@ COLUMNS: dict[str, type[Any]] = {
     "bad_cksum": np.bool_,  # tcpdump printed "incorrect -> 0x…"
     "truncated": np.bool_,
     "malformed": np.int8,  # a TCP header that does not add up: MALFORMED_TCP's key; 0
+    "reassembly": np.int8,  # 1: reassembled from IP fragments; 2: its datagram incomplete; 0
     "offset": np.int64,  # where the frame's bytes start in the (decompressed) input; -1
     "caplen": np.int32,
     "iface": np.int16,  # interface (pcapng) whose link type the frame has
@@ -72,6 +73,7 @@ def empty_columns(n: int = 0) -> Columns:
             cols[name] = np.zeros(n, dt)
     cols["time"] = np.full(n, np.nan)
     cols["malformed"] = np.zeros(n, np.int8)
+    cols["reassembly"] = np.zeros(n, np.int8)
     return cols
 
 
@@ -230,6 +232,7 @@ def packet_columns(packets: list[Packet], book: HostBook) -> Columns:
     fill("bad_cksum", [p.cksum_expected is not None for p in packets])
     fill("truncated", [p.truncated for p in packets])
     fill("malformed", [MALFORMED_CODE.get(p.malformed or "", 0) for p in packets])
+    fill("reassembly", [2 if p.incomplete else 1 if p.fragments else 0 for p in packets])
     cols["opt_start"][:] = 0
     cols["opt_len"][:] = 0
     return cols

@@ -18,7 +18,8 @@ from app.decode.model.packet import Notice, Packet
 from app.decode.model.table import Columns, HostBook, PacketTable, concat, packet_columns
 from app.decode.model.trace import Trace
 from app.decode.readers.container import CHUNK, CaptureFile, Chunk, linktype_name
-from app.decode.readers.dissect import FAST_LINKTYPES, dissect
+from app.decode.readers.dissect import FAST_LINKTYPES, PROTOCOL_NAMES, RAW, Dissected, dissect
+from app.decode.readers.fragments import Reassembler, parse
 from app.decode.readers.scapy_fallback import scapy_frame, scapy_knows
 
 KEEP_OTHER = 1000
@@ -75,6 +76,136 @@ class _ScapyBudget:
         return kept, others, count
 
 
+class _Fragments:
+    """The capture's IP fragments through a ``Reassembler``: whole TCP datagrams become
+    segments at the frame that completed them; the fragments are listed as not TCP."""
+
+    def __init__(self) -> None:
+        self.reasm = Reassembler()
+        self.listed: dict[int, dict[str, object]] = {}  # frame -> its entry in ``others``
+
+    def frames(
+        self,
+        chunk: Chunk,
+        d: Dissected,
+        cf: CaptureFile,
+        others: list[dict[str, object]],
+        keep: int,
+    ) -> tuple[list[Packet], int]:
+        kept: list[Packet] = []
+        count = 0
+        for i, l3, v in zip(d.frags.tolist(), d.frag_l3.tolist(), d.frag_ipv.tolist(), strict=True):
+            frame = chunk.first_frame + i
+            start, size = int(chunk.data[i]), int(chunk.caplen[i])
+            raw = chunk.buf[start : start + size]
+            time = float(chunk.time[i])
+            f = parse(raw, l3 - start, v)
+            what = f if isinstance(f, str) else self._text(f.version, f.key[-1], f.offset, f.more)
+            got = None
+            if not isinstance(f, str) and f.key[-1] == 6:
+                got = self.reasm.add(f, frame, time)
+                if f.offset == 0 and got is None and f.key in self.reasm.pending:
+                    link = cf.interfaces[int(chunk.iface[i])].linktype
+                    first = scapy_frame(raw, link, frame, time, int(chunk.wirelen[i]))
+                    if isinstance(first, Packet):
+                        first.ip["place"] = (chunk.base + start, size, int(chunk.iface[i]))
+                        self.reasm.pending[f.key].first = first
+            if got is not None:
+                datagram, parts = got
+                p = scapy_frame(datagram, RAW, frame, time, len(datagram))
+                if isinstance(p, Packet):
+                    p.fragments = parts
+                    kept.append(p)
+                    for n in parts:
+                        entry = self.listed.get(n)
+                        if entry is not None:
+                            entry["text"] = f"{entry['text']}; reassembled in frame {frame}"
+                    continue
+                what = p
+            count += 1
+            if len(others) < keep:
+                entry = {"n": frame, "frame": frame, "text": what}
+                others.append(entry)
+                self.listed[frame] = entry
+        return kept, count
+
+    @staticmethod
+    def _text(version: int, proto: object, offset: int, more: bool) -> str:
+        name = PROTOCOL_NAMES.get(int(proto), "TCP" if proto == 6 else f"protocol {proto}")  # type: ignore[call-overload]
+        last = "" if more else ", the last"
+        return f"IPv{version} fragment of {name}, bytes from {offset}{last}"
+
+    def incomplete(self) -> list[Packet]:
+        """The first fragments of datagrams never completed: truncated segments."""
+        out: list[Packet] = []
+        for p in self.reasm.finish():
+            first = p.first
+            if isinstance(first, Packet):
+                entry = self.listed.get(first.frame or 0)
+                if entry is not None:
+                    entry["text"] = f"{entry['text']}; never completed (shown cut short)"
+                first.truncated, first.incomplete = True, True
+                first.length = None
+                first.fragments = p.frames
+                out.append(first)
+        return out
+
+
+def _merge_kept(
+    cols: Columns, kept: list[Packet], chunk: Chunk, book: HostBook
+) -> tuple[Columns, dict[int, Packet]]:
+    """A chunk's fast-path rows and the packets Scapy made, in frame order; the packets'
+    positions among them."""
+    extra: dict[int, Packet] = {}
+    if not kept:
+        return cols, extra
+    fast = len(cols["frame"])
+    slow = packet_columns(kept, book)
+    at = np.array([p.n - chunk.first_frame for p in kept], dtype=np.int64)
+    slow["offset"][:] = chunk.base + chunk.data[at]
+    slow["caplen"][:] = chunk.caplen[at]
+    slow["iface"][:] = chunk.iface[at]
+    merged = concat([cols, slow])
+    order = np.argsort(merged["frame"], kind="stable")
+    cols = {k: v[order] for k, v in merged.items()}
+    where = np.flatnonzero(order >= fast)
+    for pos, src in zip(where.tolist(), (order[where] - fast).tolist(), strict=True):
+        extra[pos] = kept[src]
+    return cols, extra
+
+
+def _insert(
+    cols: Columns,
+    late: list[Packet],
+    book: HostBook,
+    objects: dict[int, Packet],
+    comments: dict[int, list[str]],
+) -> Columns:
+    """Rows for ``late`` packets put in frame order among ``cols``; the kept objects and
+    comments, keyed by row, follow their rows."""
+    slow = packet_columns(late, book)
+    for k, p in enumerate(late):
+        place: tuple[int, int, int] = p.ip.pop("place")  # type: ignore[assignment]
+        offset, caplen, iface = place
+        slow["offset"][k], slow["caplen"][k], slow["iface"][k] = offset, caplen, iface
+    n = len(cols["frame"])
+    merged = concat([cols, slow])
+    order = np.argsort(merged["frame"], kind="stable")
+    out = {k: v[order] for k, v in merged.items()}
+    new_pos = np.empty(len(order), np.int64)
+    new_pos[order] = np.arange(len(order))
+    moved = {int(new_pos[k]): p for k, p in objects.items()}
+    moved.update({int(new_pos[n + j]): p for j, p in enumerate(late)})
+    objects.clear()
+    objects.update(moved)
+    for pos, p in objects.items():
+        p.n = pos + 1
+    texts = {int(new_pos[k]): t for k, t in comments.items()}
+    comments.clear()
+    comments.update(texts)
+    return out
+
+
 def read_capture(
     stream: BinaryIO, *, max_packets: int, keep_other: int = KEEP_OTHER, chunk_size: int = CHUNK
 ) -> Trace:
@@ -89,6 +220,7 @@ def read_capture(
     other_count = 0
     rows = 0
     budget = _ScapyBudget()
+    fragments = _Fragments()
     for chunk in cf.chunks():
         d = dissect(chunk, cf.interfaces, book, max(0, keep_other - len(others)))
         d.cols["opt_start"] += blob_size
@@ -98,23 +230,15 @@ def read_capture(
         kept, not_tcp, count = budget.frames(chunk, d.scapy, cf, keep_other - len(others))
         other_count += count
         others.extend(not_tcp)
+        if len(d.frags):
+            whole, count = fragments.frames(chunk, d, cf, others, keep_other)
+            kept = sorted(kept + whole, key=lambda p: p.n)
+            other_count += count
         for i, what in zip(d.other.tolist(), d.other_what, strict=False):
             frame = chunk.first_frame + i
             others.append({"n": frame, "frame": frame, "text": what})
         other_count += len(d.other)
-        extra: dict[int, Packet] = {}
-        if kept:
-            slow = packet_columns(kept, book)
-            at = np.array([p.n - chunk.first_frame for p in kept], dtype=np.int64)
-            slow["offset"][:] = chunk.base + chunk.data[at]
-            slow["caplen"][:] = chunk.caplen[at]
-            slow["iface"][:] = chunk.iface[at]
-            merged = concat([cols, slow])
-            order = np.argsort(merged["frame"], kind="stable")
-            cols = {k: v[order] for k, v in merged.items()}
-            where = np.flatnonzero(order >= len(d.rows))
-            for pos, src in zip(where.tolist(), (order[where] - len(d.rows)).tolist(), strict=True):
-                extra[pos] = kept[src]
+        cols, extra = _merge_kept(cols, kept, chunk, book)
         for pos, p in extra.items():
             p.n = rows + pos + 1
             objects[rows + pos] = p
@@ -149,6 +273,16 @@ def read_capture(
     for lt in unknown:
         warnings.append(Notice(None, f"frames of link type {lt} were not decoded"))
     cols = concat(parts)
+    late = fragments.incomplete()
+    if late:
+        cols = _insert(cols, late, book, objects, comments)
+        warnings.append(
+            Notice(
+                None,
+                f"{len(late):,} TCP segments sent as IP fragments were never completed "
+                "(ip.reassembly_incomplete): their first fragments are shown, cut short",
+            )
+        )
     trim_heap()
     table = PacketTable(
         cf.kind,

@@ -114,8 +114,9 @@ ETHERTYPE_FABRICPATH, FABRICPATH_SKIP = 0x8903, 2 + ETH_LEN
 NFLOG_LEN, NFULA_PAYLOAD, NFLOG_MAX_TLVS = 4, 9, 32
 AF_INET6_LINUX = 10
 
-# Row status after each stage.
-IP, OTHER, SCAPY = 0, 1, 2
+# Row status after each stage: FRAG is an IP fragment, for ``fragments.Reassembler``.
+IP, OTHER, SCAPY, FRAG = 0, 1, 2, 3
+IP4_MORE_FRAGMENTS = 0x2000
 # An IP header that cannot be (ip.malformed): listed as not TCP, with the reason, as tshark
 # marks it malformed and reads no further.
 MALFORMED_IP = {
@@ -171,6 +172,9 @@ class Dissected:
     scapy: I64  # chunk indexes left to Scapy
     other: I64  # chunk indexes that are not TCP
     other_what: list[str]  # a short description of each, for the first few
+    frags: I64  # chunk indexes that are IP fragments
+    frag_l3: I64  # where their IP header starts in the chunk's buffer
+    frag_ipv: I64
 
 
 def _link(r: _Bytes, start: I64, lim: I64, link: I64) -> tuple[I64, I64, I64, I64]:
@@ -303,7 +307,7 @@ def _nflog(r: _Bytes, s: I64, lim: I64) -> tuple[I64, I64, I64, I64]:
     v = np.where(fam == AF_INET, 4, np.where(fam == AF_INET6_LINUX, 6, 0))
     v = np.where(found & ((r.u8(start) >> 4) == v), v, 0)
     status = np.where(v > 0, IP, OTHER)
-    return np.where(found, start, s), v, status, fam
+    return np.where(found, start, s), v, status, np.where(found, fam, -1)
 
 
 @dataclass(slots=True)
@@ -342,7 +346,8 @@ def dissect(
     scapy = np.flatnonzero(fr.status == SCAPY)
     other = np.flatnonzero(fr.status == OTHER)
     other_what = [_describe(r, int(i), fr) for i in other[:keep_other].tolist()]
-    return Dissected(cols, good, opt_bytes, scapy, other, other_what)
+    frags = np.flatnonzero(fr.status == FRAG)
+    return Dissected(cols, good, opt_bytes, scapy, other, other_what, frags, l3[frags], ipv[frags])
 
 
 def _ipv4(fr: _Frames) -> None:
@@ -361,7 +366,7 @@ def _ipv4(fr: _Frames) -> None:
     ok = (bad == 0) & (p + h <= fr.lim[v4])
     fr.ihl[v4], fr.plen[v4], fr.t[v4] = h, r.u16(p + IP4_TOTAL), p + h
     fr.proto[v4] = r.u8(p + IP4_PROTO)
-    st = np.where(ok, np.where(frag & IP4_OFFSET_MASK, OTHER, IP), SCAPY)
+    st = np.where(ok, np.where(frag & (IP4_OFFSET_MASK | IP4_MORE_FRAGMENTS), FRAG, IP), SCAPY)
     fr.status[v4] = np.where(bad > 0, OTHER, st)
     fr.bad_ip[v4] = bad
 
@@ -379,6 +384,7 @@ def _ipv6(fr: _Frames) -> None:
     pl = r.u16(p + IP6_PLEN)
     pos = p + IP6_LEN
     frag_later = np.zeros(len(v6), bool)
+    fragmented = np.zeros(len(v6), bool)  # not an atomic fragment (RFC 6946): offset or M
     for _ in range(8):
         ext = np.isin(nh, IP6_EXT) & ok
         frg = (nh == IP6_FRAGMENT) & ok
@@ -387,12 +393,13 @@ def _ipv6(fr: _Frames) -> None:
         ok &= pos + 8 <= lim
         size = np.where(ext, (r.u8(pos + 1) + 1) * 8, np.where(frg, 8, 0))
         frag_later |= frg & ((r.u16(pos + 2) >> 3) != 0)
+        fragmented |= frg & (r.u16(pos + 2) != 0)
         nh = np.where(ext | frg, r.u8(pos), nh)
         pos = pos + size
     ok &= pos <= lim
     ok &= pl > 0  # 0: a jumbogram (RFC 2675), read by Scapy with its length fixed up
     fr.plen[v6], fr.t[v6], fr.proto[v6] = pl, pos, np.where(frag_later, -2, nh)
-    fr.status[v6] = np.where(bad > 0, OTHER, np.where(ok, np.where(frag_later, OTHER, IP), SCAPY))
+    fr.status[v6] = np.where(bad > 0, OTHER, np.where(ok, np.where(fragmented, FRAG, IP), SCAPY))
     fr.bad_ip[v6] = bad
 
 

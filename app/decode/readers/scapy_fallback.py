@@ -271,6 +271,7 @@ def read_capture_scapy(data: bytes, *, max_packets: int) -> list[Packet]:
         raise UnsupportedInput(f"not a readable {kind} file: {exc}", offset=0) from exc
     link = getattr(reader, "linktype", None)
     count = 0
+    frags = _ScapyFragments()
     try:
         while True:
             try:
@@ -296,10 +297,89 @@ def read_capture_scapy(data: bytes, *, max_packets: int) -> list[Packet]:
                     pkt.time = t
             if _malformed_ip(pkt):
                 continue
+            if frags.take(pkt, count):
+                continue
             pkt = _jumbo(pkt, wirelen)
             p = _to_packet(pkt, count, wirelen)
             if p is not None:
                 packets.append(p)
     finally:
         reader.close()
-    return packets
+    return packets + frags.whole + frags.incomplete()
+
+
+class _ScapyFragments:
+    """The reference's reassembly: Scapy's own ``defrag`` and ``defragment6``, tried each
+    time a TCP datagram's fragment arrives."""
+
+    def __init__(self) -> None:
+        self.pending: dict[tuple[object, ...], list[tuple[int, Any]]] = {}
+        self.whole: list[Packet] = []
+
+    def take(self, pkt: Any, count: int) -> bool:
+        from scapy.layers.inet import IP
+        from scapy.layers.inet6 import IPv6ExtHdrFragment
+
+        f6 = pkt.getlayer(IPv6ExtHdrFragment)
+        ip = pkt.getlayer(IP)
+        if f6 is not None and (f6.offset or f6.m):
+            key: tuple[object, ...] = (6, f6.underlayer.src, f6.underlayer.dst, f6.id, f6.nh)
+        elif ip is not None and (ip.flags.MF or ip.frag):
+            key = (4, ip.src, ip.dst, ip.id, ip.proto)
+        else:
+            return False
+        if key[-1] != 6:
+            return True  # not TCP
+        got = self.pending.setdefault(key, [])
+        got.append((count, pkt))
+        whole = self._whole(key[0], [p for _, p in got])
+        if whole is not None:
+            p = _to_packet(whole, count, None)
+            if p is not None:
+                p.fragments = [n for n, _ in got]
+                self.whole.append(p)
+            del self.pending[key]
+        return True
+
+    @staticmethod
+    def _whole(version: object, pkts: list[Any]) -> Any:
+        from scapy.layers.inet import IP, defrag
+        from scapy.layers.inet6 import IPv6ExtHdrFragment, defragment6
+
+        spans = []
+        for p in pkts:
+            if version == 4:
+                spans.append((p[IP].frag * 8, len(p[IP].payload), not p[IP].flags.MF))
+            else:
+                f = p[IPv6ExtHdrFragment]
+                spans.append((f.offset * 8, len(f.payload), not f.m))
+        ends = [a + n for a, n, last in spans if last]
+        if not ends:
+            return None
+        covered = 0
+        for a, n, _ in sorted(spans):
+            if a > covered:
+                return None
+            covered = max(covered, a + n)
+        if covered < ends[0]:
+            return None
+        if version == 4:
+            _, done, _ = defrag(pkts)  # type: ignore[no-untyped-call]
+            return done[0] if done else None
+        return defragment6(pkts)  # type: ignore[no-untyped-call]
+
+    def incomplete(self) -> list[Packet]:
+        from scapy.layers.inet import IP
+        from scapy.layers.inet6 import IPv6ExtHdrFragment
+
+        out = []
+        for got in self.pending.values():
+            for n, pkt in got:
+                f6 = pkt.getlayer(IPv6ExtHdrFragment)
+                first = f6.offset == 0 if f6 is not None else pkt[IP].frag == 0
+                p = _to_packet(pkt, n, None) if first else None
+                if p is not None:
+                    p.truncated, p.incomplete, p.length = True, True, None
+                    p.fragments = [k for k, _ in got]
+                    out.append(p)
+        return out
