@@ -105,11 +105,15 @@ class _Fragments:
             if not isinstance(f, str) and f.key[-1] == 6:
                 got = self.reasm.add(f, frame, time)
                 if f.offset == 0 and got is None and f.key in self.reasm.pending:
-                    link = cf.interfaces[int(chunk.iface[i])].linktype
-                    first = scapy_frame(raw, link, frame, time, int(chunk.wirelen[i]))
-                    if isinstance(first, Packet):
-                        first.ip["place"] = (chunk.base + start, size, int(chunk.iface[i]))
-                        self.reasm.pending[f.key].first = first
+                    iface = int(chunk.iface[i])
+                    self.reasm.pending[f.key].first = (
+                        bytes(raw),
+                        cf.interfaces[iface].linktype,
+                        frame,
+                        time,
+                        int(chunk.wirelen[i]),
+                        (chunk.base + start, size, iface),
+                    )
             if got is not None:
                 datagram, parts = got
                 p = scapy_frame(datagram, RAW, frame, time, len(datagram))
@@ -139,9 +143,13 @@ class _Fragments:
         """The first fragments of datagrams never completed: truncated segments."""
         out: list[Packet] = []
         for p in self.reasm.finish():
-            first = p.first
+            if not isinstance(p.first, tuple):
+                continue
+            raw, link, frame, time, wirelen, place = p.first
+            first = scapy_frame(raw, link, frame, time, wirelen)
             if isinstance(first, Packet):
-                entry = self.listed.get(first.frame or 0)
+                first.ip["place"] = place
+                entry = self.listed.get(frame)
                 if entry is not None:
                     entry["text"] = f"{entry['text']}; never completed (shown cut short)"
                 first.truncated, first.incomplete = True, True
@@ -276,11 +284,13 @@ def read_capture(
     late = fragments.incomplete()
     if late:
         cols = _insert(cols, late, book, objects, comments)
+    if fragments.reasm.incomplete:
         warnings.append(
             Notice(
                 None,
-                f"{len(late):,} TCP segments sent as IP fragments were never completed "
-                "(ip.reassembly_incomplete): their first fragments are shown, cut short",
+                f"{fragments.reasm.incomplete:,} IP datagrams sent in fragments were never "
+                f"completed; {len(late):,} first fragments that carry a TCP header are shown "
+                "as cut-short segments (ip.reassembly_incomplete)",
             )
         )
     trim_heap()

@@ -25,6 +25,9 @@ from dataclasses import dataclass, field
 
 MAX_HELD = 4 << 20
 MAX_DATAGRAMS = 4096
+# Incomplete datagrams whose first fragment is kept to be shown; past this many they are
+# only counted, so a capture of a million lone fragments costs no more than this.
+MAX_INCOMPLETE_SHOWN = 10_000
 TIMEOUT = {4: 30.0, 6: 60.0}
 MAX_DATAGRAM = 65535 + 40  # an IPv6 payload of 65,535 bytes after its fixed header
 IP6_EXT = (0, 43, 60)  # hop-by-hop, routing, destination options: before the fragment header
@@ -55,7 +58,7 @@ class Pending:
     first_frame: int | None = None  # the frame carrying offset 0
     total: int | None = None
     held: int = 0
-    first: object | None = None  # the first fragment decoded, for when it stays incomplete
+    first: object | None = None  # the first fragment's frame, for when it stays incomplete
 
 
 def parse(raw: bytes, l3: int, version: int) -> Fragment | str:
@@ -105,6 +108,7 @@ class Reassembler:
         self.max_held, self.max_datagrams = max_held, max_datagrams
         self.held = 0
         self.given_up: list[Pending] = []
+        self.incomplete = 0  # datagrams given up or left waiting, shown or not
 
     def add(self, frag: Fragment, frame: int, time: float) -> tuple[bytes, list[int]] | None:
         """Place one fragment; the datagram (header and payload) and its frames when it is
@@ -140,23 +144,27 @@ class Reassembler:
 
     def finish(self) -> list[Pending]:
         """Every datagram not completed: given up on, or still waiting at the end."""
-        out = self.given_up + list(self.pending.values())
+        out = self.given_up + list(self.pending.values())[: MAX_INCOMPLETE_SHOWN]
+        self.incomplete += len(self.pending)
         self.pending.clear()
         self.given_up = []
         self.held = 0
         return out
 
     def _expire(self, now: float) -> None:
-        for key, p in list(self.pending.items()):
-            if now - p.first_time <= TIMEOUT[p.version]:
-                break  # in arrival order: the rest are younger
+        while self.pending:
+            key = next(iter(self.pending))  # in arrival order: the oldest first
+            if now - self.pending[key].first_time <= TIMEOUT[self.pending[key].version]:
+                break
             self._give_up(key)
 
     def _give_up(self, key: tuple[object, ...]) -> None:
         p = self.pending.pop(key)
         self.held -= p.held
         p.parts = {}  # its bytes are not needed any more
-        self.given_up.append(p)
+        self.incomplete += 1
+        if len(self.given_up) < MAX_INCOMPLETE_SHOWN:
+            self.given_up.append(p)
 
     @staticmethod
     def _whole(p: Pending) -> bytes | None:
