@@ -256,8 +256,16 @@ def agreement(analysis: Analysis | None, tsv: str) -> Agreement:
             out.dup_num_total += 1
             out.dup_num_equal += int(r["tcp.analysis.duplicate_ack_num"]) == int(dup[k])
         if r.get("tcp.analysis.ack_rtt") and k is not None:
-            out.ack_rtt_total += 1
             ours_rtt = float(ft.seq.ack_rtt[k])
+            if math.isnan(ours_rtt) and not _ack_moves_on(analysis, k):
+                _deliberate(out, OLD_ACK, 1)
+                continue
+            theirs_rtt = float(r["tcp.analysis.ack_rtt"])
+            close = not math.isnan(ours_rtt) and _close(ours_rtt, theirs_rtt)
+            if not close and t_far(analysis, k):
+                _deliberate(out, FLOAT_STAMP_RTT, 1)
+                continue
+            out.ack_rtt_total += 1
             out.ack_rtt_equal += not math.isnan(ours_rtt) and _close(
                 ours_rtt, float(r["tcp.analysis.ack_rtt"])
             )
@@ -309,6 +317,33 @@ def _cut_short(analysis: Analysis, f: int) -> bool:
     ft = analysis.table
     rows = ft.order[int(ft.bounds[f]) : int(ft.bounds[f + 1])]
     return bool(ft.table.cols["truncated"][rows].any())
+
+
+OLD_ACK = (
+    "an ACK that does not move its direction's ack on measures no RTT: tshark times a "
+    "duplicate ACK against the retransmission it repeats (RFC 6298 §3, Karn)"
+)
+FLOAT_STAMP_RTT = (
+    "time stamps beyond year 2242: seconds as float64 keep no microseconds there, so the "
+    "ACK RTT is not measured (a known limit)"
+)
+
+
+def _ack_moves_on(analysis: Analysis, k: int) -> bool:
+    """Position ``k``'s ack is beyond every earlier ack of its direction in its flow."""
+    ft = analysis.table
+    lo = int(ft.bounds[int(ft.fid[k])])
+    rows = ft.order[lo : k + 1]
+    c = ft.table.cols
+    same = ft.dir[lo : k + 1] == ft.dir[k]
+    acks = c["ack"][rows][same]
+    has = (c["flags"][rows][same] & 0x10) > 0
+    earlier = acks[:-1][has[:-1]]
+    return all(0 < (int(acks[-1]) - int(a)) % 2**32 < 2**31 for a in earlier)
+
+
+def t_far(analysis: Analysis, k: int) -> bool:
+    return float(analysis.table.table.cols["time"][analysis.table.order[k]]) > 2**33
 
 
 def _deliberate(out: Agreement, why: str, count: int) -> None:

@@ -9,9 +9,11 @@ the packets of one direction, so it becomes a group-wise running maximum, a forw
 cumulative count here, and each rule becomes a mask over all rows.
 
 Where this knowingly differs from Wireshark (documented in docs/analysis.md):
-- ``tcp.ack_unseen`` compares an ACK with the highest sequence number the peer has sent, not
-  with Wireshark's "highest contiguous" edge, so an ACK over a hole that was never filled is
-  not flagged.
+- When a repeated ``tcp.ack_unseen`` is reported again was measured against tshark 4.0, not
+  read from its source (``_ack_unseen``); tshark's "fast retransmission" right after such a
+  report (its duplicate-ACK counter holding -1, read unsigned) is a plain retransmission.
+- A segment left out of the analysis (tcp.malformed, ip.reassembly_incomplete) is left out
+  as Wireshark leaves it out: the rules never see it.
 - With no time stamps (pasted text printed with ``-t``) a retransmission just after duplicate
   ACKs is still called fast; one that cannot be timed is never called out-of-order.
 - Pasted text shows no seq on a bare ACK, so a keep-alive (seq one below nextseq) cannot be

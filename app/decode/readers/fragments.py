@@ -144,7 +144,7 @@ class Reassembler:
 
     def finish(self) -> list[Pending]:
         """Every datagram not completed: given up on, or still waiting at the end."""
-        out = self.given_up + list(self.pending.values())[: MAX_INCOMPLETE_SHOWN]
+        out = self.given_up + list(self.pending.values())[:MAX_INCOMPLETE_SHOWN]
         self.incomplete += len(self.pending)
         self.pending.clear()
         self.given_up = []
