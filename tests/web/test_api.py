@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from app.cli import main as cli_main
-from tests.conftest import TEXT, load
+from tests.conftest import FIXTURES, TEXT, load
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -210,3 +210,38 @@ def test_window_api_and_openapi_shapes(client: TestClient) -> None:
     assert client.get(f"/api/sessions/{sid}/flows/1/packets?count=-1").status_code == 400
     schema = client.get("/api/openapi.json").json()["components"]["schemas"]
     assert {"PacketWindow", "Packet", "Document", "Source"} <= set(schema)
+
+
+def test_fragments_and_malformed_headers_through_the_web(
+    client: TestClient, tmp_path: Path
+) -> None:
+    """A reassembled segment, an incomplete datagram and a malformed header: stored, shown
+    on every page, explained in the packet detail."""
+    data = (FIXTURES / "captures" / "formats" / "ip-variants.pcap").read_bytes()
+    sid = client.post("/api/sessions", files={"file": ("f.pcap", data)}).json()["id"]
+    doc = client.get(f"/api/sessions/{sid}").json()
+    packets = [p for f in doc["flows"] for p in f["packets"]]
+    incomplete = [p for p in packets if "ip.reassembly_incomplete" in p["findings"]]
+    assert [(p["frame"], p["len"], p["truncated"]) for p in incomplete] == [(7, None, True)]
+    assert any(o["text"].endswith("reassembled in frame 3") for o in doc["source"]["other_packets"])
+    for n in range(1, len(doc["flows"]) + 1):
+        assert client.get(f"/s/{sid}/f/{n}").status_code == 200
+    assert "Incomplete IP datagram" in client.get(f"/s/{sid}").text
+
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+    from scapy.utils import wrpcap
+
+    bad = [
+        Ether() / IP(src="192.0.2.1", dst="192.0.2.2") / TCP(sport=1, dport=2, flags="S"),
+        Ether() / IP(src="192.0.2.1", dst="192.0.2.2") / TCP(sport=1, dport=2, dataofs=3),
+    ]
+    path = tmp_path / "malformed.pcap"
+    wrpcap(str(path), bad)
+    data = path.read_bytes()
+    sid = client.post("/api/sessions", files={"file": ("m.pcap", data)}).json()["id"]
+    flow = client.get(f"/api/sessions/{sid}").json()["flows"][0]
+    assert flow["packets"][1]["findings"] == ["tcp.malformed"]
+    detail = client.get(f"/api/sessions/{sid}/packets/2").json()
+    assert "below the 20-byte minimum" in detail["note"]
+    assert "Malformed TCP header" in client.get(f"/s/{sid}").text
