@@ -118,6 +118,6 @@ def test_a_capture_of_lone_fragments_costs_its_bound() -> None:
         fr.MAX_INCOMPLETE_SHOWN = shown
     assert trace.other_count == 20_000
     assert trace.packet_count <= 1_000 + fr.MAX_DATAGRAMS
-    assert "20,000 IP datagrams sent in fragments were never completed" in str(trace.warnings)
+    assert "20,000 IP datagrams were sent in fragments and never completed" in str(trace.warnings)
     flow = analyse(trace).flows[0]
     assert all(p.findings == ["ip.reassembly_incomplete"] for p in flow.packets)

@@ -285,12 +285,14 @@ def read_capture(
     if late:
         cols = _insert(cols, late, book, objects, comments)
     if fragments.reasm.incomplete:
+        lost, shown = fragments.reasm.incomplete, len(late)
         warnings.append(
             Notice(
                 None,
-                f"{fragments.reasm.incomplete:,} IP datagrams sent in fragments were never "
-                f"completed; {len(late):,} first fragments that carry a TCP header are shown "
-                "as cut-short segments (ip.reassembly_incomplete)",
+                f"{lost:,} IP datagram{'s were' if lost != 1 else ' was'} sent in fragments "
+                f"and never completed; {shown:,} first fragment{'s' if shown != 1 else ''} "
+                "carrying a TCP header are shown as cut-short segments "
+                "(ip.reassembly_incomplete)",
             )
         )
     trim_heap()
