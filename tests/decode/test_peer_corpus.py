@@ -20,14 +20,24 @@ from benchmarks.compare_tshark import below_the_bar, run
 from benchmarks.tshark_agreement import (
     CUT_SHORT,
     FLOAT_STAMP,
+    FLOAT_STAMP_RTT,
     INCOMPLETE_DATAGRAM,
     MALFORMED_LENGTH,
+    OLD_ACK,
     SAME_STAMP,
 )
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "captures"
 PEER = Path(__file__).parents[3] / "shared" / "corpus" / "peer" / "captures"
-DELIBERATE = {CUT_SHORT, FLOAT_STAMP, INCOMPLETE_DATAGRAM, SAME_STAMP, MALFORMED_LENGTH}
+DELIBERATE = {
+    CUT_SHORT,
+    FLOAT_STAMP,
+    FLOAT_STAMP_RTT,
+    INCOMPLETE_DATAGRAM,
+    MALFORMED_LENGTH,
+    OLD_ACK,
+    SAME_STAMP,
+}
 HAS_TSHARK = shutil.which("tshark") is not None
 
 
@@ -57,5 +67,9 @@ def test_peer_corpus_agrees_with_tshark() -> None:
     assert total.missing <= total.packets // 1000 and total.extra == 0
     assert not total.field_diffs, total.diff_examples
     assert set(total.deliberate) <= DELIBERATE
+    assert (
+        total.ack_rtt_equal >= total.ack_rtt_total - 5
+        and total.dup_num_equal == total.dup_num_total
+    )
     for code in ("tcp.ack_unseen", "tcp.port_reuse"):
         assert total.scores[code].f1 >= 0.95, (code, total.scores[code])

@@ -281,6 +281,63 @@ def _len_field(p: Packet) -> Field | None:
     return Field("len", f"length {p.length}", en, zh, "RFC 9293 §3.4")
 
 
+def _ip_fields(p: Packet) -> list[Field]:
+    """What the IP layer did to this segment: fragments, or a header that does not add up."""
+    out: list[Field] = []
+    frames = ", ".join(str(f) for f in p.fragments)
+    v4 = p.ip_version == 4
+    rfc = "RFC 791 §3.2" if v4 else "RFC 8200 §4.5"
+    wait = "30 s" if v4 else "60 s"
+    if p.incomplete:
+        out.append(
+            Field(
+                "ip_fragments",
+                "first IP fragment only",
+                "Only the first IP fragment of this segment was captured: the rest of its "
+                f"datagram never came (a receiver waits {wait}), so its payload length is "
+                "unknown and a receiver would have discarded it. It is left out of the "
+                "sequence analysis.",
+                f"只抓到了该报文段的第一个 IP 分片：数据报的其余部分始终没有到达（接收方最多等待 {wait}），"
+                "因此载荷长度未知，接收方也会丢弃它。它不参与序列号分析。",
+                rfc,
+            )
+        )
+    elif p.fragments:
+        out.append(
+            Field(
+                "ip_fragments",
+                f"IP fragments: frames {frames}",
+                f"This segment did not travel in one IP packet: it came in {len(p.fragments)} "
+                f"IP fragments (frames {frames}), put back together here, at the frame that "
+                "completed it, as the receiving host reassembles them. The fragments are "
+                "listed among the packets that are not TCP.",
+                f"该报文段没有装在一个 IP 包里：它分成 {len(p.fragments)} 个 IP 分片（第 {frames} 帧）到达，"
+                "在此处（补齐它的那一帧）按接收主机的方式重组。各分片列在非 TCP 报文中。",
+                rfc,
+            )
+        )
+    if p.malformed:
+        out.append(
+            Field(
+                "malformed",
+                "malformed header",
+                f"This TCP header does not add up: {p.malformed}. A receiver drops such a "
+                "segment, so its payload length is unknown and it is left out of the sequence "
+                "analysis.",
+                f"该 TCP 首部自相矛盾：{_MALFORMED_ZH.get(p.malformed, p.malformed)}。"
+                "接收方会丢弃这样的报文段，因此其载荷长度未知，也不参与序列号分析。",
+                "RFC 9293 §3.1",
+            )
+        )
+    return out
+
+
+_MALFORMED_ZH = {
+    "the header length (data offset) is below the 20-byte minimum": "首部长度（数据偏移）小于最小的 20 字节",
+    "the header is longer than the IP packet's payload": "首部长度超过了 IP 包的载荷",
+}
+
+
 def _mss_field(p: Packet, flow: Flow) -> Field | None:
     mss = p.options.mss
     if mss is None:
@@ -507,6 +564,7 @@ def explain_packet(p: Packet, flow: Flow, info: PacketInfo) -> list[Field]:
     fields.append(_sack_field(p, flow))
     fields += _other_option_fields(p)
     fields.append(_len_field(p))
+    fields += _ip_fields(p)
     if info.ack_rtt is not None and info.acks is not None:
         fields.append(
             Field(
