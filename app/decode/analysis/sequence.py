@@ -196,6 +196,20 @@ def _last_where(fid: I64, d: npt.NDArray[np.int8], bounds: I64, mask: B, *, othe
     return out
 
 
+def _first_beyond(has_ack: B, ack: I64, edge: int) -> int:
+    """The first index with an ACK beyond ``edge``, or -1: looked for in windows that double,
+    so an ACK found early (the usual case, even when the hole is never filled) costs little
+    however long the connection goes on."""
+    lo, size = 0, 64
+    while lo < len(ack):
+        hi = min(lo + size, len(ack))
+        hit = np.flatnonzero(has_ack[lo:hi] & _gt(ack[lo:hi], edge))
+        if len(hit):
+            return lo + int(hit[0])
+        lo, size = hi, size * 2
+    return -1
+
+
 def _first_match(keys: I64, rows: I64, want: I64) -> tuple[I64, I64]:
     """For each ``want`` key: the first row (lowest) with that key, and how many rows have it."""
     o = np.lexsort((rows, keys))
@@ -392,8 +406,8 @@ class _Sequence:
             held = int(fwd_o[k])
             # (a) the chain's next segment that starts at the edge
             lo, hi = np.searchsorted(skeys, [c * M32 + held, c * M32 + held + 1])
-            later = spos[lo:hi]
-            later = later[later > k]
+            later = spos[lo:hi]  # ascending: (key, position) sorted
+            later = later[int(np.searchsorted(later, k, "right")) :]
             fill = int(later[0]) if len(later) else int(ends[c])
             at[c] = fill
             oc = int(np.searchsorted(chain_keys, self.key2[o[k]] ^ 1))
@@ -406,9 +420,9 @@ class _Sequence:
             fill_pos = int(o[fill]) if fill < ends[c] else int(x.bounds[x.fid[o[k]] + 1])
             b = int(np.searchsorted(theirs, fill_pos))
             rows = theirs[a:b]
-            hit = np.flatnonzero(ack_o[starts[oc] + a : starts[oc] + b] & _gt(x.ack[rows], held))
-            if len(hit):
-                rows = rows[: int(hit[0]) + 1]
+            hit = _first_beyond(ack_o[starts[oc] + a : starts[oc] + b], x.ack[rows], held)
+            if hit >= 0:
+                rows = rows[: hit + 1]
                 at[c] = int(starts[c]) + int(np.searchsorted(mine, int(rows[-1])))
             out.append((rows, held))
         return out
