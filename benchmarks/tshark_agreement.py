@@ -226,6 +226,16 @@ def agreement(analysis: Analysis | None, tsv: str) -> Agreement:
     out.extra = len(extra - late)
     _field_diffs(analysis, rows, out)
     bits = ft.findings
+    zwp_bit = 1 << FINDING_CODES.index("tcp.zero_window_probe")
+    linux_zwp = {
+        int(r["frame.number"])
+        for r in rows
+        if r.get("tcp.analysis.keep_alive")
+        and (k := at.get(int(r["frame.number"]))) is not None
+        and int(bits[k]) & zwp_bit
+    }
+    if linux_zwp:
+        _deliberate(out, LINUX_ZWP, len(linux_zwp))
     for fld, codes in FIELD_CODES.items():
         if fld not in head:
             continue
@@ -236,6 +246,8 @@ def agreement(analysis: Analysis | None, tsv: str) -> Agreement:
             codes[0] if len(codes) == 1 else "tcp.retransmission*", Score()
         )
         for r in rows:
+            if fld in ZWP_FIELDS and int(r["frame.number"]) in linux_zwp:
+                continue
             k = at.get(int(r["frame.number"]))
             theirs = bool(r.get(fld))
             ours = k is not None and bool(int(bits[k]) & mask)
@@ -319,6 +331,11 @@ def _cut_short(analysis: Analysis, f: int) -> bool:
     return bool(ft.table.cols["truncated"][rows].any())
 
 
+LINUX_ZWP = (
+    "a zero-length segment at nextseq - 1 while the peer's window is zero is Linux's "
+    "zero-window probe (tcp.zero_window_probe); tshark calls it a keep-alive"
+)
+ZWP_FIELDS = ("tcp.analysis.keep_alive", "tcp.analysis.zero_window_probe")
 OLD_ACK = (
     "an ACK that does not move its direction's ack on measures no RTT: tshark times a "
     "duplicate ACK against the retransmission it repeats (RFC 6298 §3, Karn)"

@@ -124,3 +124,17 @@ def test_pasted_text_gives_the_same_findings(name: str) -> None:
     assert a == b
     assert [f["state"] for f in from_pcap["flows"]] == [f["state"] for f in from_text["flows"]]
     assert [f["history"] for f in from_pcap["flows"]] == [f["history"] for f in from_text["flows"]]
+
+
+@pytest.mark.skipif(not shutil.which("tcpdump"), reason="needs tcpdump to print the text")
+def test_linux_zero_window_probes_in_capture_and_text() -> None:
+    """The sender's probes of the closed window (0 bytes at nextseq - 1; tshark calls them
+    keep-alives) are zero-window probes, read from the capture and from its tcpdump text."""
+    path = IMPAIRED / "zero-window.pcap"
+    cap = analyse(read_path(str(path)))
+    text = subprocess.run(["tcpdump", "-nn", "-r", str(path)], capture_output=True, text=True)
+    pasted = analyse(read_input(text.stdout.encode()))
+    for a in (cap, pasted):
+        found = [(p.n, p.findings) for p in a.flows[0].packets if p.n in (13, 15)]
+        assert found == [(13, ["tcp.zero_window_probe"]), (15, ["tcp.zero_window_probe"])]
+        assert not any("tcp.keep_alive" in p.findings for p in a.flows[0].packets)

@@ -264,7 +264,7 @@ class _Sequence:
         self.rev_ack = _before(x.ack, self.rev, -1)
         self.codes: dict[str, B] = {}
         empty = np.zeros(n, bool)
-        self.zwp = self.keep_alive = empty
+        self.zwp = self.keep_alive = self.linux_zwp = empty
         self.ns_after: Any = None
         self.fwd_ns: Any = None
         self.fwd_ns_time: Any = None
@@ -297,24 +297,28 @@ class _Sequence:
         and duplicate ACK: Wireshark skips them all for a zero-window probe."""
         x, n, fwd_ns, seglen, plain = self.x, self.n, self.fwd_ns, self.seglen, self.plain
         # A pasted bare ACK has no printed seq (tcpdump shows none without data, SYN, FIN
-        # or RST): take it as sitting at nextseq, except when it comes after at least a
-        # second of silence on the connection and repeats the last ack: then it is a
-        # keep-alive probe, whose seq is nextseq - 1 (RFC 9293 §3.8.4).
+        # or RST): take it as sitting at nextseq, except when it repeats the last ack after
+        # at least a second of silence on the connection, or while the peer's window is
+        # zero: then it is a probe, whose seq is nextseq - 1 (RFC 9293 §3.8.4, §3.8.6.1).
         prev_any = np.full(n, np.nan)
         if n > 1:
             prev_any[1:] = x.t[:-1]
             prev_any[np.asarray(x.bounds[:-1])[x.bounds[:-1] < n]] = np.nan
         idle = (x.t - prev_any) >= IDLE_PROBE_S
+        peer_closed = self.has_rev & (_before(x.win, self.rev, -1) == 0)
         probe = ~self.known & (seglen == 0) & plain & self.has_prev
-        probe &= (x.ack == self.fwd_ack) & idle
+        probe &= (x.ack == self.fwd_ack) & (idle | peer_closed)
         seq_eff = np.where(self.known, x.seq, np.where(probe, (fwd_ns - 1) % M32, fwd_ns))
         free = ~self.zwp
         ns_known = self.ns_known
         self.codes["tcp.zero_window"] = (x.win == 0) & plain & free
         self.codes["tcp.lost_segment"] = ns_known & self.known & _gt(x.seq, fwd_ns)
         self.codes["tcp.lost_segment"] &= ~self.rst & free
-        self.keep_alive = (seglen <= 1) & ns_known & (seq_eff == (fwd_ns - 1) % M32)
-        self.keep_alive &= plain & free
+        # 0-1 byte at nextseq - 1: a keep-alive, or, while the peer's window is zero, the
+        # zero-window probe Linux sends (tcp_probe_timer; Wireshark calls it a keep-alive)
+        shape = (seglen <= 1) & ns_known & (seq_eff == (fwd_ns - 1) % M32) & plain & free
+        self.linux_zwp = shape & peer_closed
+        self.keep_alive = shape & ~peer_closed
         fwd_win = _before(x.win, self.prev, -1)
         same_place = (seglen == 0) & self.has_prev & ns_known & (seq_eff == fwd_ns)
         same_place &= (x.ack == self.fwd_ack) & plain & free
@@ -330,7 +334,7 @@ class _Sequence:
         self.codes["tcp.keep_alive_ack"] = repeat & rev_ka
         self.dup = repeat & ~rev_ka
         self.codes["tcp.duplicate_ack"] = self.dup
-        self.codes["tcp.zero_window_probe"] = self.zwp
+        self.codes["tcp.zero_window_probe"] = self.zwp | self.linux_zwp
 
     def duplicate_acks(self) -> None:
         """Each duplicate ACK's number in its run; the count restarts whenever a
@@ -431,6 +435,7 @@ class _Sequence:
         """Retransmission, fast retransmission, spurious retransmission, out-of-order."""
         x, seglen, fwd_ns, rev_ack = self.x, self.seglen, self.fwd_ns, self.rev_ack
         carries = ((seglen > 0) | self.syn | self.fin) & self.known & ~self.keep_alive
+        carries &= ~self.linux_zwp
         behind = self.ns_known & _gt(fwd_ns, x.seq)
         behind &= ~((seglen > 1) & (x.seq == (fwd_ns - 1) % M32))
         spurious = carries & (seglen > 0) & (rev_ack > 0)

@@ -91,8 +91,14 @@ _ENTRIES = (
         "tcp.zero_window_probe",
         "Zero-window probe",
         "零窗口探测",
-        "The sender probes a zero window with one byte (or none) to learn when it reopens.",
-        "发送方用 1 字节（或不带数据）的报文探测零窗口，以得知窗口何时重新打开。",
+        "The peer advertised a zero window, so the sender may not send; it probes to learn "
+        "when the window reopens, each probe answered by an ACK that carries the window. Two "
+        "forms: one byte at the next sequence number, or (Linux) no data at the next "
+        "sequence number minus one, which looks like a keep-alive but is sent because the "
+        "window is zero.",
+        "对方通告了零窗口，发送方不能再发数据；它发送探测报文以得知窗口何时重新打开，每个探测都会得到一个携带窗口值的 "
+        "ACK。有两种形式：在下一个序列号处带 1 字节数据；或（Linux）不带数据、序列号为下一个序列号减一，"
+        "外形像保活报文，但发送它是因为窗口为零。",
         "RFC 9293 §3.8.6.1",
     ),
     Entry(
