@@ -70,7 +70,7 @@ class PacketInfo:
     """Per-packet meaning that needs the whole connection to compute."""
 
     direction: str  # "c2s" or "s2c"
-    phase: str  # "handshake", "data", "teardown"
+    phase: str  # "handshake", "data", "teardown", "half_close"
     eff_win: int | None = None
     scale: str = "unknown"  # "syn" (never scaled), "scaled", "none", "unknown"
     shift: int | None = None
@@ -433,11 +433,39 @@ class FlowTable:
             np.where(w.seen.any(axis=1), Handshake.PARTIAL, Handshake.NONE),
         )
         p_tear = self.first(w.fin | w.rst)
-        tear = (p_tear[fid] >= 0) & (pos >= p_tear[fid])
+        p_half, p_end = self._half_close(w, p_tear)
+        half = (p_half[fid] >= 0) & (pos >= p_half[fid]) & ((p_end[fid] < 0) | (pos < p_end[fid]))
+        tear = (p_tear[fid] >= 0) & (pos >= p_tear[fid]) & ~half
         hand = w.syn | ((p_done[fid] >= 0) & (pos <= p_done[fid]))
         self.phase = np.where(
-            tear, Phase.TEARDOWN, np.where(hand, Phase.HANDSHAKE, Phase.DATA)
+            half,
+            Phase.HALF_CLOSE,
+            np.where(tear, Phase.TEARDOWN, np.where(hand, Phase.HANDSHAKE, Phase.DATA)),
         ).astype(np.int8)
+        # what flowed after the half-close: the other side's bytes, and for how long
+        other = half & (d != self.half_closer[fid]) & (w.length > 0)
+        self.half_bytes = np.bincount(
+            fid[other], weights=w.length[other], minlength=self.count
+        ).astype(np.int64)
+        last = np.full(self.count, -1, np.int64)
+        np.maximum.at(last, fid[other], pos[other])
+        got = (p_half >= 0) & (last >= 0)
+        self.half_span = np.full(self.count, np.nan)
+        self.half_span[got] = w.t[last[got]] - w.t[p_half[got]]
+
+    def _half_close(self, w: _Work, p_tear: I64) -> tuple[I64, I64]:
+        """Per flow: where a half-close starts (a FIN, the first teardown packet, after which
+        the other side still sends data) and where the teardown proper starts (the other
+        side's FIN, or an RST); -1 where there is none.  Sets ``half_closer``."""
+        fid, d, pos = self.fid, self.dir, w.pos
+        fin_first = (p_tear >= 0) & w.fin[np.maximum(p_tear, 0)]
+        closer = np.where(fin_first, d[np.maximum(p_tear, 0)], -1)
+        after = (p_tear[fid] >= 0) & (pos > p_tear[fid]) & fin_first[fid]
+        p_end = self.first(after & ((w.fin & (d != closer[fid])) | w.rst))
+        before_end = (p_end[fid] < 0) | (pos < p_end[fid])
+        data = self.any(after & before_end & (d != closer[fid]) & (w.length > 0))
+        self.half_closer = np.where(data, closer, -1)
+        return np.where(data, p_tear, -1), np.where(data, p_end, -1)
 
     def _windows(self, w: _Work) -> None:
         """Effective window (RFC 7323 §2.2-2.3): never scaled in a SYN."""

@@ -596,6 +596,10 @@ PHASES: dict[str, tuple[str, str]] = {
     "handshake": ("Three-way handshake", "三次握手"),
     "data": ("Data transfer", "数据传输"),
     "teardown": ("Connection teardown", "连接关闭（挥手）"),
+    "half_close": (
+        "Half-close: one side has stopped sending, the other still sends",
+        "半关闭：一方已停止发送，另一方仍在发送",
+    ),
 }
 
 ENDINGS: dict[str, tuple[str, str]] = {

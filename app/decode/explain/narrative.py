@@ -60,12 +60,31 @@ class Story:
     ending_en: str
     ending_zh: str
     duration: float | None
+    ended_by: str = "open"
+    closer: int = -1  # 0 client, 1 server: who sent the first FIN or the RST
+    half_closer: int = -1  # who closed its sending side while the other still sent data
+    half_bytes: int = 0  # what the other side sent after that
+    half_span: float | None = None  # from that FIN to the other side's last data
 
 
-def narrate(s: Story) -> tuple[str, str]:
-    en: list[str] = []
-    zh: list[str] = []
-    if s.roles_from == "syn":
+_ROLE, _ROLE_ZH = ("client", "server"), ("客户端", "服务端")
+
+
+def _opening(s: Story, en: list[str], zh: list[str]) -> None:
+    """Who opened the connection (or tried to), as far as the capture shows."""
+    if s.roles_from == "syn" and s.ended_by == "refused":
+        after = f" {ms(s.irtt)} later" if s.irtt is not None else ""
+        after_zh = f"，相隔 {ms(s.irtt)}" if s.irtt is not None else ""
+        en.append(
+            f"The client {s.client} tried to open a connection to the server {s.server}, "
+            f"which refused it: an RST answered the SYN{after}, so no connection was ever "
+            "established (nothing was listening on that port, or a firewall rejected it)."
+        )
+        zh.append(
+            f"客户端 {s.client} 试图连接服务端 {s.server}，但被拒绝：SYN 得到的回应是 RST{after_zh}，"
+            "连接从未建立（该端口没有程序在监听，或被防火墙拒绝）。"
+        )
+    elif s.roles_from == "syn":
         hs = f"; the handshake took {ms(s.irtt)}" if s.irtt is not None else ""
         hz = f"，握手耗时 {ms(s.irtt)}" if s.irtt is not None else ""
         en.append(f"The client {s.client} opened a connection to the server {s.server}{hs}.")
@@ -84,6 +103,38 @@ def narrate(s: Story) -> tuple[str, str]:
         zh.append(
             f"没有抓到握手：按端口号推测（启发式判断），{s.client} 为客户端，{s.server} 为服务端。"
         )
+
+
+def _closing(s: Story, en: list[str], zh: list[str]) -> None:
+    """A half-close with what flowed after it; an abort and what it throws away."""
+    if s.half_closer in (0, 1):
+        who, other = _ROLE[s.half_closer], _ROLE[1 - s.half_closer]
+        wz, oz = _ROLE_ZH[s.half_closer], _ROLE_ZH[1 - s.half_closer]
+        over = f" over {ms(s.half_span)}" if s.half_span is not None else ""
+        over_zh = f"，历时 {ms(s.half_span)}" if s.half_span is not None else ""
+        en.append(
+            f"The {who} closed its sending direction first (FIN: half-close); the {other} "
+            f"went on sending {size(s.half_bytes)}{over} before it closed too: data after a "
+            "FIN is still data, in the other direction."
+        )
+        zh.append(
+            f"{wz}先关闭了自己的发送方向（FIN，半关闭）；{oz}随后又发送了 {_size_zh(s.half_bytes)}{over_zh}，"
+            "之后才关闭：FIN 之后另一方向上的数据仍然是正常数据。"
+        )
+    if s.ended_by == "reset" and s.closer in (0, 1):
+        en.append(
+            f"The {_ROLE[s.closer]} aborted the connection with RST: data still in flight or "
+            "not yet read by the application is thrown away, unlike an orderly FIN close."
+        )
+        zh.append(
+            f"{_ROLE_ZH[s.closer]}用 RST 中止了连接：与有序的 FIN 关闭不同，仍在途中或尚未被应用读取的数据都会被丢弃。"
+        )
+
+
+def narrate(s: Story) -> tuple[str, str]:
+    en: list[str] = []
+    zh: list[str] = []
+    _opening(s, en, zh)
     (cb, sb), (cs, ss) = s.bytes, s.segments
     if cb or sb:
         en.append(
@@ -143,6 +194,7 @@ def narrate(s: Story) -> tuple[str, str]:
         zh.append(
             f"在抓包点看到的 ACK 往返时间中位数为 {ms(s.rtt_median)}（{_n(s.rtt_samples)} 个样本）。"
         )
+    _closing(s, en, zh)
     en.append(f"It ended: {s.ending_en}.")
     zh.append(f"结束方式：{s.ending_zh}。")
     if s.duration is not None:

@@ -42,7 +42,7 @@ from app.decode.model.trace import Trace
 
 # The model keeps these as plain strings; the document's shapes name their values.
 Direction = Literal["c2s", "s2c"]
-PhaseName = Literal["handshake", "data", "teardown"]
+PhaseName = Literal["handshake", "data", "teardown", "half_close"]
 Position = Literal["before", "after"]
 Kind = Literal["text", "pcap", "pcapng"]
 Numbering = Literal["absolute", "relative"]
@@ -471,7 +471,10 @@ class Summaries:
 
 def story_lists(cols: Columns) -> dict[str, list[Any]]:
     """``story_columns`` as Python lists: one conversion for many ``narrative_json``."""
-    return {name: cols[name].tolist() for name in _STORY_COLUMNS}
+    return {
+        name: cols[name].tolist() if name in cols else [_STORY_DEFAULTS[name]] * len(cols["end"])
+        for name in _STORY_COLUMNS
+    }
 
 
 _STORY_COLUMNS = (
@@ -489,7 +492,13 @@ _STORY_COLUMNS = (
     "ended_by",
     "start",
     "end",
+    "closer",
+    "half_closer",
+    "half_bytes",
+    "half_span",
 )
+# story columns a session stored before they existed lacks: their "nothing to say" values
+_STORY_DEFAULTS = {"closer": -1, "half_closer": -1, "half_bytes": 0, "half_span": float("nan")}
 
 
 def story_columns(ft: FlowTable, facts: Facts, lo: int, hi: int) -> Columns:
@@ -509,6 +518,10 @@ def story_columns(ft: FlowTable, facts: Facts, lo: int, hi: int) -> Columns:
         "ended_by": ft.ended_by[lo:hi],
         "start": ft.start[lo:hi],
         "end": ft.end[lo:hi],
+        "closer": ft.closer[lo:hi],
+        "half_closer": ft.half_closer[lo:hi],
+        "half_bytes": ft.half_bytes[lo:hi],
+        "half_span": ft.half_span[lo:hi],
     }
 
 
@@ -525,6 +538,11 @@ def narrative_json(
     en_end, zh_end = ENDINGS[ENDED_BY[int(cols["ended_by"][k])]]
     t0, t1 = float(cols["start"][k]), float(cols["end"][k])
     i, med = float(cols["irtt"][k]), float(cols["rtt_median"][k])
+
+    def opt(name: str) -> Any:
+        return cols[name][k] if name in cols else _STORY_DEFAULTS[name]
+
+    span = float(opt("half_span"))
     en, zh = narrate(
         Story(
             client=endpoint_text(hosts, int(cols["client_ep"][k]), port_names),
@@ -547,6 +565,11 @@ def narrative_json(
             ending_en=en_end,
             ending_zh=zh_end,
             duration=None if t0 != t0 or t1 != t1 else t1 - t0,
+            ended_by=ENDED_BY[int(cols["ended_by"][k])],
+            closer=int(opt("closer")),
+            half_closer=int(opt("half_closer")),
+            half_bytes=int(opt("half_bytes")),
+            half_span=None if span != span else span,
         )
     )
     return f'{{"en":{_str(en)},"zh":{_str(zh)}}}'

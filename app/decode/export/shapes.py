@@ -111,7 +111,9 @@ class Sides(TypedDict):
 
 @with_config(_STRICT)
 class PhaseRun(TypedDict):
-    phase: Annotated[Literal["handshake", "data", "teardown"], "phase of these packets"]
+    phase: Annotated[
+        Literal["handshake", "data", "teardown", "half_close"], "phase of these packets"
+    ]
     first: Annotated[int, "packet number (n) of the run's first packet"]
     last: Annotated[int, "packet number (n) of its last"]
     en: str
@@ -166,7 +168,7 @@ class Packet(TypedDict):
     seq_inferred: Annotated[bool, "tcpdump printed no seq (bare ACK); inferred"]
     eff_win: Annotated[Int, "window in bytes after scaling; null when unknown"]
     direction: Literal["c2s", "s2c"]
-    phase: Literal["handshake", "data", "teardown"]
+    phase: Literal["handshake", "data", "teardown", "half_close"]
     ts_echo_of: Annotated[Int, "packet whose TS val this ecr echoes"]
     dup_ack: Annotated[Int, "a duplicate ACK's number in its run"]
     acks: Annotated[Int, "packet this ACK is the first to cover"]

@@ -59,6 +59,7 @@ class Phase(Coded):
     HANDSHAKE = 0
     DATA = 1
     TEARDOWN = 2
+    HALF_CLOSE = 3  # one side has sent FIN; the other still sends data (RFC 9293 §3.6)
 
 
 class Scale(Coded):
