@@ -86,6 +86,16 @@ class Facts:
     ecn: I64  # 0 not offered, 1 offered by the client, 2 negotiated (RFC 3168 §6.1.1)
     tfo: npt.NDArray[np.int8]  # (flows, 2): 0 none, 1 cookie request, 2 cookie, 3 data in SYN
     mptcp: B  # (flows, 2): the SYN carried MP_CAPABLE
+    side_rtt: Stats  # (flows, 2) arrays: the capture point to each side and back, seconds
+    path_rtt: Stats  # between the endpoints: handshake, else the two sides' legs added
+    path_source: I64  # PATH_SOURCES index
+    vantage: I64  # VANTAGES index
+
+
+PATH_SOURCES = ("none", "handshake", "ack", "ts")
+VANTAGES = ("unknown", "client", "server", "between")
+# One leg this much shorter than the other puts the capture point next to that endpoint.
+NEAR = 0.1
 
 
 def stats(fid: I64, values: F64, count: int) -> Stats:
@@ -187,7 +197,13 @@ def connection_facts(ft: FlowTable) -> Facts:
     ack_rtt, ts_rtt, counts, max_dup = _rtts_and_counts(ft, r)
     throughput, data_segments = _throughput(ft, r)
     tfo, mptcp = _syn_options(ft)
+    side_rtt = _side_rtt(ft)
+    path_rtt, path_source = _path_rtt(ft, side_rtt)
     return Facts(
+        side_rtt=side_rtt,
+        path_rtt=path_rtt,
+        path_source=path_source,
+        vantage=_vantage(side_rtt),
         state=_conn_state(ft, r),
         history=_history(ft, r),
         ack_rtt=ack_rtt,
@@ -304,6 +320,59 @@ def _rtts_and_counts(ft: FlowTable, r: _Rows) -> tuple[Stats, Stats, I64, I64]:
     if n and sa.dup_ack.any():
         np.maximum.at(max_dup, fid, sa.dup_ack)
     return ack_rtt, ts_rtt, counts, max_dup
+
+
+def _side_rtt(ft: FlowTable) -> Stats:
+    """Per side, the round trip from the capture point to that side and back: the ACK RTT
+    samples of the ACKs it sent (Karn-filtered), else the TS echo samples of the echoes it
+    sent (RFC 7323 §4).  A capture next to the client sees its ACKs in microseconds and the
+    server's after the whole path."""
+    sa, count = ft.seq, ft.count
+    key = ft.fid * 2 + ft.dir
+    ack = stats(key, np.where(sa.ack_rtt_clean, sa.ack_rtt, np.nan), 2 * count)
+    ts = stats(key, sa.ts_rtt, 2 * count)
+    use_ts = (ack.samples == 0) & (ts.samples > 0)
+
+    def pick(a: F64, b: F64) -> F64:
+        out: F64 = np.where(use_ts, b, a).reshape(count, 2)
+        return out
+
+    return Stats(
+        pick(ack.min, ts.min),
+        pick(ack.median, ts.median),
+        pick(ack.max, ts.max),
+        np.where(use_ts, ts.samples, ack.samples).reshape(count, 2),
+    )
+
+
+def _path_rtt(ft: FlowTable, side: Stats) -> tuple[Stats, I64]:
+    """The round trip between the endpoints: the handshake (SYN to the ACK of the SYN-ACK
+    spans both legs wherever the capture was taken), else the two legs added."""
+    count = ft.count
+    source = np.zeros(count, np.int64)
+    both = (side.samples > 0).all(axis=1)
+    med = np.where(both, side.median.sum(axis=1), np.nan)
+    low = np.where(both, side.min.sum(axis=1), np.nan)
+    high = np.where(both, side.max.sum(axis=1), np.nan)
+    samples = np.where(both, side.samples.min(axis=1), 0).astype(np.int64)
+    source[both] = PATH_SOURCES.index("ack")
+    hs = ~np.isnan(ft.irtt)
+    for arr in (med, low, high):
+        arr[hs] = ft.irtt[hs]
+    samples[hs] = 1
+    source[hs] = PATH_SOURCES.index("handshake")
+    return Stats(low, med, high, samples), source
+
+
+def _vantage(side: Stats) -> I64:
+    """Where the capture was taken, from the two legs' medians."""
+    c, s = side.median[:, 0], side.median[:, 1]
+    both = (side.samples > 0).all(axis=1)
+    out = np.zeros(len(c), np.int64)
+    out[both] = VANTAGES.index("between")
+    out[both & (c < NEAR * s)] = VANTAGES.index("client")
+    out[both & (s < NEAR * c)] = VANTAGES.index("server")
+    return out
 
 
 def _throughput(ft: FlowTable, r: _Rows) -> tuple[F64, I64]:

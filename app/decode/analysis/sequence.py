@@ -474,6 +474,9 @@ class _Sequence:
             acked[ack_rows[good]] = first[good]
             clean[ack_rows[good]] = count[good] == 1
         rtt = np.where(acked >= 0, x.t - x.t[np.maximum(acked, 0)], np.nan)
+        backwards = rtt < 0  # the clock went back between them: no sample (see Analysis)
+        rtt[backwards] = np.nan
+        clean &= ~backwards
         return rtt, acked, clean
 
     def ts_rtt(self) -> F64:
@@ -490,6 +493,7 @@ class _Sequence:
             first, _ = _first_match(tkeys, ts_rows, ekeys)
             good = (first >= 0) & (first < echo_rows)
             out[echo_rows[good]] = x.t[echo_rows[good]] - x.t[first[good]]
+        out[out < 0] = np.nan  # the clock went back between them: no sample
         return out
 
     def in_flight(self) -> I64:

@@ -65,6 +65,10 @@ class Story:
     half_closer: int = -1  # who closed its sending side while the other still sent data
     half_bytes: int = 0  # what the other side sent after that
     half_span: float | None = None  # from that FIN to the other side's last data
+    path_rtt: float | None = None  # between the endpoints
+    path_source: str = "none"  # "handshake", "ack", "ts"
+    legs: tuple[float | None, float | None] = (None, None)  # capture point to each side
+    vantage: str = "unknown"  # "client", "server", "between"
 
 
 _ROLE, _ROLE_ZH = ("client", "server"), ("客户端", "服务端")
@@ -102,6 +106,57 @@ def _opening(s: Story, en: list[str], zh: list[str]) -> None:
         )
         zh.append(
             f"没有抓到握手：按端口号推测（启发式判断），{s.client} 为客户端，{s.server} 为服务端。"
+        )
+
+
+_PATH_FROM = {
+    "handshake": ("from the handshake", "由握手测得"),
+    "ack": ("the two legs' ACK round trips added", "由两侧 ACK 往返时间相加得到"),
+    "ts": ("the two legs' timestamp echoes added", "由两侧时间戳回显相加得到"),
+}
+
+
+def _round_trips(s: Story, en: list[str], zh: list[str]) -> None:
+    """The round trip between the endpoints, and each leg from the capture point: a
+    capture next to one end sees that end's own ACKs within microseconds, which is the host's
+    ACK delay, not the path."""
+    c, v = s.legs
+    if s.path_rtt is not None and s.path_source == "handshake":
+        en.append(
+            "The handshake spans both legs (SYN out, SYN-ACK back, ACK out), so its time is "
+            "the round trip between the two endpoints wherever the capture was taken."
+        )
+        zh.append(
+            "握手跨越了两段路径（SYN 发出、SYN-ACK 返回、ACK 发出），所以无论在哪里抓包，握手耗时都等于两端之间的往返时间。"
+        )
+    elif s.path_rtt is not None:
+        how, how_zh = _PATH_FROM[s.path_source]
+        en.append(f"The round trip between the two endpoints was {ms(s.path_rtt)} ({how}).")
+        zh.append(f"两端之间的往返时间为 {ms(s.path_rtt)}（{how_zh}）。")
+    if s.vantage in ("client", "server") and c is not None and v is not None:
+        near = 0 if s.vantage == "client" else 1
+        legs = (c, v)
+        en.append(
+            f"The capture was taken next to the {_ROLE[near]}: its own ACKs left within "
+            f"{ms(legs[near])} of what they acknowledge (its ACK delay), while the "
+            f"{_ROLE[1 - near]}'s came back after {ms(legs[1 - near])} (medians)."
+        )
+        zh.append(
+            f"抓包点紧挨着{_ROLE_ZH[near]}：它自己的 ACK 在被确认的报文到达后 {ms(legs[near])} 内就发出（这是它的确认延迟），"
+            f"而{_ROLE_ZH[1 - near]}的 ACK 要 {ms(legs[1 - near])} 才回来（中位数）。"
+        )
+    elif c is not None or v is not None:
+        parts = [f"the {_ROLE[d]} {ms(x)}" for d, x in enumerate((c, v)) if x is not None]
+        parts_zh = [f"{_ROLE_ZH[d]} {ms(x)}" for d, x in enumerate((c, v)) if x is not None]
+        en.append("Round trips from the capture point (medians): " + " and ".join(parts) + ".")
+        zh.append("从抓包点看到的往返时间（中位数）：" + "，".join(parts_zh) + "。")
+    elif s.path_rtt is None and s.rtt_median is not None:
+        en.append(
+            f"Median ACK round trip {ms(s.rtt_median)} over {_n(s.rtt_samples)} "
+            f"sample{'s' * (s.rtt_samples != 1)}, as seen at the capture point."
+        )
+        zh.append(
+            f"在抓包点看到的 ACK 往返时间中位数为 {ms(s.rtt_median)}（{_n(s.rtt_samples)} 个样本）。"
         )
 
 
@@ -186,14 +241,7 @@ def narrate(s: Story) -> tuple[str, str]:
             f"{_n(s.keep_alive)} keep-alive probe{'s' * (s.keep_alive != 1)} checked an idle connection."
         )
         zh.append(f"有 {_n(s.keep_alive)} 个保活探测检查了空闲的连接。")
-    if s.rtt_median is not None:
-        en.append(
-            f"Median ACK round trip {ms(s.rtt_median)} over {_n(s.rtt_samples)} "
-            f"sample{'s' * (s.rtt_samples != 1)}, as seen at the capture point."
-        )
-        zh.append(
-            f"在抓包点看到的 ACK 往返时间中位数为 {ms(s.rtt_median)}（{_n(s.rtt_samples)} 个样本）。"
-        )
+    _round_trips(s, en, zh)
     _closing(s, en, zh)
     en.append(f"It ended: {s.ending_en}.")
     zh.append(f"结束方式：{s.ending_zh}。")

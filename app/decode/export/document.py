@@ -11,7 +11,7 @@ from typing import Any, Literal, TextIO, cast
 import numpy as np
 import numpy.typing as npt
 
-from app.decode.analysis.facts import STATES, Facts, connection_facts
+from app.decode.analysis.facts import PATH_SOURCES, STATES, VANTAGES, Facts, Stats, connection_facts
 from app.decode.analysis.flows import (
     ENDED_BY,
     HANDSHAKE,
@@ -282,6 +282,20 @@ def _stats_texts(st: Any, lo: int, hi: int) -> list[str]:
     ]
 
 
+def _side_stats(st: Stats, d: int) -> Stats:
+    return Stats(st.min[:, d], st.median[:, d], st.max[:, d], st.samples[:, d])
+
+
+def _path_texts(facts: Facts, lo: int, hi: int) -> list[str]:
+    """Each flow's ``path_rtt_ms`` as JSON text."""
+    stats = _stats_texts(facts.path_rtt, lo, hi)
+    out = []
+    for text, src in zip(stats, facts.path_source[lo:hi].tolist(), strict=True):
+        source = "null" if not src else f'"{PATH_SOURCES[src]}"'
+        out.append(text[:-1] + f',"source":{source}}}')
+    return out
+
+
 def negotiation_columns(ft: FlowTable, facts: Facts, lo: int, hi: int) -> Columns:
     """Connections ``lo:hi`` as the columns ``negotiation_json`` reads (the flow table's
     ``flow_columns`` and the SYN facts beyond them)."""
@@ -362,6 +376,8 @@ class Summaries:
         closers = ("null", '"client"', '"server"')
         rtt = _stats_texts(facts.ack_rtt, lo, hi)
         ts_rtt = _stats_texts(facts.ts_rtt, lo, hi)
+        path = _path_texts(facts, lo, hi)
+        vantage = [VANTAGES[v] for v in facts.vantage[lo:hi].tolist()]
         counts = facts.counts[lo:hi].tolist()
         code_text = [f'"{c}":' for c in FINDING_CODES]
         ecn_text = ('"none"', '"offered"', '"negotiated"')
@@ -390,7 +406,8 @@ class Summaries:
                 f'"handshake":"{HANDSHAKE[hs]}","irtt_ms":{irtt[k]},'
                 f'"window_scaling":"{SCALING[sc]}",'
                 f'"state":"{states[k]}","history":"{history[k]}",'
-                f'"rtt_ms":{rtt[k]},"ts_rtt_ms":{ts_rtt[k]},"ecn":{ecn_text[ecn[k]]},'
+                f'"rtt_ms":{rtt[k]},"ts_rtt_ms":{ts_rtt[k]},"path_rtt_ms":{path[k]},'
+                f'"vantage":"{vantage[k]}","ecn":{ecn_text[ecn[k]]},'
                 f'"findings":{{{found}}},'
                 f'"ended_by":"{ENDED_BY[eb]}","closer":{closers[cl + 1]},"ending":{endings[k]},'
                 f'"sides":{sides[k]},"narrative":{stories[k]}'
@@ -435,6 +452,7 @@ class Summaries:
         pk, by = ft.side_packets[lo:hi].tolist(), ft.side_bytes[lo:hi].tolist()
         thr, segs = facts.throughput[lo:hi].tolist(), facts.data_segments[lo:hi].tolist()
         tfo, mptcp = facts.tfo[lo:hi].tolist(), facts.mptcp[lo:hi].tolist()
+        rtts = [_stats_texts(_side_stats(facts.side_rtt, d), lo, hi) for d in (0, 1)]
         out = []
         for f in range(hi - lo):
             sides = [
@@ -442,7 +460,7 @@ class Summaries:
                 f'"mss":{mss[f][d]},"wscale":{ws[f][d]},'
                 f'"sack_perm":{_BOOL[sack[f][d]]},"timestamps":{_BOOL[tsopt[f][d]]},'
                 f'"packets":{pk[f][d]},"bytes":{by[f][d]},"data_segments":{segs[f][d]},'
-                f'"throughput_bps":{_float(round(thr[f][d], 1))},'
+                f'"rtt_ms":{rtts[d][f]},"throughput_bps":{_float(round(thr[f][d], 1))},'
                 f'"tfo":"{TFO_NAMES[tfo[f][d]]}","mptcp":{_BOOL[mptcp[f][d]]}}}'
                 for d in (0, 1)
             ]
@@ -496,9 +514,24 @@ _STORY_COLUMNS = (
     "half_closer",
     "half_bytes",
     "half_span",
+    "path_rtt",
+    "path_source",
+    "leg_client",
+    "leg_server",
+    "vantage",
 )
 # story columns a session stored before they existed lacks: their "nothing to say" values
-_STORY_DEFAULTS = {"closer": -1, "half_closer": -1, "half_bytes": 0, "half_span": float("nan")}
+_STORY_DEFAULTS = {
+    "closer": -1,
+    "half_closer": -1,
+    "half_bytes": 0,
+    "half_span": float("nan"),
+    "path_rtt": float("nan"),
+    "path_source": 0,
+    "leg_client": float("nan"),
+    "leg_server": float("nan"),
+    "vantage": 0,
+}
 
 
 def story_columns(ft: FlowTable, facts: Facts, lo: int, hi: int) -> Columns:
@@ -522,6 +555,11 @@ def story_columns(ft: FlowTable, facts: Facts, lo: int, hi: int) -> Columns:
         "half_closer": ft.half_closer[lo:hi],
         "half_bytes": ft.half_bytes[lo:hi],
         "half_span": ft.half_span[lo:hi],
+        "path_rtt": facts.path_rtt.median[lo:hi],
+        "path_source": facts.path_source[lo:hi],
+        "leg_client": facts.side_rtt.median[lo:hi, 0],
+        "leg_server": facts.side_rtt.median[lo:hi, 1],
+        "vantage": facts.vantage[lo:hi],
     }
 
 
@@ -543,6 +581,11 @@ def narrative_json(
         return cols[name][k] if name in cols else _STORY_DEFAULTS[name]
 
     span = float(opt("half_span"))
+
+    def real(name: str) -> float | None:
+        v = float(opt(name))
+        return None if v != v else v
+
     en, zh = narrate(
         Story(
             client=endpoint_text(hosts, int(cols["client_ep"][k]), port_names),
@@ -570,6 +613,10 @@ def narrative_json(
             half_closer=int(opt("half_closer")),
             half_bytes=int(opt("half_bytes")),
             half_span=None if span != span else span,
+            path_rtt=real("path_rtt"),
+            path_source=PATH_SOURCES[int(opt("path_source"))],
+            legs=(real("leg_client"), real("leg_server")),
+            vantage=VANTAGES[int(opt("vantage"))],
         )
     )
     return f'{{"en":{_str(en)},"zh":{_str(zh)}}}'

@@ -96,11 +96,29 @@ class Side(TypedDict):
     packets: Annotated[int, "packets it sent"]
     bytes: Annotated[int, "payload bytes it sent"]
     data_segments: Annotated[int, "segments with payload it sent"]
+    rtt_ms: Annotated[
+        Stats,
+        "the capture point to this side and back: the ACK RTT of its ACKs (Karn-filtered), "
+        "else its TS echoes",
+    ]
     throughput_bps: Annotated[
         Float, "payload bits/s from its first to its last data segment; null if untimed"
     ]
     tfo: Annotated[Literal["none", "cookie_request", "cookie", "data"], "TCP Fast Open in its SYN"]
     mptcp: Annotated[bool, "its SYN carried MP_CAPABLE"]
+
+
+@with_config(_STRICT)
+class PathRtt(TypedDict):
+    min: Float
+    median: Float
+    max: Float
+    samples: Annotated[int, "0 when there are none (and the rest null)"]
+    source: Annotated[
+        Literal["handshake", "ack", "ts"] | None,
+        "the handshake (SYN to the ACK of the SYN-ACK, both legs wherever the capture was "
+        "taken), else the two sides' ACK RTT (or TS echo) legs added",
+    ]
 
 
 @with_config(_STRICT)
@@ -200,6 +218,11 @@ class FlowSummary(TypedDict):
     state: Annotated[str, "Zeek conn_state"]
     history: Annotated[str, "Zeek history letters (upper case: the client)"]
     rtt_ms: Annotated[Stats, "ACK RTT samples, Karn-filtered, at the capture point"]
+    path_rtt_ms: Annotated[PathRtt, "the round trip between the endpoints"]
+    vantage: Annotated[
+        Literal["client", "server", "between", "unknown"],
+        "where the capture was taken: next to the side whose leg is under a tenth of the other's",
+    ]
     ts_rtt_ms: Annotated[Stats, "TS echo RTT samples (RFC 7323 §4)"]
     ecn: Literal["none", "offered", "negotiated"]
     findings: Annotated[dict[str, int], "finding code: packets with it (nonzero only)"]
@@ -257,6 +280,7 @@ SHAPES = (
     Flow,
     Text,
     Stats,
+    PathRtt,
     Sides,
     Side,
     PhaseRun,
