@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from app.decode.analysis.result import Analysis
+from app.decode.analysis.sequence import EVIDENCE
 from app.decode.model.codes import FINDING_CODES
 
 # what scripts/impaired.py records and scripts/compare-tshark asks tshark for
@@ -236,6 +237,8 @@ def agreement(analysis: Analysis | None, tsv: str) -> Agreement:
     }
     if linux_zwp:
         _deliberate(out, LINUX_ZWP, len(linux_zwp))
+    evidence = ft.seq.evidence
+    by_evidence: dict[int, int] = {}
     for fld, codes in FIELD_CODES.items():
         if fld not in head:
             continue
@@ -251,6 +254,9 @@ def agreement(analysis: Analysis | None, tsv: str) -> Agreement:
             k = at.get(int(r["frame.number"]))
             theirs = bool(r.get(fld))
             ours = k is not None and bool(int(bits[k]) & mask)
+            if theirs != ours and fld in RETRANS_FIELDS and k is not None and evidence[k]:
+                by_evidence.setdefault(int(r["frame.number"]), int(evidence[k]))
+                continue
             if theirs and ours:
                 score.both += 1
             elif ours:
@@ -261,6 +267,8 @@ def agreement(analysis: Analysis | None, tsv: str) -> Agreement:
                 score.examples.append(
                     f"frame {r['frame.number']}: {'tcpladder' if ours else 'tshark'}"
                 )
+    for e in by_evidence.values():
+        _deliberate(out, EVIDENCE_REASON.format(EVIDENCE[e]), 1)
     dup = ft.seq.dup_ack
     for r in rows:
         k = at.get(int(r["frame.number"]))
@@ -334,6 +342,16 @@ def _cut_short(analysis: Analysis, f: int) -> bool:
 LINUX_ZWP = (
     "a zero-length segment at nextseq - 1 while the peer's window is zero is Linux's "
     "zero-window probe (tcp.zero_window_probe); tshark calls it a keep-alive"
+)
+RETRANS_FIELDS = (
+    "tcp.analysis.retransmission",
+    "tcp.analysis.fast_retransmission",
+    "tcp.analysis.spurious_retransmission",
+    "tcp.analysis.out_of_order",
+)
+EVIDENCE_REASON = (
+    "retransmission, late original or network copy told by the packets' evidence ({}), "
+    "where tshark goes by timing alone"
 )
 ZWP_FIELDS = ("tcp.analysis.keep_alive", "tcp.analysis.zero_window_probe")
 OLD_ACK = (

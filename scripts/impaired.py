@@ -96,7 +96,7 @@ def teardown() -> None:
 class Scenario:
     name: str
     relay: list[str]
-    capture_in: str  # "tlc" or "tls"
+    capture_in: str  # "tlc", "tls", or "both": NAME-at-client.pcap and NAME-at-server.pcap
     server: str
     client: str
     linger: float = 0.5
@@ -153,6 +153,17 @@ SCENARIOS = [
         "tlc",
         SEND_SERVER.format(size=400_000),
         RECV_CLIENT,
+    ),
+    # One lossy 2 MB download captured at both ends at once: the sender's capture is the
+    # truth about which segments were sent twice; the receiver's shows them arriving late,
+    # twice or not at all.  tests/decode/test_groundtruth.py scores both vantage points.
+    Scenario(
+        "lossy",
+        ["--delay-ms", "10", "--drop", "0.02", "--reorder", "0.03", "--dup", "0.02", "--seed", "13"],
+        "both",
+        SEND_SERVER.format(size=2_000_000),
+        RECV_CLIENT,
+        linger=1.0,
     ),
     Scenario(
         "reorder",
@@ -372,15 +383,21 @@ def tshark_fields(pcap: Path, tsv_path: Path) -> None:
 
 
 def run(sc: Scenario, out: Path) -> None:
-    pcap = out / f"{sc.name}.pcap"
     port = PORT + 10 * SCENARIOS.index(sc)  # a port of its own: no leftover server answers
     env = {**os.environ, "PORT": str(port), "SERVER": SERVER}
     relay = subprocess.Popen(ns("tlr", PY, str(HERE / "relay.py"), "r0", "r1", *sc.relay))
-    dev = "c0" if sc.capture_in == "tlc" else "s0"
-    dump = subprocess.Popen(
-        ns(sc.capture_in, "tcpdump", "-i", dev, "-U", "-s", "128", "-w", str(pcap), "tcp"),
-        stderr=subprocess.DEVNULL,
-    )
+    where = {"tlc": "c0", "tls": "s0"}
+    if sc.capture_in == "both":
+        pcaps = {n: out / f"{sc.name}-at-{'client' if n == 'tlc' else 'server'}.pcap" for n in where}
+    else:
+        pcaps = {sc.capture_in: out / f"{sc.name}.pcap"}
+    dumps = [
+        subprocess.Popen(
+            ns(n, "tcpdump", "-i", where[n], "-U", "-s", "128", "-w", str(p), "tcp"),
+            stderr=subprocess.DEVNULL,
+        )
+        for n, p in pcaps.items()
+    ]
     time.sleep(1.0)
     server = subprocess.Popen(ns("tls", PY, "-c", _PRE + textwrap.dedent(sc.server)), env=env)
     time.sleep(0.5)
@@ -390,13 +407,15 @@ def run(sc: Scenario, out: Path) -> None:
     except subprocess.TimeoutExpired:
         server.kill()
     time.sleep(sc.linger)
-    dump.send_signal(signal.SIGINT)
-    dump.wait()
+    for dump in dumps:
+        dump.send_signal(signal.SIGINT)
+        dump.wait()
     relay.terminate()
     relay.wait()
-    tshark_fields(pcap, out / f"{sc.name}.tshark.tsv")
-    tsv = (out / f"{sc.name}.tshark.tsv").read_text()
-    print(f"{sc.name}: {sum(1 for _ in tsv.splitlines()) - 1} packets")
+    for pcap in pcaps.values():
+        tsv_path = pcap.with_suffix(".tshark.tsv")
+        tshark_fields(pcap, tsv_path)
+        print(f"{pcap.stem}: {sum(1 for _ in tsv_path.read_text().splitlines()) - 1} packets")
 
 
 def main() -> None:

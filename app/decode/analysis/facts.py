@@ -203,7 +203,7 @@ def connection_facts(ft: FlowTable) -> Facts:
         side_rtt=side_rtt,
         path_rtt=path_rtt,
         path_source=path_source,
-        vantage=_vantage(side_rtt),
+        vantage=_vantage(ft),
         state=_conn_state(ft, r),
         history=_history(ft, r),
         ack_rtt=ack_rtt,
@@ -364,14 +364,17 @@ def _path_rtt(ft: FlowTable, side: Stats) -> tuple[Stats, I64]:
     return Stats(low, med, high, samples), source
 
 
-def _vantage(side: Stats) -> I64:
-    """Where the capture was taken, from the two legs' medians."""
-    c, s = side.median[:, 0], side.median[:, 1]
-    both = (side.samples > 0).all(axis=1)
-    out = np.zeros(len(c), np.int64)
-    out[both] = VANTAGES.index("between")
-    out[both & (c < NEAR * s)] = VANTAGES.index("client")
-    out[both & (s < NEAR * c)] = VANTAGES.index("server")
+def _vantage(ft: FlowTable) -> I64:
+    """Where the capture was taken: the sequence analysis decided it from the two sides'
+    ACK RTT medians (it uses it to tell retransmissions); "between" when both were
+    measured and neither is near."""
+    sa = ft.seq
+    key = ft.fid * 2 + ft.dir
+    ok = sa.ack_rtt_clean & ~np.isnan(sa.ack_rtt)
+    both = (np.bincount(key[ok], minlength=2 * ft.count).reshape(-1, 2) > 0).all(axis=1)
+    out = np.where(both, VANTAGES.index("between"), VANTAGES.index("unknown")).astype(np.int64)
+    out[sa.near == 0] = VANTAGES.index("client")
+    out[sa.near == 1] = VANTAGES.index("server")
     return out
 
 

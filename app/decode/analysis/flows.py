@@ -563,6 +563,8 @@ class FlowTable:
             "ts_val": c["ts_val"][o].astype(np.int64, copy=False),
             "ts_ecr": c["ts_ecr"][o].astype(np.int64, copy=False),
             "reuse": self._reuse,
+            "cksum": c["cksum"][o].astype(np.int64, copy=False),
+            "ipid": c["ipid"][o].astype(np.int64, copy=False),
         }
         if malformed.any() or incomplete.any():
             keep = np.flatnonzero(~(malformed | incomplete))
@@ -734,6 +736,8 @@ def _widen(sa: SeqAnalysis, keep: I64, n: int) -> SeqAnalysis:
         ack_rtt_clean=spread(sa.ack_rtt_clean, False),
         ts_rtt=spread(sa.ts_rtt, np.nan),
         in_flight=spread(sa.in_flight, -1),
+        near=sa.near,
+        evidence=spread(sa.evidence, 0),
     )
 
 

@@ -44,6 +44,9 @@ M32 = 1 << 32
 HALF = 1 << 31
 _SPAN = 1 << 37  # an unwrapped sequence number may stray this far from a direction's first
 FAST_RETRANS_S = 0.020  # Wireshark: within 20 ms of the last duplicate ACK
+NEAR = 0.1  # one side's ACKs back within a tenth of the other's: the capture is next to it
+# What decided "retransmission, late original or copy" where Wireshark's timing rule did not.
+EVIDENCE = ("timing", "at the sender", "TS val order", "IP ID order", "byte-for-byte copy")
 OOO_DEFAULT_S = 0.003  # Wireshark: 3 ms, or the handshake RTT once known
 IDLE_PROBE_S = 1.0  # pasted text: a bare repeated ACK after this much silence is a keep-alive
 
@@ -70,6 +73,8 @@ class SeqAnalysis:
     ack_rtt_clean: B  # the acked segment was sent once (Karn, RFC 6298 §3): a usable sample
     ts_rtt: F64  # seconds from the first peer packet carrying the echoed TS val; NaN
     in_flight: I64  # data segments: bytes sent and not yet acknowledged after it; -1
+    near: I64  # per flow: the side (0 client, 1 server) the capture was taken next to; -1
+    evidence: npt.NDArray[np.int8]  # per position: EVIDENCE index of what decided it; 0
 
 
 class _Chains:
@@ -210,6 +215,54 @@ def _first_beyond(has_ack: B, ack: I64, edge: int) -> int:
     return -1
 
 
+def _near_side(fid: I64, d: npt.NDArray[np.int8], rtt: F64, clean: B, count: int) -> I64:
+    """Per flow, the side the capture was taken next to: the one whose own ACKs come back
+    in under a tenth of the time the peer's take (the median of each side's clean ACK RTT
+    samples); -1 when either side has none or neither is that much nearer."""
+    ok = clean & ~np.isnan(rtt)
+    key = fid[ok] * 2 + d[ok]
+    v = rtt[ok]
+    med = np.full(2 * count, np.nan)
+    if len(v):
+        o = np.lexsort((v, key))
+        k, v = key[o], v[o]
+        n = np.bincount(k, minlength=2 * count)
+        start = np.concatenate([[0], np.cumsum(n)[:-1]])
+        has = n > 0
+        s, c = start[has], n[has]
+        med[has] = (v[s + (c - 1) // 2] + v[s + c // 2]) / 2
+    legs = med.reshape(count, 2)
+    near = np.full(count, -1, np.int64)
+    both = ~np.isnan(legs).any(axis=1)
+    near[both & (legs[:, 0] < NEAR * legs[:, 1])] = 0
+    near[both & (legs[:, 1] < NEAR * legs[:, 0])] = 1
+    return near
+
+
+def _copies(key2: I64, x: _In, seglen: I64) -> B:
+    """Rows that repeat an earlier row of their direction byte for byte, as far as the
+    columns tell: seq, length, TS val, checksum and IP ID, where a TS val or an IP ID makes
+    each sending unique (pasted text: with -v, which prints the IP ID)."""
+    n = len(key2)
+    out = np.zeros(n, bool)
+    # without a TS val or a nonzero IP ID two sendings of the same bytes may be identical
+    # (a stack that zeroes the IP ID under DF): nothing then tells a copy from a resend
+    telling = (x.ipid > 0) | (x.ts_val >= 0)
+    # pasted text prints no checksum on a segment cut by the snaplen: the IP ID alone then
+    telling &= (x.cksum >= 0) | (x.ipid > 0)
+    cand = np.flatnonzero((seglen > 0) & (x.seq >= 0) & telling)
+    if len(cand) < 2:
+        return out
+    cols = (x.ipid[cand], x.cksum[cand], x.ts_val[cand], seglen[cand], x.seq[cand], key2[cand])
+    o = np.lexsort((cand, *cols))
+    same = np.ones(len(o) - 1, bool)
+    for col in cols:
+        s = col[o]
+        same &= s[1:] == s[:-1]
+    out[cand[o[1:][same]]] = True
+    return out
+
+
 def _first_match(keys: I64, rows: I64, want: I64) -> tuple[I64, I64]:
     """For each ``want`` key: the first row (lowest) with that key, and how many rows have it."""
     o = np.lexsort((rows, keys))
@@ -239,6 +292,8 @@ class _In:
     ts_ecr: I64
     irtt: F64
     reuse: B
+    cksum: I64
+    ipid: I64
 
 
 class _Sequence:
@@ -447,11 +502,90 @@ class _Sequence:
         thres = np.where(np.isnan(x.irtt), OOO_DEFAULT_S, x.irtt)[x.fid] if n else np.zeros(0)
         ooo = carries & ~spurious & ~fast & behind & ((x.t - self.fwd_ns_time) < thres)
         ooo &= fwd_ns != self.end
+        self.behind, self.carries = behind & carries, carries
         self.codes["tcp.retransmission"] = carries & ~spurious & ~fast & ~ooo & behind
         self.codes["tcp.fast_retransmission"] = fast
         self.codes["tcp.spurious_retransmission"] = spurious
         self.codes["tcp.out_of_order"] = ooo
         self.codes["tcp.port_reuse"] = x.reuse
+
+    def with_evidence(self, ack_rtt: F64, clean: B) -> tuple[I64, npt.NDArray[np.int8]]:
+        """Retransmission or not, from the packets' own evidence (Wireshark only times
+        them): a byte-for-byte copy of an earlier segment is a network duplicate; next to
+        the sender (its own ACKs back within a tenth of the peer's) a segment below the
+        highest byte sent is always a retransmission; elsewhere one whose TS val is older
+        than the newest seen was sent before it (a late original: out of order) and one
+        whose TS val is newer was sent after everything seen (a retransmission).  Returns
+        each flow's near side (-1 unknown)."""
+        x, codes = self.x, self.codes
+        near = _near_side(x.fid, x.d, ack_rtt, clean, len(x.bounds) - 1)
+        behind = self.behind
+        dup = behind & _copies(self.key2, x, self.seglen)
+        retrans = codes["tcp.retransmission"] | codes["tcp.fast_retransmission"]
+        retrans |= codes["tcp.spurious_retransmission"]
+        ooo = codes["tcp.out_of_order"]
+        at_sender = behind & (near[x.fid] == x.d)
+        ts_prev, _ = self.ch.running_max(x.ts_val, x.ts_val >= 0)
+        ts_before = _before(ts_prev, self.prev, -1)
+        has_ts = (x.ts_val >= 0) & (ts_before >= 0) & ~at_sender
+        older = behind & has_ts & _gt(ts_before, x.ts_val)
+        newer = behind & has_ts & _gt(x.ts_val, ts_before)
+        # TS vals tie within a clock tick (or are absent): a per-connection IP ID counter
+        # (Linux, Windows) still says which was sent first
+        evidence = np.zeros(self.n, np.int8)
+        evidence[(older | newer)] = EVIDENCE.index("TS val order")
+        tie = behind & ~older & ~newer & ~at_sender
+        if tie.any():
+            id_older, id_newer = self._by_ip_id()
+            evidence[tie & (id_older | id_newer)] = EVIDENCE.index("IP ID order")
+            older |= tie & id_older
+            newer |= tie & id_newer
+        evidence[at_sender] = EVIDENCE.index("at the sender")
+        evidence[dup] = EVIDENCE.index("byte-for-byte copy")
+        to_ooo = older & ~dup
+        to_retrans = ((ooo & at_sender) | (ooo & newer)) & ~dup
+        for code in (
+            "tcp.retransmission",
+            "tcp.fast_retransmission",
+            "tcp.spurious_retransmission",
+        ):
+            codes[code] = codes[code] & ~to_ooo & ~dup
+        codes["tcp.retransmission"] |= to_retrans & ~retrans
+        codes["tcp.out_of_order"] = (ooo & ~to_retrans & ~dup) | to_ooo
+        codes["tcp.duplicate_segment"] = dup
+        return near, evidence
+
+    def _by_ip_id(self) -> tuple[B, B]:
+        """(sent before, sent after) the highest IP ID seen before it in its direction, where
+        the direction's IP IDs count up one by one (at least 80% of steps are 1-64)."""
+        x, ch, n = self.x, self.ch, self.n
+        o = ch.order
+        ids = x.ipid[o]
+        # data segments only, and not IP ID 0 (Linux's SYN-ACK and other lone packets)
+        known = (ids > 0) & (self.seglen[o] > 0)
+        ids = np.where(known, ids, 0)
+        step = np.zeros(n, np.int64)
+        # the step from the direction's previous data segment, wrapping at 2**16
+        last = np.where(known, np.arange(n), -1)
+        np.maximum.accumulate(last, out=last)
+        prev = np.r_[-1, last[:-1]]
+        prev = np.where(prev >= ch.first, prev, -1)
+        step = np.where(
+            known & (prev >= 0), ((ids - ids[np.maximum(prev, 0)] + 0x8000) & 0xFFFF) - 0x8000, 0
+        )
+        counting = (step >= 1) & (step <= 64)
+        stepped = np.bincount(ch.idx, weights=(step != 0), minlength=ch.idx[-1] + 1 if n else 0)
+        good = np.bincount(ch.idx, weights=counting, minlength=len(stepped)) >= 0.8 * stepped
+        good &= stepped >= 8
+        unwrapped = np.cumsum(step) + (1 << 30)  # the same offset within a chain is all it needs
+        val = np.full(n, -1, np.int64)
+        val[o] = np.where(known & good[ch.idx], unwrapped, -1)
+        top, _ = ch.running_max(val, val >= 0)
+        before = _before(top, self.prev, -1)
+        ok = (val >= 0) & (before >= 0)
+        older: B = ok & (val < before)
+        newer: B = ok & (val > before)
+        return older, newer
 
     def ack_rtt(self) -> tuple[F64, I64, B]:
         """An ACK that moves this direction's ack forward and equals the end of a segment
@@ -515,6 +649,7 @@ def analyse_sequence(**columns: npt.NDArray[Any]) -> SeqAnalysis:
     in_flight = sq.in_flight()
     sq.done_with("ns_after", "fwd_ns", "fwd_ns_time", "rev_dupnum", "fwd_ack", "rev_ack")
     ack_rtt, acked, clean = sq.ack_rtt()
+    near, evidence = sq.with_evidence(ack_rtt, clean)
     ts_rtt = sq.ts_rtt()
     order = [c.value for c in Finding if c.value in sq.codes]
     return SeqAnalysis(
@@ -525,4 +660,6 @@ def analyse_sequence(**columns: npt.NDArray[Any]) -> SeqAnalysis:
         ack_rtt_clean=clean,
         ts_rtt=ts_rtt,
         in_flight=in_flight,
+        near=near,
+        evidence=evidence,
     )

@@ -192,6 +192,18 @@ _ENTRIES = (
         "RFC 791 §3.2, RFC 8200 §4.5",
     ),
     Entry(
+        "tcp.duplicate_segment",
+        "Network duplicate",
+        "网络重复报文",
+        "A byte-for-byte copy of a segment already seen (same sequence number, length, TS val, "
+        "IP ID and checksum): the network delivered it twice. The sender sent it once, so it "
+        "is not a retransmission; the receiver discards the copy and may report it with a "
+        "D-SACK block.",
+        "与已收到的报文段逐字节相同（序列号、长度、TS val、IP ID 和校验和都相同）：网络把它投递了两次。"
+        "发送方只发送了一次，所以这不是重传；接收方会丢弃这个副本，并可能用 D-SACK 块报告它。",
+        "RFC 9293 §3.10.7.4, RFC 2883 §4",
+    ),
+    Entry(
         "ip.malformed",
         "Malformed IP header",
         "IP 首部格式错误",

@@ -427,13 +427,43 @@ def _sack_field(p: Packet, flow: Flow) -> Field | None:
     if not blocks:
         return None
     rel_blocks = ", ".join(f"{a}–{b - 1}" for a, b in blocks)
+    label = "sack " + "".join(f"{{{a}:{b}}}" for a, b in blocks)
+    if _is_dsack(p):
+        a, b = blocks[0]
+        en = (
+            f"D-SACK: the first block (bytes {a}–{b - 1}) reports data this side received "
+            "twice: it lies below the ack number or inside the next block. It tells the "
+            "sender its retransmission was not needed (or the network duplicated a "
+            "segment)."
+        )
+        zh = (
+            f"D-SACK：第一个块（第 {a}–{b - 1} 字节）报告本方重复收到的数据：它位于确认号之下，或包含在下一个块中。"
+            "它告诉发送方那次重传是不必要的（或网络复制了一个报文段）。"
+        )
+        if len(blocks) > 1:
+            rest = ", ".join(f"{x}–{y - 1}" for x, y in blocks[1:])
+            en += f" The other blocks ({rest}) are ordinary SACK: received beyond a gap."
+            zh += f"其余的块（{rest}）是普通 SACK：空洞之后已收到的数据。"
+        return Field("sack", label, en, zh, "RFC 2883 §4")
     en = (
         f"SACK blocks: bytes {rel_blocks} arrived although earlier bytes are missing "
-        "(right edge exclusive). A block below the ack number reports a duplicate (D-SACK)."
+        "(right edge exclusive)."
     )
-    zh = f"SACK 块：第 {rel_blocks} 字节已收到，但之前的字节仍缺失（右边界不含）。位于确认号之下的块表示重复数据（D-SACK）。"
-    label = "sack " + "".join(f"{{{a}:{b}}}" for a, b in blocks)
-    return Field("sack", label, en, zh, "RFC 2018 §3, RFC 2883")
+    zh = f"SACK 块：第 {rel_blocks} 字节已收到，但之前的字节仍缺失（右边界不含）。"
+    return Field("sack", label, en, zh, "RFC 2018 §3")
+
+
+def _is_dsack(p: Packet) -> bool:
+    """RFC 2883 §4: the first block is a D-SACK when it lies below the cumulative ack, or
+    inside the second block."""
+    blocks = p.options.sack
+    a, b = blocks[0]
+    if p.ack is not None and 0 < (p.ack - a) % (1 << 32) < (1 << 31):
+        return True
+    if len(blocks) > 1:
+        c, d = blocks[1]
+        return (a - c) % (1 << 32) < (1 << 31) and (d - b) % (1 << 32) < (1 << 31)
+    return False
 
 
 def _ts_fields(p: Packet, flow: Flow, info: PacketInfo) -> list[Field]:

@@ -69,6 +69,7 @@ class Story:
     path_source: str = "none"  # "handshake", "ack", "ts"
     legs: tuple[float | None, float | None] = (None, None)  # capture point to each side
     vantage: str = "unknown"  # "client", "server", "between"
+    copies: int = 0  # segments the network delivered twice
 
 
 _ROLE, _ROLE_ZH = ("client", "server"), ("客户端", "服务端")
@@ -222,8 +223,25 @@ def narrate(s: Story) -> tuple[str, str]:
         en.append(f"Up to {s.max_dup} duplicate ACKs in a row, but no retransmission was captured.")
         zh.append(f"最多连续出现 {s.max_dup} 个重复确认，但没有抓到重传。")
     if s.ooo:
-        en.append(f"{_n(s.ooo)} segment{'s' * (s.ooo != 1)} arrived out of order.")
-        zh.append(f"有 {_n(s.ooo)} 个报文段乱序到达。")
+        en.append(
+            f"{_n(s.ooo)} segment{'s' * (s.ooo != 1)} arrived out of order: sent once, "
+            "overtaken on the way (older TS val or IP ID than data already seen)."
+            if s.vantage != "unknown"
+            else f"{_n(s.ooo)} segment{'s' * (s.ooo != 1)} arrived out of order."
+        )
+        zh.append(
+            f"有 {_n(s.ooo)} 个报文段乱序到达：只发送了一次，途中被后发的报文超越（TS val 或 IP ID 比已收到的数据更旧）。"
+            if s.vantage != "unknown"
+            else f"有 {_n(s.ooo)} 个报文段乱序到达。"
+        )
+    if s.copies:
+        en.append(
+            f"The network delivered {_n(s.copies)} segment{'s' * (s.copies != 1)} twice "
+            "(byte-for-byte copies: same IP ID and TS val); they are not retransmissions."
+        )
+        zh.append(
+            f"网络把 {_n(s.copies)} 个报文段投递了两次（逐字节相同：IP ID 和 TS val 都一样）；它们不是重传。"
+        )
     if s.lost:
         en.append(
             f"{_n(s.lost)} time{'s' * (s.lost != 1)} the sequence jumped ahead: segments "

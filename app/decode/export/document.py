@@ -519,6 +519,7 @@ _STORY_COLUMNS = (
     "leg_client",
     "leg_server",
     "vantage",
+    "copies",
 )
 # story columns a session stored before they existed lacks: their "nothing to say" values
 _STORY_DEFAULTS = {
@@ -531,6 +532,7 @@ _STORY_DEFAULTS = {
     "leg_client": float("nan"),
     "leg_server": float("nan"),
     "vantage": 0,
+    "copies": 0,
 }
 
 
@@ -560,6 +562,7 @@ def story_columns(ft: FlowTable, facts: Facts, lo: int, hi: int) -> Columns:
         "leg_client": facts.side_rtt.median[lo:hi, 0],
         "leg_server": facts.side_rtt.median[lo:hi, 1],
         "vantage": facts.vantage[lo:hi],
+        "copies": facts.counts[lo:hi, Finding.DUPLICATE_SEGMENT.bit],
     }
 
 
@@ -617,6 +620,7 @@ def narrative_json(
             path_source=PATH_SOURCES[int(opt("path_source"))],
             legs=(real("leg_client"), real("leg_server")),
             vantage=VANTAGES[int(opt("vantage"))],
+            copies=int(opt("copies")),
         )
     )
     return f'{{"en":{_str(en)},"zh":{_str(zh)}}}'

@@ -125,6 +125,7 @@ class Finding(StrEnum):
     BAD_OPTION = "tcp.bad_option"
     MALFORMED = "tcp.malformed"
     REASSEMBLY_INCOMPLETE = "ip.reassembly_incomplete"
+    DUPLICATE_SEGMENT = "tcp.duplicate_segment"
 
     @property
     def bit(self) -> int:

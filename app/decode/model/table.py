@@ -46,6 +46,8 @@ COLUMNS: dict[str, type[Any]] = {
     "truncated": np.bool_,
     "malformed": np.int8,  # a TCP header that does not add up: MALFORMED_TCP's key; 0
     "reassembly": np.int8,  # 1: reassembled from IP fragments; 2: its datagram incomplete; 0
+    "ipid": np.int32,  # IPv4 identification; -1 (IPv6, or not printed)
+    "tos": np.int16,  # IPv4 TOS / IPv6 traffic class byte (DSCP and ECN, RFC 3168 §5); -1
     "offset": np.int64,  # where the frame's bytes start in the (decompressed) input; -1
     "caplen": np.int32,
     "iface": np.int16,  # interface (pcapng) whose link type the frame has
@@ -233,9 +235,23 @@ def packet_columns(packets: list[Packet], book: HostBook) -> Columns:
     fill("truncated", [p.truncated for p in packets])
     fill("malformed", [MALFORMED_CODE.get(p.malformed or "", 0) for p in packets])
     fill("reassembly", [2 if p.incomplete else 1 if p.fragments else 0 for p in packets])
+    fill("ipid", [_int_or(p.ip.get("id")) for p in packets])
+    fill("tos", [_int_or(p.ip.get("tos")) for p in packets])
     cols["opt_start"][:] = 0
     cols["opt_len"][:] = 0
     return cols
+
+
+def _int_or(v: object, missing: int = -1) -> int:
+    """An IP header value kept on a packet (an int from a capture, "0x.." from text)."""
+    if isinstance(v, int):
+        return v
+    if isinstance(v, str):
+        try:
+            return int(v, 0)
+        except ValueError:
+            return missing
+    return missing
 
 
 def from_packets(kind: str, packets: list[Packet]) -> PacketTable:

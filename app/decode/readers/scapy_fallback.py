@@ -130,6 +130,7 @@ def _to_packet(pkt: Any, frame: int, wirelen: int | None) -> Packet | None:
         urg=int(tcp.urgptr) if flags & 0x20 else None,
         options=Options() if malformed else _options(list(tcp.options)),
         malformed=malformed,
+        ip={"id": int(ip.id), "tos": int(ip.tos)} if isinstance(ip, IP) else {"tos": int(ip.tc)},
         cksum=int(tcp.chksum),
         frame=frame,
         truncated=bool(wirelen and wirelen > len(pkt)),
