@@ -165,6 +165,16 @@ SCENARIOS = [
         RECV_CLIENT,
         linger=1.0,
     ),
+    # Both ends ask for ECN (net.ipv4.tcp_ecn=1) and the relay marks 3% of the data CE
+    # instead of dropping it: CE marks, ECE echoes, CWR answers.
+    Scenario(
+        "ecn",
+        ["--delay-ms", "3", "--ce", "0.03", "--seed", "17"],
+        "tlc",
+        SEND_SERVER.format(size=300_000),
+        RECV_CLIENT,
+        sysctl=("net.ipv4.tcp_ecn=1",),
+    ),
     Scenario(
         "reorder",
         ["--delay-ms", "2", "--reorder", "0.04", "--seed", "7"],
@@ -384,6 +394,9 @@ def tshark_fields(pcap: Path, tsv_path: Path) -> None:
 
 def run(sc: Scenario, out: Path) -> None:
     port = PORT + 10 * SCENARIOS.index(sc)  # a port of its own: no leftover server answers
+    for n in ("tlc", "tls"):
+        for setting in sc.sysctl:
+            sh(*ns(n, "sysctl", "-w", setting))
     env = {**os.environ, "PORT": str(port), "SERVER": SERVER}
     relay = subprocess.Popen(ns("tlr", PY, str(HERE / "relay.py"), "r0", "r1", *sc.relay))
     where = {"tlc": "c0", "tls": "s0"}

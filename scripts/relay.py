@@ -2,7 +2,7 @@
 """A userspace impairment relay: an Ethernet bridge between two interfaces (AF_PACKET) that
 delays, drops, duplicates and reorders frames, for kernels without netem.
 
-    relay.py IF_A IF_B [--delay-ms N] [--drop P] [--dup P] [--reorder P] [--seed N]
+    relay.py IF_A IF_B [--delay-ms N] [--drop P] [--dup P] [--reorder P] [--ce P] [--seed N]
              [--drop-nth N,M,...] [--tcp-only]
 
 Each direction is impaired independently with a seeded random generator, so a recording
@@ -51,6 +51,25 @@ def is_tcp_data(frame: bytes) -> tuple[bool, bool]:
     return False, False
 
 
+def mark_ce(frame: bytes) -> bytes:
+    """An ECN-capable IPv4 packet (ECT(0) or ECT(1)) marked CE, as a congested router
+    marks it instead of dropping it (RFC 3168 §5); its header checksum fixed."""
+    if len(frame) < 34 or struct.unpack_from("!H", frame, 12)[0] != 0x0800:
+        return frame
+    if not frame[15] & 3:
+        return frame  # Not-ECT: a router would drop it, not mark it
+    b = bytearray(frame)
+    b[15] |= 3
+    ihl = (b[14] & 15) * 4
+    struct.pack_into("!H", b, 24, 0)
+    words = struct.unpack_from(f"!{ihl // 2}H", b, 14)
+    total = sum(words)
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    struct.pack_into("!H", b, 24, ~total & 0xFFFF)
+    return bytes(b)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("a")
@@ -59,6 +78,7 @@ def main() -> None:
     ap.add_argument("--drop", type=float, default=0.0)
     ap.add_argument("--dup", type=float, default=0.0)
     ap.add_argument("--reorder", type=float, default=0.0)
+    ap.add_argument("--ce", type=float, default=0.0, help="mark ECN-capable data CE (RFC 3168)")
     ap.add_argument("--drop-nth", default="")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
@@ -108,6 +128,8 @@ def main() -> None:
                         continue
                 if r.random() < args.drop:
                     continue
+                if data and r.random() < args.ce:
+                    frame = mark_ce(frame)
                 if r.random() < args.reorder and held[name] is None:
                     held[name] = (due, frame)  # goes out after the next frame this way
                     continue

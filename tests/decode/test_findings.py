@@ -141,3 +141,27 @@ def test_linux_zero_window_probes_in_capture_and_text() -> None:
         found = [(p.n, p.findings) for p in a.flows[0].packets if p.n in (13, 15)]
         assert found == [(13, ["tcp.zero_window_probe"]), (15, ["tcp.zero_window_probe"])]
         assert not any("tcp.keep_alive" in p.findings for p in a.flows[0].packets)
+
+
+@pytest.mark.skipif(not shutil.which("tcpdump"), reason="needs tcpdump to print the text")
+def test_ecn_marks_echoes_and_answers() -> None:
+    """ecn.pcap: both ends ask for ECN, the relay marks 3% of the data CE (scripts/relay.py
+    --ce): 14 CE marks (tshark: ip.dsfield.ecn == 3 on 14 frames), echoed with ECE,
+    answered with CWR; pasted -v text carries the TOS byte and gives the same."""
+    from app.decode.explain.fields import explain_packet
+
+    path = IMPAIRED / "ecn.pcap"
+    cap = analyse(read_path(str(path)))
+    flow = cap.flows[0]
+    marked = [p.n for p in flow.packets if "ip.ecn_ce" in p.findings]
+    assert len(marked) == 14
+    ece = next((p, i) for p, i in zip(flow.packets, flow.info, strict=True) if p.letters == ".E")
+    flags = {f.key: f for f in explain_packet(ece[0], flow, ece[1])}["flags"]
+    assert "ECE here" in flags.en and "RFC 3168" in flags.rfc
+    doc = to_json(cap, summary=True)["flows"][0]
+    assert doc["ecn"] == "negotiated" and "CWR 3 times" in doc["narrative"]["en"]
+    text = subprocess.run(
+        ["tcpdump", "-nn", "-tt", "-v", "-r", str(path)], capture_output=True, check=True
+    ).stdout
+    pasted = analyse(read_input(text)).flows[0]
+    assert [p.n for p in pasted.packets if "ip.ecn_ce" in p.findings] == marked

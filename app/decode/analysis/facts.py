@@ -90,6 +90,7 @@ class Facts:
     path_rtt: Stats  # between the endpoints: handshake, else the two sides' legs added
     path_source: I64  # PATH_SOURCES index
     vantage: I64  # VANTAGES index
+    cwr: I64  # packets outside the handshake with CWR: the sender answering ECE
 
 
 PATH_SOURCES = ("none", "handshake", "ack", "ts")
@@ -204,6 +205,9 @@ def connection_facts(ft: FlowTable) -> Facts:
         path_rtt=path_rtt,
         path_source=path_source,
         vantage=_vantage(ft),
+        cwr=np.bincount(ft.fid[((r.flags & CWR) > 0) & ~r.syn], minlength=ft.count).astype(
+            np.int64
+        ),
         state=_conn_state(ft, r),
         history=_history(ft, r),
         ack_rtt=ack_rtt,

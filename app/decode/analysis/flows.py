@@ -579,6 +579,8 @@ class FlowTable:
         masks[Finding.BAD_OPTION] = c["bad_opt"][o]
         masks[Finding.MALFORMED] = malformed
         masks[Finding.REASSEMBLY_INCOMPLETE] = incomplete
+        tos = c["tos"][o] if "tos" in c else np.full(len(o), -1)
+        masks[Finding.ECN_CE] = (tos >= 0) & ((tos & 3) == 3)
         bits = np.zeros(len(o), np.int32)
         for i, code in enumerate(Finding):
             bits |= masks[code].astype(np.int32) << i

@@ -204,6 +204,18 @@ _ENTRIES = (
         "RFC 9293 §3.10.7.4, RFC 2883 §4",
     ),
     Entry(
+        "ip.ecn_ce",
+        "Congestion experienced (ECN CE)",
+        "经历拥塞（ECN CE）",
+        "A router on the path set the IP header's ECN field to CE (11): it was congested and "
+        "marked this packet instead of dropping it. The receiver echoes the mark with ECE on "
+        "its ACKs until the sender answers with CWR, having reduced its sending rate as for "
+        "a loss.",
+        "路径上的路由器把 IP 首部的 ECN 字段设为 CE（11）：它发生了拥塞，于是标记这个包而不是丢弃它。"
+        "接收方在 ACK 中用 ECE 回显该标记，直到发送方像遇到丢包一样降低发送速率，并用 CWR 回应。",
+        "RFC 3168 §5, §6.1",
+    ),
+    Entry(
         "ip.malformed",
         "Malformed IP header",
         "IP 首部格式错误",

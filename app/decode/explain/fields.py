@@ -142,12 +142,67 @@ def _flags_field(p: Packet, flow: Flow, info: PacketInfo) -> Field:
         lead_zh = f"[{p.letters}]：{who_zh}发送数据。"
     if not names:
         parts_en, parts_zh = ["no flag set"], ["没有设置任何标志"]
+    ecn_en, ecn_zh = _ecn_context(p, who_en, who_zh)
+    lead_en, lead_zh = lead_en + ecn_en, lead_zh + ecn_zh
+    if ecn_en:
+        rfcs.append("RFC 3168 §6.1")
     return Field(
         "flags",
         f"[{p.letters}]",
         lead_en + " " + "; ".join(parts_en) + ".",
         lead_zh + "；".join(parts_zh) + "。",
         ", ".join(rfcs),
+    )
+
+
+def _ecn_context(p: Packet, who_en: str, who_zh: str) -> tuple[str, str]:
+    """What ECE and CWR mean outside the handshake (RFC 3168 §6.1.2-6.1.3)."""
+    if p.flags & SYN:
+        return "", ""
+    en, zh = "", ""
+    if p.flags & ECE:
+        en += (
+            f" ECE here: packets the {who_en} received were marked CE (a router was "
+            f"congested); the {who_en} echoes it on every ACK until the peer answers with CWR."
+        )
+        zh += f"这里的 ECE：{who_zh}收到的包被标记了 CE（路由器发生拥塞）；{who_zh}会在每个 ACK 中回显，直到对方用 CWR 回应。"
+    if p.flags & CWR:
+        en += (
+            f" CWR here: the {who_en} has reduced its congestion window in answer to ECE, "
+            "as it would after a loss."
+        )
+        zh += f"这里的 CWR：{who_zh}已像遇到丢包一样减小了拥塞窗口，以回应 ECE。"
+    return en, zh
+
+
+def _ecn_field(p: Packet) -> Field | None:
+    """The IP header's ECN field, when the packet is ECN-capable or marked."""
+    tos = p.ip.get("tos")
+    if isinstance(tos, str):
+        try:
+            tos = int(tos, 0)
+        except ValueError:
+            return None
+    if not isinstance(tos, int) or tos < 0 or not tos & 3:
+        return None
+    code = tos & 3
+    if code == 3:
+        return Field(
+            "ecn",
+            "CE",
+            "IP ECN = CE (11): congestion experienced. A router on the path was congested and "
+            "marked this packet instead of dropping it; the receiver will echo it with ECE.",
+            "IP ECN = CE（11）：经历拥塞。路径上的路由器发生了拥塞，标记了这个包而没有丢弃它；接收方将用 ECE 回显。",
+            "RFC 3168 §5",
+        )
+    name = "ECT(0)" if code == 2 else "ECT(1)"
+    return Field(
+        "ecn",
+        name,
+        f"IP ECN = {name}: the sender is ECN-capable, so a congested router may mark this "
+        "packet CE instead of dropping it.",
+        f"IP ECN = {name}：发送方支持 ECN，拥塞的路由器可以把这个包标记为 CE，而不是丢弃它。",
+        "RFC 3168 §5",
     )
 
 
@@ -595,6 +650,7 @@ def explain_packet(p: Packet, flow: Flow, info: PacketInfo) -> list[Field]:
     fields += _other_option_fields(p)
     fields.append(_len_field(p))
     fields += _ip_fields(p)
+    fields.append(_ecn_field(p))
     if info.ack_rtt is not None and info.acks is not None:
         fields.append(
             Field(

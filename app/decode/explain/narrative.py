@@ -70,6 +70,8 @@ class Story:
     legs: tuple[float | None, float | None] = (None, None)  # capture point to each side
     vantage: str = "unknown"  # "client", "server", "between"
     copies: int = 0  # segments the network delivered twice
+    ce: int = 0  # packets marked CE on the way (ECN)
+    cwr: int = 0  # CWR answers from a sender
 
 
 _ROLE, _ROLE_ZH = ("client", "server"), ("客户端", "服务端")
@@ -241,6 +243,24 @@ def narrate(s: Story) -> tuple[str, str]:
         )
         zh.append(
             f"网络把 {_n(s.copies)} 个报文段投递了两次（逐字节相同：IP ID 和 TS val 都一样）；它们不是重传。"
+        )
+    if s.ce:
+        answer = (
+            f"; the sender answered with CWR {_n(s.cwr)} time{'s' * (s.cwr != 1)}, having "
+            "slowed down as it would after a loss"
+            if s.cwr
+            else ""
+        )
+        answer_zh = (
+            f"；发送方像遇到丢包一样放慢了速度，并 {_n(s.cwr)} 次用 CWR 回应" if s.cwr else ""
+        )
+        en.append(
+            f"Routers marked {_n(s.ce)} packet{'s' * (s.ce != 1)} CE (congestion experienced) "
+            f"instead of dropping {'them' if s.ce != 1 else 'it'}; the receiver echoed the "
+            f"marks with ECE{answer}."
+        )
+        zh.append(
+            f"路由器把 {_n(s.ce)} 个包标记为 CE（经历拥塞），而不是丢弃；接收方用 ECE 回显了这些标记{answer_zh}。"
         )
     if s.lost:
         en.append(

@@ -86,6 +86,7 @@ def packets_json(flow: Flow) -> list[shapes.Packet]:
             "line": p.line,
             "frame": p.frame,
             "truncated": p.truncated,
+            "ecn": ecn_name(p.ip.get("tos")),
             "annotation": p.annotation,
             "comments": [
                 {"line": c.line, "text": c.text, "position": cast(Position, c.position)}
@@ -94,6 +95,21 @@ def packets_json(flow: Flow) -> list[shapes.Packet]:
         }
         for p, info in zip(flow.packets, flow.info, strict=True)
     ]
+
+
+EcnName = Literal["Not-ECT", "ECT(1)", "ECT(0)", "CE"]
+ECN_NAMES: tuple[EcnName, ...] = ("Not-ECT", "ECT(1)", "ECT(0)", "CE")  # RFC 3168 §5: 00..11
+_ECN_TEXT = tuple(f'"{n}"' for n in ECN_NAMES)
+
+
+def ecn_name(tos: object) -> EcnName | None:
+    """The ECN field's name from a TOS / traffic class byte (an int, or text's "0x..")."""
+    if isinstance(tos, str):
+        try:
+            tos = int(tos, 0)
+        except ValueError:
+            return None
+    return ECN_NAMES[tos & 3] if isinstance(tos, int) and tos >= 0 else None
 
 
 def packet_texts(part: PacketTable) -> list[str]:
@@ -137,6 +153,8 @@ def packet_texts(part: PacketTable) -> list[str]:
     dst = _endpoint_list(part, c["dst"], c["dport"])
     sackok, inferred = c["sackok"].tolist(), c["seq_inferred"].tolist()
     trunc, dirs, phases = c["truncated"].tolist(), c["dir"].tolist(), c["phase"].tolist()
+    tos = c["tos"].tolist() if "tos" in c else [-1] * n
+    ecn = [_ECN_TEXT[t & 3] if t >= 0 else "null" for t in tos]
     found = _findings_texts(c["findings"])
     out = []
     for i in range(n):
@@ -162,7 +180,8 @@ def packet_texts(part: PacketTable) -> list[str]:
             f'"dup_ack":{dup[i]},"acks":{plus_one["acks"][i]},'
             f'"ack_rtt_ms":{_ms_text(ack_rtt[i])},"ts_rtt_ms":{_ms_text(ts_rtt[i])},'
             f'"bytes_in_flight":{ints["bytes_in_flight"][i]},"line":null,'
-            f'"frame":{ints["frame"][i]},"truncated":{_BOOL[trunc[i]]},"annotation":null,'
+            f'"frame":{ints["frame"][i]},"truncated":{_BOOL[trunc[i]]},"ecn":{ecn[i]},'
+            f'"annotation":null,'
             f'"comments":[{comments}]}}'
         )
     return out
@@ -520,6 +539,8 @@ _STORY_COLUMNS = (
     "leg_server",
     "vantage",
     "copies",
+    "ce",
+    "cwr",
 )
 # story columns a session stored before they existed lacks: their "nothing to say" values
 _STORY_DEFAULTS = {
@@ -533,6 +554,8 @@ _STORY_DEFAULTS = {
     "leg_server": float("nan"),
     "vantage": 0,
     "copies": 0,
+    "ce": 0,
+    "cwr": 0,
 }
 
 
@@ -563,6 +586,8 @@ def story_columns(ft: FlowTable, facts: Facts, lo: int, hi: int) -> Columns:
         "leg_server": facts.side_rtt.median[lo:hi, 1],
         "vantage": facts.vantage[lo:hi],
         "copies": facts.counts[lo:hi, Finding.DUPLICATE_SEGMENT.bit],
+        "ce": facts.counts[lo:hi, Finding.ECN_CE.bit],
+        "cwr": facts.cwr[lo:hi],
     }
 
 
@@ -621,6 +646,8 @@ def narrative_json(
             legs=(real("leg_client"), real("leg_server")),
             vantage=VANTAGES[int(opt("vantage"))],
             copies=int(opt("copies")),
+            ce=int(opt("ce")),
+            cwr=int(opt("cwr")),
         )
     )
     return f'{{"en":{_str(en)},"zh":{_str(zh)}}}'

@@ -196,6 +196,10 @@ class Packet(TypedDict):
     line: Annotated[Int, "text input: line number"]
     frame: Annotated[Int, "capture frame number, or tcpdump's -# number"]
     truncated: Annotated[bool, "captured shorter than on the wire, or tcpdump's [|tcp]"]
+    ecn: Annotated[
+        Literal["Not-ECT", "ECT(1)", "ECT(0)", "CE"] | None,
+        "the IP header's ECN field (RFC 3168 §5); null when unknown",
+    ]
     annotation: Annotated[str | None, "a note written after the packet"]
     comments: list[Comment]
 

@@ -126,6 +126,7 @@ class Finding(StrEnum):
     MALFORMED = "tcp.malformed"
     REASSEMBLY_INCOMPLETE = "ip.reassembly_incomplete"
     DUPLICATE_SEGMENT = "tcp.duplicate_segment"
+    ECN_CE = "ip.ecn_ce"
 
     @property
     def bit(self) -> int:

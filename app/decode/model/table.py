@@ -153,6 +153,10 @@ class PacketTable:
             # sessions stored before the column existed have none
             malformed=MALFORMED_TCP.get(int(c["malformed"][row])) if "malformed" in c else None,
         )
+        for name, key in (("tos", "tos"), ("ipid", "id")):
+            v = int(c[name][row]) if name in c else -1
+            if v >= 0:
+                p.ip[key] = v
         for text in self.comments.get(row, []):
             p.comments.append(Comment(0, text, "before"))
         return p
