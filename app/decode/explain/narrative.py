@@ -189,23 +189,9 @@ def _closing(s: Story, en: list[str], zh: list[str]) -> None:
         )
 
 
-def narrate(s: Story) -> tuple[str, str]:
-    en: list[str] = []
-    zh: list[str] = []
-    _opening(s, en, zh)
-    (cb, sb), (cs, ss) = s.bytes, s.segments
-    if cb or sb:
-        en.append(
-            f"The client sent {size(cb)} in {_n(cs)} segment{'s' * (cs != 1)}; "
-            f"the server answered with {size(sb)} in {_n(ss)} segment{'s' * (ss != 1)}."
-        )
-        zh.append(
-            f"客户端发送了 {_size_zh(cb)}（{_n(cs)} 个报文段），"
-            f"服务端回应了 {_size_zh(sb)}（{_n(ss)} 个报文段）。"
-        )
-    else:
-        en.append("No application data was exchanged.")
-        zh.append("双方没有交换任何应用数据。")
+def _events(s: Story, en: list[str], zh: list[str]) -> None:
+    """What went wrong or was noteworthy on the way: resends, reordering, copies, ECN
+    marks, losses before the capture point, zero windows, keep-alives."""
     all_re = s.retrans + s.fast + s.spurious
     if all_re:
         part = f"{_n(all_re)} segment{'s were' if all_re != 1 else ' was'} sent again"
@@ -279,6 +265,26 @@ def narrate(s: Story) -> tuple[str, str]:
             f"{_n(s.keep_alive)} keep-alive probe{'s' * (s.keep_alive != 1)} checked an idle connection."
         )
         zh.append(f"有 {_n(s.keep_alive)} 个保活探测检查了空闲的连接。")
+
+
+def narrate(s: Story) -> tuple[str, str]:
+    en: list[str] = []
+    zh: list[str] = []
+    _opening(s, en, zh)
+    (cb, sb), (cs, ss) = s.bytes, s.segments
+    if cb or sb:
+        en.append(
+            f"The client sent {size(cb)} in {_n(cs)} segment{'s' * (cs != 1)}; "
+            f"the server answered with {size(sb)} in {_n(ss)} segment{'s' * (ss != 1)}."
+        )
+        zh.append(
+            f"客户端发送了 {_size_zh(cb)}（{_n(cs)} 个报文段），"
+            f"服务端回应了 {_size_zh(sb)}（{_n(ss)} 个报文段）。"
+        )
+    else:
+        en.append("No application data was exchanged.")
+        zh.append("双方没有交换任何应用数据。")
+    _events(s, en, zh)
     _round_trips(s, en, zh)
     _closing(s, en, zh)
     en.append(f"It ended: {s.ending_en}.")
