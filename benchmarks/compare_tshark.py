@@ -46,7 +46,8 @@ def tshark_tsv(path: Path) -> str:
     side = path.with_name(path.name.removesuffix(".pcap") + ".tshark.tsv")
     if side.exists():
         return side.read_text()
-    cmd = ["tshark", "-n", "-r", str(path), "-T", "fields", "-E", "header=y"]
+    cmd = ["tshark", "-n", "-o", "tcp.check_checksum:TRUE", "-r", str(path)]
+    cmd += ["-T", "fields", "-E", "header=y"]
     cmd += ["-E", "separator=\t", "-E", "occurrence=l", "-Y", "tcp"]
     for f in (*TSHARK_FIELDS, *PACKET_FIELDS):
         cmd += ["-e", f]

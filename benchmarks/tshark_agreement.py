@@ -54,6 +54,7 @@ PACKET_FIELDS = [
     "tcp.len",
     "tcp.flags",
     "tcp.window_size_value",
+    "tcp.checksum.status",  # with -o tcp.check_checksum:TRUE: 0 bad, 1 good, 2 unverified
 ]
 # tcpladder column -> tshark field
 _COLUMN_FIELDS = {
@@ -203,6 +204,29 @@ def _field_diffs(analysis: Analysis, rows: list[dict[str, str]], out: Agreement)
                     )
 
 
+_TSHARK_STATUS = {"0": 2, "1": 1, "2": 0}  # tshark's checksum status -> ours
+
+
+def _checksum_diffs(analysis: Analysis, rows: list[dict[str, str]], out: Agreement) -> None:
+    """TCP checksum verdicts against tshark's (validation on)."""
+    cols = analysis.table.table.cols
+    by_frame = {int(f): i for i, f in enumerate(cols["frame"].tolist())}
+    for r in rows:
+        i = by_frame.get(int(r["frame.number"]))
+        theirs = _TSHARK_STATUS.get(r.get("tcp.checksum.status", ""))
+        if i is None or theirs is None:
+            continue
+        ours = int(cols["cksum_status"][i])
+        if ours == theirs:
+            continue
+        if int(cols["malformed"][i]):
+            _deliberate(out, MALFORMED_CKSUM, 1)
+            continue
+        out.field_diffs["checksum"] = out.field_diffs.get("checksum", 0) + 1
+        if len(out.diff_examples) < 8:
+            out.diff_examples.append(f"frame {r['frame.number']}: checksum {ours} tshark {theirs}")
+
+
 def agreement(analysis: Analysis | None, tsv: str) -> Agreement:
     """Compare one capture's analysis with tshark's fields for the same capture (None: the
     capture could not be read, so every tshark packet is missing)."""
@@ -226,6 +250,7 @@ def agreement(analysis: Analysis | None, tsv: str) -> Agreement:
         _deliberate(out, INCOMPLETE_DATAGRAM, len(late))
     out.extra = len(extra - late)
     _field_diffs(analysis, rows, out)
+    _checksum_diffs(analysis, rows, out)
     bits = ft.findings
     zwp_bit = 1 << FINDING_CODES.index("tcp.zero_window_probe")
     linux_zwp = {
@@ -312,6 +337,7 @@ def agreement(analysis: Analysis | None, tsv: str) -> Agreement:
     return out
 
 
+MALFORMED_CKSUM = "malformed TCP header: its checksum is not verified (tshark computes one)"
 MALFORMED_LENGTH = "malformed TCP header: payload length unknown (tshark: the IP payload)"
 INCOMPLETE_DATAGRAM = (
     "the first fragment of an IP datagram never completed is shown as a cut-short segment "

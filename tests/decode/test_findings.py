@@ -18,7 +18,7 @@ from app.decode import analyse, read_input
 from app.decode.readers.ingest import read_path
 from benchmarks.compare_tshark import GATED
 from benchmarks.tshark_agreement import agreement, irtt_equal
-from tests.conftest import to_json
+from tests.conftest import FIXTURES, to_json
 
 IMPAIRED = Path(__file__).resolve().parents[1] / "fixtures" / "captures" / "impaired"
 CAPTURES = sorted(IMPAIRED.glob("*.pcap"))
@@ -165,3 +165,49 @@ def test_ecn_marks_echoes_and_answers() -> None:
     ).stdout
     pasted = analyse(read_input(text)).flows[0]
     assert [p.n for p in pasted.packets if "ip.ecn_ce" in p.findings] == marked
+
+
+@pytest.mark.skipif(not shutil.which("tcpdump"), reason="needs tcpdump to print the text")
+def test_checksums_are_verified_not_assumed(tmp_path: Path) -> None:
+    """Every TCP checksum corrupted, on both sides of a connection between two hosts: each
+    is bad, with the right value, and corruption, not offload.  A loopback capture (both
+    ends the capturing host, checksums left to offload) is offload.  Frames cut by the
+    snaplen cannot be verified; pasted text is verified only where tcpdump printed it."""
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+    from scapy.utils import wrpcap
+
+    c, s = IP(src="192.0.2.1", dst="192.0.2.2"), IP(src="192.0.2.2", dst="192.0.2.1")
+    pkts = [
+        Ether() / c / TCP(sport=40000, dport=80, flags="S", seq=1, chksum=0x1234),
+        Ether() / s / TCP(sport=80, dport=40000, flags="SA", seq=9, ack=2, chksum=0x1234),
+        Ether() / c / TCP(sport=40000, dport=80, flags="A", seq=2, ack=10, chksum=0x1234),
+    ]
+    path = tmp_path / "corrupt.pcap"
+    wrpcap(str(path), pkts)
+    packets = to_json(analyse(read_path(str(path))))["flows"][0]["packets"]
+    for p, orig in zip(packets, pkts, strict=True):
+        fixed = orig.copy()
+        del fixed[TCP].chksum
+        right = type(fixed)(bytes(fixed))[TCP].chksum
+        assert p["checksum"] == {"value": 0x1234, "status": "bad", "expected": right}
+        assert p["findings"] == ["tcp.bad_checksum"]
+    loop = to_json(analyse(read_path(str(FIXTURES / "captures" / "http-like.pcap"))))
+    assert all(
+        p["findings"] == ["tcp.checksum_offload"] and p["checksum"]["status"] == "bad"
+        for p in loop["flows"][0]["packets"]
+    )
+    cut = _doc("loss.pcap")["flows"][0]["packets"]
+    short = [p for p in cut if p["truncated"]]
+    assert short and all(p["checksum"]["status"] == "unverified" for p in short)
+    assert {p["checksum"]["status"] for p in cut if not p["truncated"]} == {"good"}
+    verbose = subprocess.run(
+        ["tcpdump", "-nn", "-v", "-r", str(IMPAIRED / "reset.pcap")], capture_output=True
+    ).stdout
+    plain = subprocess.run(
+        ["tcpdump", "-nn", "-r", str(IMPAIRED / "reset.pcap")], capture_output=True
+    ).stdout
+    said = to_json(analyse(read_input(verbose)))["flows"][0]["packets"]
+    assert {p["checksum"]["status"] for p in said} == {"good"}
+    silent = to_json(analyse(read_input(plain)))["flows"][0]["packets"]
+    assert {p["checksum"]["status"] for p in silent} == {"unverified"}

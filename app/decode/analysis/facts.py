@@ -186,7 +186,7 @@ class _Rows:
         self.length = np.maximum(c["length"][o].astype(np.int64), 0)
         self.win = c["win"][o].astype(np.int64)
         self.t = c["time"][o]
-        self.bad_cksum = c["bad_cksum"][o]
+        self.bad_cksum = c["cksum_status"][o] == 2  # Zeek history "C"
         self.syn, self.ack = (flags & SYN) > 0, (flags & ACK) > 0
         self.fin, self.rst = (flags & FIN) > 0, (flags & RST) > 0
         bits = ft.findings

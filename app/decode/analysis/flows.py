@@ -574,7 +574,13 @@ class FlowTable:
         else:
             sa = analyse_sequence(**columns, bounds=self.bounds, irtt=self.irtt)
         masks = dict(sa.codes)
-        masks[Finding.CHECKSUM_OFFLOAD] = c["bad_cksum"][o]
+        same_host = c["src"][o] == c["dst"][o]
+        offload, corrupt = _bad_checksums(
+            self.fid, self.dir, c["cksum_status"][o], sa.near, same_host
+        )
+        masks[Finding.CHECKSUM_OFFLOAD] = offload
+        masks[Finding.BAD_CHECKSUM] = corrupt
+        masks[Finding.IP_BAD_CHECKSUM] = c["ipsum_status"][o] == 2
         masks[Finding.RESET] = w.rst
         masks[Finding.BAD_OPTION] = c["bad_opt"][o]
         masks[Finding.MALFORMED] = malformed
@@ -719,6 +725,28 @@ class FlowTable:
         firsts = np.flatnonzero(start).astype(np.int64)
         lasts = np.append(firsts[1:] - 1, n - 1).astype(np.int64)
         return self.fid[firsts], self.phase[firsts].astype(np.int64), firsts, lasts
+
+
+def _bad_checksums(
+    fid: I64, d: npt.NDArray[Any], status: npt.NDArray[Any], near: I64, same_host: B
+) -> tuple[B, B]:
+    """(offload, corruption) among the packets whose TCP checksum is wrong.  Offload fills
+    in the checksum after the capture point, so it shows only on the capturing host's own
+    packets: the side the capture was taken next to, or the one side with at least 90% of
+    its verified packets wrong (both sides only when both are that host: loopback).
+    Anything else is corruption."""
+    bad = status == 2
+    if not bad.any():
+        return bad, bad
+    count = len(near)
+    key = fid * 2 + d
+    checked = np.bincount(key[status > 0], minlength=2 * count)
+    wrong = np.bincount(key[bad], minlength=2 * count)
+    mostly = ((wrong >= 0.9 * checked) & (checked > 0)).reshape(count, 2)
+    one_host = np.bincount(fid[same_host], minlength=count) > 0
+    both = mostly.all(axis=1) & ~one_host
+    own = (mostly[fid, d] & ~both[fid]) | (near[fid] == d)
+    return bad & own, bad & ~own
 
 
 def _widen(sa: SeqAnalysis, keep: I64, n: int) -> SeqAnalysis:

@@ -155,9 +155,11 @@ _ENTRIES = (
         "tcp.checksum_offload",
         "Checksum offload",
         "校验和卸载",
-        "tcpdump reports the checksum as incorrect, on a packet the capturing host sent: the "
-        "network card computes the checksum after capture (offload). It is not corruption.",
-        "tcpdump 报告校验和错误，而该包是抓包主机自己发出的：网卡在抓包之后才计算校验和（卸载），并非数据损坏。",
+        "The checksum is wrong on a packet the capturing host sent itself (the capture was "
+        "taken next to it, or nearly all its packets are so): the network card fills in the "
+        "checksum after the capture point (offload). It is not corruption.",
+        "校验和错误，而该包是抓包主机自己发出的（抓包点紧挨着它，或它的包几乎全都如此）：网卡在抓包点之后才填写校验和（卸载），"
+        "并非数据损坏。",
         "RFC 9293 §3.1",
     ),
     Entry(
@@ -214,6 +216,27 @@ _ENTRIES = (
         "路径上的路由器把 IP 首部的 ECN 字段设为 CE（11）：它发生了拥塞，于是标记这个包而不是丢弃它。"
         "接收方在 ACK 中用 ECE 回显该标记，直到发送方像遇到丢包一样降低发送速率，并用 CWR 回应。",
         "RFC 3168 §5, §6.1",
+    ),
+    Entry(
+        "tcp.bad_checksum",
+        "Bad TCP checksum",
+        "TCP 校验和错误",
+        "The TCP checksum does not match the segment (computed over the pseudo-header and "
+        "every byte): the segment was corrupted on the way or in the capture. The receiver "
+        "drops it, so the sender will have to retransmit. (On packets the capturing host "
+        "sent, a wrong checksum is offload instead: tcp.checksum_offload.)",
+        "TCP 校验和与报文段不符（对伪首部和全部字节计算）：报文段在传输途中或抓包时损坏。接收方会丢弃它，"
+        "发送方只能重传。（如果是抓包主机自己发出的包，校验和错误是卸载所致：见 tcp.checksum_offload。）",
+        "RFC 9293 §3.1, RFC 1071",
+    ),
+    Entry(
+        "ip.bad_checksum",
+        "Bad IPv4 header checksum",
+        "IPv4 首部校验和错误",
+        "The IPv4 header checksum does not match the header: it was corrupted on the way, "
+        "and a router or the receiver drops the packet.",
+        "IPv4 首部校验和与首部不符：首部在传输中损坏，路由器或接收方会丢弃该包。",
+        "RFC 791 §3.1, RFC 1071",
     ),
     Entry(
         "ip.malformed",

@@ -607,22 +607,42 @@ def _other_option_fields(p: Packet) -> list[Field]:
 def _cksum_field(p: Packet) -> Field | None:
     if p.cksum is None:
         return None
-    if p.cksum_expected is not None:
+    verdict = p.cksum_verdict()
+    value = f"0x{p.cksum:04x}"
+    if verdict == 2:
+        right = f"0x{p.cksum_expected:04x}" if p.cksum_expected is not None else "another value"
+        by_en = "tcpdump computed" if p.cksum_status is None else "the segment's bytes give"
+        by_zh = "tcpdump 计算的是" if p.cksum_status is None else "按报文段的字节计算应为"
         en = (
-            f"checksum 0x{p.cksum:04x}, but tcpdump computed 0x{p.cksum_expected:04x}. On packets "
-            "sent by the capturing host this is checksum offload (the network card fills in "
-            "the checksum after capture), not corruption."
+            f"checksum {value} is wrong: {by_en} {right}. On packets the capturing host sent "
+            "this is checksum offload (the network card fills it in after the capture point); "
+            "elsewhere the segment was corrupted and the receiver drops it."
         )
         zh = (
-            f"校验和 0x{p.cksum:04x}，但 tcpdump 计算的是 0x{p.cksum_expected:04x}。如果是抓包主机自己发出的包，"
-            "这是校验和卸载（网卡在抓包之后才填写校验和），并不是数据损坏。"
+            f"校验和 {value} 错误：{by_zh} {right}。如果是抓包主机自己发出的包，这是校验和卸载（网卡在抓包点之后才填写）；"
+            "否则说明报文段已损坏，接收方会丢弃它。"
         )
-        label = f"cksum 0x{p.cksum:04x} (incorrect)"
+        label = f"cksum {value} (wrong)"
+    elif verdict == 1:
+        by_en = "by tcpdump" if p.cksum_status is None else "over the pseudo-header and every byte"
+        by_zh = "由 tcpdump 验证" if p.cksum_status is None else "按伪首部和全部字节验证"
+        en = f"checksum {value}, verified correct {by_en}."
+        zh = f"校验和 {value}，已{by_zh}，正确。"
+        label = f"cksum {value}"
     else:
-        en = f"checksum 0x{p.cksum:04x}, verified correct by tcpdump."
-        zh = f"校验和 0x{p.cksum:04x}，tcpdump 已验证正确。"
-        label = f"cksum 0x{p.cksum:04x}"
-    return Field("cksum", label, en, zh, "RFC 9293 §3.1")
+        en = (
+            f"checksum {value}, not verified: the capture does not hold every byte of the "
+            "segment (snaplen), so it cannot be recomputed."
+            if p.frame is not None
+            else f"checksum {value}, not verified."
+        )
+        zh = (
+            f"校验和 {value}，未验证：抓包没有保存报文段的全部字节（snaplen），无法重新计算。"
+            if p.frame is not None
+            else f"校验和 {value}，未验证。"
+        )
+        label = f"cksum {value}"
+    return Field("cksum", label, en, zh, "RFC 9293 §3.1, RFC 1071")
 
 
 def explain_packet(p: Packet, flow: Flow, info: PacketInfo) -> list[Field]:

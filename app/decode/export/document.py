@@ -28,6 +28,7 @@ from app.decode.analysis.result import Analysis
 from app.decode.explain.fields import ENDINGS, PHASES, describe_ending
 from app.decode.explain.narrative import TFO_NAMES, Story, narrate, negotiation
 from app.decode.export import shapes
+from app.decode.model.codes import CHECKSUM_STATUS as STATUS_NAMES
 from app.decode.model.codes import FINDING_CODES, Finding
 from app.decode.model.codes import Direction as DirectionCode
 from app.decode.model.packet import (
@@ -86,6 +87,11 @@ def packets_json(flow: Flow) -> list[shapes.Packet]:
             "line": p.line,
             "frame": p.frame,
             "truncated": p.truncated,
+            "checksum": {
+                "value": p.cksum,
+                "status": cast(ChecksumStatus, STATUS_NAMES[p.cksum_verdict()]),
+                "expected": p.cksum_expected,
+            },
             "ecn": ecn_name(p.ip.get("tos")),
             "annotation": p.annotation,
             "comments": [
@@ -100,6 +106,22 @@ def packets_json(flow: Flow) -> list[shapes.Packet]:
 EcnName = Literal["Not-ECT", "ECT(1)", "ECT(0)", "CE"]
 ECN_NAMES: tuple[EcnName, ...] = ("Not-ECT", "ECT(1)", "ECT(0)", "CE")  # RFC 3168 §5: 00..11
 _ECN_TEXT = tuple(f'"{n}"' for n in ECN_NAMES)
+
+
+ChecksumStatus = Literal["unverified", "good", "bad"]
+
+
+def _checksum_texts(c: Columns, n: int) -> list[str]:
+    """Each row's ``checksum`` object as JSON text (sessions stored before the status
+    columns existed: unverified)."""
+    value = _int_texts(c["cksum"])
+    status = c["cksum_status"].tolist() if "cksum_status" in c else [0] * n
+    expected = _int_texts(c["cksum_expected"]) if "cksum_expected" in c else ["null"] * n
+    names = [f'"{s}"' for s in STATUS_NAMES]
+    return [
+        f'{{"value":{value[i]},"status":{names[status[i]]},"expected":{expected[i]}}}'
+        for i in range(n)
+    ]
 
 
 def ecn_name(tos: object) -> EcnName | None:
@@ -154,6 +176,7 @@ def packet_texts(part: PacketTable) -> list[str]:
     sackok, inferred = c["sackok"].tolist(), c["seq_inferred"].tolist()
     trunc, dirs, phases = c["truncated"].tolist(), c["dir"].tolist(), c["phase"].tolist()
     tos = c["tos"].tolist() if "tos" in c else [-1] * n
+    cksum = _checksum_texts(c, n)
     ecn = [_ECN_TEXT[t & 3] if t >= 0 else "null" for t in tos]
     found = _findings_texts(c["findings"])
     out = []
@@ -180,7 +203,8 @@ def packet_texts(part: PacketTable) -> list[str]:
             f'"dup_ack":{dup[i]},"acks":{plus_one["acks"][i]},'
             f'"ack_rtt_ms":{_ms_text(ack_rtt[i])},"ts_rtt_ms":{_ms_text(ts_rtt[i])},'
             f'"bytes_in_flight":{ints["bytes_in_flight"][i]},"line":null,'
-            f'"frame":{ints["frame"][i]},"truncated":{_BOOL[trunc[i]]},"ecn":{ecn[i]},'
+            f'"frame":{ints["frame"][i]},"truncated":{_BOOL[trunc[i]]},'
+            f'"checksum":{cksum[i]},"ecn":{ecn[i]},'
             f'"annotation":null,'
             f'"comments":[{comments}]}}'
         )

@@ -167,6 +167,17 @@ class Comment(TypedDict):
 
 
 @with_config(_STRICT)
+class Checksum(TypedDict):
+    value: Annotated[Int, "the checksum field"]
+    status: Annotated[
+        Literal["good", "bad", "unverified"],
+        "computed over the pseudo-header and every byte where all were captured (pasted "
+        "text: tcpdump's verdict with -v); unverified when bytes are missing",
+    ]
+    expected: Annotated[Int, "the right value, when bad"]
+
+
+@with_config(_STRICT)
 class Packet(TypedDict):
     n: Annotated[int, "packet number in the input, from 1"]
     time: Annotated[
@@ -196,6 +207,7 @@ class Packet(TypedDict):
     line: Annotated[Int, "text input: line number"]
     frame: Annotated[Int, "capture frame number, or tcpdump's -# number"]
     truncated: Annotated[bool, "captured shorter than on the wire, or tcpdump's [|tcp]"]
+    checksum: Annotated[Checksum, "the TCP checksum and whether it is right"]
     ecn: Annotated[
         Literal["Not-ECT", "ECT(1)", "ECT(0)", "CE"] | None,
         "the IP header's ECN field (RFC 3168 §5); null when unknown",
@@ -290,6 +302,7 @@ SHAPES = (
     PhaseRun,
     NegotiationNote,
     Packet,
+    Checksum,
     Options,
     Comment,
     PacketWindow,

@@ -127,6 +127,8 @@ class Finding(StrEnum):
     REASSEMBLY_INCOMPLETE = "ip.reassembly_incomplete"
     DUPLICATE_SEGMENT = "tcp.duplicate_segment"
     ECN_CE = "ip.ecn_ce"
+    BAD_CHECKSUM = "tcp.bad_checksum"
+    IP_BAD_CHECKSUM = "ip.bad_checksum"
 
     @property
     def bit(self) -> int:
@@ -134,3 +136,5 @@ class Finding(StrEnum):
 
 
 FINDING_CODES: tuple[str, ...] = tuple(f.value for f in Finding)
+# A checksum's status column: 0, 1, 2 (app/decode/readers/checksum.py computes them).
+CHECKSUM_STATUS = ("unverified", "good", "bad")

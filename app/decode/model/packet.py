@@ -131,6 +131,7 @@ class Packet:
     options: Options = field(default_factory=Options)
     cksum: int | None = None
     cksum_expected: int | None = None  # set when tcpdump printed "(incorrect -> 0x...)"
+    cksum_status: int | None = None  # 0 unverified, 1 good, 2 bad; None: from cksum_expected
     ip: dict[str, object] = field(default_factory=dict)
     src_port_name: str | None = None
     dst_port_name: str | None = None
@@ -153,6 +154,15 @@ class Packet:
     rel_seq: int | None = None
     rel_ack: int | None = None
     findings: list[str] = field(default_factory=list)
+
+    def cksum_verdict(self) -> int:
+        """0 unverified, 1 good, 2 bad (model.codes.CHECKSUM_STATUS): what a reader found,
+        else, for pasted text, tcpdump's verdict where it printed the checksum (-v)."""
+        if self.cksum_status is not None:
+            return int(self.cksum_status)
+        if self.cksum is None:
+            return 0
+        return 2 if self.cksum_expected is not None else 1
 
     @property
     def src(self) -> str:

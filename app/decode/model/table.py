@@ -48,6 +48,9 @@ COLUMNS: dict[str, type[Any]] = {
     "reassembly": np.int8,  # 1: reassembled from IP fragments; 2: its datagram incomplete; 0
     "ipid": np.int32,  # IPv4 identification; -1 (IPv6, or not printed)
     "tos": np.int16,  # IPv4 TOS / IPv6 traffic class byte (DSCP and ECN, RFC 3168 §5); -1
+    "cksum_status": np.int8,  # TCP checksum: 0 unverified, 1 good, 2 bad (checksum.py)
+    "cksum_expected": np.int32,  # what it should have been, when bad; -1
+    "ipsum_status": np.int8,  # IPv4 header checksum, the same way
     "offset": np.int64,  # where the frame's bytes start in the (decompressed) input; -1
     "caplen": np.int32,
     "iface": np.int16,  # interface (pcapng) whose link type the frame has
@@ -76,6 +79,8 @@ def empty_columns(n: int = 0) -> Columns:
     cols["time"] = np.full(n, np.nan)
     cols["malformed"] = np.zeros(n, np.int8)
     cols["reassembly"] = np.zeros(n, np.int8)
+    cols["cksum_status"] = np.zeros(n, np.int8)
+    cols["ipsum_status"] = np.zeros(n, np.int8)
     return cols
 
 
@@ -153,6 +158,9 @@ class PacketTable:
             # sessions stored before the column existed have none
             malformed=MALFORMED_TCP.get(int(c["malformed"][row])) if "malformed" in c else None,
         )
+        if "cksum_status" in c:
+            p.cksum_status = int(c["cksum_status"][row])
+            p.cksum_expected = opt("cksum_expected")
         for name, key in (("tos", "tos"), ("ipid", "id")):
             v = int(c[name][row]) if name in c else -1
             if v >= 0:
@@ -236,6 +244,8 @@ def packet_columns(packets: list[Packet], book: HostBook) -> Columns:
     fill("sack", [bool(p.options.sack) for p in packets])
     fill("bad_opt", [any("bad opt" in o for o in p.options.other) for p in packets])
     fill("bad_cksum", [p.cksum_expected is not None for p in packets])
+    fill("cksum_status", [p.cksum_verdict() for p in packets])
+    fill("cksum_expected", [num(p.cksum_expected) for p in packets])
     fill("truncated", [p.truncated for p in packets])
     fill("malformed", [MALFORMED_CODE.get(p.malformed or "", 0) for p in packets])
     fill("reassembly", [2 if p.incomplete else 1 if p.fragments else 0 for p in packets])

@@ -153,6 +153,7 @@ class _Fragments:
                 if entry is not None:
                     entry["text"] = f"{entry['text']}; never completed (shown cut short)"
                 first.truncated, first.incomplete = True, True
+                first.cksum_status, first.cksum_expected = 0, None  # the segment is not all here
                 first.length = None
                 first.fragments = p.frames
                 out.append(first)

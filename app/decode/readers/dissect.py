@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from app.decode.model.options import BY_KIND, KNOWN, Kind, Spec
 from app.decode.model.table import Columns, HostBook, empty_columns
+from app.decode.readers.checksum import BAD, Sums, verdict
 from app.decode.readers.container import Chunk, Interface
 
 I64 = npt.NDArray[np.int64]
@@ -38,7 +39,7 @@ SLL_PROTO, SLL_LEN, SLL2_PROTO, SLL2_LEN = 14, 16, 0, 20
 # IPv4 (RFC 791 §3.1)
 IP4_LEN, IP4_TOTAL, IP4_FRAG, IP4_PROTO, IP4_SRC, IP4_DST = 0, 2, 6, 9, 12, 16
 IP4_OFFSET_MASK = 0x1FFF
-IP4_TOS, IP4_ID = 1, 4
+IP4_TOS, IP4_ID, IP4_SUM = 1, 4, 10
 # IPv6 (RFC 8200 §3): payload length 4, next header 6, src 8, dst 24; header 40 bytes.
 IP6_PLEN, IP6_NEXT, IP6_SRC, IP6_DST, IP6_LEN = 4, 6, 8, 24, 40
 IP6_EXT = (0, 43, 60)  # hop-by-hop, routing, destination options (RFC 8200 §4)
@@ -467,7 +468,37 @@ def _tcp(fr: _Frames, chunk: Chunk, book: HostBook) -> tuple[I64, Columns, bytes
     cols["caplen"][:] = chunk.caplen[good]
     cols["iface"][:] = chunk.iface[good]
     _addresses(r, cols, l3[good], is4, book)
+    _checksums(r, cols, ip, tt, hdr + length, lim[good], fr.ihl[good])
     return good, cols, _options(r, cols, tt + TCP_LEN, tt + hdr)
+
+
+def _checksums(
+    r: _Bytes, cols: Columns, ip: I64, tt: I64, tcp_len: I64, lim: I64, ihl: I64
+) -> None:
+    """The TCP checksum over the pseudo-header and segment (RFC 9293 §3.1, RFC 8200 §8.1)
+    and the IPv4 header checksum (RFC 791 §3.1), where every byte was captured; the rest
+    stay unverified."""
+    is4 = cols["ipv"] == 4
+    whole = (cols["malformed"] == 0) & (tcp_len >= TCP_LEN) & (tt + tcp_len <= lim)
+    rows = np.flatnonzero(whole)
+    head = np.flatnonzero(is4 & (ip + np.maximum(ihl, 20) <= lim))
+    if not len(rows) and not len(head):
+        return
+    sums = Sums(r.a)
+    if len(rows):
+        p, v4 = ip[rows], is4[rows]
+        addr = np.where(v4, sums.range(p + IP4_SRC, np.full(len(p), 8)), 0)
+        addr6 = sums.range(p + IP6_SRC, np.full(len(p), 32))
+        total = np.where(v4, addr, addr6) + PROTO_TCP + tcp_len[rows]
+        total += sums.range(tt[rows], tcp_len[rows])
+        status, expected = verdict(total, cols["cksum"][rows].astype(np.int64))
+        cols["cksum_status"][rows] = status
+        cols["cksum_expected"][rows] = np.where(status == BAD, expected, -1)
+    if len(head):
+        total = sums.range(ip[head], ihl[head])
+        field = r.u16(ip[head] + IP4_SUM)
+        status, _ = verdict(total, field)
+        cols["ipsum_status"][head] = status
 
 
 def _addresses(r: _Bytes, cols: Columns, l3: I64, is4: B, book: HostBook) -> None:

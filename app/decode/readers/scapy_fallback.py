@@ -114,6 +114,7 @@ def _to_packet(pkt: Any, frame: int, wirelen: int | None) -> Packet | None:
     elif length < 0:
         malformed = MALFORMED_TCP[2]
     flags = int(tcp.flags)
+    status, expected = _verify(ip, tcp, hdr, length, malformed, wirelen, pkt)
     return Packet(
         n=frame,
         src_host=str(ip.src),
@@ -130,11 +131,44 @@ def _to_packet(pkt: Any, frame: int, wirelen: int | None) -> Packet | None:
         urg=int(tcp.urgptr) if flags & 0x20 else None,
         options=Options() if malformed else _options(list(tcp.options)),
         malformed=malformed,
+        cksum_status=status,
+        cksum_expected=expected,
         ip={"id": int(ip.id), "tos": int(ip.tos)} if isinstance(ip, IP) else {"tos": int(ip.tc)},
         cksum=int(tcp.chksum),
         frame=frame,
         truncated=bool(wirelen and wirelen > len(pkt)),
     )
+
+
+def _verify(
+    ip: Any, tcp: Any, hdr: int, length: int, malformed: str | None, wirelen: int | None, pkt: Any
+) -> tuple[int, int | None]:
+    """(status, the right checksum when it is wrong) of the TCP checksum, when the whole
+    segment was captured (checksum.py's statuses)."""
+    import socket
+
+    from scapy.layers.inet import IP
+    from scapy.utils import checksum
+
+    if malformed or length < 0:
+        return 0, None
+    seg = bytes(tcp)[: hdr + length]
+    if len(seg) < hdr + length:
+        return 0, None
+    # the pseudo-header by hand: a TSO or BIG TCP packet's IP length field may be 0
+    if isinstance(ip, IP):
+        src, dst = socket.inet_aton(ip.src), socket.inet_aton(ip.dst)
+        # (the length as two words: a BIG TCP segment's may pass 65,535)
+        pseudo = src + dst + struct.pack("!HHH", 6, len(seg) >> 16, len(seg) & 0xFFFF)
+    else:
+        src = socket.inet_pton(socket.AF_INET6, ip.src)
+        dst = socket.inet_pton(socket.AF_INET6, ip.dst)
+        pseudo = src + dst + struct.pack("!I3xB", len(seg), 6)
+    zeroed = seg[:16] + b"\0\0" + seg[18:]
+    want = int(checksum(pseudo + zeroed))
+    if want == int(tcp.chksum) or (want == 0 and int(tcp.chksum) == 0xFFFF):
+        return 1, None
+    return 2, want
 
 
 def _pppoe_room(pkt: Any, ip: Any) -> int:
@@ -381,6 +415,7 @@ class _ScapyFragments:
                 p = _to_packet(pkt, n, None) if first else None
                 if p is not None:
                     p.truncated, p.incomplete, p.length = True, True, None
+                    p.cksum_status, p.cksum_expected = 0, None
                     p.fragments = [k for k, _ in got]
                     out.append(p)
         return out
