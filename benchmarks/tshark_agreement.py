@@ -222,6 +222,9 @@ def _checksum_diffs(analysis: Analysis, rows: list[dict[str, str]], out: Agreeme
         if int(cols["malformed"][i]):
             _deliberate(out, MALFORMED_CKSUM, 1)
             continue
+        if theirs == 0 and ours == 1:
+            _deliberate(out, TSHARK_UNVERIFIED, 1)
+            continue
         out.field_diffs["checksum"] = out.field_diffs.get("checksum", 0) + 1
         if len(out.diff_examples) < 8:
             out.diff_examples.append(f"frame {r['frame.number']}: checksum {ours} tshark {theirs}")
@@ -337,6 +340,10 @@ def agreement(analysis: Analysis | None, tsv: str) -> Agreement:
     return out
 
 
+TSHARK_UNVERIFIED = (
+    "a checksum tshark leaves unverified (it did not read the whole segment, as with "
+    "FabricPath) that tcpladder verified good"
+)
 MALFORMED_CKSUM = "malformed TCP header: its checksum is not verified (tshark computes one)"
 MALFORMED_LENGTH = "malformed TCP header: payload length unknown (tshark: the IP payload)"
 INCOMPLETE_DATAGRAM = (
