@@ -222,7 +222,7 @@ def _checksum_diffs(analysis: Analysis, rows: list[dict[str, str]], out: Agreeme
         if int(cols["malformed"][i]):
             _deliberate(out, MALFORMED_CKSUM, 1)
             continue
-        if theirs == 0 and ours == 1:
+        if ours == 1:  # the bytes as captured sum right: tshark read something else
             _deliberate(out, TSHARK_UNVERIFIED, 1)
             continue
         out.field_diffs["checksum"] = out.field_diffs.get("checksum", 0) + 1
@@ -341,8 +341,9 @@ def agreement(analysis: Analysis | None, tsv: str) -> Agreement:
 
 
 TSHARK_UNVERIFIED = (
-    "a checksum tshark leaves unverified (it did not read the whole segment, as with "
-    "FabricPath) that tcpladder verified good"
+    "a checksum tcpladder verified good over the bytes as captured, which tshark could not "
+    "verify or found wrong because it read another segment (FabricPath: it takes the inner "
+    "frame's last 4 bytes for an FCS)"
 )
 MALFORMED_CKSUM = "malformed TCP header: its checksum is not verified (tshark computes one)"
 MALFORMED_LENGTH = "malformed TCP header: payload length unknown (tshark: the IP payload)"
