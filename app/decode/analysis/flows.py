@@ -861,6 +861,14 @@ def _reused_ports(conv_start: B, src: I64, flags: I64, seq: I64, ack: I64) -> tu
     has_ack = ((flags & ACK) > 0) & (ack >= 0)
     conv_id = np.cumsum(conv_start) - 1
     heads = np.flatnonzero(conv_start)
+    # the common case, all at once: a conversation opened by a SYN whose later SYNs all come
+    # from the same endpoint with the same seq (retransmissions) holds no reuse
+    h = heads[conv_id[cand]]
+    plain = (flags[h] & (SYN | ACK)) == SYN
+    same = plain & (src[cand] == src[h]) & (seq[cand] == seq[h])
+    settled = np.ones(len(heads), bool)
+    np.logical_and.at(settled, conv_id[cand], same)
+    cand = cand[~settled[conv_id[cand]]]
     flow_start: dict[int, int] = {}
     bases: dict[tuple[int, int], int | None] = {}
     for c in cand.tolist():

@@ -239,7 +239,7 @@ def _near_side(fid: I64, d: npt.NDArray[np.int8], rtt: F64, clean: B, count: int
     return near
 
 
-def _copies(key2: I64, x: _In, seglen: I64) -> B:
+def _copies(key2: I64, x: _In, seglen: I64, behind: B) -> B:
     """Rows that repeat an earlier row of their direction byte for byte, as far as the
     columns tell: seq, length, TS val, checksum and IP ID, where a TS val or an IP ID makes
     each sending unique (pasted text: with -v, which prints the IP ID)."""
@@ -251,6 +251,9 @@ def _copies(key2: I64, x: _In, seglen: I64) -> B:
     # pasted text prints no checksum on a segment cut by the snaplen: the IP ID alone then
     telling &= (x.cksum >= 0) | (x.ipid > 0)
     cand = np.flatnonzero((seglen > 0) & (x.seq >= 0) & telling)
+    # a copy is behind by definition: only rows sharing a behind row's seq can be involved
+    where = key2[cand] * M32 + x.seq[cand]
+    cand = cand[np.isin(where, where[behind[cand]])]
     if len(cand) < 2:
         return out
     cols = (x.ipid[cand], x.cksum[cand], x.ts_val[cand], seglen[cand], x.seq[cand], key2[cand])
@@ -520,7 +523,7 @@ class _Sequence:
         x, codes = self.x, self.codes
         near = _near_side(x.fid, x.d, ack_rtt, clean, len(x.bounds) - 1)
         behind = self.behind
-        dup = behind & _copies(self.key2, x, self.seglen)
+        dup = behind & _copies(self.key2, x, self.seglen, behind)
         retrans = codes["tcp.retransmission"] | codes["tcp.fast_retransmission"]
         retrans |= codes["tcp.spurious_retransmission"]
         ooo = codes["tcp.out_of_order"]
