@@ -47,6 +47,8 @@ def _listed(f: dict[str, Any], lang: str) -> dict[str, Any]:
         "history": f.get("history"),
         "irtt_ms": f.get("irtt_ms"),
         "rtt": f.get("rtt_ms"),
+        "vantage": f.get("vantage"),
+        "path_rtt": (f.get("path_rtt_ms") or {}).get("median"),
         "findings": [
             {"code": code, "count": k, "title": _title(code, lang)}
             for code, k in (f.get("findings") or {}).items()
