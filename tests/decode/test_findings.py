@@ -211,3 +211,42 @@ def test_checksums_are_verified_not_assumed(tmp_path: Path) -> None:
     assert {p["checksum"]["status"] for p in said} == {"good"}
     silent = to_json(analyse(read_input(plain)))["flows"][0]["packets"]
     assert {p["checksum"]["status"] for p in silent} == {"unverified"}
+
+
+def test_half_close_refused_and_abort_are_told_as_what_they_were() -> None:
+    half = _doc("half-close.pcap")["flows"][0]
+    phases = [r["phase"] for r in half["phases"]]
+    assert phases == ["handshake", "data", "half_close", "teardown"]
+    data_after = [
+        p for p in half["packets"] if p["phase"] == "half_close" and p["direction"] == "s2c"
+    ]
+    assert sum(p["len"] for p in data_after) == 20_000
+    assert "The client closed its sending direction first" in half["narrative"]["en"]
+    assert "20.0 KB" in half["narrative"]["en"]
+    reset, refused = _doc("reset.pcap")["flows"]
+    assert "The server aborted the connection with RST" in reset["narrative"]["en"]
+    story = refused["narrative"]["en"]
+    assert "tried to open a connection" in story and "refused it" in story
+    assert "handshake took" not in story
+
+
+def test_a_clock_going_backwards_gives_no_negative_rtt(tmp_path: Path) -> None:
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+    from scapy.utils import wrpcap
+
+    c, s = IP(src="192.0.2.1", dst="192.0.2.2"), IP(src="192.0.2.2", dst="192.0.2.1")
+    pkts = [
+        Ether() / c / TCP(sport=40000, dport=80, flags="S", seq=1),
+        Ether() / s / TCP(sport=80, dport=40000, flags="SA", seq=9, ack=2),
+        Ether() / c / TCP(sport=40000, dport=80, flags="A", seq=2, ack=10),
+        Ether() / c / TCP(sport=40000, dport=80, flags="PA", seq=2, ack=10) / b"hello",
+        Ether() / s / TCP(sport=80, dport=40000, flags="A", seq=10, ack=7),
+    ]
+    for p, t in zip(pkts, (10.0, 10.01, 10.02, 10.03, 10.025), strict=True):
+        p.time = t  # the last one is stamped before the data it acknowledges
+    path = tmp_path / "back.pcap"
+    wrpcap(str(path), pkts)
+    doc = to_json(analyse(read_path(str(path))))
+    assert "clock goes backwards 1 time" in str(doc["source"]["warnings"])
+    assert doc["flows"][0]["packets"][-1]["ack_rtt_ms"] is None
