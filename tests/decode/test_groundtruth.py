@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from app.decode import analyse
+from app.decode.model.codes import FINDING_CODES
 from app.decode.readers.ingest import read_path
 from benchmarks.groundtruth import (
     DUPLICATE,
@@ -61,3 +62,40 @@ def test_vantage_and_round_trips_are_told_apart() -> None:
     assert at_receiver["sides"]["server"]["rtt_ms"]["median"] > 19
     story = at_sender["narrative"]["en"]
     assert "next to the server" in story and "arrived out of order" not in story
+
+
+def test_a_dsack_names_the_retransmission_it_reports() -> None:
+    """The receiver's D-SACK for a resent segment makes it spurious at the sender (RFC 2883
+    §4); at the receiver, where the second copy is seen to be the network's, it does not."""
+    from app.decode.analysis.sequence import EVIDENCE
+
+    a = analyse(read_path(str(SENDER)))
+    ft = a.table
+    spurious = ft.findings & (1 << FINDING_CODES.index("tcp.spurious_retransmission")) > 0
+    assert [EVIDENCE[e] for e in ft.seq.evidence[spurious]] == ["the peer's D-SACK"]
+
+
+def test_ttls_tell_the_vantage_when_round_trips_cannot(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Midstream, only the client ACKs: no leg can be compared.  The client's packets carry
+    TTL 64 (none decremented: it is next to the capture) and the server's 52."""
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+    from scapy.utils import wrpcap
+
+    pkts = []
+    t = 1_700_000_000.0
+    for i in range(6):
+        seq = 1000 + 100 * i
+        data = IP(src="192.0.2.2", dst="192.0.2.1", ttl=52) / TCP(
+            sport=80, dport=40000, flags="A", seq=seq, ack=1
+        )
+        ack = IP(src="192.0.2.1", dst="192.0.2.2", ttl=64) / TCP(
+            sport=40000, dport=80, flags="A", seq=1, ack=seq + 100
+        )
+        for p, dt in ((Ether() / data / (b"x" * 100), 0.0), (Ether() / ack, 0.00001)):
+            p.time = t + i * 0.03 + dt
+            pkts.append(p)
+    path = tmp_path / "ttl.pcap"
+    wrpcap(str(path), pkts)
+    flow = to_json(analyse(read_path(str(path))), summary=True)["flows"][0]
+    assert flow["vantage"] == "client" and flow["vantage_from"] == "ttl"

@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.decode.analysis.numbering import Numbering, number
-from app.decode.analysis.sequence import SeqAnalysis, analyse_sequence
+from app.decode.analysis.sequence import EVIDENCE, SeqAnalysis, analyse_sequence
 from app.decode.model.codes import (
     FINDING_CODES,
     Direction,
@@ -565,6 +565,7 @@ class FlowTable:
             "reuse": self._reuse,
             "cksum": c["cksum"][o].astype(np.int64, copy=False),
             "ipid": c["ipid"][o].astype(np.int64, copy=False),
+            "ttl": c["ttl"][o].astype(np.int64, copy=False),
         }
         if malformed.any() or incomplete.any():
             keep = np.flatnonzero(~(malformed | incomplete))
@@ -573,6 +574,7 @@ class FlowTable:
             sa = _widen(analyse_sequence(**columns, bounds=bounds, irtt=self.irtt), keep, len(o))
         else:
             sa = analyse_sequence(**columns, bounds=self.bounds, irtt=self.irtt)
+        self._dsack(sa)
         masks = dict(sa.codes)
         same_host = c["src"][o] == c["dst"][o]
         offload, corrupt = _bad_checksums(
@@ -593,6 +595,42 @@ class FlowTable:
         self.findings = bits
         self.seq = sa
         del self._reuse
+
+    def _dsack(self, sa: SeqAnalysis) -> None:
+        """A retransmission the peer then reports with a D-SACK block (RFC 2883 §4: the
+        first SACK block below the ack number, or inside the second) was received twice:
+        it was needless, a spurious retransmission.  Only SACK-bearing packets of
+        connections with a retransmission are read, a packet at a time."""
+        codes = sa.codes
+        resent = codes["tcp.retransmission"] | codes["tcp.fast_retransmission"]
+        if not resent.any():
+            return
+        c, o = self.table.cols, self.order
+        seq, length = c["seq"][o], np.maximum(c["length"][o], 0)
+        rows = np.flatnonzero(resent)
+        index: dict[tuple[int, int, int, int], list[int]] = {}
+        for k in rows.tolist():
+            s = int(seq[k])
+            key = (int(self.fid[k]), int(self.dir[k]), s, (s + int(length[k])) % SEQ_MOD)
+            index.setdefault(key, []).append(k)
+        # a copy the network made, seen here, explains a D-SACK without a needless resend
+        for k in np.flatnonzero(codes["tcp.duplicate_segment"]).tolist():
+            s = int(seq[k])
+            key = (int(self.fid[k]), int(self.dir[k]), s, (s + int(length[k])) % SEQ_MOD)
+            index.pop(key, None)
+        look = np.flatnonzero(c["sack"][o] & np.isin(self.fid, np.unique(self.fid[rows])))
+        for k in look.tolist():
+            p = self.table.packet(int(o[k]))
+            blocks = p.options.sack
+            if not blocks or not _is_dsack(blocks, p.ack):
+                continue
+            a, b = blocks[0]
+            for r in index.get((int(self.fid[k]), 1 - int(self.dir[k]), a, b), []):
+                if r < k:
+                    for code in ("tcp.retransmission", "tcp.fast_retransmission"):
+                        codes[code][r] = False
+                    codes["tcp.spurious_retransmission"][r] = True
+                    sa.evidence[r] = EVIDENCE.index("the peer's D-SACK")
 
     # -- group-wise helpers over positions ------------------------------------------------
 
@@ -727,6 +765,17 @@ class FlowTable:
         return self.fid[firsts], self.phase[firsts].astype(np.int64), firsts, lasts
 
 
+def _is_dsack(blocks: list[tuple[int, int]], ack: int | None) -> bool:
+    """RFC 2883 §4: the first block lies below the cumulative ack, or inside the second."""
+    a, b = blocks[0]
+    if ack is not None and 0 < (ack - a) % SEQ_MOD < SEQ_MOD // 2:
+        return True
+    if len(blocks) > 1:
+        c, d = blocks[1]
+        return (a - c) % SEQ_MOD < SEQ_MOD // 2 and (d - b) % SEQ_MOD < SEQ_MOD // 2
+    return False
+
+
 def _bad_checksums(
     fid: I64, d: npt.NDArray[Any], status: npt.NDArray[Any], near: I64, same_host: B
 ) -> tuple[B, B]:
@@ -767,6 +816,7 @@ def _widen(sa: SeqAnalysis, keep: I64, n: int) -> SeqAnalysis:
         ts_rtt=spread(sa.ts_rtt, np.nan),
         in_flight=spread(sa.in_flight, -1),
         near=sa.near,
+        near_from=sa.near_from,
         evidence=spread(sa.evidence, 0),
     )
 

@@ -46,7 +46,14 @@ _SPAN = 1 << 37  # an unwrapped sequence number may stray this far from a direct
 FAST_RETRANS_S = 0.020  # Wireshark: within 20 ms of the last duplicate ACK
 NEAR = 0.1  # one side's ACKs back within a tenth of the other's: the capture is next to it
 # What decided "retransmission, late original or copy" where Wireshark's timing rule did not.
-EVIDENCE = ("timing", "at the sender", "TS val order", "IP ID order", "byte-for-byte copy")
+EVIDENCE = (
+    "timing",
+    "at the sender",
+    "TS val order",
+    "IP ID order",
+    "byte-for-byte copy",
+    "the peer's D-SACK",
+)
 OOO_DEFAULT_S = 0.003  # Wireshark: 3 ms, or the handshake RTT once known
 IDLE_PROBE_S = 1.0  # pasted text: a bare repeated ACK after this much silence is a keep-alive
 
@@ -74,6 +81,7 @@ class SeqAnalysis:
     ts_rtt: F64  # seconds from the first peer packet carrying the echoed TS val; NaN
     in_flight: I64  # data segments: bytes sent and not yet acknowledged after it; -1
     near: I64  # per flow: the side (0 client, 1 server) the capture was taken next to; -1
+    near_from: I64  # per flow: what told it: 0 nothing, 1 the ACK RTT legs, 2 TTLs
     evidence: npt.NDArray[np.int8]  # per position: EVIDENCE index of what decided it; 0
 
 
@@ -239,6 +247,35 @@ def _near_side(fid: I64, d: npt.NDArray[np.int8], rtt: F64, clean: B, count: int
     return near
 
 
+# Initial TTLs / hop limits of common stacks: Linux and macOS 64, Windows 128, network
+# gear 255, some older systems 32 and 60.
+INITIAL_TTLS = np.array([32, 60, 64, 128, 255])
+
+
+def _near_by_ttl(fid: I64, d: npt.NDArray[np.int8], ttl: I64, count: int) -> I64:
+    """Per flow, the side whose packets still carry an initial TTL (no router between it
+    and the capture point) while the other side's have been decremented; -1 otherwise.
+    Each side's most common TTL is taken."""
+    out = np.full(count, -1, np.int64)
+    ok = ttl >= 0
+    if not ok.any():
+        return out
+    key = (fid[ok] * 2 + d[ok]) * 256 + ttl[ok]
+    keys, n = np.unique(key, return_counts=True)
+    side = keys // 256
+    o = np.lexsort((-n, side))
+    first = np.ones(len(o), bool)
+    first[1:] = side[o][1:] != side[o][:-1]
+    mode = np.full(2 * count, -1, np.int64)
+    mode[side[o][first]] = (keys % 256)[o][first]
+    m = mode.reshape(count, 2)
+    initial = np.isin(m, INITIAL_TTLS)
+    both = (m >= 0).all(axis=1)
+    out[both & initial[:, 0] & ~initial[:, 1]] = 0
+    out[both & initial[:, 1] & ~initial[:, 0]] = 1
+    return out
+
+
 def _copies(key2: I64, x: _In, seglen: I64, behind: B) -> B:
     """Rows that repeat an earlier row of their direction byte for byte, as far as the
     columns tell: seq, length, TS val, checksum and IP ID, where a TS val or an IP ID makes
@@ -297,6 +334,7 @@ class _In:
     reuse: B
     cksum: I64
     ipid: I64
+    ttl: I64
 
 
 class _Sequence:
@@ -521,7 +559,13 @@ class _Sequence:
         whose TS val is newer was sent after everything seen (a retransmission).  Returns
         each flow's near side (-1 unknown)."""
         x, codes = self.x, self.codes
-        near = _near_side(x.fid, x.d, ack_rtt, clean, len(x.bounds) - 1)
+        count = len(x.bounds) - 1
+        near = _near_side(x.fid, x.d, ack_rtt, clean, count)
+        self.near_from = np.where(near >= 0, 1, 0)
+        by_ttl = _near_by_ttl(x.fid, x.d, x.ttl, count)
+        use = (near < 0) & (by_ttl >= 0)
+        near = np.where(use, by_ttl, near)
+        self.near_from[use] = 2
         behind = self.behind
         dup = behind & _copies(self.key2, x, self.seglen, behind)
         retrans = codes["tcp.retransmission"] | codes["tcp.fast_retransmission"]
@@ -664,5 +708,6 @@ def analyse_sequence(**columns: npt.NDArray[Any]) -> SeqAnalysis:
         ts_rtt=ts_rtt,
         in_flight=in_flight,
         near=near,
+        near_from=sq.near_from,
         evidence=evidence,
     )

@@ -40,9 +40,13 @@ _ENTRIES = (
         "tcp.spurious_retransmission",
         "Spurious retransmission",
         "虚假重传",
-        "A retransmission of data the receiver had already acknowledged: it was not needed.",
-        "重传的数据接收方此前已经确认过，这次重传并无必要。",
-        "RFC 3522, RFC 5682",
+        "A retransmission that was not needed: the receiver had already acknowledged the "
+        "data, or later reported receiving it twice with a D-SACK block. (A D-SACK cannot "
+        "tell a needless retransmission from the network duplicating the segment: where the "
+        "capture shows the copy, it is not counted.)",
+        "一次不必要的重传：接收方此前已经确认过这些数据，或随后用 D-SACK 块报告收到了两次。"
+        "（D-SACK 无法区分不必要的重传与网络复制了报文段：如果抓包中能看到那个副本，则不计入。）",
+        "RFC 3522, RFC 5682, RFC 2883 §4",
     ),
     Entry(
         "tcp.duplicate_ack",

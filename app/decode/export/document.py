@@ -421,6 +421,8 @@ class Summaries:
         ts_rtt = _stats_texts(facts.ts_rtt, lo, hi)
         path = _path_texts(facts, lo, hi)
         vantage = [VANTAGES[v] for v in facts.vantage[lo:hi].tolist()]
+        told = ("null", '"ack_rtt"', '"ttl"')
+        vantage_from = [told[v] for v in self.ft.seq.near_from[lo:hi].tolist()]
         counts = facts.counts[lo:hi].tolist()
         code_text = [f'"{c}":' for c in FINDING_CODES]
         ecn_text = ('"none"', '"offered"', '"negotiated"')
@@ -450,7 +452,8 @@ class Summaries:
                 f'"window_scaling":"{SCALING[sc]}",'
                 f'"state":"{states[k]}","history":"{history[k]}",'
                 f'"rtt_ms":{rtt[k]},"ts_rtt_ms":{ts_rtt[k]},"path_rtt_ms":{path[k]},'
-                f'"vantage":"{vantage[k]}","ecn":{ecn_text[ecn[k]]},'
+                f'"vantage":"{vantage[k]}","vantage_from":{vantage_from[k]},'
+                f'"ecn":{ecn_text[ecn[k]]},'
                 f'"findings":{{{found}}},'
                 f'"ended_by":"{ENDED_BY[eb]}","closer":{closers[cl + 1]},"ending":{endings[k]},'
                 f'"sides":{sides[k]},"narrative":{stories[k]}'

@@ -239,6 +239,11 @@ class FlowSummary(TypedDict):
         Literal["client", "server", "between", "unknown"],
         "where the capture was taken: next to the side whose leg is under a tenth of the other's",
     ]
+    vantage_from: Annotated[
+        Literal["ack_rtt", "ttl"] | None,
+        "what told it: the two sides' ACK RTT legs, else TTLs (one side's still initial, the "
+        "other's decremented)",
+    ]
     ts_rtt_ms: Annotated[Stats, "TS echo RTT samples (RFC 7323 §4)"]
     ecn: Literal["none", "offered", "negotiated"]
     findings: Annotated[dict[str, int], "finding code: packets with it (nonzero only)"]

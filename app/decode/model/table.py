@@ -48,6 +48,7 @@ COLUMNS: dict[str, type[Any]] = {
     "reassembly": np.int8,  # 1: reassembled from IP fragments; 2: its datagram incomplete; 0
     "ipid": np.int32,  # IPv4 identification; -1 (IPv6, or not printed)
     "tos": np.int16,  # IPv4 TOS / IPv6 traffic class byte (DSCP and ECN, RFC 3168 §5); -1
+    "ttl": np.int16,  # IPv4 TTL / IPv6 hop limit; -1
     "cksum_status": np.int8,  # TCP checksum: 0 unverified, 1 good, 2 bad (checksum.py)
     "cksum_expected": np.int32,  # what it should have been, when bad; -1
     "ipsum_status": np.int8,  # IPv4 header checksum, the same way
@@ -251,6 +252,7 @@ def packet_columns(packets: list[Packet], book: HostBook) -> Columns:
     fill("reassembly", [2 if p.incomplete else 1 if p.fragments else 0 for p in packets])
     fill("ipid", [_int_or(p.ip.get("id")) for p in packets])
     fill("tos", [_int_or(p.ip.get("tos")) for p in packets])
+    fill("ttl", [_int_or(p.ip.get("ttl", p.ip.get("hlim"))) for p in packets])
     cols["opt_start"][:] = 0
     cols["opt_len"][:] = 0
     return cols

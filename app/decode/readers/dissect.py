@@ -39,7 +39,8 @@ SLL_PROTO, SLL_LEN, SLL2_PROTO, SLL2_LEN = 14, 16, 0, 20
 # IPv4 (RFC 791 §3.1)
 IP4_LEN, IP4_TOTAL, IP4_FRAG, IP4_PROTO, IP4_SRC, IP4_DST = 0, 2, 6, 9, 12, 16
 IP4_OFFSET_MASK = 0x1FFF
-IP4_TOS, IP4_ID, IP4_SUM = 1, 4, 10
+IP4_TOS, IP4_ID, IP4_TTL, IP4_SUM = 1, 4, 8, 10
+IP6_HLIM = 7
 # IPv6 (RFC 8200 §3): payload length 4, next header 6, src 8, dst 24; header 40 bytes.
 IP6_PLEN, IP6_NEXT, IP6_SRC, IP6_DST, IP6_LEN = 4, 6, 8, 24, 40
 IP6_EXT = (0, 43, 60)  # hop-by-hop, routing, destination options (RFC 8200 §4)
@@ -464,6 +465,7 @@ def _tcp(fr: _Frames, chunk: Chunk, book: HostBook) -> tuple[I64, Columns, bytes
     ip = l3[good]
     cols["ipid"][:] = np.where(is4, r.u16(ip + IP4_ID), -1)
     cols["tos"][:] = np.where(is4, r.u8(ip + IP4_TOS), (r.u16(ip) >> 4) & 0xFF)
+    cols["ttl"][:] = np.where(is4, r.u8(ip + IP4_TTL), r.u8(ip + IP6_HLIM))
     cols["offset"][:] = chunk.base + chunk.data[good]
     cols["caplen"][:] = chunk.caplen[good]
     cols["iface"][:] = chunk.iface[good]

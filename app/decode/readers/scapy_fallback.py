@@ -133,7 +133,9 @@ def _to_packet(pkt: Any, frame: int, wirelen: int | None) -> Packet | None:
         malformed=malformed,
         cksum_status=status,
         cksum_expected=expected,
-        ip={"id": int(ip.id), "tos": int(ip.tos)} if isinstance(ip, IP) else {"tos": int(ip.tc)},
+        ip={"id": int(ip.id), "tos": int(ip.tos), "ttl": int(ip.ttl)}
+        if isinstance(ip, IP)
+        else {"tos": int(ip.tc), "ttl": int(ip.hlim)},
         cksum=int(tcp.chksum),
         frame=frame,
         truncated=bool(wirelen and wirelen > len(pkt)),
