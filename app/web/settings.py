@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+# A source checkout has templates/ and static/ next to app/; an installed wheel has them
+# under its prefix (pyproject's data-files), and keeps its data in the working directory.
+CHECKOUT = (ROOT / "templates").is_dir() and (ROOT / "app").is_dir()
+SHARE = ROOT if CHECKOUT else Path(sys.prefix) / "share" / "tcpladder"
+DATA = ROOT / "data" if CHECKOUT else Path.cwd() / "data"
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str | None = None  # None: SQLite under data_dir
-    data_dir: Path = ROOT / "data"
+    data_dir: Path = DATA
     max_input: int = 32 * 1024 * 1024  # bytes of upload or paste, as sent
     max_expanded: int = 256 * 1024 * 1024  # bytes after gzip/zstd decompression
     max_packets: int = 1_000_000
@@ -21,8 +27,8 @@ class Settings:
     max_comment_lines: int = 20_000  # lines of commentary kept
     max_flows: int = 200_000  # TCP connections one input may hold
     max_stored: int = 256 * 1024 * 1024  # bytes one session's stored analysis may take
-    templates_dir: Path = ROOT / "templates"
-    static_dir: Path = ROOT / "static"
+    templates_dir: Path = SHARE / "templates"
+    static_dir: Path = SHARE / "static"
     # where the site is reached, for absolute permalinks; None: links are paths, and the
     # page makes the permalink from the address the browser shows (never from Host)
     base_url: str | None = None
@@ -38,7 +44,7 @@ class Settings:
         env = os.environ
         return cls(
             database_url=env.get("DATABASE_URL") or None,
-            data_dir=Path(env.get("TCPLADDER_DATA_DIR", str(ROOT / "data"))),
+            data_dir=Path(env.get("TCPLADDER_DATA_DIR", str(DATA))),
             max_input=int(env.get("TCPLADDER_MAX_INPUT", 32 * 1024 * 1024)),
             max_expanded=int(env.get("TCPLADDER_MAX_EXPANDED", 256 * 1024 * 1024)),
             max_packets=int(env.get("TCPLADDER_MAX_PACKETS", 1_000_000)),

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.server import free_port
+
 CHROMIUM = os.environ.get("TCPLADDER_CHROMIUM", "/usr/bin/chromium")
 ARGS = [
     "--no-sandbox",
@@ -23,15 +25,9 @@ ARGS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, TCPLADDER_DATA_DIR=str(tmp_path_factory.mktemp("data")))
     proc = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--log-level", "warning"],

@@ -5,7 +5,6 @@ workers do not outlive the server; a new server serves what was stored before.""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -18,29 +17,11 @@ from pathlib import Path
 
 from app.store import Store, default_url
 from tests.conftest import load
-from tests.web.test_slow_clients import ROOT, _free_port
+from tests.server import ROOT, free_port, serve
 
 
 def _serve(data: Path, port: int) -> subprocess.Popen[bytes]:
-    env = dict(
-        os.environ,
-        TCPLADDER_DATA_DIR=str(data),
-        TCPLADDER_RATE_LIMIT="0",
-        TCPLADDER_WORKERS="1",
-        TCPLADDER_MAX_INPUT=str(64 << 20),
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--log-level", "critical"],
-        env=env,
-        cwd=ROOT,
-    )
-    for _ in range(400):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1).close()
-            return proc
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError("the server did not start")
+    return serve(port, data=data, env={"TCPLADDER_MAX_INPUT": str(64 << 20)})
 
 
 def _post(port: int, data: bytes) -> int:
@@ -80,7 +61,7 @@ def test_kill_9_during_uploads_leaves_a_whole_store(tmp_path: Path) -> None:
         check=True,
         stdout=subprocess.DEVNULL,
     )
-    port = _free_port()
+    port = free_port()
     server = _serve(data, port)
     try:
         before = urllib.request.Request(
@@ -125,7 +106,7 @@ def test_kill_9_during_uploads_leaves_a_whole_store(tmp_path: Path) -> None:
     finally:
         store.close()
 
-    port = _free_port()
+    port = free_port()
     again = _serve(data, port)
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/s/{kept}", timeout=30) as r:

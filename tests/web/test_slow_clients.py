@@ -3,46 +3,25 @@ its headers or its body is cut off; normal and keep-alive requests are not."""
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.server import free_port, serve
 
 
 @pytest.fixture(scope="module")
 def port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    port = _free_port()
-    env = dict(
-        os.environ,
-        TCPLADDER_DATA_DIR=str(tmp_path_factory.mktemp("data")),
-        TCPLADDER_HEADER_TIMEOUT="1",
-        TCPLADDER_BODY_TIMEOUT="1",
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--log-level", "warning"],
-        env=env,
-        cwd=ROOT,
+    port = free_port()
+    proc = serve(
+        port,
+        data=tmp_path_factory.mktemp("data"),
+        env={"TCPLADDER_HEADER_TIMEOUT": "1", "TCPLADDER_BODY_TIMEOUT": "1"},
+        workers=0,
     )
     try:
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
         yield port
     finally:
         proc.terminate()
