@@ -212,6 +212,14 @@ class Store:
         metadata.create_all(self.engine)
         self._meta: dict[str, Meta] = {}
 
+    def ping(self) -> str:
+        """The database's dialect name, once a trivial query went through (``/healthz``)."""
+        from sqlalchemy import text
+
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return str(self.engine.dialect.name)
+
     def close(self) -> None:
         self.engine.dispose()
 

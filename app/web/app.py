@@ -15,7 +15,7 @@ from app.decode import Limits
 from app.store import Store, default_url
 from app.store.pool import Analysts
 
-from . import api, errors, pages
+from . import api, errors, health, pages
 from .pagecache import PageCache
 from .ratelimit import CreateLimit
 from .security import SecurityHeaders
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.allowed_hosts != ("*",):
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))
     app.add_middleware(SecurityHeaders)
+    app.include_router(health.router)
     app.include_router(api.router)
     app.include_router(pages.router)
     errors.install(app, app.state.renderer)

@@ -245,3 +245,15 @@ def test_fragments_and_malformed_headers_through_the_web(
     detail = client.get(f"/api/sessions/{sid}/packets/2").json()
     assert "below the 20-byte minimum" in detail["note"]
     assert "Malformed TCP header" in client.get(f"/s/{sid}").text
+
+
+def test_healthz_and_noindex(client: TestClient) -> None:
+    r = client.get("/healthz")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["status"] == "ok" and body["database"] == "sqlite" and body["version"]
+    sid = _create(client, "seed001_pktap_long_flags.txt")["id"]
+    page = client.get(f"/s/{sid}")
+    assert '<meta name="robots" content="noindex">' in page.text
+    assert page.headers["X-Robots-Tag"] == "noindex"
+    assert "noindex" not in client.get("/").text
