@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from app.decode.analysis.result import Analysis
 from app.decode.analysis.sequence import EVIDENCE
@@ -310,7 +311,7 @@ def agreement(analysis: Analysis | None, tsv: str) -> Agreement:
                 continue
             theirs_rtt = float(r["tcp.analysis.ack_rtt"])
             close = not math.isnan(ours_rtt) and _close(ours_rtt, theirs_rtt)
-            if not close and t_far(analysis, k):
+            if not close and _far_future(analysis, k):
                 _deliberate(out, FLOAT_STAMP_RTT, 1)
                 continue
             out.ack_rtt_total += 1
@@ -367,10 +368,15 @@ CUT_SHORT = (
 )
 
 
-def _cut_short(analysis: Analysis, f: int) -> bool:
+def _flow_rows(analysis: Analysis, f: int) -> npt.NDArray[np.int64]:
+    """Flow ``f``'s table rows, capture order."""
     ft = analysis.table
-    rows = ft.order[int(ft.bounds[f]) : int(ft.bounds[f + 1])]
-    return bool(ft.table.cols["truncated"][rows].any())
+    rows: npt.NDArray[np.int64] = ft.order[int(ft.bounds[f]) : int(ft.bounds[f + 1])]
+    return rows
+
+
+def _cut_short(analysis: Analysis, f: int) -> bool:
+    return bool(analysis.table.table.cols["truncated"][_flow_rows(analysis, f)].any())
 
 
 LINUX_ZWP = (
@@ -411,7 +417,7 @@ def _ack_moves_on(analysis: Analysis, k: int) -> bool:
     return all(0 < (int(acks[-1]) - int(a)) % 2**32 < 2**31 for a in earlier)
 
 
-def t_far(analysis: Analysis, k: int) -> bool:
+def _far_future(analysis: Analysis, k: int) -> bool:
     return float(analysis.table.table.cols["time"][analysis.table.order[k]]) > 2**33
 
 
@@ -421,10 +427,8 @@ def _deliberate(out: Agreement, why: str, count: int) -> None:
 
 def _irtt_reason(analysis: Analysis, f: int) -> str | None:
     """Why tcpladder has no handshake RTT for flow ``f`` where tshark has one."""
-    ft = analysis.table
-    lo, hi = int(ft.bounds[f]), int(ft.bounds[f + 1])
-    rows = ft.order[lo:hi]
-    c = ft.table.cols
+    rows = _flow_rows(analysis, f)
+    c = analysis.table.table.cols
     flags, t = c["flags"][rows], c["time"][rows]
     syn = np.flatnonzero((flags & 0x12) == 0x02)
     if not len(syn):
@@ -433,6 +437,22 @@ def _irtt_reason(analysis: Analysis, f: int) -> str | None:
     if not len(after) or t[after[0]] != t[syn[-1]]:
         return None
     return FLOAT_STAMP if t[syn[-1]] > 2**33 else SAME_STAMP
+
+
+# every reason a difference from tshark is counted apart (docs/analysis.md says why)
+DELIBERATE = (
+    TSHARK_UNVERIFIED,
+    MALFORMED_CKSUM,
+    MALFORMED_LENGTH,
+    INCOMPLETE_DATAGRAM,
+    SAME_STAMP,
+    FLOAT_STAMP,
+    CUT_SHORT,
+    LINUX_ZWP,
+    OLD_ACK,
+    FLOAT_STAMP_RTT,
+    *(EVIDENCE_REASON.format(e) for e in EVIDENCE),
+)
 
 
 def irtt_equal(pairs: list[tuple[float | None, float | None]]) -> bool:

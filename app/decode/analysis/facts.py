@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.decode.analysis.flows import FlowTable
+from app.decode.analysis.stats import Stats, stats
 from app.decode.model.codes import FINDING_CODES, ConnState, EndedBy, RolesFrom
 from app.decode.model.options import Kind
 from app.decode.model.packet import ACK, CWR, ECE, FIN, RST, SYN
@@ -66,14 +67,6 @@ _REPEATED = set("CGTW")
 
 
 @dataclass(slots=True)
-class Stats:
-    min: F64
-    median: F64
-    max: F64
-    samples: I64
-
-
-@dataclass(slots=True)
 class Facts:
     state: I64  # ConnState
     history: list[str]
@@ -97,25 +90,6 @@ PATH_SOURCES = ("none", "handshake", "ack", "ts")
 VANTAGES = ("unknown", "client", "server", "between")
 # One leg this much shorter than the other puts the capture point next to that endpoint.
 NEAR = 0.1
-
-
-def stats(fid: I64, values: F64, count: int) -> Stats:
-    """Min, median and max of ``values`` per flow (NaN and 0 samples where there are none)."""
-    ok = ~np.isnan(values)
-    f, v = fid[ok], values[ok]
-    o = np.lexsort((v, f))
-    f, v = f[o], v[o]
-    n = np.bincount(f, minlength=count).astype(np.int64)
-    start = np.concatenate([[0], np.cumsum(n)[:-1]]).astype(np.int64)
-    has = n > 0
-    lo = np.full(count, np.nan)
-    hi = np.full(count, np.nan)
-    med = np.full(count, np.nan)
-    s, c = start[has], n[has]
-    lo[has] = v[s]
-    hi[has] = v[s + c - 1]
-    med[has] = (v[s + (c - 1) // 2] + v[s + c // 2]) / 2
-    return Stats(lo, med, hi, n)
 
 
 def _syn_options(ft: FlowTable) -> tuple[npt.NDArray[np.int8], B]:
@@ -373,9 +347,7 @@ def _vantage(ft: FlowTable) -> I64:
     ACK RTT medians (it uses it to tell retransmissions); "between" when both were
     measured and neither is near."""
     sa = ft.seq
-    key = ft.fid * 2 + ft.dir
-    ok = sa.ack_rtt_clean & ~np.isnan(sa.ack_rtt)
-    both = (np.bincount(key[ok], minlength=2 * ft.count).reshape(-1, 2) > 0).all(axis=1)
+    both = ~np.isnan(sa.legs).any(axis=1)
     out = np.where(both, VANTAGES.index("between"), VANTAGES.index("unknown")).astype(np.int64)
     out[sa.near == 0] = VANTAGES.index("client")
     out[sa.near == 1] = VANTAGES.index("server")

@@ -33,6 +33,7 @@ from app.decode.model.codes import (
     Scale,
     Scaling,
 )
+from app.decode.model.options import is_dsack
 from app.decode.model.packet import (
     ACK,
     ENDPOINT_PORTS,
@@ -600,13 +601,13 @@ class FlowTable:
         """A retransmission the peer then reports with a D-SACK block (RFC 2883 §4: the
         first SACK block below the ack number, or inside the second) was received twice:
         it was needless, a spurious retransmission.  Only SACK-bearing packets of
-        connections with a retransmission are read, a packet at a time."""
+        connections with a retransmission have their options read, a packet at a time."""
         codes = sa.codes
         resent = codes["tcp.retransmission"] | codes["tcp.fast_retransmission"]
         if not resent.any():
             return
         c, o = self.table.cols, self.order
-        seq, length = c["seq"][o], np.maximum(c["length"][o], 0)
+        seq, length, ack = c["seq"][o], np.maximum(c["length"][o], 0), c["ack"][o]
         rows = np.flatnonzero(resent)
         index: dict[tuple[int, int, int, int], list[int]] = {}
         for k in rows.tolist():
@@ -620,9 +621,8 @@ class FlowTable:
             index.pop(key, None)
         look = np.flatnonzero(c["sack"][o] & np.isin(self.fid, np.unique(self.fid[rows])))
         for k in look.tolist():
-            p = self.table.packet(int(o[k]))
-            blocks = p.options.sack
-            if not blocks or not _is_dsack(blocks, p.ack):
+            blocks = self.table.options(int(o[k])).sack
+            if not blocks or not is_dsack(blocks, int(ack[k]) if ack[k] >= 0 else None):
                 continue
             a, b = blocks[0]
             for r in index.get((int(self.fid[k]), 1 - int(self.dir[k]), a, b), []):
@@ -765,17 +765,6 @@ class FlowTable:
         return self.fid[firsts], self.phase[firsts].astype(np.int64), firsts, lasts
 
 
-def _is_dsack(blocks: list[tuple[int, int]], ack: int | None) -> bool:
-    """RFC 2883 §4: the first block lies below the cumulative ack, or inside the second."""
-    a, b = blocks[0]
-    if ack is not None and 0 < (ack - a) % SEQ_MOD < SEQ_MOD // 2:
-        return True
-    if len(blocks) > 1:
-        c, d = blocks[1]
-        return (a - c) % SEQ_MOD < SEQ_MOD // 2 and (d - b) % SEQ_MOD < SEQ_MOD // 2
-    return False
-
-
 def _bad_checksums(
     fid: I64, d: npt.NDArray[Any], status: npt.NDArray[Any], near: I64, same_host: B
 ) -> tuple[B, B]:
@@ -817,6 +806,7 @@ def _widen(sa: SeqAnalysis, keep: I64, n: int) -> SeqAnalysis:
         in_flight=spread(sa.in_flight, -1),
         near=sa.near,
         near_from=sa.near_from,
+        legs=sa.legs,
         evidence=spread(sa.evidence, 0),
     )
 

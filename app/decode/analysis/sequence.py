@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from app.decode.analysis.stats import stats
 from app.decode.model.codes import Finding
 from app.decode.model.packet import ACK, FIN, RST, SYN
 
@@ -82,6 +83,7 @@ class SeqAnalysis:
     in_flight: I64  # data segments: bytes sent and not yet acknowledged after it; -1
     near: I64  # per flow: the side (0 client, 1 server) the capture was taken next to; -1
     near_from: I64  # per flow: what told it: 0 nothing, 1 the ACK RTT legs, 2 TTLs
+    legs: F64  # (flows, 2): median clean ACK RTT of each side's ACKs; NaN
     evidence: npt.NDArray[np.int8]  # per position: EVIDENCE index of what decided it; 0
 
 
@@ -223,23 +225,18 @@ def _first_beyond(has_ack: B, ack: I64, edge: int) -> int:
     return -1
 
 
-def _near_side(fid: I64, d: npt.NDArray[np.int8], rtt: F64, clean: B, count: int) -> I64:
+def _legs(fid: I64, d: npt.NDArray[np.int8], rtt: F64, clean: B, count: int) -> F64:
+    """Per flow and side, the median of the side's clean ACK RTT samples: the capture
+    point to that side and back; NaN without samples."""
+    med: F64 = stats(fid * 2 + d, np.where(clean, rtt, np.nan), 2 * count).median
+    return med.reshape(count, 2)
+
+
+def _near_side(legs: F64) -> I64:
     """Per flow, the side the capture was taken next to: the one whose own ACKs come back
-    in under a tenth of the time the peer's take (the median of each side's clean ACK RTT
-    samples); -1 when either side has none or neither is that much nearer."""
-    ok = clean & ~np.isnan(rtt)
-    key = fid[ok] * 2 + d[ok]
-    v = rtt[ok]
-    med = np.full(2 * count, np.nan)
-    if len(v):
-        o = np.lexsort((v, key))
-        k, v = key[o], v[o]
-        n = np.bincount(k, minlength=2 * count)
-        start = np.concatenate([[0], np.cumsum(n)[:-1]])
-        has = n > 0
-        s, c = start[has], n[has]
-        med[has] = (v[s + (c - 1) // 2] + v[s + c // 2]) / 2
-    legs = med.reshape(count, 2)
+    in under a tenth of the time the peer's take; -1 when either side has no sample or
+    neither is that much nearer."""
+    count = len(legs)
     near = np.full(count, -1, np.int64)
     both = ~np.isnan(legs).any(axis=1)
     near[both & (legs[:, 0] < NEAR * legs[:, 1])] = 0
@@ -560,7 +557,8 @@ class _Sequence:
         each flow's near side (-1 unknown)."""
         x, codes = self.x, self.codes
         count = len(x.bounds) - 1
-        near = _near_side(x.fid, x.d, ack_rtt, clean, count)
+        self.legs = _legs(x.fid, x.d, ack_rtt, clean, count)
+        near = _near_side(self.legs)
         self.near_from = np.where(near >= 0, 1, 0)
         by_ttl = _near_by_ttl(x.fid, x.d, x.ttl, count)
         use = (near < 0) & (by_ttl >= 0)
@@ -709,5 +707,6 @@ def analyse_sequence(**columns: npt.NDArray[Any]) -> SeqAnalysis:
         in_flight=in_flight,
         near=near,
         near_from=sq.near_from,
+        legs=sq.legs,
         evidence=evidence,
     )

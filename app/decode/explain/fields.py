@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.decode.analysis.flows import Flow, PacketInfo, Side
+from app.decode.model.options import is_dsack
 from app.decode.model.packet import ACK, AE, CWR, ECE, FIN, PSH, RST, SYN, URG, Packet
 
 
@@ -177,13 +178,8 @@ def _ecn_context(p: Packet, who_en: str, who_zh: str) -> tuple[str, str]:
 
 def _ecn_field(p: Packet) -> Field | None:
     """The IP header's ECN field, when the packet is ECN-capable or marked."""
-    tos = p.ip.get("tos")
-    if isinstance(tos, str):
-        try:
-            tos = int(tos, 0)
-        except ValueError:
-            return None
-    if not isinstance(tos, int) or tos < 0 or not tos & 3:
+    tos = p.ip_value("tos")
+    if tos is None or not tos & 3:
         return None
     code = tos & 3
     if code == 3:
@@ -483,7 +479,7 @@ def _sack_field(p: Packet, flow: Flow) -> Field | None:
         return None
     rel_blocks = ", ".join(f"{a}–{b - 1}" for a, b in blocks)
     label = "sack " + "".join(f"{{{a}:{b}}}" for a, b in blocks)
-    if _is_dsack(p):
+    if is_dsack(blocks, p.ack):
         a, b = blocks[0]
         en = (
             f"D-SACK: the first block (bytes {a}–{b - 1}) reports data this side received "

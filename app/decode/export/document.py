@@ -11,7 +11,7 @@ from typing import Any, Literal, TextIO, cast
 import numpy as np
 import numpy.typing as npt
 
-from app.decode.analysis.facts import PATH_SOURCES, STATES, VANTAGES, Facts, Stats, connection_facts
+from app.decode.analysis.facts import PATH_SOURCES, STATES, VANTAGES, Facts, connection_facts
 from app.decode.analysis.flows import (
     ENDED_BY,
     HANDSHAKE,
@@ -25,6 +25,7 @@ from app.decode.analysis.flows import (
     row_objects,
 )
 from app.decode.analysis.result import Analysis
+from app.decode.analysis.stats import Stats
 from app.decode.explain.fields import ENDINGS, PHASES, describe_ending
 from app.decode.explain.narrative import TFO_NAMES, Story, narrate, negotiation
 from app.decode.export import shapes
@@ -92,7 +93,7 @@ def packets_json(flow: Flow) -> list[shapes.Packet]:
                 "status": cast(ChecksumStatus, STATUS_NAMES[p.cksum_verdict()]),
                 "expected": p.cksum_expected,
             },
-            "ecn": ecn_name(p.ip.get("tos")),
+            "ecn": ecn_name(p.ip_value("tos")),
             "annotation": p.annotation,
             "comments": [
                 {"line": c.line, "text": c.text, "position": cast(Position, c.position)}
@@ -124,14 +125,9 @@ def _checksum_texts(c: Columns, n: int) -> list[str]:
     ]
 
 
-def ecn_name(tos: object) -> EcnName | None:
-    """The ECN field's name from a TOS / traffic class byte (an int, or text's "0x..")."""
-    if isinstance(tos, str):
-        try:
-            tos = int(tos, 0)
-        except ValueError:
-            return None
-    return ECN_NAMES[tos & 3] if isinstance(tos, int) and tos >= 0 else None
+def ecn_name(tos: int | None) -> EcnName | None:
+    """The ECN field's name from a TOS / traffic class byte."""
+    return None if tos is None else ECN_NAMES[tos & 3]
 
 
 def packet_texts(part: PacketTable) -> list[str]:

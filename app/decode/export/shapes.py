@@ -109,11 +109,7 @@ class Side(TypedDict):
 
 
 @with_config(_STRICT)
-class PathRtt(TypedDict):
-    min: Float
-    median: Float
-    max: Float
-    samples: Annotated[int, "0 when there are none (and the rest null)"]
+class PathRtt(Stats):
     source: Annotated[
         Literal["handshake", "ack", "ts"] | None,
         "the handshake (SYN to the ACK of the SYN-ACK, both legs wherever the capture was "

@@ -178,3 +178,15 @@ def options_from_bytes(raw: bytes) -> tuple[Options, bool]:
             o.add_other(f"{name} {value.hex()}" if value else name)
         i += size
     return o, bad
+
+
+def is_dsack(blocks: list[tuple[int, int]], ack: int | None) -> bool:
+    """RFC 2883 §4: the first SACK block reports a duplicate (D-SACK) when it lies below the
+    cumulative ack, or inside the second block."""
+    a, b = blocks[0]
+    if ack is not None and 0 < (ack - a) % (1 << 32) < (1 << 31):
+        return True
+    if len(blocks) > 1:
+        c, d = blocks[1]
+        return (a - c) % (1 << 32) < (1 << 31) and (d - b) % (1 << 32) < (1 << 31)
+    return False

@@ -155,6 +155,17 @@ class Packet:
     rel_ack: int | None = None
     findings: list[str] = field(default_factory=list)
 
+    def ip_value(self, key: str) -> int | None:
+        """An IP header value kept in ``ip``: an int from a capture, "0x.." or digits from
+        pasted text (and from sessions stored so); None when absent or unreadable."""
+        v = self.ip.get(key)
+        if isinstance(v, str):
+            try:
+                return int(v, 0)
+            except ValueError:
+                return None
+        return v if isinstance(v, int) and v >= 0 else None
+
     def cksum_verdict(self) -> int:
         """0 unverified, 1 good, 2 bad (model.codes.CHECKSUM_STATUS): what a reader found,
         else, for pasted text, tcpdump's verdict where it printed the checksum (-v)."""

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from app.decode.model.options import options_from_bytes
+from app.decode.model.options import Options, options_from_bytes
 from app.decode.model.packet import ACK, NAMED_PORTS, URG, Comment, Packet, format_endpoint
 
 # column: dtype.  Host columns are ids into ``PacketTable.hosts``.
@@ -122,6 +122,15 @@ class PacketTable:
     def endpoint(self, host: int, port: int) -> str:
         return format_endpoint(self.hosts[host], None if port < 0 else port, self.port_names)
 
+    def options(self, row: int) -> Options:
+        """The row's TCP options (the kept object's, or read from the option bytes)."""
+        kept = self.objects.get(row)
+        if kept is not None:
+            return kept.options
+        start, size = int(self.cols["opt_start"][row]), int(self.cols["opt_len"][row])
+        options, _bad = options_from_bytes(self.opt_bytes[start : start + size])
+        return options
+
     def packet(self, row: int) -> Packet:
         """The row as a ``Packet`` (the kept object, or one made from the columns)."""
         kept = self.objects.get(row)
@@ -134,8 +143,7 @@ class PacketTable:
             return None if v < 0 else v
 
         flags = int(c["flags"][row])
-        start, size = int(c["opt_start"][row]), int(c["opt_len"][row])
-        options, _bad = options_from_bytes(self.opt_bytes[start : start + size])
+        options = self.options(row)
         t = float(c["time"][row])
         frame = opt("frame")
         p = Packet(
@@ -250,24 +258,12 @@ def packet_columns(packets: list[Packet], book: HostBook) -> Columns:
     fill("truncated", [p.truncated for p in packets])
     fill("malformed", [MALFORMED_CODE.get(p.malformed or "", 0) for p in packets])
     fill("reassembly", [2 if p.incomplete else 1 if p.fragments else 0 for p in packets])
-    fill("ipid", [_int_or(p.ip.get("id")) for p in packets])
-    fill("tos", [_int_or(p.ip.get("tos")) for p in packets])
-    fill("ttl", [_int_or(p.ip.get("ttl", p.ip.get("hlim"))) for p in packets])
+    fill("ipid", [num(p.ip_value("id")) for p in packets])
+    fill("tos", [num(p.ip_value("tos")) for p in packets])
+    fill("ttl", [num(p.ip_value("ttl") if "ttl" in p.ip else p.ip_value("hlim")) for p in packets])
     cols["opt_start"][:] = 0
     cols["opt_len"][:] = 0
     return cols
-
-
-def _int_or(v: object, missing: int = -1) -> int:
-    """An IP header value kept on a packet (an int from a capture, "0x.." from text)."""
-    if isinstance(v, int):
-        return v
-    if isinstance(v, str):
-        try:
-            return int(v, 0)
-        except ValueError:
-            return missing
-    return missing
 
 
 def from_packets(kind: str, packets: list[Packet]) -> PacketTable:

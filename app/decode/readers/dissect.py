@@ -489,9 +489,9 @@ def _checksums(
     sums = Sums(r.a)
     if len(rows):
         p, v4 = ip[rows], is4[rows]
-        addr = np.where(v4, sums.range(p + IP4_SRC, np.full(len(p), 8)), 0)
-        addr6 = sums.range(p + IP6_SRC, np.full(len(p), 32))
-        total = np.where(v4, addr, addr6) + PROTO_TCP + tcp_len[rows]
+        # the pseudo-header's addresses: 8 bytes from offset 12 (IPv4), 32 from 8 (IPv6)
+        at = np.where(v4, p + IP4_SRC, p + IP6_SRC)
+        total = sums.range(at, np.where(v4, 8, 32)) + PROTO_TCP + tcp_len[rows]
         total += sums.range(tt[rows], tcp_len[rows])
         status, expected = verdict(total, cols["cksum"][rows].astype(np.int64))
         cols["cksum_status"][rows] = status
