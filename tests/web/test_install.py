@@ -25,9 +25,10 @@ def test_a_wheel_installed_elsewhere_serves(tmp_path: Path) -> None:
     assert build.returncode == 0, build.stderr[-2000:]
     (wheel,) = wheels.glob("tcpladder-*.whl")
     env_dir = tmp_path / "venv"
-    venv.create(env_dir, with_pip=False)
+    # the fresh venv's own pip: installing with this environment's pip (even with --prefix)
+    # would first uninstall this environment's own tcpladder
+    venv.create(env_dir, with_pip=True)
     py = str(env_dir / "bin" / "python")
-    # the wheel alone into the fresh venv; its dependencies are this environment's
     target = subprocess.run(
         [py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
         capture_output=True,
@@ -35,19 +36,7 @@ def test_a_wheel_installed_elsewhere_serves(tmp_path: Path) -> None:
         check=True,
     ).stdout.strip()
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--no-deps",
-            "-q",
-            "--prefix",
-            str(env_dir),
-            "--no-warn-script-location",
-            str(wheel),
-        ],
-        check=True,
+        [py, "-m", "pip", "install", "--no-deps", "-q", "--no-index", str(wheel)], check=True
     )
     assert (env_dir / "share" / "tcpladder" / "templates" / "base.html").is_file()
     elsewhere = tmp_path / "elsewhere"
@@ -73,3 +62,6 @@ def test_a_wheel_installed_elsewhere_serves(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+    # this environment's own install is left as it was
+    shown = subprocess.run([sys.executable, "-m", "pip", "show", "-q", "tcpladder"])
+    assert shown.returncode == 0
