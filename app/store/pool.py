@@ -2,17 +2,19 @@
 
 Decoding and analysing an upload is seconds of CPU; in the server's threads it would hold
 the GIL and every page read would wait behind it (measured: 50 readers' p99 went from
-milliseconds to seconds during 20 uploads). ``Analysts`` hands ``Store.create`` to a pool
-of processes, each with its own ``Store`` on the same database (SQLite in WAL mode takes a
-writer at a time from any process; PostgreSQL any number). What crosses the process
-boundary is the input's bytes one way and the new session's record (or the ``TraceError``
-that explains why there is none) the other.
+milliseconds to seconds during 20 uploads). ``Analysts`` stores an upload as a session in
+status ``processing`` and hands its id to a pool of processes, each with its own ``Store``
+on the same database, which claims the job, analyses and stores it (``Store.process``).
+What crosses the process boundary is the session's id one way and its status the other.
 
-Workers are started with ``spawn``: never forked from a server that runs threads. A worker
-that dies (killed, out of memory) breaks the pool; the upload it was working on gets a
-503 ``server.busy`` answer and the next upload starts a new pool. A server that dies takes
-its workers with it: each watches its parent and ends when it is gone (an upload being
-stored then is rolled back by the database, never left half-written).
+The request waits a short grace period: a small input is answered ready (201), a big one
+at once as processing (202) while the job runs on. Workers are started with ``spawn``:
+never forked from a server that runs threads. A worker that dies (killed, out of memory)
+breaks the pool; its job is released and tried again in a new pool, and after
+``MAX_ATTEMPTS`` the session fails with the reason. A server that dies takes its workers
+with it (each watches its parent); the jobs they held are taken again by the sweep of any
+server on the database once their lease has run out (``Store.waiting``). The sweep also
+deletes expired sessions.
 """
 
 from __future__ import annotations
@@ -23,30 +25,22 @@ import multiprocessing
 import os
 import threading
 import time
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import IO, Any
 
 from app.decode import Limits
-from app.decode.model.errors import TraceError
 
-from .sessions import SessionRecord, Store
+from .sessions import MAX_ATTEMPTS, SessionRecord, Store
 
 log = logging.getLogger("tcpladder.pool")
 
 _worker_store: Store | None = None
 
 
-class WorkerLost(TraceError):
-    """The process analysing this input ended before it answered (killed, or out of
-    memory): the input may be fine; the server could not finish it now."""
-
-    status = 503
-    code = "server.busy"
-
-
-def _start_worker(url: str, limits: Limits) -> None:
+def _start_worker(url: str, limits: Limits, lease: float) -> None:
     global _worker_store
-    _worker_store = Store(url, limits=limits)
+    _worker_store = Store(url, limits=limits, upgrade=False, lease=lease)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
 
 
@@ -62,19 +56,23 @@ def _ready() -> bool:
     return _worker_store is not None
 
 
-def _create_in_worker(data: bytes, title: str, owner_token: str) -> SessionRecord:
+def _process_in_worker(sid: str) -> str:
     assert _worker_store is not None
-    return _worker_store.create(data, title=title, owner_token=owner_token)
+    return _worker_store.process(sid)
 
 
 class Analysts:
-    """``create`` runs in one of ``workers`` processes (``0``: in the calling thread)."""
+    """Jobs run in one of ``workers`` processes (``0``: a thread of the calling process,
+    one at a time)."""
 
-    def __init__(self, store: Store, workers: int) -> None:
+    def __init__(self, store: Store, workers: int, *, grace: float = 2.0) -> None:
         self.store = store
         self.workers = workers
+        self.grace = grace
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._one = asyncio.Semaphore(1)
 
     def _executor(self) -> ProcessPoolExecutor:
         with self._lock:
@@ -83,7 +81,7 @@ class Analysts:
                     self.workers,
                     mp_context=multiprocessing.get_context("spawn"),
                     initializer=_start_worker,
-                    initargs=(self.store.url, self.store.limits),
+                    initargs=(self.store.url, self.store.limits, self.store.lease),
                 )
             return self._pool
 
@@ -93,32 +91,66 @@ class Analysts:
                 self._pool = None
         pool.shutdown(wait=False, cancel_futures=True)
 
-    def submit(self, data: bytes, *, title: str, owner_token: str) -> Future[SessionRecord]:
+    async def submit(self, source: IO[bytes] | bytes, **kw: Any) -> SessionRecord:
+        """Store the input as a session, start its analysis and wait up to the grace
+        period: the session as it is then (``ready``, ``failed`` or ``processing``)."""
+        rec = await asyncio.to_thread(self.store.submit, source, **kw)
+        task = self.start(rec.id)
+        await asyncio.wait({task}, timeout=self.grace)
+        return await asyncio.to_thread(self.store.get, rec.id)
+
+    def start(self, sid: str) -> asyncio.Task[None]:
+        """Run the job for ``sid`` (unless this process already runs it)."""
+        task = self._running.get(sid)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(self._run(sid))
+            self._running[sid] = task
+            task.add_done_callback(lambda _t: self._running.pop(sid, None))
+        return task
+
+    async def _run(self, sid: str) -> None:
+        for _ in range(MAX_ATTEMPTS + 1):
+            try:
+                await self._once(sid)
+                return
+            except BrokenProcessPool:
+                log.error("the worker analysing session %s ended before answering", sid)
+                await asyncio.to_thread(self.store.release, sid)
+            except Exception as exc:  # the database away: the sweep takes the job again
+                log.warning("job %s left for the sweep: %s", sid, exc)
+                return
+
+    async def _once(self, sid: str) -> None:
+        if self.workers == 0:
+            async with self._one:
+                await asyncio.to_thread(self.store.process, sid)
+            return
         pool = self._executor()
         try:
-            return pool.submit(_create_in_worker, data, title, owner_token)
+            future = pool.submit(_process_in_worker, sid)
         except BrokenProcessPool:
             self._forget(pool)
-            return self._executor().submit(_create_in_worker, data, title, owner_token)
-
-    async def create(self, data: bytes, *, title: str, owner_token: str) -> SessionRecord:
-        """Decode, analyse and store ``data`` without blocking the event loop."""
-        if self.workers == 0:
-            return await asyncio.to_thread(
-                self.store.create, data, title=title, owner_token=owner_token
-            )
-        pool = self._executor()
-        future = self.submit(data, title=title, owner_token=owner_token)
+            raise
         try:
-            return await asyncio.wrap_future(future)
-        except BrokenProcessPool as exc:
-            log.error("an analysis worker ended before answering; starting a new pool")
+            await asyncio.wrap_future(future)
+        except BrokenProcessPool:
             self._forget(pool)
-            raise WorkerLost(
-                "the process analysing this input ended before it finished",
-                hint="try again; if it happens again, the input may need more memory "
-                "than the server allows",
-            ) from exc
+            raise
+
+    async def sweep(self) -> None:
+        """Take up jobs nobody holds (a server or worker died) and delete expired
+        sessions."""
+        for sid in await asyncio.to_thread(self.store.waiting):
+            self.start(sid)
+        await asyncio.to_thread(self.store.purge_expired)
+
+    async def sweep_forever(self, every: float) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except Exception as exc:  # the database away: next time
+                log.warning("sweep failed: %s", exc)
+            await asyncio.sleep(every)
 
     def warm(self) -> None:
         """Start the workers now (each imports the decoder, about a second) rather than
@@ -129,6 +161,8 @@ class Analysts:
                 pool.submit(_ready)
 
     def close(self) -> None:
+        for task in list(self._running.values()):
+            task.cancel()
         with self._lock:
             pool, self._pool = self._pool, None
         if pool is not None:

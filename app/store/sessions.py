@@ -13,37 +13,22 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import json
 import logging
 import secrets
 import time
 import traceback
 from collections.abc import Iterator
-from dataclasses import dataclass
-from dataclasses import fields as dataclass_fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from sqlalchemy import (
-    Column,
-    Float,
-    Integer,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
-    Text,
-    create_engine,
-    delete,
-    event,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import create_engine, delete, event, func, insert, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from app.decode import Analysis, Limits, analyse, read_input
+from app.decode import Analysis, Limits, analyse
 from app.decode.analysis.flows import Flow, flow_meta, window_flow
 from app.decode.explain.detail import Detail, packet_detail
 from app.decode.export import shapes
@@ -57,44 +42,16 @@ from app.decode.export.document import (
 from app.decode.model.errors import Forbidden, InputTooLarge, NotFound, TraceError, Unreadable
 from app.decode.model.memory import paused_gc
 from app.decode.model.table import PacketTable
+from app.decode.readers.ingest import read_stream
 
-from .columns import FORMAT, chunks, compress_input, decompress_input, unpack, unpack_positions
+from .columns import FORMAT, chunks, decompress_input, unpack, unpack_positions
+from .inputs import Digest, InputReader, input_pieces
+from .schema import chunk_table, migrate, normalise_url, sessions
 
 log = logging.getLogger("tcpladder.store")
 ID_BYTES = 18  # 144 random bits, base64url: 24 characters
-
-metadata = MetaData()
-sessions = Table(
-    "sessions",
-    metadata,
-    Column("id", String(40), primary_key=True),
-    Column("created_at", Float, nullable=False),
-    Column("owner_hash", String(64), nullable=False),
-    Column("title", Text, nullable=False),
-    Column("kind", String(16), nullable=False),
-    Column("packet_count", Integer, nullable=False),
-    Column("flow_count", Integer, nullable=False),
-    Column("input", LargeBinary, nullable=False),
-    # schema_version 1: the whole analysis as one zlib'd JSON document; 2: empty (chunks)
-    Column("result", LargeBinary, nullable=False),
-    Column("schema_version", Integer, nullable=False),
-)
-chunk_table = Table(
-    "chunks",
-    metadata,
-    Column("session_id", String(40), primary_key=True),
-    Column("kind", String(1), primary_key=True),
-    Column("chunk", Integer, primary_key=True, autoincrement=False),
-    Column("data", LargeBinary, nullable=False),
-)
-
-
-def normalise_url(url: str) -> str:
-    if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://") :]
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    return url
+MAX_ATTEMPTS = 3  # a job whose worker died this many times is failed, with the reason
+LEASE = 30.0  # seconds without a heartbeat after which a job's worker is taken for dead
 
 
 def default_url(data_dir: Path) -> str:
@@ -111,6 +68,16 @@ def new_token() -> str:
 
 
 @dataclass(slots=True)
+class Options:
+    """Chosen at upload: ``keep_input`` false keeps only the analysis (no packet bytes for
+    the detail view); ``anonymise`` replaces every address with a pseudonym and drops
+    payload bytes, in everything stored and shown."""
+
+    keep_input: bool = True
+    anonymise: bool = False
+
+
+@dataclass(slots=True)
 class SessionRecord:
     id: str
     created_at: float
@@ -119,12 +86,41 @@ class SessionRecord:
     kind: str
     packet_count: int
     flow_count: int
+    status: str = "ready"  # processing, ready, failed
+    expires_at: float | None = None
+    note: str = ""
+    progress: dict[str, Any] | None = None  # processing: stage, done, total
+    error: dict[str, Any] | None = None  # failed: the error, as the API shows errors
+    options: Options = field(default_factory=Options)
 
     def owned_by(self, token: str | None) -> bool:
         return bool(token) and hmac.compare_digest(self.owner_hash, hash_token(token or ""))
 
+    def failure(self) -> TraceError:
+        """The stored error of a failed analysis, as the error it was."""
+        return TraceError.from_dict(self.error or {"code": "trace.unreadable", "status": 422})
 
-_RECORD_COLUMNS = tuple(f.name for f in dataclass_fields(SessionRecord))
+
+_PLAIN = ("id", "created_at", "owner_hash", "title", "kind", "packet_count", "flow_count")
+_RECORD_COLUMNS = (*_PLAIN, "status", "expires_at", "note", "progress", "error", "options")
+
+
+def _record(row: Any) -> SessionRecord:
+    options = json.loads(row["options"] or "{}")
+    return SessionRecord(
+        **{name: row[name] for name in (*_PLAIN, "status", "expires_at", "note")},
+        progress=json.loads(row["progress"]) if row["progress"] else None,
+        error=json.loads(row["error"]) if row["error"] else None,
+        options=Options(**{k: bool(v) for k, v in options.items() if k in Options.__slots__}),
+    )
+
+
+class NotReady(TraceError):
+    """The session's analysis is still running: its parts are not there yet."""
+
+    status = 409
+    code = "session.processing"
+    retry_after = 1
 
 
 @dataclass(slots=True)
@@ -142,8 +138,7 @@ class Meta:
     port_names: dict[int, str]
 
 
-def _unreadable(exc: Exception, data: bytes) -> Unreadable:
-    digest = hashlib.sha256(data).hexdigest()
+def _unreadable(exc: Exception, digest: str, size: int) -> Unreadable:
     frames = traceback.extract_tb(exc.__traceback__)
     where = frames[-1] if frames else None  # the innermost frame: where it broke
     place = (
@@ -152,7 +147,7 @@ def _unreadable(exc: Exception, data: bytes) -> Unreadable:
     log.error(
         "decoder failure on input sha256=%s (%d bytes) at %s: %s: %s",
         digest,
-        len(data),
+        size,
         place,
         type(exc).__name__,
         exc,
@@ -186,6 +181,17 @@ class StoreUnavailable(TraceError):
             log.warning("database unavailable: %s", (str(cause).splitlines() or [""])[0])
 
 
+def _gave_up(attempts: int) -> dict[str, Any]:
+    return {
+        "code": "server.worker_lost",
+        "message": f"the process analysing this input stopped {attempts} times before it "
+        "finished (killed, or out of memory)",
+        "hint": "The input may need more memory than this server allows; try a smaller "
+        "capture, e.g. filtered with tcpdump -r in.pcap -w out.pcap 'port 443'.",
+        "status": 503,
+    }
+
+
 def _missing(sid: str) -> NotFound:
     return NotFound(f"no session {sid!r}: it never existed or its owner deleted it")
 
@@ -201,21 +207,28 @@ def _sqlite_pragmas(engine: Engine) -> None:
 
 
 class Store:
-    def __init__(self, url: str, *, limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        limits: Limits | None = None,
+        upgrade: bool = True,
+        lease: float = LEASE,
+    ) -> None:
         self.url = normalise_url(url)
         self.limits = limits or Limits()
+        self.lease = lease  # seconds without a heartbeat before a job is taken for orphaned
         # pre-ping: a connection the database closed (PostgreSQL restarted) is replaced
         # before use instead of failing the request that draws it from the pool
         self.engine: Engine = create_engine(self.url, future=True, pool_pre_ping=True)
         if self.engine.dialect.name == "sqlite":
             _sqlite_pragmas(self.engine)
-        metadata.create_all(self.engine)
+        if upgrade:
+            migrate(self.engine)
         self._meta: dict[str, Meta] = {}
 
     def ping(self) -> str:
         """The database's dialect name, once a trivial query went through (``/healthz``)."""
-        from sqlalchemy import text
-
         with self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         return str(self.engine.dialect.name)
@@ -225,28 +238,244 @@ class Store:
 
     # -- writing -------------------------------------------------------------------------
 
-    def create(self, data: bytes, *, title: str, owner_token: str) -> SessionRecord:
-        """Decode, analyse and store; raises TraceError for input that cannot be explained.
+    def submit(
+        self,
+        source: IO[bytes] | bytes,
+        *,
+        title: str,
+        owner_token: str,
+        expires_at: float | None = None,
+        options: Options | None = None,
+    ) -> SessionRecord:
+        """Store an input for analysis (``process``): the session exists at once, with
+        status ``processing``; the input is compressed and written a piece at a time."""
+        if isinstance(source, bytes | bytearray):
+            source = io.BytesIO(source)
+        rec = SessionRecord(
+            id=secrets.token_urlsafe(ID_BYTES),
+            created_at=time.time(),
+            owner_hash=hash_token(owner_token),
+            title=title[:200],
+            kind="pending",
+            packet_count=0,
+            flow_count=0,
+            status="processing",
+            expires_at=expires_at,
+            options=options or Options(),
+        )
+        digest = Digest()
+        with self.engine.begin() as conn:
+            for k, piece in enumerate(input_pieces(source, digest)):
+                conn.execute(
+                    insert(chunk_table).values(session_id=rec.id, kind="i", chunk=k, data=piece)
+                )
+            conn.execute(
+                insert(sessions).values(
+                    **{name: getattr(rec, name) for name in _PLAIN},
+                    status=rec.status,
+                    expires_at=expires_at,
+                    progress=_compact({"stage": "queued", "done": 0, "total": digest.size}),
+                    options=_compact(asdict(rec.options)),
+                    input=b"",
+                    result=b"",
+                    schema_version=FORMAT,
+                    heartbeat_at=None,
+                )
+            )
+        log.info("session %s: %d bytes stored, sha256=%s", rec.id, digest.size, digest.hexdigest())
+        return rec
 
-        Any other failure of the decoder on this input is turned into ``Unreadable`` (a 4xx
-        naming where it broke) and logged with the input's SHA-256: the last resort that
-        keeps a 500 from any input."""
-        with paused_gc():
+    def create(self, data: bytes, *, title: str, owner_token: str, **kw: Any) -> SessionRecord:
+        """Store, analyse and return the ready session; input that cannot be explained
+        raises its TraceError and leaves nothing stored."""
+        rec = self.submit(data, title=title, owner_token=owner_token, **kw)
+        self.process(rec.id)
+        done = self.get(rec.id)
+        if done.status == "failed":
+            self.discard(rec.id)
+            raise done.failure()
+        return done
+
+    def process(self, sid: str) -> str:
+        """Analyse session ``sid`` if it is waiting and no live worker holds it (its status
+        afterwards). Decoding and analysis errors fail the session with the error, which
+        the API and pages show; the stored input of a failed session is dropped."""
+        from .jobs import Job
+
+        if not self._claim(sid):
+            return self.get(sid).status
+        with Job(self, sid) as job:
             try:
-                analysis = analyse(read_input(data, self.limits))
-                self._check_flows(analysis)
-            except TraceError:
-                raise
+                analysis = self._analyse(sid, job)
+                self._finish(sid, analysis, job)
+            except TraceError as exc:
+                self.fail(sid, exc)
+            except UNAVAILABLE:
+                raise  # nothing written; the lease runs out and the job is taken again
             except Exception as exc:  # the decoder's bug, the client's input: still a 4xx
-                raise _unreadable(exc, data) from exc
-            try:
-                return self._create(data, analysis, title=title, owner_token=owner_token)
-            except TraceError:
-                raise
-            except UNAVAILABLE as exc:  # a TraceError, so it crosses from a worker whole
-                raise StoreUnavailable(exc) from None
-            except Exception as exc:  # packing the chunks: still this input's, a 4xx
-                raise _unreadable(exc, data) from exc
+                self.fail(sid, _unreadable(exc, *self._digest(sid)))
+        return self.get(sid).status
+
+    def _digest(self, sid: str) -> tuple[str, int]:
+        digest = Digest()
+        reader = InputReader(lambda k: self._piece(sid, k), lambda _n: None)
+        while block := reader.read(1 << 20):
+            digest.size += len(block)
+            digest.sha.update(block)
+        return digest.hexdigest(), digest.size
+
+    def _claim(self, sid: str) -> bool:
+        """Take the job: it is processing and nobody's heartbeat is fresh. Past
+        ``MAX_ATTEMPTS`` the session is failed with the reason instead."""
+        now = time.time()
+        fresh = sessions.c.heartbeat_at.is_not(None) & (sessions.c.heartbeat_at > now - self.lease)
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(sessions.c.attempts).where(
+                    sessions.c.id == sid, sessions.c.status == "processing", ~fresh
+                )
+            ).first()
+            if row is None:
+                return False
+            if row[0] >= MAX_ATTEMPTS:
+                conn.execute(
+                    update(sessions)
+                    .where(sessions.c.id == sid)
+                    .values(status="failed", error=_compact(_gave_up(row[0])), progress=None)
+                )
+                return False
+            done = conn.execute(
+                update(sessions)
+                .where(sessions.c.id == sid, sessions.c.status == "processing", ~fresh)
+                .values(attempts=sessions.c.attempts + 1, heartbeat_at=now)
+            )
+            return bool(done.rowcount)
+
+    def _analyse(self, sid: str, job: Any) -> Analysis:
+        total = int((self.get(sid).progress or {}).get("total") or 0)
+        job.stage("reading", 0, total)
+        reader = InputReader(lambda k: self._piece(sid, k), lambda n: job.advance(n))
+        with paused_gc():
+            trace = read_stream(io.BufferedReader(reader, 1 << 20), self.limits)
+            job.stage("analysing", 0, trace.packet_count)
+            analysis = analyse(trace)
+        self._check_flows(analysis)
+        return analysis
+
+    def _piece(self, sid: str, k: int) -> bytes | None:
+        c = chunk_table.c
+        with self.engine.connect() as conn:
+            got = conn.execute(
+                select(c.data).where(c.session_id == sid, c.kind == "i", c.chunk == k)
+            ).scalar()
+        return None if got is None else bytes(got)
+
+    def _finish(self, sid: str, analysis: Analysis, job: Any) -> None:
+        """The analysis's chunks and the ready session, in one transaction."""
+        job.stage("storing", 0, analysis.trace.packet_count)
+        rec = self.get(sid)
+        with self.engine.begin() as conn:
+            self._write_chunks(conn, sid, analysis)
+            if not rec.options.keep_input:
+                conn.execute(
+                    delete(chunk_table).where(
+                        chunk_table.c.session_id == sid, chunk_table.c.kind == "i"
+                    )
+                )
+            conn.execute(
+                update(sessions)
+                .where(sessions.c.id == sid)
+                .values(
+                    status="ready",
+                    kind=analysis.trace.kind,
+                    packet_count=analysis.trace.packet_count,
+                    flow_count=analysis.flow_count,
+                    progress=None,
+                    heartbeat_at=None,
+                )
+            )
+
+    def fail(self, sid: str, exc: TraceError) -> None:
+        """The session failed with ``exc``: kept (it says why) without its input."""
+        error = {**exc.as_dict(), "status": exc.status}
+        with self.engine.begin() as conn:
+            conn.execute(delete(chunk_table).where(chunk_table.c.session_id == sid))
+            conn.execute(
+                update(sessions)
+                .where(sessions.c.id == sid)
+                .values(status="failed", error=_compact(error), progress=None, heartbeat_at=None)
+            )
+
+    def release(self, sid: str) -> None:
+        """The worker holding ``sid`` is known dead: the job may be taken again now."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(sessions)
+                .where(sessions.c.id == sid, sessions.c.status == "processing")
+                .values(heartbeat_at=None)
+            )
+
+    def heartbeat(self, sid: str, progress: dict[str, Any] | None = None) -> None:
+        values: dict[str, Any] = {"heartbeat_at": time.time()}
+        if progress is not None:
+            values["progress"] = _compact(progress)
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(sessions)
+                .where(sessions.c.id == sid, sessions.c.status == "processing")
+                .values(**values)
+            )
+
+    def waiting(self, *, older_than: float | None = None) -> list[str]:
+        """Jobs nobody holds: processing, no fresh heartbeat, submitted more than
+        ``older_than`` seconds ago (a newer one is still on its way to a worker)."""
+        now = time.time()
+        c = sessions.c
+        older_than = self.lease if older_than is None else older_than
+        q = select(c.id).where(
+            c.status == "processing",
+            c.created_at < now - older_than,
+            c.heartbeat_at.is_(None) | (c.heartbeat_at < now - self.lease),
+        )
+        with self.engine.connect() as conn:
+            return [str(r[0]) for r in conn.execute(q)]
+
+    def jobs(self) -> dict[str, int]:
+        """How many sessions are processing, and how many of them nobody holds."""
+        c = sessions.c
+        now = time.time()
+        stale = c.heartbeat_at.is_(None) | (c.heartbeat_at < now - self.lease)
+        q = select(func.count(), func.count().filter(stale)).where(c.status == "processing")
+        with self.engine.connect() as conn:
+            depth, orphaned = conn.execute(q).one()
+        return {"depth": int(depth), "orphaned": int(orphaned)}
+
+    def purge_expired(self, now: float | None = None) -> int:
+        """Delete every session past its expiry (input, analysis, everything)."""
+        now = time.time() if now is None else now
+        c = sessions.c
+        with self.engine.connect() as conn:
+            gone = [
+                str(r[0])
+                for r in conn.execute(
+                    select(c.id).where(c.expires_at.is_not(None), c.expires_at <= now)
+                )
+            ]
+        for sid in gone:
+            self._remove(sid)
+        if gone:
+            log.info("deleted %d expired session(s)", len(gone))
+        return len(gone)
+
+    def set_note(self, sid: str, owner_token: str | None, *, title: str, note: str) -> None:
+        """The owner's title and note for the session."""
+        self._owned(sid, owner_token, "change")
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(sessions)
+                .where(sessions.c.id == sid)
+                .values(title=title.strip()[:200] or "untitled", note=note[:10_000])
+            )
 
     def _check_flows(self, analysis: Analysis) -> None:
         limit = self.limits.max_flows
@@ -257,26 +486,6 @@ class Store:
                 hint="Filter the capture to the connections you care about, e.g. "
                 "tcpdump -r in.pcap -w out.pcap 'port 443'.",
             )
-
-    def _create(
-        self, data: bytes, analysis: Analysis, *, title: str, owner_token: str
-    ) -> SessionRecord:
-        sid = secrets.token_urlsafe(ID_BYTES)
-        rec = SessionRecord(
-            id=sid,
-            created_at=time.time(),
-            owner_hash=hash_token(owner_token),
-            title=title[:200],
-            kind=analysis.trace.kind,
-            packet_count=analysis.trace.packet_count,
-            flow_count=analysis.flow_count,
-        )
-        values = {name: getattr(rec, name) for name in _RECORD_COLUMNS}
-        values.update(input=compress_input(data), result=b"", schema_version=FORMAT)
-        with self.engine.begin() as conn:
-            self._write_chunks(conn, sid, analysis)
-            conn.execute(insert(sessions).values(**values))
-        return rec
 
     def _write_chunks(self, conn: Any, sid: str, analysis: Analysis) -> None:
         """The analysis's chunks, in batches; past ``max_stored`` bytes the transaction is
@@ -301,7 +510,7 @@ class Store:
     def _migrate(self, sid: str) -> None:
         """A session stored as one JSON document (schema_version 1): analyse its input again
         and store the chunks; the old document is dropped."""
-        analysis = analyse(read_input(self.input(sid), self.limits))
+        analysis = analyse(read_stream(io.BytesIO(self.input(sid)), self.limits))
         with self.engine.begin() as conn:
             self._write_chunks(conn, sid, analysis)
             conn.execute(
@@ -310,12 +519,23 @@ class Store:
                 .values(result=b"", schema_version=FORMAT)
             )
 
-    def delete(self, sid: str, owner_token: str | None) -> None:
+    def _owned(self, sid: str, owner_token: str | None, what: str) -> SessionRecord:
         rec = self.get(sid)
         if not rec.owned_by(owner_token):
             raise Forbidden(
-                "only the browser or API client that created this session can delete it"
+                f"only the browser or API client that created this session can {what} it"
             )
+        return rec
+
+    def delete(self, sid: str, owner_token: str | None) -> None:
+        self._owned(sid, owner_token, "delete")
+        self._remove(sid)
+
+    def discard(self, sid: str) -> None:
+        """Remove a session nobody was given (its upload was answered with an error)."""
+        self._remove(sid)
+
+    def _remove(self, sid: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(delete(chunk_table).where(chunk_table.c.session_id == sid))
             conn.execute(delete(sessions).where(sessions.c.id == sid))
@@ -324,21 +544,42 @@ class Store:
     # -- reading -------------------------------------------------------------------------
 
     def get(self, sid: str) -> SessionRecord:
+        """The session's record, in any status (an expired one is deleted: missing)."""
         cols = [sessions.c[name] for name in (*_RECORD_COLUMNS, "schema_version")]
         with self.engine.connect() as conn:
             row = conn.execute(select(*cols).where(sessions.c.id == sid)).mappings().first()
         if row is None:
             raise _missing(sid)
-        if row["schema_version"] < FORMAT:
+        if row["expires_at"] is not None and row["expires_at"] <= time.time():
+            self._remove(sid)
+            raise _missing(sid)
+        if row["schema_version"] < FORMAT and row["status"] == "ready":
             self._migrate(sid)
-        return SessionRecord(**{name: row[name] for name in _RECORD_COLUMNS})
+        return _record(row)
+
+    def ready(self, sid: str) -> SessionRecord:
+        """The session's record once its analysis is there; ``NotReady`` while it runs,
+        and the stored error if it failed."""
+        rec = self.get(sid)
+        if rec.status == "processing":
+            raise NotReady(
+                f"session {sid} is still being analysed",
+                hint="GET /api/sessions/{id} reports its progress; try again in a moment",
+            )
+        if rec.status == "failed":
+            raise rec.failure()
+        return rec
 
     def input(self, sid: str) -> bytes:
+        """The input as received (empty when the owner chose not to keep it)."""
         with self.engine.connect() as conn:
             blob = conn.execute(select(sessions.c.input).where(sessions.c.id == sid)).scalar()
         if blob is None:
             raise _missing(sid)
-        return decompress_input(blob)
+        if blob:
+            return decompress_input(blob)
+        reader = InputReader(lambda k: self._piece(sid, k), lambda _n: None)
+        return reader.readall()
 
     def _chunk(self, sid: str, kind: str, k: int) -> bytes:
         return self._chunks(sid, kind, [k])[k]
@@ -358,7 +599,7 @@ class Store:
     def meta(self, sid: str) -> Meta:
         m = self._meta.get(sid)
         if m is None:
-            self.get(sid)  # exists, migrated
+            self.ready(sid)  # exists, analysed, migrated
             _, extra = unpack(self._chunk(sid, "m", 0))
             values: dict[str, Any] = {k: extra.get(k) for k in Meta.__slots__}
             values["port_names"] = {int(p): n for p, n in (extra.get("port_names") or {}).items()}
@@ -495,14 +736,18 @@ class Store:
         )
         for k in range((m.flow_count + m.flow_chunk - 1) // m.flow_chunk):
             cols, summaries = self._flow_chunk(sid, k)
-            for i, text in enumerate(summaries):
+            for i, piece in enumerate(summaries):
                 fid = k * m.flow_chunk + i + 1
                 sep = "," if fid > 1 else ""
                 if summary:
-                    yield sep + text
+                    yield sep + piece
                     continue
                 yield (
-                    sep + text[:-1] + ',"negotiation":' + negotiation_json(cols, i) + ',"packets":['
+                    sep
+                    + piece[:-1]
+                    + ',"negotiation":'
+                    + negotiation_json(cols, i)
+                    + ',"packets":['
                 )
                 first, count = int(cols["first_pos"][i]), int(cols["count"][i])
                 yield from blocks.flow(first, first + count)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -12,10 +13,11 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from app.decode.export import shapes
 from app.decode.export.document import packets_json
 from app.decode.model.memory import trim_heap
-from app.store import Store, new_token
+from app.store import SessionRecord, Store, new_token
 from app.store.pool import Analysts
+from app.store.sessions import Options
 
-from .upload import read_submission
+from .upload import BadField, Submission, expiry, flag, read_submission
 
 router = APIRouter(prefix="/api")
 OWNER_COOKIE = "tl_owner"
@@ -39,26 +41,100 @@ def analysts_of(request: Request) -> Analysts:
     return analysts
 
 
-@router.post("/sessions", status_code=201)
+async def create_from(request: Request, sub: Submission, token: str) -> SessionRecord:
+    """The session for a submission: stored, its analysis started, awaited for the grace
+    period. Input found unexplainable within it is answered with its error and not kept."""
+    settings = request.app.state.settings
+    try:
+        expires_at = expiry(sub.fields, settings.default_expiry, settings.max_expiry, time.time())
+        options = Options(
+            keep_input=flag(sub.fields, "keep_input", True),
+            anonymise=flag(sub.fields, "anonymise", False),
+        )
+        rec = await analysts_of(request).submit(
+            sub.data, title=sub.title, owner_token=token, expires_at=expires_at, options=options
+        )
+    finally:
+        sub.data.close()
+    if rec.status == "failed":
+        await run_in_threadpool(store_of(request).discard, rec.id)
+        raise rec.failure()
+    return rec
+
+
+def status_json(rec: SessionRecord, base_url: str | None) -> dict[str, Any]:
+    """What a client polls: the session's state, not its analysis."""
+    out: dict[str, Any] = {
+        "id": rec.id,
+        # absolute only when TCPLADDER_BASE_URL says where the site is: never from Host
+        "url": (base_url or "") + f"/s/{rec.id}",
+        "status": rec.status,
+        "title": rec.title,
+        "note": rec.note,
+        "created_at": rec.created_at,
+        "expires_at": rec.expires_at,
+        "kind": rec.kind,
+        "packet_count": rec.packet_count,
+        "flow_count": rec.flow_count,
+        "options": {"keep_input": rec.options.keep_input, "anonymise": rec.options.anonymise},
+    }
+    if rec.progress is not None:
+        out["progress"] = rec.progress
+    if rec.error is not None:
+        out["error"] = {k: v for k, v in rec.error.items() if k != "status"}
+    return out
+
+
+@router.post(
+    "/sessions",
+    status_code=201,
+    responses={202: {"description": "stored; the analysis is still running"}},
+)
 async def create_session(request: Request) -> JSONResponse:
+    """Upload a capture (multipart ``file``), paste text (form ``text``) or send either as
+    the raw body. Fields: ``expires_in`` (seconds, 0 never), ``anonymise``, ``keep_input``,
+    ``title``. 201 when the analysis finished within the grace period, else 202 with
+    ``"status": "processing"``; poll ``GET /api/sessions/{id}/status``."""
     settings = request.app.state.settings
     request.app.state.create_limit.check(request)
     sub = await read_submission(request, settings.max_input, settings.body_timeout)
     token = owner_token(request) or new_token()
-    rec = await analysts_of(request).create(sub.data, title=sub.title, owner_token=token)
-    path = f"/s/{rec.id}"
-    body: dict[str, Any] = {
-        "id": rec.id,
-        # absolute only when TCPLADDER_BASE_URL says where the site is: never from Host
-        "url": (settings.base_url or "") + path,
-        "owner_token": token,
-    }
+    rec = await create_from(request, sub, token)
+    body = {**status_json(rec, settings.base_url), "owner_token": token}
     return JSONResponse(
         body,
-        status_code=201,
+        status_code=201 if rec.status == "ready" else 202,
         headers={"Location": f"/api/sessions/{rec.id}"},
         background=BackgroundTask(trim_heap),  # the upload's bytes, freed, back to the system
     )
+
+
+@router.get("/sessions/{sid}/status")
+async def get_status(request: Request, sid: str) -> JSONResponse:
+    """The session's status (``processing`` with its progress, ``ready``, or ``failed``
+    with its error), title, note and expiry."""
+    rec = await run_in_threadpool(store_of(request).get, sid)
+    return JSONResponse(status_json(rec, request.app.state.settings.base_url))
+
+
+@router.patch("/sessions/{sid}")
+async def edit_session(request: Request, sid: str) -> JSONResponse:
+    """The owner sets the title and note (JSON ``{"title", "note"}``, ``X-Owner-Token``)."""
+    try:
+        given = await request.json()
+    except ValueError:
+        raise BadField('the body must be JSON: {"title": ..., "note": ...}') from None
+    if not isinstance(given, dict):
+        raise BadField("the body must be a JSON object")
+    store = store_of(request)
+    rec = await run_in_threadpool(store.get, sid)
+    title, note = given.get("title", rec.title), given.get("note", rec.note)
+    if not isinstance(title, str) or not isinstance(note, str):
+        raise BadField("title and note must be strings")
+    await run_in_threadpool(store.set_note, sid, owner_token(request), title=title, note=note)
+    request.app.state.page_cache.drop(sid)
+    rec = await run_in_threadpool(store.get, sid)
+    return JSONResponse(status_json(rec, request.app.state.settings.base_url))
 
 
 @router.get(
@@ -70,9 +146,15 @@ async def get_session(
     request: Request, sid: str, summary: bool = Query(False, description="omit packet lists")
 ) -> Response:
     """The session's analysis: the document ``tcpladder explain --json`` prints, streamed
-    connection by connection (``?summary=true``: without the per-packet lists)."""
+    connection by connection (``?summary=true``: without the per-packet lists). While the
+    analysis runs: 202 with the status and progress; when it failed: its error."""
     store = store_of(request)
-    await run_in_threadpool(store.get, sid)  # 404 before the stream starts
+    rec = await run_in_threadpool(store.get, sid)  # 404 before the stream starts
+    if rec.status == "processing":
+        body = status_json(rec, request.app.state.settings.base_url)
+        return JSONResponse(body, status_code=202, headers={"Retry-After": "1"})
+    if rec.status == "failed":
+        raise rec.failure()
     return StreamingResponse(
         iterate_in_threadpool(store.stream_json(sid, summary=summary)),
         media_type="application/json",

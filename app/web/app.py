@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -20,14 +21,17 @@ from .pagecache import PageCache
 from .ratelimit import CreateLimit
 from .security import SecurityHeaders
 from .settings import Settings
-from .templating import Renderer
+from .templating import Renderer, isotime
 
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    app.state.analysts.warm()
+    analysts = app.state.analysts
+    analysts.warm()
+    sweeping = asyncio.create_task(analysts.sweep_forever(app.state.settings.sweep_every))
     yield
-    app.state.analysts.close()
+    sweeping.cancel()
+    analysts.close()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -52,10 +56,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_flows=settings.max_flows,
         max_stored=settings.max_stored,
     )
-    app.state.store = Store(settings.database_url or default_url(settings.data_dir), limits=limits)
-    app.state.analysts = Analysts(app.state.store, settings.workers)
+    app.state.store = Store(
+        settings.database_url or default_url(settings.data_dir), limits=limits, lease=settings.lease
+    )
+    app.state.analysts = Analysts(app.state.store, settings.workers, grace=settings.grace)
     templates = Jinja2Templates(directory=str(settings.templates_dir))
     templates.env.globals["version"] = __version__
+    templates.env.filters["isotime"] = isotime
     app.state.renderer = Renderer(templates)
     app.state.page_cache = PageCache(settings.page_cache)
     app.mount("/static", StaticFiles(directory=str(settings.static_dir)), name="static")

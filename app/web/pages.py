@@ -12,10 +12,11 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from app.decode.analysis.facts import STATE_TEXT
 from app.decode.explain.catalogue import CATALOGUE
+from app.decode.model.errors import TraceError
 from app.decode.model.memory import trim_heap
 from app.store import SessionRecord, new_token
 
-from .api import OWNER_COOKIE, analysts_of, store_of
+from .api import OWNER_COOKIE, create_from, store_of
 from .ladder import PAGE, ladder_rows
 from .pagecache import PageCache, accepts_gzip
 from .security import check_same_origin, check_token, secure_cookie
@@ -87,10 +88,25 @@ def renderer(request: Request) -> Renderer:
     return r
 
 
+DAY = 86400
+EXPIRY_CHOICES = ((DAY, "keep_day"), (30 * DAY, "keep_month"), (0, "keep_never"))
+
+
 @router.get("/", response_class=HTMLResponse, name="index")
 async def index(request: Request) -> Response:
+    settings = request.app.state.settings
     example = EXAMPLE.read_text() if request.query_params.get("example") else ""
-    return renderer(request).page(request, "index.html", {"example": example})
+    choices = [
+        (s, label)
+        for s, label in EXPIRY_CHOICES
+        if not settings.max_expiry or (s and s <= settings.max_expiry)
+    ]
+    ctx = {
+        "example": example,
+        "expiry_choices": choices,
+        "expiry_default": settings.default_expiry,
+    }
+    return renderer(request).page(request, "index.html", ctx)
 
 
 @router.post("/sessions", name="submit")
@@ -100,9 +116,13 @@ async def submit(request: Request) -> Response:
     check_same_origin(request, settings.base_url)
     request.app.state.create_limit.check(request)
     sub = await read_submission(request, settings.max_input, settings.body_timeout)
-    check_token(request, sub.csrf)
+    try:
+        check_token(request, sub.csrf)
+    except TraceError:
+        sub.data.close()
+        raise
     token = request.cookies.get(OWNER_COOKIE) or new_token()
-    rec = await analysts_of(request).create(sub.data, title=sub.title, owner_token=token)
+    rec = await create_from(request, sub, token)
     url = session_path(rec.id)
     if request.headers.get("hx-request") == "true":
         response: Response = Response(status_code=204, headers={"HX-Redirect": url})
@@ -168,6 +188,10 @@ def _session_response(
 
     rec = store_of(request).get(sid)
     r = renderer(request)
+    if rec.status == "processing":
+        return r.page(request, "processing.html", {"rec": rec}, partial="_progress.html")
+    if rec.status == "failed":
+        raise rec.failure()
     template = r.template_for(request, "session.html", partial)
     if rec.owned_by(request.cookies.get(OWNER_COOKIE)):
         return r.page(request, template, _session_context(request, rec, flow_id))
@@ -191,6 +215,16 @@ async def session_page(request: Request, sid: str) -> Response:
     return await run_in_threadpool(_session_response, request, sid, None, None)
 
 
+@router.get("/s/{sid}/progress", response_class=HTMLResponse, name="progress")
+async def progress(request: Request, sid: str) -> Response:
+    """The progress fragment the processing page polls; once the analysis is over, htmx is
+    told to load the session page (the result, or the error)."""
+    rec = await run_in_threadpool(store_of(request).get, sid)
+    if rec.status != "processing":
+        return Response(status_code=204, headers={"HX-Redirect": session_path(sid)})
+    return renderer(request).page(request, "_progress.html", {"rec": rec})
+
+
 @router.get("/s/{sid}/f/{flow_id}", response_class=HTMLResponse, name="flow_page")
 async def flow_page(request: Request, sid: str, flow_id: int) -> Response:
     return await run_in_threadpool(_session_response, request, sid, flow_id, "_flow.html")
@@ -200,7 +234,7 @@ async def flow_page(request: Request, sid: str, flow_id: int) -> Response:
 async def export(request: Request, sid: str) -> Response:
     """The session's JSON (as ``GET /api/sessions/{id}``), streamed, as a download."""
     store = store_of(request)
-    await run_in_threadpool(store.get, sid)
+    await run_in_threadpool(store.ready, sid)
     return StreamingResponse(
         iterate_in_threadpool(store.stream_json(sid)),
         media_type="application/json",
@@ -222,10 +256,29 @@ async def delete(request: Request, sid: str) -> Response:
     return RedirectResponse(url, status_code=303)
 
 
+@router.post("/s/{sid}/edit", name="edit")
+async def edit(request: Request, sid: str) -> Response:
+    """The owner's title and note, from the session page's form."""
+    check_same_origin(request, request.app.state.settings.base_url)
+    form = await request.form(max_files=0, max_fields=4, max_part_size=16 * 1024)
+    token = form.get("csrf")
+    check_token(request, token if isinstance(token, str) else None)
+    title, note = form.get("title"), form.get("note")
+    await run_in_threadpool(
+        store_of(request).set_note,
+        sid,
+        request.cookies.get(OWNER_COOKIE),
+        title=title if isinstance(title, str) else "",
+        note=note if isinstance(note, str) else "",
+    )
+    request.app.state.page_cache.drop(sid)
+    return RedirectResponse(session_path(sid), status_code=303)
+
+
 @router.get("/s/{sid}/p/{n}", response_class=HTMLResponse, name="packet_page")
 async def packet_page(request: Request, sid: str, n: int) -> Response:
     store = store_of(request)
-    rec = await run_in_threadpool(store.get, sid)
+    rec = await run_in_threadpool(store.ready, sid)
     detail = await run_in_threadpool(store.detail, sid, n)
     ctx = {"rec": rec, "n": n, "detail": detail}
     return renderer(request).page(request, "packet.html", ctx, partial="_packet.html")

@@ -36,6 +36,15 @@ class Settings:
     rate_limit: str = "30/minute"  # new sessions a client may create; "0": no limit
     body_timeout: float = 120.0  # seconds for an upload to arrive
     page_cache: int = 64 * 1024 * 1024  # bytes of rendered session pages kept; 0: none
+    # how long an upload waits for its analysis before the answer is 202 "processing"
+    grace: float = 2.0
+    sweep_every: float = 30.0  # seconds between sweeps (orphaned jobs, expired sessions)
+    lease: float = 30.0  # seconds without a worker's heartbeat before a job is orphaned
+    default_expiry: int = 30 * 86400  # seconds a session lives unless the upload says
+    max_expiry: int = 0  # the longest expiry an upload may ask for; 0: "never" allowed
+    # where jobs go: "local" (this server's worker processes) or "procrastinate" (a
+    # PostgreSQL queue that `tcpladder worker` processes on any machine take jobs from)
+    queue: str = "local"
     # processes that decode and analyse uploads; 0: threads of the server's own process
     workers: int = field(default_factory=lambda: min(4, max(1, (os.cpu_count() or 2) - 1)))
 
@@ -57,6 +66,12 @@ class Settings:
             rate_limit=env.get("TCPLADDER_RATE_LIMIT", "30/minute"),
             body_timeout=float(env.get("TCPLADDER_BODY_TIMEOUT", 120)),
             page_cache=int(env.get("TCPLADDER_PAGE_CACHE", 64 * 1024 * 1024)),
+            grace=float(env.get("TCPLADDER_GRACE", 2.0)),
+            sweep_every=float(env.get("TCPLADDER_SWEEP", 30.0)),
+            lease=float(env.get("TCPLADDER_LEASE", 30.0)),
+            default_expiry=int(env.get("TCPLADDER_DEFAULT_EXPIRY", 30 * 86400)),
+            max_expiry=int(env.get("TCPLADDER_MAX_EXPIRY", 0)),
+            queue=env.get("TCPLADDER_QUEUE", "local"),
             workers=int(env.get("TCPLADDER_WORKERS", min(4, max(1, (os.cpu_count() or 2) - 1)))),
             allowed_hosts=tuple(
                 h.strip() for h in env.get("TCPLADDER_ALLOWED_HOSTS", "*").split(",") if h.strip()

@@ -44,6 +44,23 @@ UI: dict[str, dict[str, str]] = {
         "error": "Cannot explain this input",
         "uploading": "Uploading",
         "analysing": "Reading and analysing…",
+        "keep_for": "Keep this session",
+        "keep_day": "1 day",
+        "keep_month": "30 days",
+        "keep_never": "until I delete it",
+        "anonymise": "Anonymise: pseudonyms for every address, no payload bytes",
+        "keep_input": "Keep the raw capture (for the packet detail view)",
+        "processing": "Analysing",
+        "processing_hint": "This page follows the analysis and opens the result when it is ready; its link already works.",
+        "stage_queued": "waiting for a worker",
+        "stage_reading": "reading the input",
+        "stage_analysing": "analysing the connections",
+        "stage_storing": "storing the analysis",
+        "expires": "expires",
+        "never_expires": "kept until its owner deletes it",
+        "note": "Note",
+        "title_label": "Title",
+        "save": "Save",
         "line": "line",
         "roles_heuristic": "Roles are a guess: the handshake is not in the input.",
         "near_client": "captured next to the client",
@@ -94,6 +111,23 @@ UI: dict[str, dict[str, str]] = {
         "error": "无法解释这段输入",
         "uploading": "正在上传",
         "analysing": "正在读取并分析……",
+        "keep_for": "会话保留时间",
+        "keep_day": "1 天",
+        "keep_month": "30 天",
+        "keep_never": "直到我删除",
+        "anonymise": "匿名化：所有地址换成化名，不保留载荷字节",
+        "keep_input": "保留原始抓包（用于查看数据包详情）",
+        "processing": "正在分析",
+        "processing_hint": "本页会跟踪分析进度，完成后自动打开结果；链接现在就可以分享。",
+        "stage_queued": "等待分析进程",
+        "stage_reading": "正在读取输入",
+        "stage_analysing": "正在分析连接",
+        "stage_storing": "正在保存分析结果",
+        "expires": "到期时间",
+        "never_expires": "保留到所有者删除为止",
+        "note": "备注",
+        "title_label": "标题",
+        "save": "保存",
         "line": "行",
         "roles_heuristic": "角色为推测：输入中没有握手过程。",
         "near_client": "抓包点紧挨着客户端",
@@ -114,6 +148,13 @@ UI: dict[str, dict[str, str]] = {
         "back": "返回连接",
     },
 }
+
+
+def isotime(t: float) -> str:
+    """A Unix time as UTC, to the minute (the expiry shown on a session page)."""
+    import datetime
+
+    return datetime.datetime.fromtimestamp(t, datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def choose_lang(request: Request) -> str:

@@ -1,9 +1,14 @@
-"""Read a submission (form field ``text`` or multipart ``file``) within the size limit."""
+"""Read a submission (form field ``text`` or multipart ``file``, or a raw body) within the
+size limit, into a spool file (memory up to 1 MiB, then disk): never held whole in memory.
+The fields beside it (``expires_in``, ``anonymise``, ``keep_input``) come from the form or,
+for a raw body, the query string."""
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, field
+from typing import IO
 
 from fastapi import Request
 from starlette.datastructures import FormData, UploadFile
@@ -23,11 +28,22 @@ def _too_large(size: float, limit: int) -> InputTooLarge:
     )
 
 
+SPOOL = 1 << 20  # bytes of an upload kept in memory before it goes to a temporary file
+
+
+def _spool() -> IO[bytes]:
+    return tempfile.SpooledTemporaryFile(max_size=SPOOL)
+
+
 @dataclass(frozen=True, slots=True)
 class Submission:
-    data: bytes
+    data: IO[bytes]  # at its start; the caller closes it
     title: str
     csrf: str | None = None  # the form's CSRF token field, when it came from a form
+    fields: dict[str, str] = field(default_factory=dict)  # expires_in, anonymise, keep_input
+
+
+FIELDS = ("expires_in", "anonymise", "keep_input")
 
 
 BODY_TIMEOUT = 120.0  # seconds for a whole upload to arrive
@@ -59,17 +75,21 @@ async def _read_submission(request: Request, limit: int) -> Submission:
         raise _too_large(int(declared), limit)
     ctype = request.headers.get("content-type", "")
     if not (ctype.startswith("multipart/form-data") or ctype.startswith("application/x-www-form")):
-        parts: list[bytes] = []
+        spool = _spool()
         size = 0
         async for part in request.stream():
             size += len(part)
             if size > limit:
+                spool.close()
                 raise _too_large(size, limit)
-            parts.append(part)
-        body = b"".join(parts)
-        if not body:
+            spool.write(part)
+        if not size:
+            spool.close()
             raise EmptyInput("the request has no body: send a form field 'text' or a file 'file'")
-        return Submission(body, "pasted text")
+        spool.seek(0)
+        query = request.query_params
+        fields = {k: query[k] for k in FIELDS if k in query}
+        return Submission(spool, query.get("title") or "pasted text", fields=fields)
     try:
         form = await request.form(max_files=1, max_fields=16, max_part_size=limit)
     except HTTPException as exc:
@@ -79,33 +99,76 @@ async def _read_submission(request: Request, limit: int) -> Submission:
     try:
         data, title = await _from_form(form, limit)
         token = form.get("csrf")
-        return Submission(data, title, token if isinstance(token, str) else None)
+        fields = {k: v for k in FIELDS if isinstance(v := form.get(k), str)}
+        given = form.get("title")
+        if isinstance(given, str) and given.strip():
+            title = given.strip()[:200]
+        return Submission(data, title, token if isinstance(token, str) else None, fields)
     finally:
         await form.close()
 
 
-async def _from_form(form: FormData, limit: int) -> tuple[bytes, str]:
+async def _from_form(form: FormData, limit: int) -> tuple[IO[bytes], str]:
     upload = form.get("file")
     if isinstance(upload, UploadFile) and upload.filename:
-        chunks: list[bytes] = []
+        spool = _spool()
         size = 0
         while chunk := await upload.read(CHUNK):
             size += len(chunk)
             if size > limit:
+                spool.close()
                 raise _too_large(size, limit)
-            chunks.append(chunk)
-        data = b"".join(chunks)
-        if not data:
+            spool.write(chunk)
+        if not size:
+            spool.close()
             raise EmptyInput(f"the file {upload.filename!r} is empty (0 bytes)")
-        return data, upload.filename
+        spool.seek(0)
+        return spool, upload.filename
     text = form.get("text")
     if isinstance(text, str) and text.strip():
         data = text.encode("utf-8")
         if len(data) > limit:
             raise _too_large(len(data), limit)
         first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "pasted text")
-        return data, first[:80]
+        spool = _spool()
+        spool.write(data)
+        spool.seek(0)
+        return spool, first[:80]
     raise EmptyInput(
         "nothing to explain: the text box is empty and no file was chosen",
         hint="Paste tcpdump output, or choose a .pcap/.pcapng file.",
     )
+
+
+class BadField(TraceError):
+    status = 422
+    code = "request.bad_field"
+
+
+def expiry(fields: dict[str, str], default: int, maximum: int, now: float) -> float | None:
+    """``expires_at`` from the field ``expires_in`` (seconds; ``0``: never), within the
+    server's maximum (``TCPLADDER_MAX_EXPIRY``; ``0``: no maximum)."""
+    raw = fields.get("expires_in", "").strip()
+    try:
+        seconds = int(raw) if raw else default
+    except ValueError:
+        raise BadField(f"expires_in must be a number of seconds, not {raw[:40]!r}") from None
+    if seconds < 0 or seconds > 100 * 365 * 86400:
+        raise BadField(f"expires_in {seconds} is out of range (0 for never, up to 100 years)")
+    if maximum and (seconds == 0 or seconds > maximum):
+        raise BadField(
+            f"this server keeps sessions at most {maximum:,} seconds (TCPLADDER_MAX_EXPIRY); "
+            f"expires_in {seconds} asks for {'ever' if seconds == 0 else 'longer'}"
+        )
+    return None if seconds == 0 else now + seconds
+
+
+def flag(fields: dict[str, str], name: str, default: bool) -> bool:
+    raw = fields.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "on", "yes"):
+        return True
+    if raw in ("0", "false", "off", "no"):
+        return False
+    raise BadField(f"{name} must be 1 or 0, not {raw[:40]!r}")

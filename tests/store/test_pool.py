@@ -1,5 +1,6 @@
 """Uploads analysed in worker processes: the same session as in-process, errors that
-explain themselves across the process boundary, and a lost worker is a 503, not a hang."""
+explain themselves across the process boundary, a killed worker's job taken again, a job
+whose workers keep dying failed with the reason, orphaned jobs taken up by the sweep."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ import pytest
 
 from app.decode.model.errors import TraceError
 from app.store import Store, default_url
-from app.store.pool import Analysts, WorkerLost
+from app.store.pool import Analysts
+from app.store.sessions import LEASE, MAX_ATTEMPTS, sessions
 from tests.conftest import load
 
 T = TypeVar("T")
@@ -32,14 +34,15 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
 @pytest.fixture
 def analysts(tmp_path: Path) -> Iterator[Analysts]:
     store = Store(default_url(tmp_path / "data"))
-    out = Analysts(store, workers=1)
+    out = Analysts(store, workers=1, grace=30)
     yield out
     out.close()
     store.close()
 
 
 def test_a_worker_stores_the_same_session_the_server_reads(analysts: Analysts) -> None:
-    rec = _run(analysts.create(load("seed000_ipv6_vvv.txt"), title="t", owner_token="o"))
+    rec = _run(analysts.submit(load("seed000_ipv6_vvv.txt"), title="t", owner_token="o"))
+    assert rec.status == "ready" and rec.progress is None
     store = analysts.store
     assert store.get(rec.id) == rec
     local = store.create(load("seed000_ipv6_vvv.txt"), title="t", owner_token="o")
@@ -49,30 +52,70 @@ def test_a_worker_stores_the_same_session_the_server_reads(analysts: Analysts) -
 
 
 def test_a_trace_error_crosses_the_process_boundary_whole(analysts: Analysts) -> None:
-    with pytest.raises(TraceError) as got:
-        _run(analysts.create(b"hello\nnot tcpdump\n", title="", owner_token="o"))
+    got = _run(analysts.submit(b"hello\nnot tcpdump\n", title="", owner_token="o"))
+    assert got.status == "failed"
     with pytest.raises(TraceError) as local:
         analysts.store.create(b"hello\nnot tcpdump\n", title="", owner_token="o")
-    assert type(got.value) is type(local.value)
-    assert got.value.as_dict() == local.value.as_dict() and got.value.status == local.value.status
+    failure = got.failure()
+    assert failure.as_dict() == local.value.as_dict() and failure.status == local.value.status
+    assert failure.code == local.value.code
 
 
-def test_a_killed_worker_is_a_503_and_the_next_upload_works(analysts: Analysts) -> None:
+def test_a_killed_worker_s_job_is_taken_again(analysts: Analysts) -> None:
     async def run() -> None:
         busy = analysts._executor().submit(time.sleep, 30)  # keeps the one worker
         waiting = asyncio.ensure_future(
-            analysts.create(load("seed000_ipv6_vvv.txt"), title="", owner_token="o")
+            analysts.submit(load("seed000_ipv6_vvv.txt"), title="", owner_token="o")
         )
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.5)
         pool = analysts._pool
         assert pool is not None
         for pid in list(pool._processes):
             os.kill(pid, signal.SIGKILL)
-        with pytest.raises(WorkerLost) as lost:
-            await waiting
-        assert lost.value.status == 503 and lost.value.code == "server.busy"
+        rec = await waiting
         assert busy.exception() is not None
-        again = await analysts.create(load("seed000_ipv6_vvv.txt"), title="", owner_token="o")
-        assert analysts.store.get(again.id).packet_count == again.packet_count
+        assert rec.status == "ready" and rec.packet_count > 0
 
     _run(run())
+
+
+def test_a_job_whose_worker_keeps_dying_fails_with_the_reason(tmp_path: Path) -> None:
+    from sqlalchemy import update
+
+    store = Store(default_url(tmp_path))
+    rec = store.submit(load("seed000_ipv6_vvv.txt"), title="", owner_token="o")
+    with store.engine.begin() as conn:  # as after MAX_ATTEMPTS workers died holding it
+        conn.execute(
+            update(sessions)
+            .where(sessions.c.id == rec.id)
+            .values(attempts=MAX_ATTEMPTS, heartbeat_at=time.time() - LEASE - 1)
+        )
+    assert store.process(rec.id) == "failed"
+    failure = store.get(rec.id).failure()
+    assert failure.code == "server.worker_lost" and f"{MAX_ATTEMPTS} times" in failure.message
+    store.close()
+
+
+def test_a_live_job_is_not_taken_twice_and_an_orphan_is_swept_up(tmp_path: Path) -> None:
+    from sqlalchemy import update
+
+    store = Store(default_url(tmp_path))
+    rec = store.submit(load("seed000_ipv6_vvv.txt"), title="", owner_token="o")
+    store.heartbeat(rec.id)  # a live worker holds it
+    assert store.process(rec.id) == "processing" and store.waiting(older_than=0) == []
+    with store.engine.begin() as conn:  # its server died: no heartbeat since, long ago
+        conn.execute(
+            update(sessions)
+            .where(sessions.c.id == rec.id)
+            .values(heartbeat_at=time.time() - LEASE - 1, created_at=time.time() - 3600)
+        )
+    assert store.waiting() == [rec.id] and store.jobs() == {"depth": 1, "orphaned": 1}
+    analysts = Analysts(store, workers=0)
+
+    async def sweep() -> None:
+        await analysts.sweep()
+        await asyncio.gather(*analysts._running.values())
+
+    _run(sweep())
+    assert store.get(rec.id).status == "ready" and store.jobs()["depth"] == 0
+    store.close()

@@ -155,7 +155,7 @@ def test_a_decoder_failure_is_a_4xx_naming_where_it_broke(
     def broken(_data: bytes, _limits: object) -> object:
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(sessions_module, "read_input", broken)
+    monkeypatch.setattr(sessions_module, "read_stream", broken)
     store = Store(default_url(tmp_path))
     with pytest.raises(Unreadable) as exc:
         store.create(b"anything", title="t", owner_token="o")

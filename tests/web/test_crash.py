@@ -1,6 +1,7 @@
 """kill -9 of a real server while uploads are being analysed: the store it leaves behind
-opens, passes SQLite's integrity check, and holds only whole sessions; the analysis
-workers do not outlive the server; a new server serves what was stored before."""
+opens, passes SQLite's integrity check, and holds only whole sessions (ready ones read to
+the end); the analysis workers do not outlive the server; a new server serves what was
+stored before and finishes every acknowledged upload that was still processing."""
 
 from __future__ import annotations
 
@@ -21,10 +22,16 @@ from tests.server import ROOT, free_port, serve
 
 
 def _serve(data: Path, port: int) -> subprocess.Popen[bytes]:
-    return serve(port, data=data, env={"TCPLADDER_MAX_INPUT": str(64 << 20)})
+    env = {
+        "TCPLADDER_MAX_INPUT": str(64 << 20),
+        "TCPLADDER_GRACE": "0",  # acknowledged at once, as processing
+        "TCPLADDER_LEASE": "2",
+        "TCPLADDER_SWEEP": "1",
+    }
+    return serve(port, data=data, env=env)
 
 
-def _post(port: int, data: bytes) -> int:
+def _post(port: int, data: bytes, acknowledged: list[str]) -> None:
     req = urllib.request.Request(
         f"http://127.0.0.1:{port}/api/sessions",
         data=data,
@@ -33,9 +40,9 @@ def _post(port: int, data: bytes) -> int:
     )
     try:
         with urllib.request.urlopen(req, timeout=60) as r:
-            return int(json.loads(r.read())["id"] is not None)
+            acknowledged.append(json.loads(r.read())["id"])
     except (OSError, urllib.error.URLError):
-        return -1
+        pass
 
 
 def _children(pid: int) -> list[int]:
@@ -72,10 +79,17 @@ def test_kill_9_during_uploads_leaves_a_whole_store(tmp_path: Path) -> None:
         )
         with urllib.request.urlopen(before, timeout=60) as r:
             kept = json.loads(r.read())["id"]
-        uploads = [threading.Thread(target=_post, args=(port, big.read_bytes())) for _ in range(4)]
+        acknowledged: list[str] = []
+        uploads = [
+            threading.Thread(target=_post, args=(port, big.read_bytes(), acknowledged))
+            for _ in range(4)
+        ]
         for t in uploads:
             t.start()
-        time.sleep(1.0)  # the worker is analysing, more uploads wait for it
+        deadline = time.monotonic() + 30
+        while len(acknowledged) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # the worker is analysing, more jobs wait for it
         workers = _children(server.pid)
         assert workers, "no analysis worker was started"
         server.send_signal(signal.SIGKILL)
@@ -95,12 +109,14 @@ def test_kill_9_during_uploads_leaves_a_whole_store(tmp_path: Path) -> None:
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         ids = [row[0] for row in conn.execute("SELECT id FROM sessions")]
-    assert kept in ids
+    assert kept in ids and set(acknowledged) <= set(ids) and len(acknowledged) == 4
     store = Store(default_url(data))
     try:
         for sid in ids:  # every session stored is whole: its document reads to the end
-            doc = json.loads("".join(store.stream_json(sid)))
             rec = store.get(sid)
+            if rec.status == "processing":
+                continue
+            doc = json.loads("".join(store.stream_json(sid)))
             assert doc["source"]["packet_count"] == rec.packet_count
             assert len(doc["flows"]) == rec.flow_count
     finally:
@@ -111,6 +127,19 @@ def test_kill_9_during_uploads_leaves_a_whole_store(tmp_path: Path) -> None:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/s/{kept}", timeout=30) as r:
             assert r.status == 200
+        # the uploads that were processing when the server died: taken up and finished
+        deadline = time.monotonic() + 60
+        pending = set(acknowledged)
+        while pending and time.monotonic() < deadline:
+            for sid in list(pending):
+                url = f"http://127.0.0.1:{port}/api/sessions/{sid}/status"
+                with urllib.request.urlopen(url, timeout=30) as r:
+                    status = json.loads(r.read())["status"]
+                assert status != "failed"
+                if status == "ready":
+                    pending.discard(sid)
+            time.sleep(0.2)
+        assert not pending, f"{len(pending)} acknowledged upload(s) never finished"
     finally:
         again.terminate()
         again.wait(timeout=10)

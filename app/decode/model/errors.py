@@ -6,6 +6,8 @@ error; the CLI prints it and exits 2.  Nothing else about bad input should escap
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class TraceError(Exception):
     """Input that cannot be explained, with where and why."""
@@ -37,6 +39,29 @@ class TraceError(Exception):
     def __str__(self) -> str:
         where = self.where()
         return f"{where}: {self.message}" if where else self.message
+
+    @classmethod
+    def from_dict(cls, err: dict[str, Any], status: int | None = None) -> TraceError:
+        """``as_dict`` undone (a failure stored with a session): the class with that code
+        and status when there is one, else a TraceError carrying both."""
+        code, status = str(err.get("code", cls.code)), status or int(err.get("status", 400))
+        kinds, found = [TraceError], None
+        while kinds:
+            kind = kinds.pop()
+            if kind.code == code and kind.status == status and found is None:
+                found = kind
+            kinds.extend(kind.__subclasses__())
+        try:
+            exc = (found or TraceError)(
+                str(err.get("message", "")),
+                line=err.get("line"),
+                offset=err.get("offset"),
+                hint=err.get("hint"),
+            )
+        except TypeError:  # a subclass with its own constructor
+            exc = TraceError(str(err.get("message", "")), hint=err.get("hint"))
+        exc.code, exc.status = code, status
+        return exc
 
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {"code": self.code, "message": self.message}
