@@ -100,6 +100,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Take analysis jobs from the PostgreSQL queue (``TCPLADDER_QUEUE=procrastinate``)."""
+    import logging
+
+    from app.web.app import limits_of
+    from app.web.settings import Settings
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    settings = Settings.from_env()
+    if not settings.database_url or not settings.database_url.startswith("postgres"):
+        print("tcpladder worker: set DATABASE_URL=postgresql://… (the queue's database)",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    from app.store import Store
+    from app.store.queue import run_worker
+
+    store = Store(settings.database_url, limits=limits_of(settings), lease=settings.lease)
+    print(f"tcpladder worker: taking analysis jobs from {store.engine.url!r}", flush=True)
+    run_worker(store, name=args.name)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tcpladder", description="Explain TCP packet traces.")
     parser.add_argument("--version", action="version", version=f"tcpladder {__version__}")
@@ -121,6 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     sv.add_argument("--port", type=int, default=8000)
     sv.add_argument("--log-level", default="info")
     sv.set_defaults(func=cmd_serve)
+    wk = sub.add_parser("worker", help="analyse uploads from the PostgreSQL queue")
+    wk.add_argument("--name", default=None, help="the worker's name in the queue's records")
+    wk.add_argument("--log-level", default="info")
+    wk.set_defaults(func=cmd_worker)
     args = parser.parse_args(argv)
     rc: int = args.func(args)
     return rc

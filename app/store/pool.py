@@ -152,6 +152,12 @@ class Analysts:
                 log.warning("sweep failed: %s", exc)
             await asyncio.sleep(every)
 
+    async def open(self) -> None:
+        """Nothing to open: the pool starts with ``warm`` or the first job."""
+
+    async def aclose(self) -> None:
+        """Nothing beyond ``close``."""
+
     def warm(self) -> None:
         """Start the workers now (each imports the decoder, about a second) rather than
         on the first upload."""

@@ -103,4 +103,23 @@ def serve(host: str, port: int, log_level: str) -> None:
         "backlog": 1024,
         "h11_max_incomplete_event_size": 64 * 1024,
     }
-    uvicorn.run(create_app(), **config)
+    app = create_app()
+    settings = app.state.settings
+    where = settings.database_url and _redacted(settings.database_url)
+    print(
+        f"tcpladder: serving http://{host}:{port}/ ; sessions in "
+        f"{where or settings.data_dir / 'tcpladder.sqlite3'} ; analysis: "
+        + (
+            "procrastinate queue (tcpladder worker)"
+            if settings.queue == "procrastinate"
+            else f"{settings.workers} worker process(es)"
+        ),
+        flush=True,
+    )
+    uvicorn.run(app, **config)
+
+
+def _redacted(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

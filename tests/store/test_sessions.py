@@ -116,7 +116,8 @@ def test_sessions_stored_as_one_document_still_open(tmp_path: Path) -> None:
 
     from sqlalchemy import insert
 
-    from app.store.sessions import hash_token, sessions
+    from app.store.schema import sessions
+    from app.store.sessions import hash_token
 
     store = Store(default_url(tmp_path))
     data = load("seed001_pktap_long_flags.txt")

@@ -41,8 +41,10 @@ def test_an_upload_is_answered_at_once_and_finishes_in_the_background(
     r = slow.post("/api/sessions", files={"file": ("a.pcap", load("http-like.pcap"))})
     assert r.status_code == 202, r.text
     body = r.json()
-    assert body["status"] == "processing" and body["owner_token"] and body["url"].endswith(
-        f"/s/{body['id']}"
+    assert (
+        body["status"] == "processing"
+        and body["owner_token"]
+        and body["url"].endswith(f"/s/{body['id']}")
     )
     assert set(body["progress"]) == {"stage", "done", "total"}
     assert _wait(slow, body["id"])["status"] == "ready"
@@ -96,7 +98,11 @@ def test_a_failed_job_is_shown_with_its_error(client: TestClient) -> None:
         "error": {
             "code": "trace.no_packets",
             "message": store.get(rec.id).error["message"],
-            **({"hint": store.get(rec.id).error["hint"]} if store.get(rec.id).error.get("hint") else {}),
+            **(
+                {"hint": store.get(rec.id).error["hint"]}
+                if store.get(rec.id).error.get("hint")
+                else {}
+            ),
         }
     }
     assert store.input(rec.id) == b""  # a failed session keeps no input
