@@ -1,14 +1,28 @@
-"""``GET /healthz``: whether this server can serve, for load balancers and HEALTHCHECK."""
+"""``GET /healthz``: whether this server can serve, for load balancers and HEALTHCHECK;
+``GET /docs``: the API's documentation."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from app import __version__
 
 router = APIRouter()
+
+
+SWAGGER_UI = "5.35.0"  # static/swagger/, from npm's swagger-ui-dist
+
+
+@router.get("/docs", include_in_schema=False, response_class=HTMLResponse)
+async def docs(request: Request) -> HTMLResponse:
+    """The API's documentation: Swagger UI vendored under static/, so the page loads
+    nothing from another origin, reading ``/api/openapi.json``."""
+    templates = request.app.state.renderer.templates
+    response = templates.TemplateResponse(request, "docs.html", {"swagger_version": SWAGGER_UI})
+    assert isinstance(response, HTMLResponse)
+    return response
 
 
 @router.get("/healthz", include_in_schema=False)

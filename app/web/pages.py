@@ -23,7 +23,7 @@ from .security import check_same_origin, check_token, secure_cookie
 from .templating import Renderer
 from .upload import read_submission
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)  # pages: not the API
 
 EXAMPLE = Path(__file__).resolve().parent / "example.txt"
 FLOW_LIST = 1000  # connections listed on the session page
