@@ -42,6 +42,7 @@ from app.decode.export.document import (
 from app.decode.model.errors import Forbidden, InputTooLarge, NotFound, TraceError, Unreadable
 from app.decode.model.memory import paused_gc
 from app.decode.model.table import PacketTable
+from app.decode.readers.anonymise import anonymise
 from app.decode.readers.ingest import read_stream
 
 from .columns import FORMAT, chunks, decompress_input, unpack, unpack_positions
@@ -107,12 +108,15 @@ _RECORD_COLUMNS = (*_PLAIN, "status", "expires_at", "note", "progress", "error",
 
 def _record(row: Any) -> SessionRecord:
     options = json.loads(row["options"] or "{}")
-    return SessionRecord(
+    rec = SessionRecord(
         **{name: row[name] for name in (*_PLAIN, "status", "expires_at", "note")},
         progress=json.loads(row["progress"]) if row["progress"] else None,
         error=json.loads(row["error"]) if row["error"] else None,
         options=Options(**{k: bool(v) for k, v in options.items() if k in Options.__slots__}),
     )
+    if rec.status == "processing" and rec.options.anonymise:
+        rec.title = "anonymised upload"  # the title is rewritten with the trace's pseudonyms
+    return rec
 
 
 class NotReady(TraceError):
@@ -251,6 +255,9 @@ class Store:
         status ``processing``; the input is compressed and written a piece at a time."""
         if isinstance(source, bytes | bytearray):
             source = io.BytesIO(source)
+        options = options or Options()
+        if options.anonymise:
+            options = Options(keep_input=False, anonymise=True)  # the raw input has addresses
         rec = SessionRecord(
             id=secrets.token_urlsafe(ID_BYTES),
             created_at=time.time(),
@@ -261,7 +268,7 @@ class Store:
             flow_count=0,
             status="processing",
             expires_at=expires_at,
-            options=options or Options(),
+            options=options,
         )
         digest = Digest()
         with self.engine.begin() as conn:
@@ -352,11 +359,19 @@ class Store:
             return bool(done.rowcount)
 
     def _analyse(self, sid: str, job: Any) -> Analysis:
-        total = int((self.get(sid).progress or {}).get("total") or 0)
-        job.stage("reading", 0, total)
+        rec = self.get(sid)
+        job.stage("reading", 0, int((rec.progress or {}).get("total") or 0))
         reader = InputReader(lambda k: self._piece(sid, k), lambda n: job.advance(n))
         with paused_gc():
             trace = read_stream(io.BufferedReader(reader, 1 << 20), self.limits)
+            if rec.options.anonymise:
+                with self.engine.connect() as conn:  # as given (the record hides it)
+                    given = conn.execute(
+                        select(sessions.c.title).where(sessions.c.id == sid)
+                    ).scalar()
+                title = anonymise(trace)(str(given or ""))
+                with self.engine.begin() as conn:
+                    conn.execute(update(sessions).where(sessions.c.id == sid).values(title=title))
             job.stage("analysing", 0, trace.packet_count)
             analysis = analyse(trace)
         self._check_flows(analysis)
@@ -376,7 +391,7 @@ class Store:
         rec = self.get(sid)
         with self.engine.begin() as conn:
             self._write_chunks(conn, sid, analysis)
-            if not rec.options.keep_input:
+            if not rec.options.keep_input or rec.options.anonymise:
                 conn.execute(
                     delete(chunk_table).where(
                         chunk_table.c.session_id == sid, chunk_table.c.kind == "i"
