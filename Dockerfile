@@ -1,5 +1,7 @@
 # tcpladder: docker build -t tcpladder . && docker run -p 8000:8000 -v tcpladder-data:/data tcpladder
 # A regular (non-editable) install: the wheel carries templates/ and static/ as data files.
+# The same image runs an analysis worker for the PostgreSQL queue: `tcpladder worker` with
+# DATABASE_URL and TCPLADDER_QUEUE=procrastinate (compose.yaml runs web replicas and workers).
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md LICENSE ./

@@ -59,13 +59,9 @@ def _u() -> Any:
 Cols = dict[str, npt.NDArray[Any]]
 
 
-def compress_input(data: bytes) -> bytes:
-    """The input as received, kept for the packet detail view: zstd (fast both ways)."""
-    return bytes(_z().compress(data))
-
-
 def decompress_input(blob: bytes) -> bytes:
-    """``compress_input`` undone; sessions stored before it are zlib (RFC 1950)."""
+    """The input of a session stored in ``sessions.input`` (before inputs were kept as
+    pieces, ``app.store.inputs``): one zstd frame, or zlib (RFC 1950) before that."""
     if blob[:4] == b"\x28\xb5\x2f\xfd":
         return bytes(_u().decompress(blob))
     return zlib.decompress(blob)

@@ -187,12 +187,12 @@ class StoreUnavailable(TraceError):
 
 def _gave_up(attempts: int) -> dict[str, Any]:
     return {
-        "code": "server.worker_lost",
+        "code": "trace.worker_lost",
         "message": f"the process analysing this input stopped {attempts} times before it "
         "finished (killed, or out of memory)",
         "hint": "The input may need more memory than this server allows; try a smaller "
         "capture, e.g. filtered with tcpdump -r in.pcap -w out.pcap 'port 443'.",
-        "status": 503,
+        "status": 422,  # not a passing state: this input is not analysed, ever
     }
 
 

@@ -93,7 +93,7 @@ def test_a_job_whose_worker_keeps_dying_fails_with_the_reason(tmp_path: Path) ->
         )
     assert store.process(rec.id) == "failed"
     failure = store.get(rec.id).failure()
-    assert failure.code == "server.worker_lost" and f"{MAX_ATTEMPTS} times" in failure.message
+    assert failure.code == "trace.worker_lost" and f"{MAX_ATTEMPTS} times" in failure.message
     store.close()
 
 
