@@ -270,7 +270,12 @@ def bench_web(packets: int, workdir: Path, keep: bool) -> int:
             method="POST",
         )
         with urllib.request.urlopen(req, timeout=600) as r:
-            sid = json.loads(r.read())["id"]
+            made = json.loads(r.read())
+        sid, status = made["id"], made["status"]
+        while status == "processing":  # answered 202 at once: follow it until ready
+            time.sleep(0.02)
+            status = json.loads(_get_body(f"{base}/api/sessions/{sid}/status"))["status"]
+        assert status == "ready", status
         upload_s = time.perf_counter() - t0
         ref = _measure(["tshark", "-r", str(pcap), "-q", "-z", "conv,tcp"])
         flows = json.loads(_get_body(f"{base}/api/sessions/{sid}?summary=true"))["flows"]
