@@ -53,3 +53,34 @@ def serve(
             time.sleep(0.05)
     proc.kill()
     raise AssertionError("the server did not start")
+
+
+def big_capture(path: Path, packets: int) -> Path:
+    """A synthetic capture of ``packets`` packets (benchmarks/gencap.py) at ``path``."""
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "gencap.py"),
+            str(path),
+            "--packets",
+            str(packets),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return path
+
+
+def post_raw(url: str, data: bytes, timeout: float = 60) -> tuple[int, dict[str, object]]:
+    """POST ``data`` as a raw body; the answer's status and JSON (errors included)."""
+    import json
+    import urllib.error
+
+    req = urllib.request.Request(
+        url, data=data, headers={"Content-Type": "application/octet-stream"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())

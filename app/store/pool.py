@@ -25,6 +25,7 @@ import multiprocessing
 import os
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import IO, Any
@@ -59,6 +60,17 @@ def _ready() -> bool:
 def _process_in_worker(sid: str) -> str:
     assert _worker_store is not None
     return _worker_store.process(sid)
+
+
+async def sweep_forever(sweep: Callable[[], Awaitable[None]], every: float) -> None:
+    """``sweep`` every ``every`` seconds until cancelled; a failed sweep (the database
+    away) is logged and tried again next time."""
+    while True:
+        try:
+            await sweep()
+        except Exception as exc:
+            log.warning("sweep failed: %s", exc)
+        await asyncio.sleep(every)
 
 
 class Analysts:
@@ -145,12 +157,7 @@ class Analysts:
         await asyncio.to_thread(self.store.purge_expired)
 
     async def sweep_forever(self, every: float) -> None:
-        while True:
-            try:
-                await self.sweep()
-            except Exception as exc:  # the database away: next time
-                log.warning("sweep failed: %s", exc)
-            await asyncio.sleep(every)
+        await sweep_forever(self.sweep, every)
 
     async def open(self) -> None:
         """Nothing to open: the pool starts with ``warm`` or the first job."""

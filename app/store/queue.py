@@ -27,6 +27,7 @@ from procrastinate.schema import SchemaManager
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from .pool import sweep_forever
 from .sessions import SessionRecord, Store
 
 log = logging.getLogger("tcpladder.queue")
@@ -109,12 +110,7 @@ class QueuedAnalysts:
         await asyncio.to_thread(self.store.purge_expired)
 
     async def sweep_forever(self, every: float) -> None:
-        while True:
-            try:
-                await self.sweep()
-            except Exception as exc:  # the database away: next time
-                log.warning("sweep failed: %s", exc)
-            await asyncio.sleep(every)
+        await sweep_forever(self.sweep, every)
 
     def warm(self) -> None:
         pass

@@ -3,15 +3,11 @@ big upload's page shows its analysis progress and opens the result when it is re
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.server import ROOT, free_port, serve
+from tests.server import big_capture, free_port, post_raw, serve
 
 pytestmark = pytest.mark.browser
 
@@ -33,25 +29,14 @@ def test_api_docs_from_our_own_origin(server: str, browser) -> None:  # type: ig
 
 
 def test_the_processing_page_follows_the_job(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    big = tmp_path / "big.pcap"
-    subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "gencap.py"), str(big), "--packets", "40000"],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    big = big_capture(tmp_path / "big.pcap", 40000)
     port = free_port()
     env = {"TCPLADDER_GRACE": "0", "TCPLADDER_MAX_INPUT": str(64 << 20)}
     proc = serve(port, data=tmp_path / "data", env=env)
     try:
-        req = urllib.request.Request(
-            f"http://127.0.0.1:{port}/api/sessions",
-            data=big.read_bytes(),
-            headers={"Content-Type": "application/octet-stream"},
-            method="POST",
-        )
-        with urllib.request.urlopen(req, timeout=60) as r:
-            assert r.status == 202
-            sid = json.loads(r.read())["id"]
+        code, made = post_raw(f"http://127.0.0.1:{port}/api/sessions", big.read_bytes())
+        assert code == 202
+        sid = made["id"]
         page = browser.new_page()
         page.goto(f"http://127.0.0.1:{port}/s/{sid}")
         assert page.locator("#job-progress progress").count() == 1  # the progress first

@@ -20,7 +20,7 @@ import pytest
 
 from tests.conftest import load
 from tests.postgres import Cluster
-from tests.server import ROOT, free_port, serve
+from tests.server import ROOT, big_capture, free_port, post_raw, serve
 
 ENV = {
     "TCPLADDER_QUEUE": "procrastinate",
@@ -39,10 +39,10 @@ def _worker(url: str) -> subprocess.Popen[bytes]:
 
 
 def _json(url: str, data: bytes | None = None) -> tuple[int, dict[str, Any]]:
-    req = urllib.request.Request(url, data=data, method="POST" if data else "GET")
-    req.add_header("Content-Type", "application/octet-stream")
+    if data is not None:
+        return post_raw(url, data)
     try:
-        with urllib.request.urlopen(req, timeout=60) as r:
+        with urllib.request.urlopen(url, timeout=60) as r:
             return r.status, json.loads(r.read())
     except urllib.error.HTTPError as err:
         return err.code, json.loads(err.read())
@@ -103,12 +103,7 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_job_finished(
     postgres: Cluster, replicas: tuple[int, int], tmp_path: Path
 ) -> None:
     a, _ = replicas
-    big = tmp_path / "big.pcap"
-    subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "gencap.py"), str(big), "--packets", "80000"],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    big = big_capture(tmp_path / "big.pcap", 80000)
     worker = _worker(postgres.url)
     try:
         _, made = _json(f"http://127.0.0.1:{a}/api/sessions", big.read_bytes())

@@ -4,35 +4,22 @@ analysis in a worker process)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
-from tests.server import ROOT, free_port, serve
+from tests.server import big_capture, free_port, post_raw, serve
 
 
 def test_pages_answer_while_a_big_capture_is_analysed(tmp_path: Path) -> None:
-    big = tmp_path / "big.pcap"
-    subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "gencap.py"), str(big), "--packets", "80000"],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    big = big_capture(tmp_path / "big.pcap", 80000)
     port = free_port()
     env = {"TCPLADDER_GRACE": "0", "TCPLADDER_MAX_INPUT": str(64 << 20)}
     proc = serve(port, data=tmp_path / "data", env=env)
     base = f"http://127.0.0.1:{port}"
     try:
-        req = urllib.request.Request(
-            f"{base}/api/sessions",
-            data=big.read_bytes(),
-            headers={"Content-Type": "application/octet-stream"},
-            method="POST",
-        )
-        with urllib.request.urlopen(req, timeout=60) as r:
-            sid = json.loads(r.read())["id"]
+        _, made = post_raw(f"{base}/api/sessions", big.read_bytes())
+        sid = made["id"]
         seen = 0
         slowest = 0.0
         while True:

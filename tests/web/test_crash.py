@@ -9,7 +9,6 @@ import json
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -18,7 +17,7 @@ from pathlib import Path
 
 from app.store import Store, default_url
 from tests.conftest import load
-from tests.server import ROOT, free_port, serve
+from tests.server import big_capture, free_port, serve
 
 
 def _serve(data: Path, port: int) -> subprocess.Popen[bytes]:
@@ -62,12 +61,7 @@ def _alive(pid: int) -> bool:
 
 def test_kill_9_during_uploads_leaves_a_whole_store(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    big = tmp_path / "big.pcap"
-    subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "gencap.py"), str(big), "--packets", "60000"],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    big = big_capture(tmp_path / "big.pcap", 60000)
     port = free_port()
     server = _serve(data, port)
     try:
