@@ -22,7 +22,7 @@ import traceback
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from sqlalchemy import create_engine, delete, event, func, insert, select, text, update
 from sqlalchemy.engine import Engine
@@ -48,6 +48,9 @@ from app.decode.readers.ingest import read_stream
 from .columns import FORMAT, chunks, decompress_input, unpack, unpack_positions
 from .inputs import Digest, InputReader, input_pieces
 from .schema import chunk_table, migrate, normalise_url, sessions
+
+if TYPE_CHECKING:
+    from .jobs import Job
 
 log = logging.getLogger("tcpladder.store")
 ID_BYTES = 18  # 144 random bits, base64url: 24 characters
@@ -313,8 +316,9 @@ class Store:
             return self.get(sid).status
         with Job(self, sid) as job:
             try:
-                analysis = self._analyse(sid, job)
-                self._finish(sid, analysis, job)
+                rec = self.get(sid)
+                analysis = self._analyse(rec, job)
+                self._finish(rec, analysis, job)
             except TraceError as exc:
                 self.fail(sid, exc)
             except UNAVAILABLE:
@@ -358,8 +362,8 @@ class Store:
             )
             return bool(done.rowcount)
 
-    def _analyse(self, sid: str, job: Any) -> Analysis:
-        rec = self.get(sid)
+    def _analyse(self, rec: SessionRecord, job: Job) -> Analysis:
+        sid = rec.id
         job.stage("reading", 0, int((rec.progress or {}).get("total") or 0))
         reader = InputReader(lambda k: self._piece(sid, k), lambda n: job.advance(n))
         with paused_gc():
@@ -385,13 +389,13 @@ class Store:
             ).scalar()
         return None if got is None else bytes(got)
 
-    def _finish(self, sid: str, analysis: Analysis, job: Any) -> None:
+    def _finish(self, rec: SessionRecord, analysis: Analysis, job: Job) -> None:
         """The analysis's chunks and the ready session, in one transaction."""
         job.stage("storing", 0, analysis.trace.packet_count)
-        rec = self.get(sid)
+        sid = rec.id
         with self.engine.begin() as conn:
             self._write_chunks(conn, sid, analysis)
-            if not rec.options.keep_input or rec.options.anonymise:
+            if not rec.options.keep_input:  # (submit turns it off for anonymise)
                 conn.execute(
                     delete(chunk_table).where(
                         chunk_table.c.session_id == sid, chunk_table.c.kind == "i"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -75,18 +76,11 @@ async def _read_submission(request: Request, limit: int) -> Submission:
         raise _too_large(int(declared), limit)
     ctype = request.headers.get("content-type", "")
     if not (ctype.startswith("multipart/form-data") or ctype.startswith("application/x-www-form")):
-        spool = _spool()
-        size = 0
-        async for part in request.stream():
-            size += len(part)
-            if size > limit:
-                spool.close()
-                raise _too_large(size, limit)
-            spool.write(part)
-        if not size:
-            spool.close()
-            raise EmptyInput("the request has no body: send a form field 'text' or a file 'file'")
-        spool.seek(0)
+        spool = await _spooled(
+            request.stream(),
+            limit,
+            "the request has no body: send a form field 'text' or a file 'file'",
+        )
         query = request.query_params
         fields = {k: query[k] for k in FIELDS if k in query}
         return Submission(spool, query.get("title") or "pasted text", fields=fields)
@@ -108,21 +102,37 @@ async def _read_submission(request: Request, limit: int) -> Submission:
         await form.close()
 
 
+async def _pieces(upload: UploadFile) -> AsyncIterator[bytes]:
+    while chunk := await upload.read(CHUNK):
+        yield chunk
+
+
+async def _spooled(parts: AsyncIterator[bytes], limit: int, empty: str) -> IO[bytes]:
+    """``parts`` written to a spool file, at its start; past ``limit`` bytes a 413, with no
+    bytes at all ``EmptyInput(empty)``."""
+    spool = _spool()
+    size = 0
+    try:
+        async for part in parts:
+            size += len(part)
+            if size > limit:
+                raise _too_large(size, limit)
+            spool.write(part)
+        if not size:
+            raise EmptyInput(empty)
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return spool
+
+
 async def _from_form(form: FormData, limit: int) -> tuple[IO[bytes], str]:
     upload = form.get("file")
     if isinstance(upload, UploadFile) and upload.filename:
-        spool = _spool()
-        size = 0
-        while chunk := await upload.read(CHUNK):
-            size += len(chunk)
-            if size > limit:
-                spool.close()
-                raise _too_large(size, limit)
-            spool.write(chunk)
-        if not size:
-            spool.close()
-            raise EmptyInput(f"the file {upload.filename!r} is empty (0 bytes)")
-        spool.seek(0)
+        spool = await _spooled(
+            _pieces(upload), limit, f"the file {upload.filename!r} is empty (0 bytes)"
+        )
         return spool, upload.filename
     text = form.get("text")
     if isinstance(text, str) and text.strip():
