@@ -58,6 +58,11 @@ def flag_names(flags: int) -> list[str]:
     return [FLAG_NAMES[bit] for bit, _ in FLAG_LETTERS if flags & bit]
 
 
+
+# The widest value each IP header field can hold (RFC 791 §3.1, RFC 8200 §3): what pasted
+# text claims beyond it is not a header value.
+_IP_FIELD_MAX = {"tos": 0xFF, "ttl": 0xFF, "hlim": 0xFF, "id": 0xFFFF}
+
 @dataclass(slots=True)
 class Comment:
     """A line of the user's own text kept beside a packet (or at the end)."""
@@ -161,10 +166,12 @@ class Packet:
         v = self.ip.get(key)
         if isinstance(v, str):
             try:
-                return int(v, 0)
+                v = int(v, 0)
             except ValueError:
                 return None
-        return v if isinstance(v, int) and v >= 0 else None
+        if not isinstance(v, int) or not 0 <= v <= _IP_FIELD_MAX.get(key, v):
+            return None  # a pasted "tos 0x65536" cannot be a header byte: not a value
+        return v
 
     def cksum_verdict(self) -> int:
         """0 unverified, 1 good, 2 bad (model.codes.CHECKSUM_STATUS): what a reader found,

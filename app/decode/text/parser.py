@@ -594,7 +594,7 @@ def _out_of_range(q: _Parsed) -> str | None:
     p, o = q.packet, q.packet.options
     if (
         max(q.seq_start or 0, q.ack or 0, p.length or 0, o.ts_val or 0, o.ts_ecr or 0) < _U32
-        and max(p.win or 0, p.urg or 0, p.cksum or 0, o.mss or 0) < _U16
+        and max(p.win or 0, p.urg or 0, p.cksum or 0, p.cksum_expected or 0, o.mss or 0) < _U16
         and (q.seq_end or 0) < _U32 + _U32
         and (o.wscale or 0) < 256
         and (p.frame or 0) < 1 << 40
@@ -609,6 +609,7 @@ def _out_of_range(q: _Parsed) -> str | None:
         ("win", p.win, _U16),
         ("urg", p.urg, _U16),
         ("cksum", p.cksum, _U16),
+        ("expected cksum", p.cksum_expected, _U16),
         ("length", p.length, _U32),
         ("mss", o.mss, _U16),
         ("wscale", o.wscale, 256),
