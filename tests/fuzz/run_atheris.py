@@ -6,12 +6,14 @@ through.  A crash, hang or memory blow-up leaves its input as ``fuzz-out/crash-*
 ``timeout-*``, ``oom-*``): add it to tests/fuzz/regressions/ once fixed.
 
 The instrumented process's RSS grows with the run (about 28 KB an input here) although a
-plain replay of the same kind of inputs stays flat: give long runs a generous
-``-rss_limit_mb`` and catch single blow-ups with ``-malloc_limit_mb``.
+plain replay of the same kind of inputs stays flat (atheris' comparison tracing): long runs
+use ``-fork=1``, whose child processes start afresh, and catch single blow-ups with
+``-malloc_limit_mb``.
 """
 
 from __future__ import annotations
 
+import shlex
 import sys
 import tempfile
 from pathlib import Path
@@ -32,7 +34,10 @@ def main() -> None:
         (corpus / f"seed-{i}").write_bytes(data[:65536])
     out = Path("fuzz-out")
     out.mkdir(exist_ok=True)
-    args = [sys.argv[0], f"-artifact_prefix={out}/", *options, str(corpus)]
+    # libFuzzer's -fork=N runs argv[0] through the shell for each child: make it a command
+    # line that starts this target again (each child's memory then starts afresh).
+    me = f"{shlex.quote(sys.executable)} -m tests.fuzz.run_atheris {name}"
+    args = [me, f"-artifact_prefix={out}/", *options, str(corpus)]
     atheris.Setup(args, target)
     atheris.Fuzz()
 
