@@ -16,6 +16,7 @@ import hmac
 import io
 import json
 import logging
+import re
 import secrets
 import time
 import traceback
@@ -265,7 +266,7 @@ class Store:
             id=secrets.token_urlsafe(ID_BYTES),
             created_at=time.time(),
             owner_hash=hash_token(owner_token),
-            title=title[:200],
+            title=storable(title, 200),
             kind="pending",
             packet_count=0,
             flow_count=0,
@@ -373,7 +374,7 @@ class Store:
                     given = conn.execute(
                         select(sessions.c.title).where(sessions.c.id == sid)
                     ).scalar()
-                title = anonymise(trace)(str(given or ""))
+                title = storable(anonymise(trace)(str(given or "")), 200)
                 with self.engine.begin() as conn:
                     conn.execute(update(sessions).where(sessions.c.id == sid).values(title=title))
             job.stage("analysing", 0, trace.packet_count)
@@ -493,7 +494,10 @@ class Store:
             conn.execute(
                 update(sessions)
                 .where(sessions.c.id == sid)
-                .values(title=title.strip()[:200] or "untitled", note=note[:10_000])
+                .values(
+                    title=storable(title, 200).strip() or "untitled",
+                    note=storable(note, 10_000, lines=True),
+                )
             )
 
     def _check_flows(self, analysis: Analysis) -> None:
@@ -825,6 +829,18 @@ def _slice(parts: list[PacketTable], a: int, b: int) -> PacketTable:
         linktypes=first.linktypes,
         port_names=first.port_names,
     )
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL_LINE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def storable(text: str, limit: int, *, lines: bool = False) -> str:
+    """User text as every database can hold it: at most ``limit`` characters, no control
+    characters (PostgreSQL refuses NUL in text; tabs and newlines only where ``lines``), no
+    lone surrogates (a JSON body may carry "\\ud800"; UTF-8 cannot)."""
+    text = text[:limit].encode("utf-8", "replace").decode("utf-8")
+    return (_CONTROL if lines else _CONTROL_LINE).sub(" " if not lines else "", text)
 
 
 def _compact(value: Any) -> str:

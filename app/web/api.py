@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
@@ -17,11 +17,15 @@ from app.store import SessionRecord, Store, new_token
 from app.store.pool import Analysts
 from app.store.sessions import Options
 
-from .upload import BadField, Submission, expiry, flag, read_submission
+from .models import UPLOAD, Created, Edit, SessionStatus, errors
+from .upload import Submission, expiry, flag, read_submission
 
-router = APIRouter(prefix="/api")
+router = APIRouter(prefix="/api", responses=errors(400, 503))
 OWNER_COOKIE = "tl_owner"
 MAX_WINDOW = 10_000  # packets in one window request
+# The owner token, as a header only, never a cookie (a cookie would be sent along with a
+# request another site makes).
+OwnerHeader = Annotated[str | None, Header(description="the owner_token the upload returned")]
 
 
 def owner_token(request: Request) -> str | None:
@@ -88,7 +92,12 @@ def status_json(rec: SessionRecord, base_url: str | None) -> dict[str, Any]:
 @router.post(
     "/sessions",
     status_code=201,
-    responses={202: {"description": "stored; the analysis is still running"}},
+    response_model=Created,
+    responses={
+        202: {"model": Created, "description": "stored; the analysis is still running"},
+        **errors(408, 413, 422, 429),
+    },
+    openapi_extra=UPLOAD,
 )
 async def create_session(request: Request) -> JSONResponse:
     """Upload a capture (multipart ``file``), paste text (form ``text``) or send either as
@@ -109,7 +118,7 @@ async def create_session(request: Request) -> JSONResponse:
     )
 
 
-@router.get("/sessions/{sid}/status")
+@router.get("/sessions/{sid}/status", response_model=SessionStatus, responses=errors(404))
 async def get_status(request: Request, sid: str) -> JSONResponse:
     """The session's status (``processing`` with its progress, ``ready``, or ``failed``
     with its error), title, note and expiry."""
@@ -117,21 +126,16 @@ async def get_status(request: Request, sid: str) -> JSONResponse:
     return JSONResponse(status_json(rec, request.app.state.settings.base_url))
 
 
-@router.patch("/sessions/{sid}")
-async def edit_session(request: Request, sid: str) -> JSONResponse:
+@router.patch("/sessions/{sid}", response_model=SessionStatus, responses=errors(403, 404))
+async def edit_session(
+    request: Request, sid: str, edit: Edit, x_owner_token: OwnerHeader = None
+) -> JSONResponse:
     """The owner sets the title and note (JSON ``{"title", "note"}``, ``X-Owner-Token``)."""
-    try:
-        given = await request.json()
-    except ValueError:
-        raise BadField('the body must be JSON: {"title": ..., "note": ...}') from None
-    if not isinstance(given, dict):
-        raise BadField("the body must be a JSON object")
     store = store_of(request)
     rec = await run_in_threadpool(store.get, sid)
-    title, note = given.get("title", rec.title), given.get("note", rec.note)
-    if not isinstance(title, str) or not isinstance(note, str):
-        raise BadField("title and note must be strings")
-    await run_in_threadpool(store.set_note, sid, owner_token(request), title=title, note=note)
+    title = rec.title if edit.title is None else edit.title
+    note = rec.note if edit.note is None else edit.note
+    await run_in_threadpool(store.set_note, sid, x_owner_token, title=title, note=note)
     request.app.state.page_cache.drop(sid)
     rec = await run_in_threadpool(store.get, sid)
     return JSONResponse(status_json(rec, request.app.state.settings.base_url))
@@ -140,7 +144,11 @@ async def edit_session(request: Request, sid: str) -> JSONResponse:
 @router.get(
     "/sessions/{sid}",
     response_model=None,
-    responses={200: {"model": shapes.Document, "description": "the analysis document"}},
+    responses={
+        200: {"model": shapes.Document, "description": "the analysis document"},
+        202: {"model": SessionStatus, "description": "the analysis is still running"},
+        **errors(404, 422),
+    },
 )
 async def get_session(
     request: Request, sid: str, summary: bool = Query(False, description="omit packet lists")
@@ -161,13 +169,21 @@ async def get_session(
     )
 
 
-@router.get("/sessions/{sid}/flows/{flow_id}", response_model=shapes.FlowWithNegotiation)
+@router.get(
+    "/sessions/{sid}/flows/{flow_id}",
+    response_model=shapes.FlowWithNegotiation,
+    responses=errors(404, 409, 422),
+)
 async def get_flow(request: Request, sid: str, flow_id: int) -> JSONResponse:
     """One connection's summary and negotiation, without its packets."""
     return JSONResponse(await run_in_threadpool(store_of(request).flow_summary, sid, flow_id))
 
 
-@router.get("/sessions/{sid}/flows/{flow_id}/packets", response_model=shapes.PacketWindow)
+@router.get(
+    "/sessions/{sid}/flows/{flow_id}/packets",
+    response_model=shapes.PacketWindow,
+    responses=errors(404, 409, 422),
+)
 async def get_packets(
     request: Request,
     sid: str,
@@ -191,14 +207,19 @@ async def get_packets(
     return JSONResponse(await run_in_threadpool(window))
 
 
-@router.delete("/sessions/{sid}", status_code=204)
-async def delete_session(request: Request, sid: str) -> Response:
-    await run_in_threadpool(store_of(request).delete, sid, owner_token(request))
+@router.delete("/sessions/{sid}", status_code=204, responses=errors(403, 404))
+async def delete_session(request: Request, sid: str, x_owner_token: OwnerHeader = None) -> Response:
+    """Delete the session, its input and analysis (``X-Owner-Token``)."""
+    await run_in_threadpool(store_of(request).delete, sid, x_owner_token)
     request.app.state.page_cache.drop(sid)
     return Response(status_code=204)
 
 
-@router.get("/sessions/{sid}/packets/{n}")
+@router.get(
+    "/sessions/{sid}/packets/{n}",
+    response_model=shapes.PacketDetail,
+    responses=errors(404, 409, 422),
+)
 async def packet_detail(request: Request, sid: str, n: int) -> JSONResponse:
     """One packet dissected in full: Scapy's layers, its bytes, the payload recognised."""
     detail = await run_in_threadpool(store_of(request).detail, sid, n)

@@ -159,7 +159,11 @@ def test_the_owner_sets_title_and_note(client: TestClient) -> None:
     page = client.get(f"/s/{sid}").text
     assert "IPv6 handshake" in page and "&lt;b&gt;options&lt;/b&gt;" in page
     bad = client.patch(f"/api/sessions/{sid}", content=b"[", headers={"X-Owner-Token": token})
-    assert bad.status_code == 422
+    assert bad.status_code == 400 and "body" in bad.json()["error"]["message"]
+    long = client.patch(
+        f"/api/sessions/{sid}", json={"title": "x" * 201}, headers={"X-Owner-Token": token}
+    )
+    assert long.status_code == 400 and "title" in long.json()["error"]["message"]
 
 
 def test_the_owner_edits_the_note_from_the_page(client: TestClient) -> None:

@@ -288,6 +288,33 @@ PacketWindow = TypedDict(
 )
 with_config(_STRICT)(PacketWindow)
 
+
+@with_config(_STRICT)
+class Payload(TypedDict):
+    bytes: Annotated[int, "TCP payload bytes"]
+    protocol: Annotated[str | None, "HTTP, TLS, Redis, ... when recognised"]
+    summary: Annotated[str | None, "one line: the request line, the first TLS record, ..."]
+    text: Annotated[str | None, "a readable preview (non-printable bytes as dots)"]
+
+
+@with_config(_STRICT)
+class DetailLayer(TypedDict):
+    name: Annotated[str, "Scapy's layer name"]
+    fields: Annotated[dict[str, str], "field name to value, as Scapy shows it"]
+
+
+@with_config(_STRICT)
+class PacketDetail(TypedDict):
+    """One packet dissected in full (``/api/sessions/{id}/packets/{n}``)."""
+
+    frame: Annotated[int | None, "frame number in the capture"]
+    size: Annotated[int, "bytes in the frame"]
+    layers: list[DetailLayer]
+    hex: Annotated[list[str], "hex dump rows: offset, hex bytes, printable text"]
+    payload: Payload | None
+    note: Annotated[str | None, "why the detail is partial, when it is"]
+
+
 SHAPES = (
     Document,
     Source,

@@ -58,10 +58,10 @@ def flag_names(flags: int) -> list[str]:
     return [FLAG_NAMES[bit] for bit, _ in FLAG_LETTERS if flags & bit]
 
 
-
 # The widest value each IP header field can hold (RFC 791 §3.1, RFC 8200 §3): what pasted
 # text claims beyond it is not a header value.
 _IP_FIELD_MAX = {"tos": 0xFF, "ttl": 0xFF, "hlim": 0xFF, "id": 0xFFFF}
+
 
 @dataclass(slots=True)
 class Comment:
