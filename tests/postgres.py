@@ -47,6 +47,17 @@ class Cluster:
         self.url = f"postgresql://tcpladder@127.0.0.1:{self.port}/postgres"
         self.start()
 
+    def database(self, name: str) -> str:
+        """A new, empty database on this cluster (for a test that must see only its own
+        sessions); its URL."""
+        import psycopg
+
+        with psycopg.connect(self.url) as conn:
+            conn.autocommit = True
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url.rsplit("/", 1)[0] + "/" + name
+
     def _run(self, *args: str) -> None:
         subprocess.run([*self.user, *args], check=True, capture_output=True, cwd=self.root)
 

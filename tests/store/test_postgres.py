@@ -11,12 +11,15 @@ from dataclasses import replace
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from app.store import Store, default_url
+from app.store.schema import sessions
 from app.web.app import create_app
 from app.web.settings import Settings
 from tests.conftest import load
 from tests.postgres import Cluster
+from tests.server import big_capture
 
 
 def _doc(store: Store, sid: str) -> dict[str, object]:
@@ -103,4 +106,42 @@ def test_a_restart_of_postgres_under_load(postgres: Cluster, settings: Settings)
         assert statuses[-6:] == [200] * 6  # back as soon as the database is
         after = client.get(f"/api/sessions/{sid}?summary=true")
         assert after.status_code == 200
+    app.state.store.close()
+
+
+def test_a_restart_of_postgres_during_an_analysis(
+    postgres: Cluster, settings: Settings, tmp_path: Path
+) -> None:
+    """The database goes away while a worker analyses a big capture: the job is not failed
+    for it (the input was fine) and not left processing: it is taken again and finishes."""
+    big = big_capture(tmp_path / "big.pcap", 300_000).read_bytes()
+    quick = replace(settings, database_url=postgres.url, workers=1, lease=2.0, sweep_every=0.5)
+    app = create_app(replace(quick, grace=0.0, max_input=len(big) + 1))
+    with TestClient(app) as client:
+        r = client.post("/api/sessions", files={"file": ("big.pcap", big)})
+        assert r.status_code == 202, r.text
+        sid = r.json()["id"]
+        for _ in range(200):  # until the worker is inside the job
+            progress = client.get(f"/api/sessions/{sid}/status").json().get("progress", {})
+            if progress.get("stage") in ("reading", "analysing"):
+                break
+            time.sleep(0.05)
+        postgres.stop()
+        time.sleep(3)
+        postgres.start()
+        states = []
+        for _ in range(600):
+            got = client.get(f"/api/sessions/{sid}/status")
+            if got.status_code == 200:
+                states.append(got.json()["status"])
+                if states[-1] != "processing":
+                    break
+            time.sleep(0.1)
+        assert states[-1] == "ready", (states[-1], got.json())
+        assert client.get(f"/api/sessions/{sid}/flows/1").status_code == 200
+        with app.state.store.engine.connect() as conn:
+            attempts = conn.execute(
+                select(sessions.c.attempts).where(sessions.c.id == sid)
+            ).scalar()
+        assert attempts == 2  # the one the restart cut short, and the one that finished
     app.state.store.close()

@@ -1,7 +1,8 @@
-"""kill -9 of a real server while uploads are being analysed: the store it leaves behind
-opens, passes SQLite's integrity check, and holds only whole sessions (ready ones read to
-the end); the analysis workers do not outlive the server; a new server serves what was
-stored before and finishes every acknowledged upload that was still processing."""
+"""kill -9 of a real server while uploads are being analysed, on SQLite and on PostgreSQL:
+the store it leaves behind opens (SQLite's integrity check passes) and holds only whole
+sessions (ready ones read to the end); the analysis workers do not outlive the server; a
+new server serves what was stored before and finishes every acknowledged upload that was
+still processing."""
 
 from __future__ import annotations
 
@@ -15,13 +16,18 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+from sqlalchemy import select
+
 from app.store import Store, default_url
+from app.store.schema import sessions
 from tests.conftest import load
 from tests.server import big_capture, free_port, serve
 
 
-def _serve(data: Path, port: int) -> subprocess.Popen[bytes]:
+def _serve(data: Path, port: int, url: str | None) -> subprocess.Popen[bytes]:
     env = {
+        **({"DATABASE_URL": url} if url else {}),
         "TCPLADDER_MAX_INPUT": str(64 << 20),
         "TCPLADDER_GRACE": "0",  # acknowledged at once, as processing
         "TCPLADDER_LEASE": "2",
@@ -59,11 +65,15 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_kill_9_during_uploads_leaves_a_whole_store(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_kill_9_during_uploads_leaves_a_whole_store(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    url = request.getfixturevalue("postgres").database("crash") if backend == "postgres" else None
     data = tmp_path / "data"
     big = big_capture(tmp_path / "big.pcap", 60000)
     port = free_port()
-    server = _serve(data, port)
+    server = _serve(data, port, url)
     try:
         before = urllib.request.Request(
             f"http://127.0.0.1:{port}/api/sessions",
@@ -99,13 +109,14 @@ def test_kill_9_during_uploads_leaves_a_whole_store(tmp_path: Path) -> None:
             server.kill()
             server.wait()
 
-    db = data / "tcpladder.sqlite3"
-    with sqlite3.connect(db) as conn:
-        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        ids = [row[0] for row in conn.execute("SELECT id FROM sessions")]
-    assert kept in ids and set(acknowledged) <= set(ids) and len(acknowledged) == 4
-    store = Store(default_url(data))
+    if url is None:
+        with sqlite3.connect(data / "tcpladder.sqlite3") as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    store = Store(url or default_url(data))
     try:
+        with store.engine.connect() as conn:
+            ids = [str(row[0]) for row in conn.execute(select(sessions.c.id))]
+        assert kept in ids and set(acknowledged) <= set(ids) and len(acknowledged) == 4
         for sid in ids:  # every session stored is whole: its document reads to the end
             rec = store.get(sid)
             if rec.status == "processing":
@@ -117,7 +128,7 @@ def test_kill_9_during_uploads_leaves_a_whole_store(tmp_path: Path) -> None:
         store.close()
 
     port = free_port()
-    again = _serve(data, port)
+    again = _serve(data, port, url)
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/s/{kept}", timeout=30) as r:
             assert r.status == 200
