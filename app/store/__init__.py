@@ -1,9 +1,11 @@
 """Sessions and permalinks (SQLAlchemy Core; SQLite by default, PostgreSQL via DATABASE_URL)."""
 
-from .sessions import UNAVAILABLE, SessionRecord, Store, StoreUnavailable, default_url, new_token
+from .records import UNAVAILABLE, Options, SessionRecord, StoreUnavailable, new_token
+from .sessions import Store, default_url
 
 __all__ = [
     "UNAVAILABLE",
+    "Options",
     "SessionRecord",
     "Store",
     "StoreUnavailable",

@@ -32,7 +32,8 @@ from typing import IO, Any
 
 from app.decode import Limits
 
-from .sessions import MAX_ATTEMPTS, SessionRecord, Store
+from .records import MAX_ATTEMPTS, SessionRecord
+from .sessions import Store
 
 log = logging.getLogger("tcpladder.pool")
 

@@ -28,7 +28,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from .pool import sweep_forever
-from .sessions import SessionRecord, Store
+from .records import SessionRecord
+from .sessions import Store
 
 log = logging.getLogger("tcpladder.queue")
 QUEUE = "tcpladder-analysis"

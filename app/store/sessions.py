@@ -7,27 +7,26 @@ SQLite under ./data/ by default (WAL mode); any SQLAlchemy URL via DATABASE_URL 
 never the whole analysis.  Sessions stored before the chunks existed (one JSON document,
 schema_version 1) are analysed again from their input the first time they are opened, and
 stored as chunks from then on.
+
+The store is three modules: this one writes and reads sessions; ``jobs`` is how a stored
+input becomes an analysis (``Store`` inherits its ``Jobs``); ``records`` holds the nouns
+both share (``SessionRecord``, ``Options``, the store's errors).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import io
 import json
 import logging
-import re
 import secrets
 import time
-import traceback
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
-from sqlalchemy import create_engine, delete, event, func, insert, select, text, update
+from sqlalchemy import create_engine, delete, event, insert, select, text, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import InterfaceError, OperationalError
 
 from app.decode import Analysis, Limits, analyse
 from app.decode.analysis.flows import Flow, flow_meta, window_flow
@@ -40,23 +39,31 @@ from app.decode.export.document import (
     packets_json,
     story_lists,
 )
-from app.decode.model.errors import Forbidden, InputTooLarge, NotFound, TraceError, Unreadable
-from app.decode.model.memory import paused_gc
+from app.decode.model.errors import Forbidden, InputTooLarge, NotFound
 from app.decode.model.table import PacketTable
-from app.decode.readers.anonymise import anonymise
 from app.decode.readers.ingest import read_stream
 
 from .columns import FORMAT, chunks, decompress_input, unpack, unpack_positions
 from .inputs import Digest, InputReader, input_pieces
+from .jobs import Jobs
+from .records import (
+    ID_BYTES,
+    LEASE,
+    PLAIN_COLUMNS,
+    RECORD_COLUMNS,
+    Meta,
+    NotReady,
+    Options,
+    SessionRecord,
+    compact_json,
+    hash_token,
+    missing,
+    record_of,
+    storable,
+)
 from .schema import chunk_table, migrate, normalise_url, sessions
 
-if TYPE_CHECKING:
-    from .jobs import Job
-
 log = logging.getLogger("tcpladder.store")
-ID_BYTES = 18  # 144 random bits, base64url: 24 characters
-MAX_ATTEMPTS = 3  # a job whose worker died this many times is failed, with the reason
-LEASE = 30.0  # seconds without a heartbeat after which a job's worker is taken for dead
 
 
 def default_url(data_dir: Path) -> str:
@@ -64,149 +71,9 @@ def default_url(data_dir: Path) -> str:
     return f"sqlite:///{data_dir / 'tcpladder.sqlite3'}"
 
 
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def new_token() -> str:
-    return secrets.token_urlsafe(24)
-
-
-@dataclass(slots=True)
-class Options:
-    """Chosen at upload: ``keep_input`` false keeps only the analysis (no packet bytes for
-    the detail view); ``anonymise`` replaces every address with a pseudonym and drops
-    payload bytes, in everything stored and shown."""
-
-    keep_input: bool = True
-    anonymise: bool = False
-
-
-@dataclass(slots=True)
-class SessionRecord:
-    id: str
-    created_at: float
-    owner_hash: str
-    title: str
-    kind: str
-    packet_count: int
-    flow_count: int
-    status: str = "ready"  # processing, ready, failed
-    expires_at: float | None = None
-    note: str = ""
-    progress: dict[str, Any] | None = None  # processing: stage, done, total
-    error: dict[str, Any] | None = None  # failed: the error, as the API shows errors
-    options: Options = field(default_factory=Options)
-
-    def owned_by(self, token: str | None) -> bool:
-        return bool(token) and hmac.compare_digest(self.owner_hash, hash_token(token or ""))
-
-    def failure(self) -> TraceError:
-        """The stored error of a failed analysis, as the error it was."""
-        return TraceError.from_dict(self.error or {"code": "trace.unreadable", "status": 422})
-
-
-_PLAIN = ("id", "created_at", "owner_hash", "title", "kind", "packet_count", "flow_count")
-_RECORD_COLUMNS = (*_PLAIN, "status", "expires_at", "note", "progress", "error", "options")
-
-
-def _record(row: Any) -> SessionRecord:
-    options = json.loads(row["options"] or "{}")
-    rec = SessionRecord(
-        **{name: row[name] for name in (*_PLAIN, "status", "expires_at", "note")},
-        progress=json.loads(row["progress"]) if row["progress"] else None,
-        error=json.loads(row["error"]) if row["error"] else None,
-        options=Options(**{k: bool(v) for k, v in options.items() if k in Options.__slots__}),
-    )
-    if rec.status == "processing" and rec.options.anonymise:
-        rec.title = "anonymised upload"  # the title is rewritten with the trace's pseudonyms
-    return rec
-
-
-class NotReady(TraceError):
-    """The session's analysis is still running: its parts are not there yet."""
-
-    status = 409
-    code = "session.processing"
-    retry_after = 1
-
-
-@dataclass(slots=True)
-class Meta:
-    """What every read of a stored analysis needs: hosts, link types, chunk sizes."""
-
-    hosts: list[str]
-    linktypes: list[int]
-    table_kind: str
-    packet_chunk: int
-    flow_chunk: int
-    row_chunk: int
-    packet_count: int
-    flow_count: int
-    port_names: dict[int, str]
-
-
-def _unreadable(exc: Exception, digest: str, size: int) -> Unreadable:
-    frames = traceback.extract_tb(exc.__traceback__)
-    where = frames[-1] if frames else None  # the innermost frame: where it broke
-    place = (
-        f"{Path(where.filename).name}:{where.lineno} ({where.name})" if where is not None else "?"
-    )
-    log.error(
-        "decoder failure on input sha256=%s (%d bytes) at %s: %s: %s",
-        digest,
-        size,
-        place,
-        type(exc).__name__,
-        exc,
-        exc_info=exc,
-    )
-    return Unreadable(
-        f"tcpladder could not read this input: {type(exc).__name__} at {place}. This is a "
-        f"bug in tcpladder, logged as input {digest[:16]}",
-        hint="The rest of the site works; a smaller or different capture may be read.",
-    )
-
-
-# what the database driver raises when the server is down, restarting or unreachable
-UNAVAILABLE = (OperationalError, InterfaceError)
-
-
-class StoreUnavailable(TraceError):
-    """The database cannot be reached (restarting, down): nothing is lost, try again."""
-
-    status = 503
-    code = "server.store_unavailable"
-    retry_after = 5
-
-    def __init__(self, cause: BaseException | str | None = None) -> None:
-        # (a str when unpickled from a worker: the message; already logged there)
-        super().__init__(
-            "the session database cannot be reached right now",
-            hint="nothing was stored or lost; try again in a few seconds",
-        )
-        if isinstance(cause, BaseException):
-            log.warning("database unavailable: %s", (str(cause).splitlines() or [""])[0])
-
-
-def _gave_up(attempts: int) -> dict[str, Any]:
-    return {
-        "code": "trace.worker_lost",
-        "message": f"the process analysing this input stopped {attempts} times before it "
-        "finished (killed, or out of memory)",
-        "hint": "The input may need more memory than this server allows; try a smaller "
-        "capture, e.g. filtered with tcpdump -r in.pcap -w out.pcap 'port 443'.",
-        "status": 422,  # not a passing state: this input is not analysed, ever
-    }
-
-
-def _missing(sid: str) -> NotFound:
-    return NotFound(f"no session {sid!r}: it never existed or its owner deleted it")
-
-
 def _sqlite_pragmas(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+    def _on_connect(dbapi_conn: Any, record_of: Any) -> None:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
@@ -214,7 +81,7 @@ def _sqlite_pragmas(engine: Engine) -> None:
         cur.close()
 
 
-class Store:
+class Store(Jobs):
     def __init__(
         self,
         url: str,
@@ -282,11 +149,11 @@ class Store:
                 )
             conn.execute(
                 insert(sessions).values(
-                    **{name: getattr(rec, name) for name in _PLAIN},
+                    **{name: getattr(rec, name) for name in PLAIN_COLUMNS},
                     status=rec.status,
                     expires_at=expires_at,
-                    progress=_compact({"stage": "queued", "done": 0, "total": digest.size}),
-                    options=_compact(asdict(rec.options)),
+                    progress=compact_json({"stage": "queued", "done": 0, "total": digest.size}),
+                    options=compact_json(asdict(rec.options)),
                     input=b"",
                     result=b"",
                     schema_version=FORMAT,
@@ -306,169 +173,6 @@ class Store:
             self.discard(rec.id)
             raise done.failure()
         return done
-
-    def process(self, sid: str) -> str:
-        """Analyse session ``sid`` if it is waiting and no live worker holds it (its status
-        afterwards). Decoding and analysis errors fail the session with the error, which
-        the API and pages show; the stored input of a failed session is dropped."""
-        from .jobs import Job
-
-        if not self._claim(sid):
-            return self.get(sid).status
-        with Job(self, sid) as job:
-            try:
-                rec = self.get(sid)
-                analysis = self._analyse(rec, job)
-                self._finish(rec, analysis, job)
-            except TraceError as exc:
-                self.fail(sid, exc)
-            except UNAVAILABLE:
-                raise  # nothing written; the lease runs out and the job is taken again
-            except Exception as exc:  # the decoder's bug, the client's input: still a 4xx
-                self.fail(sid, _unreadable(exc, *self._digest(sid)))
-        return self.get(sid).status
-
-    def _digest(self, sid: str) -> tuple[str, int]:
-        digest = Digest()
-        reader = InputReader(lambda k: self._piece(sid, k), lambda _n: None)
-        while block := reader.read(1 << 20):
-            digest.size += len(block)
-            digest.sha.update(block)
-        return digest.hexdigest(), digest.size
-
-    def _claim(self, sid: str) -> bool:
-        """Take the job: it is processing and nobody's heartbeat is fresh. Past
-        ``MAX_ATTEMPTS`` the session is failed with the reason instead."""
-        now = time.time()
-        fresh = sessions.c.heartbeat_at.is_not(None) & (sessions.c.heartbeat_at > now - self.lease)
-        with self.engine.begin() as conn:
-            row = conn.execute(
-                select(sessions.c.attempts).where(
-                    sessions.c.id == sid, sessions.c.status == "processing", ~fresh
-                )
-            ).first()
-            if row is None:
-                return False
-            if row[0] >= MAX_ATTEMPTS:
-                conn.execute(
-                    update(sessions)
-                    .where(sessions.c.id == sid)
-                    .values(status="failed", error=_compact(_gave_up(row[0])), progress=None)
-                )
-                return False
-            done = conn.execute(
-                update(sessions)
-                .where(sessions.c.id == sid, sessions.c.status == "processing", ~fresh)
-                .values(attempts=sessions.c.attempts + 1, heartbeat_at=now)
-            )
-            return bool(done.rowcount)
-
-    def _analyse(self, rec: SessionRecord, job: Job) -> Analysis:
-        sid = rec.id
-        job.stage("reading", 0, int((rec.progress or {}).get("total") or 0))
-        reader = InputReader(lambda k: self._piece(sid, k), lambda n: job.advance(n))
-        with paused_gc():
-            trace = read_stream(io.BufferedReader(reader, 1 << 20), self.limits)
-            if rec.options.anonymise:
-                with self.engine.connect() as conn:  # as given (the record hides it)
-                    given = conn.execute(
-                        select(sessions.c.title).where(sessions.c.id == sid)
-                    ).scalar()
-                title = storable(anonymise(trace)(str(given or "")), 200)
-                with self.engine.begin() as conn:
-                    conn.execute(update(sessions).where(sessions.c.id == sid).values(title=title))
-            job.stage("analysing", 0, trace.packet_count)
-            analysis = analyse(trace)
-        self._check_flows(analysis)
-        return analysis
-
-    def _piece(self, sid: str, k: int) -> bytes | None:
-        c = chunk_table.c
-        with self.engine.connect() as conn:
-            got = conn.execute(
-                select(c.data).where(c.session_id == sid, c.kind == "i", c.chunk == k)
-            ).scalar()
-        return None if got is None else bytes(got)
-
-    def _finish(self, rec: SessionRecord, analysis: Analysis, job: Job) -> None:
-        """The analysis's chunks and the ready session, in one transaction."""
-        job.stage("storing", 0, analysis.trace.packet_count)
-        sid = rec.id
-        with self.engine.begin() as conn:
-            self._write_chunks(conn, sid, analysis)
-            if not rec.options.keep_input:  # (submit turns it off for anonymise)
-                conn.execute(
-                    delete(chunk_table).where(
-                        chunk_table.c.session_id == sid, chunk_table.c.kind == "i"
-                    )
-                )
-            conn.execute(
-                update(sessions)
-                .where(sessions.c.id == sid)
-                .values(
-                    status="ready",
-                    kind=analysis.trace.kind,
-                    packet_count=analysis.trace.packet_count,
-                    flow_count=analysis.flow_count,
-                    progress=None,
-                    heartbeat_at=None,
-                )
-            )
-
-    def fail(self, sid: str, exc: TraceError) -> None:
-        """The session failed with ``exc``: kept (it says why) without its input."""
-        error = {**exc.as_dict(), "status": exc.status}
-        with self.engine.begin() as conn:
-            conn.execute(delete(chunk_table).where(chunk_table.c.session_id == sid))
-            conn.execute(
-                update(sessions)
-                .where(sessions.c.id == sid)
-                .values(status="failed", error=_compact(error), progress=None, heartbeat_at=None)
-            )
-
-    def release(self, sid: str) -> None:
-        """The worker holding ``sid`` is known dead: the job may be taken again now."""
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(sessions)
-                .where(sessions.c.id == sid, sessions.c.status == "processing")
-                .values(heartbeat_at=None)
-            )
-
-    def heartbeat(self, sid: str, progress: dict[str, Any] | None = None) -> None:
-        values: dict[str, Any] = {"heartbeat_at": time.time()}
-        if progress is not None:
-            values["progress"] = _compact(progress)
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(sessions)
-                .where(sessions.c.id == sid, sessions.c.status == "processing")
-                .values(**values)
-            )
-
-    def waiting(self, *, older_than: float | None = None) -> list[str]:
-        """Jobs nobody holds: processing, no fresh heartbeat, submitted more than
-        ``older_than`` seconds ago (a newer one is still on its way to a worker)."""
-        now = time.time()
-        c = sessions.c
-        older_than = self.lease if older_than is None else older_than
-        q = select(c.id).where(
-            c.status == "processing",
-            c.created_at < now - older_than,
-            c.heartbeat_at.is_(None) | (c.heartbeat_at < now - self.lease),
-        )
-        with self.engine.connect() as conn:
-            return [str(r[0]) for r in conn.execute(q)]
-
-    def jobs(self) -> dict[str, int]:
-        """How many sessions are processing, and how many of them nobody holds."""
-        c = sessions.c
-        now = time.time()
-        stale = c.heartbeat_at.is_(None) | (c.heartbeat_at < now - self.lease)
-        q = select(func.count(), func.count().filter(stale)).where(c.status == "processing")
-        with self.engine.connect() as conn:
-            depth, orphaned = conn.execute(q).one()
-        return {"depth": int(depth), "orphaned": int(orphaned)}
 
     def purge_expired(self, now: float | None = None) -> int:
         """Delete every session past its expiry (input, analysis, everything)."""
@@ -498,16 +202,6 @@ class Store:
                     title=storable(title, 200).strip() or "untitled",
                     note=storable(note, 10_000, lines=True),
                 )
-            )
-
-    def _check_flows(self, analysis: Analysis) -> None:
-        limit = self.limits.max_flows
-        if analysis.flow_count > limit:
-            raise InputTooLarge(
-                f"{analysis.flow_count:,} TCP connections; this server explains at most "
-                f"{limit:,} in one input (TCPLADDER_MAX_FLOWS)",
-                hint="Filter the capture to the connections you care about, e.g. "
-                "tcpdump -r in.pcap -w out.pcap 'port 443'.",
             )
 
     def _write_chunks(self, conn: Any, sid: str, analysis: Analysis) -> None:
@@ -568,17 +262,17 @@ class Store:
 
     def get(self, sid: str) -> SessionRecord:
         """The session's record, in any status (an expired one is deleted: missing)."""
-        cols = [sessions.c[name] for name in (*_RECORD_COLUMNS, "schema_version")]
+        cols = [sessions.c[name] for name in (*RECORD_COLUMNS, "schema_version")]
         with self.engine.connect() as conn:
             row = conn.execute(select(*cols).where(sessions.c.id == sid)).mappings().first()
         if row is None:
-            raise _missing(sid)
+            raise missing(sid)
         if row["expires_at"] is not None and row["expires_at"] <= time.time():
             self._remove(sid)
-            raise _missing(sid)
+            raise missing(sid)
         if row["schema_version"] < FORMAT and row["status"] == "ready":
             self._migrate(sid)
-        return _record(row)
+        return record_of(row)
 
     def ready(self, sid: str) -> SessionRecord:
         """The session's record once its analysis is there; ``NotReady`` while it runs,
@@ -598,7 +292,7 @@ class Store:
         with self.engine.connect() as conn:
             blob = conn.execute(select(sessions.c.input).where(sessions.c.id == sid)).scalar()
         if blob is None:
-            raise _missing(sid)
+            raise missing(sid)
         if blob:
             return decompress_input(blob)
         reader = InputReader(lambda k: self._piece(sid, k), lambda _n: None)
@@ -614,9 +308,8 @@ class Store:
         )
         with self.engine.connect() as conn:
             got = {int(k): bytes(d) for k, d in conn.execute(q)}
-        missing = set(ks) - set(got)
-        if missing:
-            raise _missing(sid)
+        if set(ks) - set(got):
+            raise missing(sid)
         return got
 
     def meta(self, sid: str) -> Meta:
@@ -752,7 +445,7 @@ class Store:
 
     def _json_pieces(self, sid: str, *, summary: bool) -> Iterator[str]:
         m = self.meta(sid)
-        yield '{"source":' + _compact(self.source(sid)) + ',"flows":['
+        yield '{"source":' + compact_json(self.source(sid)) + ',"flows":['
         cache: dict[int, PacketTable] = {}
         blocks = PacketBlocks(
             lambda a, b: self._positions(sid, m, a, b, cache), m.packet_count, m.packet_chunk
@@ -829,19 +522,3 @@ def _slice(parts: list[PacketTable], a: int, b: int) -> PacketTable:
         linktypes=first.linktypes,
         port_names=first.port_names,
     )
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_CONTROL_LINE = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def storable(text: str, limit: int, *, lines: bool = False) -> str:
-    """User text as every database can hold it: at most ``limit`` characters, no control
-    characters (PostgreSQL refuses NUL in text; tabs and newlines only where ``lines``), no
-    lone surrogates (a JSON body may carry "\\ud800"; UTF-8 cannot)."""
-    text = text[:limit].encode("utf-8", "replace").decode("utf-8")
-    return (_CONTROL if lines else _CONTROL_LINE).sub(" " if not lines else "", text)
-
-
-def _compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

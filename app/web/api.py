@@ -13,9 +13,8 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from app.decode.export import shapes
 from app.decode.export.document import packets_json
 from app.decode.model.memory import trim_heap
-from app.store import SessionRecord, Store, new_token
+from app.store import Options, SessionRecord, Store, new_token
 from app.store.pool import Analysts
-from app.store.sessions import Options
 
 from .models import UPLOAD, Created, Edit, SessionStatus, errors
 from .upload import Submission, expiry, flag, read_submission

@@ -12,8 +12,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, text
 
 from app.store import Store, default_url
+from app.store.records import hash_token
 from app.store.schema import HEAD, metadata, normalise_url, revision
-from app.store.sessions import hash_token
 from tests.conftest import load
 from tests.postgres import Cluster
 

@@ -18,8 +18,8 @@ import pytest
 from app.decode.model.errors import TraceError
 from app.store import Store, default_url
 from app.store.pool import Analysts
+from app.store.records import LEASE, MAX_ATTEMPTS
 from app.store.schema import sessions
-from app.store.sessions import LEASE, MAX_ATTEMPTS
 from tests.conftest import load
 
 T = TypeVar("T")

@@ -116,8 +116,8 @@ def test_sessions_stored_as_one_document_still_open(tmp_path: Path) -> None:
 
     from sqlalchemy import insert
 
+    from app.store.records import hash_token
     from app.store.schema import sessions
-    from app.store.sessions import hash_token
 
     store = Store(default_url(tmp_path))
     data = load("seed001_pktap_long_flags.txt")
@@ -150,13 +150,13 @@ def test_sessions_stored_as_one_document_still_open(tmp_path: Path) -> None:
 def test_a_decoder_failure_is_a_4xx_naming_where_it_broke(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    import app.store.sessions as sessions_module
+    import app.store.jobs as jobs_module
     from app.decode.model.errors import Unreadable
 
     def broken(_data: bytes, _limits: object) -> object:
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(sessions_module, "read_stream", broken)
+    monkeypatch.setattr(jobs_module, "read_stream", broken)
     store = Store(default_url(tmp_path))
     with pytest.raises(Unreadable) as exc:
         store.create(b"anything", title="t", owner_token="o")
