@@ -1,5 +1,6 @@
 // tcpladder: the little JavaScript the pages need; everything works without it except
-// copy-to-clipboard and the upload progress bar.
+// copy-to-clipboard, the upload progress bar, the ladder's display switches and its keys
+// (the links they follow work without it).
 (function () {
   "use strict";
   // The server never writes the Host header it was sent into a page: without a configured
@@ -36,4 +37,127 @@
     var result = document.getElementById("result");
     if (result && ev.target.id === "submit-form") result.innerHTML = "";
   });
+
+  // ---- the ladder: display switches (remembered), #pN links, keys ----
+  var SWITCHES = ["even", "absolute", "all-fields"];
+  function saved() {
+    try { return JSON.parse(localStorage.getItem("tcpladder.ladder") || "{}"); } catch (e) { return {}; }
+  }
+  function applySwitches(root) {
+    var on = saved();
+    root.querySelectorAll(".ladder").forEach(function (ladder) {
+      SWITCHES.forEach(function (name) { ladder.classList.toggle(name, !!on[name]); });
+    });
+    root.querySelectorAll(".ladder-tools").forEach(function (tools) {
+      tools.hidden = false;
+      tools.querySelectorAll("button[data-toggle]").forEach(function (b) {
+        b.setAttribute("aria-pressed", on[b.dataset.toggle] ? "true" : "false");
+      });
+    });
+  }
+  function ladder() { return document.querySelector(".ladder[data-session]"); }
+  function rows() { return Array.prototype.slice.call(document.querySelectorAll(".ladder .row.pkt")); }
+  function say(text) {
+    var status = document.querySelector(".ladder-tools .status");
+    if (status) status.textContent = text;
+  }
+  function current() {
+    var row = document.querySelector(".ladder .row.pkt.current");
+    if (row) return row;
+    var m = /^#p(\d+)$/.exec(window.location.hash);
+    return m ? document.getElementById("p" + m[1]) : null;
+  }
+  function select(row) {
+    document.querySelectorAll(".ladder .row.pkt.current").forEach(function (r) { r.classList.remove("current"); });
+    row.classList.add("current");
+    row.scrollIntoView({ block: "center" });
+    var num = row.querySelector("a.num");
+    if (num) num.focus({ preventScroll: true });
+    history.replaceState(null, "", "#" + row.id);
+  }
+  function at(n) {
+    var l = ladder();
+    if (l) window.location.assign("/s/" + l.dataset.session + "/at/" + n);
+  }
+  // A #pN whose packet is not on this page: the window that holds it.
+  function follow() {
+    var m = /^#p(\d+)$/.exec(window.location.hash);
+    if (!m || !ladder()) return;
+    var row = document.getElementById("p" + m[1]);
+    if (row) { select(row); return; }
+    var l = ladder();
+    window.location.replace("/s/" + l.dataset.session + "/at/" + m[1]);
+  }
+  function step(forward, warnOnly) {
+    var all = rows(), cur = current(), i = cur ? all.indexOf(cur) : (forward ? -1 : all.length);
+    for (var k = i + (forward ? 1 : -1); k >= 0 && k < all.length; k += forward ? 1 : -1) {
+      if (!warnOnly || all[k].classList.contains("warn")) { select(all[k]); return; }
+    }
+    var l = ladder();
+    if (!l) return;
+    var from = parseInt(l.dataset.from, 10), total = parseInt(l.dataset.total, 10);
+    if (warnOnly) {  // the server looks beyond this window
+      var n = cur ? cur.dataset.n : (all.length ? all[forward ? all.length - 1 : 0].dataset.n : null);
+      var base = "/s/" + l.dataset.session + "/f/" + l.dataset.flow + "/find";
+      if (n !== null) window.location.assign(base + (forward ? "?after=" : "?before=") + n);
+      return;
+    }
+    var flow = "/s/" + l.dataset.session + "/f/" + l.dataset.flow;
+    if (forward && from + all.length < total) {
+      window.location.assign(flow + "?from=" + (from + all.length));
+    } else if (!forward && from > 0) {  // the window before, at its last packet
+      window.location.assign(flow + "?from=" + Math.max(from - parseInt(l.dataset.page, 10), 0) + "#last");
+    }
+  }
+  document.addEventListener("click", function (ev) {
+    var b = ev.target.closest(".ladder-tools button[data-toggle]");
+    if (b) {
+      var on = saved();
+      on[b.dataset.toggle] = !on[b.dataset.toggle];
+      try { localStorage.setItem("tcpladder.ladder", JSON.stringify(on)); } catch (e) { /* private mode */ }
+      applySwitches(document);
+      return;
+    }
+    var help = ev.target.closest(".ladder-tools .keys-help");
+    if (help) { var d = document.querySelector("dialog.keys"); if (d) d.showModal(); }
+  });
+  document.addEventListener("keydown", function (ev) {
+    if (ev.ctrlKey || ev.metaKey || ev.altKey || !ladder()) return;
+    var t = ev.target;
+    if (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName))) return;
+    if (document.querySelector("dialog.keys[open]")) return;
+    var tools = document.querySelector(".ladder-tools");
+    switch (ev.key) {
+      case "j": step(true, false); break;
+      case "k": step(false, false); break;
+      case "n": step(true, true); break;
+      case "N": step(false, true); break;
+      case "g": {
+        var n = window.prompt(tools ? tools.dataset.goto : "Packet:");
+        if (n && /^\s*\d+\s*$/.test(n)) {
+          var row = document.getElementById("p" + n.trim());
+          if (row) select(row); else at(n.trim());
+        }
+        break;
+      }
+      case "?": { var d = document.querySelector("dialog.keys"); if (d) d.showModal(); break; }
+      default: return;
+    }
+    ev.preventDefault();
+  });
+  function arrive() {
+    applySwitches(document);
+    if (window.location.hash === "#last") {
+      var all = rows();
+      if (all.length) select(all[all.length - 1]);
+    } else {
+      follow();
+    }
+    var none = new URLSearchParams(window.location.search).get("none");
+    var tools = document.querySelector(".ladder-tools");
+    if (none && tools) say(none === "next" ? tools.dataset.noneNext : tools.dataset.nonePrevious);
+  }
+  document.addEventListener("DOMContentLoaded", arrive);
+  window.addEventListener("hashchange", follow);
+  document.addEventListener("htmx:afterSwap", function () { applySwitches(document); });
 })();

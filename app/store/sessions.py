@@ -25,6 +25,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
 from sqlalchemy import create_engine, delete, event, insert, select, text, update
 from sqlalchemy.engine import Engine
 
@@ -39,6 +40,7 @@ from app.decode.export.document import (
     packets_json,
     story_lists,
 )
+from app.decode.model.codes import FINDING_CODES
 from app.decode.model.errors import Forbidden, InputTooLarge, NotFound
 from app.decode.model.table import PacketTable
 from app.decode.readers.ingest import read_stream
@@ -426,6 +428,53 @@ class Store(Jobs):
         if a == b:
             return meta
         return window_flow(self._positions(sid, m, first + a, first + b), meta)
+
+    def locate(self, sid: str, n: int) -> tuple[int, int]:
+        """Packet ``n`` (1-based, capture order): its connection's id and its position in
+        that connection (0-based), for a link that opens the window holding it."""
+        m = self.meta(sid)
+        if not 1 <= n <= m.packet_count:
+            raise NotFound(f"there is no packet {n}; the input has {m.packet_count:,} TCP packets")
+        k, i = divmod(n - 1, m.row_chunk)
+        pos = int(unpack(self._chunk(sid, "r", k))[0]["pos"][i])
+        lo, hi = 0, (m.flow_count - 1) // m.flow_chunk  # the flow chunk holding pos
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            first = int(unpack(self._chunk(sid, "f", mid))[0]["first_pos"][0])
+            lo, hi = (mid, hi) if first <= pos else (lo, mid - 1)
+        starts = unpack(self._chunk(sid, "f", lo))[0]["first_pos"]
+        i = int(np.searchsorted(starts, pos, side="right")) - 1
+        return lo * m.flow_chunk + i + 1, pos - int(starts[i])
+
+    def find(
+        self, sid: str, flow_id: int, codes: list[str], at: int, *, forward: bool = True
+    ) -> int | None:
+        """The position in connection ``flow_id`` of the first packet with any of the
+        findings ``codes`` after position ``at`` (before it, going back), or None. Reads the
+        connection's chunks one at a time from ``at`` on, only as far as it has to."""
+        bit = 0
+        for code in codes:
+            if code not in FINDING_CODES:
+                raise NotFound(f"there is no finding {code!r}")
+            bit |= 1 << FINDING_CODES.index(code)
+        m = self.meta(sid)
+        self._check_flow(sid, m, flow_id)
+        k, i = divmod(flow_id - 1, m.flow_chunk)
+        cols, _ = unpack(self._chunk(sid, "f", k))
+        first = int(cols["first_pos"][i])
+        count = int(cols["count"][i])
+        size = m.packet_chunk
+        lo, hi = (at + 1, count) if forward else (0, min(at, count))
+        if lo >= hi:
+            return None
+        chunks = range((first + lo) // size, (first + hi - 1) // size + 1)
+        for c in chunks if forward else reversed(chunks):
+            a, b = max(first + lo, c * size), min(first + hi, (c + 1) * size)
+            bits = self._positions(sid, m, a, b).cols["findings"]
+            hits = np.flatnonzero(bits & bit)
+            if len(hits):
+                return a - first + int(hits[0] if forward else hits[-1])
+        return None
 
     def packets(self, sid: str, flow_id: int, start: int, count: int) -> list[shapes.Packet]:
         return packets_json(self.window(sid, flow_id, start, count))

@@ -3,10 +3,18 @@
 One row per packet in capture order, arrows between the client and server lifelines, phase
 markers where the phase changes, the user's commentary where it was pasted, and every
 printed field carrying its computed explanation.
+
+Time is on the ladder: the space above a row grows with the time since the packet before
+(``gap``, a step of a log scale relative to the window's typical gap), and a silence long
+enough to matter gets a row of its own that says how long it was ("… 10.0 s idle …"). The
+page can switch to even spacing. Arrows stay level: one capture point does not know when a
+packet arrived at the other end, so a slope would be invented.
 """
 
 from __future__ import annotations
 
+import math
+import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,12 +22,23 @@ from app.decode.analysis.flows import Flow
 from app.decode.explain.catalogue import CATALOGUE
 from app.decode.explain.fields import PHASES, explain_packet
 
-PAGE = 400  # packets per page of a long connection
+PAGE = 400  # packets per window of a long connection
+GAPS = 6  # spacing steps: gap-0 (back to back) … gap-6
+IDLE = 0.2  # seconds: a silence at least this long (and long for its window) gets a row
+
+# Fields shown on every row: what a reader follows a connection by. The rest (checksum,
+# timestamps, IP header values, measurements) sit behind the "all fields" switch.
+MAIN_FIELDS = frozenset(
+    {"flags", "seq", "ack", "win", "len", "urg", "mss", "wscale", "sack_perm", "sack", "ecn"}
+    | {"malformed", "ip_fragments", "option"}
+)
+# Findings that explain rather than warn: a chip with the minor fields, not a red badge.
+QUIET_FINDINGS = frozenset({"tcp.checksum_offload"})
 
 
 @dataclass(slots=True)
 class Row:
-    kind: str  # "phase", "note", "packet"
+    kind: str  # "phase", "note", "idle", "packet"
     text: str = ""
     line: int | None = None
     position: str = "before"
@@ -32,15 +51,53 @@ def _fmt_dt(seconds: float | None) -> str:
     return f"+{seconds:.6f}"
 
 
-def ladder_rows(flow: Flow, lang: str) -> list[Row]:
-    """Rows for the packets ``flow`` holds (a window of the connection)."""
+def fmt_duration(seconds: float) -> str:
+    """A short human duration: 850 µs, 12.3 ms, 1.69 s, 2 min 5 s."""
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.0f} µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.3g} ms"
+    if seconds < 120:
+        return f"{seconds:.3g} s"
+    minutes, rest = divmod(seconds, 60)
+    return f"{minutes:.0f} min {rest:.0f} s"
+
+
+def _gaps(times: list[float | None], before: float | None) -> list[float | None]:
+    """Seconds since the packet before each one (the window's first: since ``before``)."""
+    out: list[float | None] = []
+    last = before
+    for t in times:
+        out.append(None if t is None or last is None else max(t - last, 0.0))
+        last = t if t is not None else last
+    return out
+
+
+def _step(gap: float | None, unit: float) -> int:
+    """The spacing step for ``gap``: 0 up to twice the window's typical gap, then one more
+    step for each factor of four, at most ``GAPS``."""
+    if gap is None or gap <= 2 * unit:
+        return 0
+    return min(GAPS, 1 + int(math.log(gap / (2 * unit), 4)))
+
+
+def ladder_rows(flow: Flow, lang: str, before: float | None = None) -> list[Row]:
+    """Rows for the packets ``flow`` holds (a window of the connection); ``before`` is the
+    time of the packet just before the window, if any."""
     rows: list[Row] = []
     t0 = flow.start
     last_phase = None
-    for p, info in zip(flow.packets, flow.info, strict=True):
+    gaps = _gaps([p.time for p in flow.packets], before)
+    known = sorted(g for g in gaps if g)
+    unit = max(statistics.median(known) if known else 0.0, 1e-4)
+    for p, info, gap in zip(flow.packets, flow.info, gaps, strict=True):
+        step = _step(gap, unit)
+        if gap is not None and gap >= IDLE and step >= 3:
+            rows.append(Row("idle", text=fmt_duration(gap), packet={"gap": step}))
+            step = 1
         if info.phase != last_phase:
             en, zh = PHASES[info.phase]
-            rows.append(Row("phase", text=f"{en} · {zh}" if lang == "en" else f"{zh} · {en}"))
+            rows.append(Row("phase", text=en if lang == "en" else zh))
             last_phase = info.phase
         for c in p.comments:
             if c.position == "before":
@@ -49,6 +106,8 @@ def ladder_rows(flow: Flow, lang: str) -> list[Row]:
             {
                 "key": f.key,
                 "label": f.label,
+                "absolute": f.absolute,
+                "minor": f.key not in MAIN_FIELDS,
                 "text": f.zh if lang == "zh" else f.en,
                 "rfc": f.rfc,
             }
@@ -61,6 +120,7 @@ def ladder_rows(flow: Flow, lang: str) -> list[Row]:
                 + (f" #{info.dup_ack}" if code == "tcp.duplicate_ack" and info.dup_ack else ""),
                 "text": CATALOGUE[code].zh if lang == "zh" else CATALOGUE[code].en,
                 "rfc": CATALOGUE[code].rfc,
+                "quiet": code in QUIET_FINDINGS,
             }
             for code in p.findings
         ]
@@ -69,13 +129,17 @@ def ladder_rows(flow: Flow, lang: str) -> list[Row]:
                 "packet",
                 packet={
                     "n": p.n,
+                    "frame": p.frame if p.frame is not None and p.frame != p.n else None,
                     "dir": info.direction,
+                    "gap": step,
                     "dt": _fmt_dt(None if p.time is None or t0 is None else p.time - t0),
+                    "delta": None if gap is None else fmt_duration(gap),
                     "time_text": p.time_text or (f"{p.time:.6f}" if p.time is not None else ""),
                     "line": p.line,
                     "annotation": p.annotation,
                     "fields": fields,
                     "findings": findings,
+                    "warns": any(not f["quiet"] for f in findings),
                     "raw": p.raw,
                     "details": p.details,
                     "eff_win": info.eff_win,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +13,13 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from app.decode.analysis.facts import STATE_TEXT
 from app.decode.explain.catalogue import CATALOGUE
-from app.decode.model.errors import TraceError
+from app.decode.model.codes import FINDING_CODES
+from app.decode.model.errors import NotFound, TraceError
 from app.decode.model.memory import trim_heap
 from app.store import SessionRecord, new_token
 
 from .api import OWNER_COOKIE, create_from, store_of
-from .ladder import PAGE, ladder_rows
+from .ladder import PAGE, QUIET_FINDINGS, ladder_rows
 from .pagecache import PageCache, accepts_gzip
 from .security import check_same_origin, check_token, secure_cookie
 from .templating import Renderer
@@ -152,10 +154,13 @@ def _session_context(
     lang = choose_lang(request)
     start = _start(request)
     meta = store.meta(sid)
-    flow = shown = None
+    flow = shown = before = None
     if meta.flow_count:
         fid = flow_id or 1
-        flow = store.window(sid, fid, start, PAGE)
+        flow = store.window(sid, fid, max(start - 1, 0), PAGE + (start > 0))
+        if start > 0 and flow.packets:  # the packet before: the first row's gap
+            before = flow.packets[0].time
+            flow = replace(flow, packets=flow.packets[1:], info=flow.info[1:], offset=start)
         shown = _shown(store.flow_summary(sid, fid), lang)
     return {
         "rec": rec,
@@ -163,7 +168,7 @@ def _session_context(
         "flows": [_listed(f, lang) for f in store.flows(sid, 0, FLOW_LIST, narrative=False)],
         "flow_total": meta.flow_count,
         "flow": shown,
-        "rows": ladder_rows(flow, lang) if flow else [],
+        "rows": ladder_rows(flow, lang, before) if flow else [],
         "start": start,
         "page": PAGE,
         "permalink": _absolute(request, session_path(sid)),
@@ -228,6 +233,63 @@ async def progress(request: Request, sid: str) -> Response:
 @router.get("/s/{sid}/f/{flow_id}", response_class=HTMLResponse, name="flow_page")
 async def flow_page(request: Request, sid: str, flow_id: int) -> Response:
     return await run_in_threadpool(_session_response, request, sid, flow_id, "_flow.html")
+
+
+def _window_of(sid: str, flow_id: int, offset: int, n: int) -> str:
+    """The page of connection ``flow_id`` whose window holds position ``offset``, at
+    packet ``n``. Windows start at multiples of PAGE, so every link to one is the same URL
+    (and the same cached page)."""
+    start = offset // PAGE * PAGE
+    query = f"?from={start}" if start else ""
+    return f"{session_path(sid)}/f/{flow_id}{query}#p{n}"
+
+
+@router.get("/s/{sid}/at/{n}", name="packet_at")
+async def packet_at(request: Request, sid: str, n: int) -> Response:
+    """Packet ``n`` on its ladder: the window of its connection that holds it. (A ``#pN``
+    link whose packet is not on the page it opened comes here.)"""
+    store = store_of(request)
+    await run_in_threadpool(store.ready, sid)
+    flow_id, offset = await run_in_threadpool(store.locate, sid, n)
+    return RedirectResponse(_window_of(sid, flow_id, offset, n), status_code=303)
+
+
+@router.get("/s/{sid}/f/{flow_id}/find", name="find")
+async def find(
+    request: Request,
+    sid: str,
+    flow_id: int,
+    code: str = "",
+    after: int | None = None,
+    before: int | None = None,
+) -> Response:
+    """The next packet of connection ``flow_id`` with finding ``code`` (without a code:
+    any finding that warns) after packet ``after`` (the first one without it), or the one
+    before packet ``before``. When there is none, the packet asked from, with ``?none=``
+    saying so."""
+    codes = [code] if code else [c for c in FINDING_CODES if c not in QUIET_FINDINGS]
+    store = store_of(request)
+    await run_in_threadpool(store.ready, sid)
+    at, forward, origin = -1, True, None
+    for n, fwd in ((after, True), (before, False)):
+        if n is not None:
+            fid, at = await run_in_threadpool(store.locate, sid, n)
+            if fid != flow_id:
+                raise NotFound(f"packet {n} is not in connection #{flow_id}")
+            forward, origin = fwd, (n, at)
+            break
+    pos = await run_in_threadpool(store.find, sid, flow_id, codes, at, forward=forward)
+    if pos is None:
+        if origin is None:
+            raise NotFound(f"connection #{flow_id} has no packet with {code or 'a finding'}")
+        n, at = origin
+        url = _window_of(sid, flow_id, at, n)
+        path, frag = url.split("#")
+        sep = "&" if "?" in path else "?"
+        return RedirectResponse(f"{path}{sep}none={'next' if forward else 'previous'}#{frag}", 303)
+    window = await run_in_threadpool(store.window, sid, flow_id, pos, 1)
+    n = window.packets[0].n
+    return RedirectResponse(_window_of(sid, flow_id, pos, n), status_code=303)
 
 
 @router.get("/s/{sid}/export.json", name="export")

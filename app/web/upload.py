@@ -83,7 +83,8 @@ async def _read_submission(request: Request, limit: int) -> Submission:
         )
         query = request.query_params
         fields = {k: query[k] for k in FIELDS if k in query}
-        return Submission(spool, query.get("title") or "pasted text", fields=fields)
+        default = "pasted text" if ctype.startswith("text/") else "uploaded capture"
+        return Submission(spool, query.get("title") or default, fields=fields)
     try:
         form = await request.form(max_files=1, max_fields=16, max_part_size=limit)
     except HTTPException as exc:

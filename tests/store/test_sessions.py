@@ -211,3 +211,46 @@ def test_connection_and_stored_size_limits_name_themselves(tmp_path: Path) -> No
         assert conn.exec_driver_sql("SELECT count(*) FROM chunks").scalar() == 0
     few.close()
     small.close()
+
+
+def test_locate_and_find_agree_with_the_windows(tmp_path: Path) -> None:
+    """Any packet's connection and position, and the next or previous packet with a
+    finding, as reading every window would say (across chunk boundaries: small chunks)."""
+    from app.store import columns
+
+    data = (
+        Path(__file__).parents[1] / "fixtures" / "captures" / "impaired" / "loss.pcap"
+    ).read_bytes()
+    old = columns.PACKET_CHUNK
+    columns.PACKET_CHUNK = 64
+    store = Store(default_url(tmp_path))
+    try:
+        rec = store.create(data, title="t", owner_token="o")
+    finally:
+        columns.PACKET_CHUNK = old
+    try:
+        sid = rec.id
+        where: dict[int, tuple[int, int]] = {}
+        codes: dict[int, list[list[str]]] = {}
+        for fid in range(1, rec.flow_count + 1):
+            flow = store.window(sid, fid, 0, 10**6)
+            codes[fid] = [p.findings for p in flow.packets]
+            for pos, p in enumerate(flow.packets):
+                where[p.n] = (fid, pos)
+        assert len(where) == rec.packet_count
+        for n in (1, 2, rec.packet_count // 2, rec.packet_count):
+            assert store.locate(sid, n) == where[n]
+        fid = max(codes, key=lambda f: len(codes[f]))
+        marks = [i for i, c in enumerate(codes[fid]) if "tcp.retransmission" in c]
+        assert len(marks) >= 2
+        assert store.find(sid, fid, ["tcp.retransmission"], -1) == marks[0]
+        assert store.find(sid, fid, ["tcp.retransmission"], marks[0]) == marks[1]
+        assert store.find(sid, fid, ["tcp.retransmission"], marks[1], forward=False) == marks[0]
+        assert store.find(sid, fid, ["tcp.retransmission"], marks[0], forward=False) is None
+        assert store.find(sid, fid, ["tcp.retransmission"], marks[-1]) is None
+        with pytest.raises(NotFound):
+            store.find(sid, fid, ["tcp.no_such_thing"], -1)
+        with pytest.raises(NotFound):
+            store.locate(sid, rec.packet_count + 1)
+    finally:
+        store.close()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from app.decode.analysis.flows import Flow, PacketInfo, Side
 from app.decode.model.options import is_dsack
-from app.decode.model.packet import ACK, AE, CWR, ECE, FIN, PSH, RST, SYN, URG, Packet
+from app.decode.model.packet import ACK, AE, CWR, ECE, FIN, PSH, RST, SEQ_MOD, SYN, URG, Packet
 
 
 @dataclass(slots=True)
@@ -21,6 +21,9 @@ class Field:
     en: str
     zh: str
     rfc: str
+    # seq and ack: ``label`` counts from the ISN (relative, as tcpdump and Wireshark show
+    # by default); ``absolute`` is the number on the wire, when it differs
+    absolute: str | None = None
 
     def __post_init__(self) -> None:
         self.zh = self.zh.replace("。 ", "。")
@@ -212,12 +215,16 @@ def _seq_field(p: Packet, flow: Flow) -> Field | None:
     en: list[str] = []
     zh: list[str] = []
     rel = p.rel_seq
+    absolute = None
     if p.seq is not None:
-        label += f"{p.seq}:{(p.seq + length) % (1 << 32)}" if length else f"{p.seq}"
+        absolute = label + (f"{p.seq}:{(p.seq + length) % (1 << 32)}" if length else f"{p.seq}")
         en.append(f"absolute sequence number {n(p.seq)}")
         zh.append(f"绝对序列号 {n(p.seq)}")
-    elif rel is not None:
-        label += f"{rel}:{rel + length}" if length else f"{rel}"
+    label = (label + (f"{rel}:{rel + length}" if length else f"{rel}")) if rel is not None else ""
+    if not label:
+        label, absolute = absolute or "seq ?", None
+    elif label == absolute:
+        absolute = None
     if rel is not None:
         if p.flags & SYN:
             en.append("the ISN: relative numbering of this direction starts here")
@@ -243,7 +250,8 @@ def _seq_field(p: Packet, flow: Flow) -> Field | None:
     if p.seq_inferred:
         en.append("tcpdump does not print seq on a bare ACK; tcpladder inferred it from the stream")
         zh.append("tcpdump 在纯 ACK 上不打印 seq，此值由 tcpladder 根据数据流推断")
-    return Field("seq", label, "; ".join(en) + ".", "；".join(zh) + "。", "RFC 9293 §3.4")
+    en_text, zh_text = "; ".join(en) + ".", "；".join(zh) + "。"
+    return Field("seq", label, en_text, zh_text, "RFC 9293 §3.4", absolute)
 
 
 def _ack_field(p: Packet, flow: Flow) -> Field | None:
@@ -268,7 +276,11 @@ def _ack_field(p: Packet, flow: Flow) -> Field | None:
                 "a FIN also counts as one)"
             )
             zh.append(f"表示到第 {n(rel - 1)} 字节为止都已收到（SYN 计为一个序号，FIN 也计为一个）")
-    return Field("ack", f"ack {shown}", "; ".join(en) + ".", "；".join(zh) + "。", "RFC 9293 §3.4")
+    label, absolute = f"ack {rel if rel is not None else shown}", f"ack {shown}"
+    en_text, zh_text = "; ".join(en) + ".", "；".join(zh) + "。"
+    return Field(
+        "ack", label, en_text, zh_text, "RFC 9293 §3.4", None if absolute == label else absolute
+    )
 
 
 def _win_field(p: Packet, flow: Flow, info: PacketInfo) -> Field | None:
@@ -477,9 +489,15 @@ def _sack_field(p: Packet, flow: Flow) -> Field | None:
     blocks = p.options.sack
     if not blocks:
         return None
+    absolute = "sack " + "".join(f"{{{a}:{b}}}" for a, b in blocks)
+    dsack = is_dsack(blocks, p.ack)
+    if p.ack is not None and p.rel_ack is not None and p.ack != p.rel_ack:
+        # the blocks are in the acknowledged direction's numbers: relative like the ack
+        base = (p.ack - p.rel_ack) % SEQ_MOD
+        blocks = [((a - base) % SEQ_MOD, (b - base) % SEQ_MOD) for a, b in blocks]
     rel_blocks = ", ".join(f"{a}–{b - 1}" for a, b in blocks)
     label = "sack " + "".join(f"{{{a}:{b}}}" for a, b in blocks)
-    if is_dsack(blocks, p.ack):
+    if dsack:
         a, b = blocks[0]
         en = (
             f"D-SACK: the first block (bytes {a}–{b - 1}) reports data this side received "
@@ -495,13 +513,13 @@ def _sack_field(p: Packet, flow: Flow) -> Field | None:
             rest = ", ".join(f"{x}–{y - 1}" for x, y in blocks[1:])
             en += f" The other blocks ({rest}) are ordinary SACK: received beyond a gap."
             zh += f"其余的块（{rest}）是普通 SACK：空洞之后已收到的数据。"
-        return Field("sack", label, en, zh, "RFC 2883 §4")
+        return Field("sack", label, en, zh, "RFC 2883 §4", None if label == absolute else absolute)
     en = (
         f"SACK blocks: bytes {rel_blocks} arrived although earlier bytes are missing "
         "(right edge exclusive)."
     )
     zh = f"SACK 块：第 {rel_blocks} 字节已收到，但之前的字节仍缺失（右边界不含）。"
-    return Field("sack", label, en, zh, "RFC 2018 §3")
+    return Field("sack", label, en, zh, "RFC 2018 §3", None if label == absolute else absolute)
 
 
 def _is_dsack(p: Packet) -> bool:

@@ -1,0 +1,146 @@
+"""Finding one's way in a big connection, in a real Chromium: a #pN link into a later
+window, a finding badge that opens its first packet, previous/next within a finding, the
+keys (j/k, n/N, g, ?), the display switches remembered, and time on the ladder."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+IMPAIRED = Path(__file__).resolve().parents[1] / "fixtures" / "captures" / "impaired"
+
+
+def _upload(server: str, name: str) -> str:
+    req = urllib.request.Request(
+        server + "/api/sessions",
+        data=(IMPAIRED / name).read_bytes(),
+        headers={"Content-Type": "application/octet-stream"},
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=60) as r:
+        sid: str = json.loads(r.read())["id"]
+    return sid
+
+
+@pytest.fixture(scope="module")
+def lossy(server: str) -> str:
+    return _upload(server, "lossy-at-client.pcap")
+
+
+def _page(browser: Any) -> Any:
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    return ctx.new_page()
+
+
+def test_a_packet_link_opens_the_window_that_holds_it(
+    server: str, browser: Any, lossy: str
+) -> None:
+    page = _page(browser)
+    page.goto(f"{server}/s/{lossy}#p1500")
+    page.wait_for_url(re.compile(r".*/f/1\?from=1200#p1500$"))
+    row = page.locator("#p1500")
+    assert row.is_visible() and "current" in (row.get_attribute("class") or "")
+    page.context.close()
+
+
+def test_a_finding_badge_opens_its_first_packet_and_steps_on(
+    server: str, browser: Any, lossy: str
+) -> None:
+    page = _page(browser)
+    page.goto(f"{server}/s/{lossy}")
+    page.locator(".findings a.badge[data-code='tcp.fast_retransmission']").click()
+    page.wait_for_url(re.compile(r".*#p\d+$"))
+    first = int(page.url.rsplit("#p", 1)[1])
+    row = page.locator(f"#p{first}")
+    assert row.locator(".finding[data-key='tcp.fast_retransmission']").count() == 1
+    # the next one (maybe in another window), then back to the first
+    row.locator(".finding[data-key='tcp.fast_retransmission'] a.next").click()
+    page.wait_for_url(re.compile(r".*#p\d+$"))
+    second = int(page.url.rsplit("#p", 1)[1])
+    assert second > first
+    assert page.locator(f"#p{second} .finding[data-key='tcp.fast_retransmission']").count() == 1
+    page.locator(f"#p{second} .finding[data-key='tcp.fast_retransmission'] a.prev").click()
+    page.wait_for_url(re.compile(rf".*#p{first}$"))
+    # before the first there is none: it says so and stays
+    page.locator(f"#p{first} .finding[data-key='tcp.fast_retransmission'] a.prev").click()
+    page.wait_for_url(re.compile(rf".*none=previous.*#p{first}$"))
+    assert "no earlier packet" in page.locator(".ladder-tools .status").inner_text()
+    page.context.close()
+
+
+def test_keys_move_through_packets_and_findings(server: str, browser: Any, lossy: str) -> None:
+    page = _page(browser)
+    page.goto(f"{server}/s/{lossy}/f/1#p3")
+    page.keyboard.press("j")
+    assert page.url.endswith("#p4")
+    page.keyboard.press("k")
+    page.keyboard.press("k")
+    assert page.url.endswith("#p2")
+    page.keyboard.press("n")  # the next packet that warns of something
+    warned = page.locator(".row.pkt.current")
+    assert "warn" in (warned.get_attribute("class") or "")
+    page.keyboard.press("?")
+    assert page.locator("dialog.keys").is_visible()
+    page.keyboard.press("Escape")
+    page.once("dialog", lambda d: d.accept("1900"))
+    page.keyboard.press("g")
+    page.wait_for_url(re.compile(r".*from=1600#p1900$"))
+    # j past the window's last packet opens the next window
+    page.goto(f"{server}/s/{lossy}/f/1?from=400#p800")  # the window's last packet
+    page.keyboard.press("j")
+    page.wait_for_url(re.compile(r".*from=800$"))
+    page.context.close()
+
+
+def test_switches_are_remembered(server: str, browser: Any, lossy: str) -> None:
+    page = _page(browser)
+    page.goto(f"{server}/s/{lossy}")
+    seq = page.locator("#p1 .fw[data-key=seq] button")
+    assert seq.inner_text() == "seq 0"
+    assert not page.locator("#p1 .fw[data-key=ts_val]").is_visible()
+    page.click(".ladder-tools button[data-toggle=absolute]")
+    page.click(".ladder-tools button[data-toggle=all-fields]")
+    assert re.fullmatch(r"seq \d{4,}", seq.inner_text())
+    assert page.locator("#p1 .fw[data-key=ts_val]").is_visible()
+    page.reload()
+    assert re.fullmatch(r"seq \d{4,}", page.locator("#p1 .fw[data-key=seq] button").inner_text())
+    page.click(".ladder-tools button[data-toggle=absolute]")
+    assert page.locator("#p1 .fw[data-key=seq] button").inner_text() == "seq 0"
+    page.context.close()
+
+
+def test_time_on_the_ladder(server: str, browser: Any) -> None:
+    """Keep-alives a second apart: an idle row says how long, and the row after it stands
+    lower than back-to-back packets; with even spacing they close up."""
+    sid = _upload(server, "keepalive.pcap")
+    page = _page(browser)
+    page.goto(f"{server}/s/{sid}")
+    idle = page.locator(".row.idle").first
+    assert re.search(r"1(\.\d+)? s idle", idle.inner_text())
+    gap = page.evaluate(
+        "() => { const a = document.getElementById('p7').getBoundingClientRect();"
+        " const b = document.getElementById('p8').getBoundingClientRect();"
+        " return b.top - a.bottom; }"
+    )
+    close = page.evaluate(
+        "() => { const a = document.getElementById('p2').getBoundingClientRect();"
+        " const b = document.getElementById('p3').getBoundingClientRect();"
+        " return b.top - a.bottom; }"
+    )
+    assert gap > close + 40
+    page.click(".ladder-tools button[data-toggle=even]")
+    even = page.evaluate(
+        "() => { const a = document.getElementById('p7').getBoundingClientRect();"
+        " const b = document.getElementById('p8').getBoundingClientRect();"
+        " return b.top - a.bottom; }"
+    )
+    assert even < gap
+    page.click(".ladder-tools button[data-toggle=even]")  # leave it as found
+    page.context.close()
