@@ -476,6 +476,24 @@ class Store(Jobs):
                 return a - first + int(hits[0] if forward else hits[-1])
         return None
 
+    def flow_columns(self, sid: str, flow_id: int, names: tuple[str, ...]) -> dict[str, Any]:
+        """Columns ``names`` of every packet of one connection (flow order), read chunk by
+        chunk: a graph of a connection of any size without a Python object per packet."""
+        m = self.meta(sid)
+        self._check_flow(sid, m, flow_id)
+        k, i = divmod(flow_id - 1, m.flow_chunk)
+        cols, _ = unpack(self._chunk(sid, "f", k))
+        first, count = int(cols["first_pos"][i]), int(cols["count"][i])
+        size, parts, a = m.packet_chunk, [], first
+        while a < first + count:  # one chunk at a time
+            b = min(first + count, (a // size + 1) * size)
+            part = self._positions(sid, m, a, b).cols
+            parts.append({name: part[name] for name in names})
+            a = b
+        if not parts:
+            return {name: np.zeros(0) for name in names}
+        return {name: np.concatenate([p[name] for p in parts]) for name in names}
+
     def packets(self, sid: str, flow_id: int, start: int, count: int) -> list[shapes.Packet]:
         return packets_json(self.window(sid, flow_id, start, count))
 

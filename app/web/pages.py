@@ -18,6 +18,7 @@ from app.decode.model.errors import NotFound, TraceError
 from app.decode.model.memory import trim_heap
 from app.store import SessionRecord, new_token
 
+from . import graphs
 from .api import OWNER_COOKIE, create_from, store_of
 from .ladder import PAGE, QUIET_FINDINGS, ladder_rows
 from .pagecache import PageCache, accepts_gzip
@@ -290,6 +291,30 @@ async def find(
     window = await run_in_threadpool(store.window, sid, flow_id, pos, 1)
     n = window.packets[0].n
     return RedirectResponse(_window_of(sid, flow_id, pos, n), status_code=303)
+
+
+def _graph(request: Request, sid: str, flow_id: int) -> str:
+    from .templating import choose_lang
+
+    store = store_of(request)
+    store.ready(sid)
+    cols = store.flow_columns(sid, flow_id, graphs.COLUMNS)
+    return graphs.time_sequence(cols, sid, flow_id, choose_lang(request))
+
+
+@router.get("/s/{sid}/f/{flow_id}/tsg.svg", name="time_sequence")
+async def time_sequence(request: Request, sid: str, flow_id: int) -> Response:
+    """The connection's time-sequence graph as an SVG document (a picture to keep; its
+    marks link to the ladder)."""
+    svg = await run_in_threadpool(_graph, request, sid, flow_id)
+    return Response(svg, media_type="image/svg+xml")
+
+
+@router.get("/s/{sid}/f/{flow_id}/graphs", response_class=HTMLResponse, name="graphs")
+async def graph_fragment(request: Request, sid: str, flow_id: int) -> Response:
+    """The graphs inline (htmx loads them when their section is opened)."""
+    svg = await run_in_threadpool(_graph, request, sid, flow_id)
+    return renderer(request).finish(request, HTMLResponse(svg))
 
 
 @router.get("/s/{sid}/export.json", name="export")

@@ -96,6 +96,8 @@ UI: dict[str, dict[str, str]] = {
         "goto_prompt": "Go to packet number:",
         "none_next": "no later packet with this finding in the connection",
         "none_previous": "no earlier packet with this finding in the connection",
+        "time_sequence": "Time-sequence graph",
+        "open_graph": "open the graph (SVG)",
     },
     "zh": {
         "tagline": "粘贴 tcpdump 输出或上传抓包文件，逐个字段给出解释。",
@@ -180,6 +182,8 @@ UI: dict[str, dict[str, str]] = {
         "goto_prompt": "跳到第几个包：",
         "none_next": "本连接中后面没有带此发现的包",
         "none_previous": "本连接中前面没有带此发现的包",
+        "time_sequence": "时间-序列图",
+        "open_graph": "打开图（SVG）",
     },
 }
 

@@ -144,3 +144,17 @@ def test_time_on_the_ladder(server: str, browser: Any) -> None:
     assert even < gap
     page.click(".ladder-tools button[data-toggle=even]")  # leave it as found
     page.context.close()
+
+
+def test_a_graph_mark_opens_its_packet(server: str, browser: Any, lossy: str) -> None:
+    page = _page(browser)
+    page.goto(f"{server}/s/{lossy}")
+    page.locator("details.graphs summary").click()
+    page.wait_for_selector("details.graphs svg a.mark")
+    mark = page.locator("details.graphs svg a.mark").nth(5)
+    n = int((mark.get_attribute("href") or "").rsplit("/", 1)[1])
+    mark.dispatch_event("click")
+    page.wait_for_url(re.compile(rf".*#p{n}$"))
+    assert page.locator(f"#p{n}").is_visible()
+    assert page.locator(f"#p{n} .finding").count() >= 1
+    page.context.close()
