@@ -552,7 +552,6 @@ class Store(Jobs):
 
 def _slice(parts: list[PacketTable], a: int, b: int) -> PacketTable:
     """Rows ``a:b`` of the tables ``parts`` laid end to end."""
-    import numpy as np
 
     first = parts[0]
     if len(parts) == 1:

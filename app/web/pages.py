@@ -236,13 +236,13 @@ async def flow_page(request: Request, sid: str, flow_id: int) -> Response:
     return await run_in_threadpool(_session_response, request, sid, flow_id, "_flow.html")
 
 
-def _window_of(sid: str, flow_id: int, offset: int, n: int) -> str:
+def _window_of(sid: str, flow_id: int, offset: int, n: int, extra: str = "") -> str:
     """The page of connection ``flow_id`` whose window holds position ``offset``, at
-    packet ``n``. Windows start at multiples of PAGE, so every link to one is the same URL
-    (and the same cached page)."""
+    packet ``n`` (``extra``: more of the query). Windows start at multiples of PAGE, so
+    every link to one is the same URL (and the same cached page)."""
     start = offset // PAGE * PAGE
-    query = f"?from={start}" if start else ""
-    return f"{session_path(sid)}/f/{flow_id}{query}#p{n}"
+    query = "&".join(q for q in (f"from={start}" if start else "", extra) if q)
+    return f"{session_path(sid)}/f/{flow_id}{'?' + query if query else ''}#p{n}"
 
 
 @router.get("/s/{sid}/at/{n}", name="packet_at")
@@ -284,10 +284,8 @@ async def find(
         if origin is None:
             raise NotFound(f"connection #{flow_id} has no packet with {code or 'a finding'}")
         n, at = origin
-        url = _window_of(sid, flow_id, at, n)
-        path, frag = url.split("#")
-        sep = "&" if "?" in path else "?"
-        return RedirectResponse(f"{path}{sep}none={'next' if forward else 'previous'}#{frag}", 303)
+        none = f"none={'next' if forward else 'previous'}"
+        return RedirectResponse(_window_of(sid, flow_id, at, n, none), status_code=303)
     window = await run_in_threadpool(store.window, sid, flow_id, pos, 1)
     n = window.packets[0].n
     return RedirectResponse(_window_of(sid, flow_id, pos, n), status_code=303)

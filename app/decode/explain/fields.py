@@ -211,20 +211,17 @@ def _seq_field(p: Packet, flow: Flow) -> Field | None:
     sender, _ = flow.side_of(p)
     who_en, who_zh = _role(flow, sender)
     length = p.length or 0
-    label = "seq "
     en: list[str] = []
     zh: list[str] = []
     rel = p.rel_seq
     absolute = None
     if p.seq is not None:
-        absolute = label + (f"{p.seq}:{(p.seq + length) % (1 << 32)}" if length else f"{p.seq}")
+        absolute = f"seq {p.seq}:{(p.seq + length) % SEQ_MOD}" if length else f"seq {p.seq}"
         en.append(f"absolute sequence number {n(p.seq)}")
         zh.append(f"绝对序列号 {n(p.seq)}")
-    label = (label + (f"{rel}:{rel + length}" if length else f"{rel}")) if rel is not None else ""
-    if not label:
-        label, absolute = absolute or "seq ?", None
-    elif label == absolute:
-        absolute = None
+    label = absolute or ""
+    if rel is not None:  # shown relative, as tcpdump and Wireshark do by default
+        label = f"seq {rel}:{rel + length}" if length else f"seq {rel}"
     if rel is not None:
         if p.flags & SYN:
             en.append("the ISN: relative numbering of this direction starts here")
@@ -251,6 +248,7 @@ def _seq_field(p: Packet, flow: Flow) -> Field | None:
         en.append("tcpdump does not print seq on a bare ACK; tcpladder inferred it from the stream")
         zh.append("tcpdump 在纯 ACK 上不打印 seq，此值由 tcpladder 根据数据流推断")
     en_text, zh_text = "; ".join(en) + ".", "；".join(zh) + "。"
+    absolute = None if absolute == label else absolute
     return Field("seq", label, en_text, zh_text, "RFC 9293 §3.4", absolute)
 
 
