@@ -429,6 +429,13 @@ class Store(Jobs):
             return meta
         return window_flow(self._positions(sid, m, first + a, first + b), meta)
 
+    def _extent(self, sid: str, m: Meta, flow_id: int) -> tuple[int, int]:
+        """Where connection ``flow_id``'s packets lie: (first position, packet count)."""
+        self._check_flow(sid, m, flow_id)
+        k, i = divmod(flow_id - 1, m.flow_chunk)
+        cols, _ = unpack(self._chunk(sid, "f", k))
+        return int(cols["first_pos"][i]), int(cols["count"][i])
+
     def locate(self, sid: str, n: int) -> tuple[int, int]:
         """Packet ``n`` (1-based, capture order): its connection's id and its position in
         that connection (0-based), for a link that opens the window holding it."""
@@ -458,11 +465,7 @@ class Store(Jobs):
                 raise NotFound(f"there is no finding {code!r}")
             bit |= 1 << FINDING_CODES.index(code)
         m = self.meta(sid)
-        self._check_flow(sid, m, flow_id)
-        k, i = divmod(flow_id - 1, m.flow_chunk)
-        cols, _ = unpack(self._chunk(sid, "f", k))
-        first = int(cols["first_pos"][i])
-        count = int(cols["count"][i])
+        first, count = self._extent(sid, m, flow_id)
         size = m.packet_chunk
         lo, hi = (at + 1, count) if forward else (0, min(at, count))
         if lo >= hi:
@@ -480,10 +483,7 @@ class Store(Jobs):
         """Columns ``names`` of every packet of one connection (flow order), read chunk by
         chunk: a graph of a connection of any size without a Python object per packet."""
         m = self.meta(sid)
-        self._check_flow(sid, m, flow_id)
-        k, i = divmod(flow_id - 1, m.flow_chunk)
-        cols, _ = unpack(self._chunk(sid, "f", k))
-        first, count = int(cols["first_pos"][i]), int(cols["count"][i])
+        first, count = self._extent(sid, m, flow_id)
         size, parts, a = m.packet_chunk, [], first
         while a < first + count:  # one chunk at a time
             b = min(first + count, (a // size + 1) * size)

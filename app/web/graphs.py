@@ -124,14 +124,14 @@ def time_sequence(cols: dict[str, npt.NDArray[Any]], sid: str, flow_id: int, lan
     t0 = float(np.nanmin(t))
     x_of = t - t0
     acks = (d != side) & (cols["rel_ack"] >= 0) & ~np.isnan(t)
+    ok_win = acks & (cols["eff_win"] >= 0)  # ACKs whose window is known
     top = (cols["rel_seq"] + length)[seg]
-    win_top = (cols["rel_ack"] + np.maximum(cols["eff_win"], 0))[acks & (cols["eff_win"] >= 0)]
+    win_top = (cols["rel_ack"] + cols["eff_win"])[ok_win]
     y_hi = float(max(top.max(), win_top.max() if len(win_top) else 0, 1))
     x = Scale(0.0, float(np.nanmax(x_of)) or 1e-6, LEFT, W - RIGHT)
     y = Scale(0.0, y_hi, H - BOTTOM, TOP)
     out = [head, _axes(x, y, words["time"], words["seq"].format(who=words[who]))]
     out.append(_steps(x(x_of[acks]), y(cols["rel_ack"][acks]), "#16a34a", "ack"))
-    ok_win = acks & (cols["eff_win"] >= 0)
     out.append(
         _steps(
             x(x_of[ok_win]),
