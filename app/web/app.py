@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette_compress import CompressMiddleware
 
 from app import __version__
 from app.decode import Limits
@@ -92,6 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.allowed_hosts != ("*",):
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))
     app.add_middleware(SecurityHeaders)
+    # zstd, br or gzip, as the client prefers; already compressed (cached) pages pass as they are
+    app.add_middleware(CompressMiddleware)
     app.include_router(health.router)
     app.include_router(api.router)
     app.include_router(pages.router)

@@ -212,8 +212,12 @@ def _session_response(
                 cache.put(key, bytes(response.body))
                 return response
     if accepts_gzip(request.headers.get("accept-encoding", "")):
-        return r.finish(request, HTMLResponse(page.gzipped, headers={"Content-Encoding": "gzip"}))
-    return r.finish(request, HTMLResponse(page.body))
+        out = HTMLResponse(page.gzipped, headers={"Content-Encoding": "gzip"})
+    else:
+        out = HTMLResponse(page.body)
+    out = r.finish(request, out)
+    out.headers["Vary"] += ", Accept-Encoding"
+    return out
 
 
 @router.get("/s/{sid}", response_class=HTMLResponse, name="session_page")

@@ -241,7 +241,8 @@ class Renderer:
         """Headers and cookies every page answer carries (a cached body's too)."""
         lang = choose_lang(request)
         csrf_token(request)
-        response.headers["Vary"] = "HX-Request, Accept-Language, Accept-Encoding, Cookie"
+        # (the compression middleware adds Accept-Encoding to what it compresses)
+        response.headers["Vary"] = "HX-Request, Accept-Language, Cookie"
         if request.query_params.get("lang") in LANGS:
             response.set_cookie("lang", lang, max_age=365 * 86400, samesite="lax")
         new = getattr(request.state, "new_csrf", None)

@@ -108,3 +108,33 @@ def test_a_browser_gets_the_cached_page_gzipped(client: TestClient) -> None:
     assert raw.headers["content-encoding"] == "gzip" and "Accept-Encoding" in raw.headers["vary"]
     assert raw.content == plain.content  # the client undid the gzip
     assert "content-encoding" not in plain.headers
+
+
+def test_responses_are_compressed_as_the_client_prefers(client: TestClient) -> None:
+    """zstd, br or gzip (starlette-compress) on what is not cached: the owner's page, the
+    API, the streamed export; a cached page goes out in the gzip it is kept in."""
+    import zstandard
+
+    token = csrf(client)
+    r = client.post(
+        "/sessions",
+        files={"text": (None, load("seed003_quoted_relative.txt")), "csrf": (None, token)},
+        follow_redirects=False,
+    )
+    url = r.headers["location"]
+    sid = url.rsplit("/", 1)[1]
+    for path in (url, f"/api/sessions/{sid}", f"/s/{sid}/export.json"):
+        plain = client.get(path, headers={"Accept-Encoding": "identity"})
+        assert "content-encoding" not in plain.headers
+        for coding in ("zstd", "br", "gzip"):
+            got = client.get(path, headers={"Accept-Encoding": coding})
+            assert got.headers["content-encoding"] == coding, (path, coding)
+            assert "accept-encoding" in got.headers["vary"].lower()
+        raw = client.stream("GET", path, headers={"Accept-Encoding": "zstd"})
+        with raw as s:
+            body = b"".join(s.iter_raw())
+        assert zstandard.ZstdDecompressor().decompressobj().decompress(body) == plain.content
+    reader = TestClient(client.app)
+    reader.get(url)
+    cached = reader.get(url, headers={"Accept-Encoding": "zstd, gzip"})
+    assert cached.headers["content-encoding"] == "gzip"
