@@ -159,5 +159,15 @@
   }
   document.addEventListener("DOMContentLoaded", arrive);
   window.addEventListener("hashchange", follow);
-  document.addEventListener("htmx:afterSwap", function () { applySwitches(document); });
+  // The connection on show is the highlighted row of the table (the table is not part of
+  // the fragment htmx swaps in when another connection is chosen).
+  function markShown() {
+    var shown = document.querySelector("#flow section.flow");
+    var id = shown ? shown.dataset.flow : null;
+    document.querySelectorAll("#conversations tr[data-flow]").forEach(function (tr) {
+      if (tr.dataset.flow === id) tr.setAttribute("aria-current", "true");
+      else tr.removeAttribute("aria-current");
+    });
+  }
+  document.addEventListener("htmx:afterSwap", function () { applySwitches(document); markShown(); });
 })();

@@ -9,6 +9,9 @@ not a number) followed by the columns' bytes, compressed with zstd (``pack``).  
 - ``f`` chunks hold ``FLOW_CHUNK`` connections' columns and their summary JSON texts,
   exactly as ``tcpladder explain --json`` writes them but for the narrative and the
   negotiation, which are made from the columns when they are read.
+- ``c`` is the conversations table: a few columns over every connection, to sort, filter
+  and page (``app.decode.analysis.conversations``); sessions stored before it have none,
+  and the table is made from the ``f`` chunks' summaries.
 - ``r`` chunks map packet numbers (table rows) to positions, for the packet detail view.
 - ``m`` (meta: hosts, link types, sizes) and ``s`` (the JSON ``source`` object), one each.
 """
@@ -26,6 +29,7 @@ import numpy.typing as npt
 import zstandard
 
 from app.decode import Analysis
+from app.decode.analysis.conversations import conversation_columns
 from app.decode.analysis.flows import FlowTable
 from app.decode.export.document import Summaries, negotiation_columns, source_json, story_columns
 from app.decode.model.packet import packet_from_record, packet_record
@@ -152,6 +156,8 @@ def chunks(analysis: Analysis) -> Iterator[tuple[str, int, bytes]]:
     from app.decode.analysis.facts import connection_facts
 
     facts = connection_facts(ft)
+    table_cols, totals = conversation_columns(ft, facts)
+    yield "c", 0, pack(table_cols, {"totals": totals})
     summaries = Summaries(ft, facts)
     for k, lo in enumerate(range(0, ft.count, FLOW_CHUNK)):
         hi = min(lo + FLOW_CHUNK, ft.count)

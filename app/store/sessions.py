@@ -19,6 +19,7 @@ import io
 import json
 import logging
 import secrets
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -30,6 +31,7 @@ from sqlalchemy import create_engine, delete, event, insert, select, text, updat
 from sqlalchemy.engine import Engine
 
 from app.decode import Analysis, Limits, analyse
+from app.decode.analysis.conversations import Conversations, columns_from_summaries
 from app.decode.analysis.flows import Flow, flow_meta, window_flow
 from app.decode.explain.detail import Detail, packet_detail
 from app.decode.export import shapes
@@ -83,6 +85,9 @@ def _sqlite_pragmas(engine: Engine) -> None:
         cur.close()
 
 
+TABLES_BYTES = 64 << 20  # conversations tables kept in memory, all sessions together
+
+
 class Store(Jobs):
     def __init__(
         self,
@@ -103,6 +108,8 @@ class Store(Jobs):
         if upgrade:
             migrate(self.engine)
         self._meta: dict[str, Meta] = {}
+        self._tables: dict[str, Conversations] = {}  # most recent last
+        self._tables_lock = threading.Lock()
 
     def ping(self) -> str:
         """The database's dialect name, once a trivial query went through (``/healthz``)."""
@@ -259,6 +266,8 @@ class Store(Jobs):
             conn.execute(delete(chunk_table).where(chunk_table.c.session_id == sid))
             conn.execute(delete(sessions).where(sessions.c.id == sid))
         self._meta.pop(sid, None)
+        with self._tables_lock:
+            self._tables.pop(sid, None)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -377,6 +386,33 @@ class Store(Jobs):
             a, b = max(start - first, 0), min(stop - first, len(texts))
             out.extend(json.loads(t) for t in texts[a:b])
         return out
+
+    def conversations(self, sid: str) -> Conversations:
+        """The session's conversations table (kept for the next request: sorting and
+        paging through it reads nothing again; at most ``TABLES_BYTES`` of them)."""
+        with self._tables_lock:
+            table = self._tables.pop(sid, None)
+        if table is None:
+            m = self.meta(sid)
+            c = chunk_table.c
+            q = select(c.data).where(c.session_id == sid, c.kind == "c", c.chunk == 0)
+            with self.engine.connect() as conn:
+                blob = conn.execute(q).scalar()
+            if blob is not None:
+                cols, extra = unpack(bytes(blob))
+                totals = extra["totals"]
+            else:  # stored before the table existed
+                cols, totals = columns_from_summaries(
+                    self.flows(sid, 0, m.flow_count, narrative=False), m.hosts
+                )
+            table = Conversations(cols, m.hosts, m.port_names, totals)
+        with self._tables_lock:
+            self._tables[sid] = table
+            while sum(t.nbytes for t in self._tables.values()) > TABLES_BYTES:
+                if len(self._tables) == 1:
+                    break
+                del self._tables[next(iter(self._tables))]
+        return table
 
     def flow_summary(self, sid: str, flow_id: int) -> dict[str, Any]:
         """One connection's summary with its negotiation (1-based id)."""

@@ -5,13 +5,17 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
+import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
-from app.decode.analysis.facts import STATE_TEXT
+from app.decode.analysis.conversations import PAGE as TABLE_PAGE
+from app.decode.analysis.conversations import QUIET, SORTS, Conversations, Query
+from app.decode.analysis.facts import STATE_TEXT, STATES
 from app.decode.explain.catalogue import CATALOGUE
 from app.decode.model.codes import FINDING_CODES
 from app.decode.model.errors import NotFound, TraceError
@@ -29,7 +33,6 @@ from .upload import read_submission
 router = APIRouter(include_in_schema=False)  # pages: not the API
 
 EXAMPLE = Path(__file__).resolve().parent / "example.txt"
-FLOW_LIST = 1000  # connections listed on the session page
 
 
 def _listed(f: dict[str, Any], lang: str) -> dict[str, Any]:
@@ -166,8 +169,7 @@ def _session_context(
     return {
         "rec": rec,
         "source": store.source(sid),
-        "flows": [_listed(f, lang) for f in store.flows(sid, 0, FLOW_LIST, narrative=False)],
-        "flow_total": meta.flow_count,
+        "table": _table_context(request, sid, flow_id, lang) if meta.flow_count else None,
         "flow": shown,
         "rows": ladder_rows(flow, lang, before) if flow else [],
         "start": start,
@@ -175,6 +177,61 @@ def _session_context(
         "permalink": _absolute(request, session_path(sid)),
         "permalink_path": session_path(sid),
         "is_owner": rec.owned_by(request.cookies.get(OWNER_COOKIE)),
+    }
+
+
+def table_query(request: Request) -> Query:
+    """The conversations table's filter, order and page, from the URL."""
+    p = request.query_params
+
+    def number(name: str) -> int:
+        v = p.get(name, "")
+        return int(v) if v.isdigit() and len(v) < 9 else 0
+
+    return Query(
+        q=p.get("q", ""),
+        state=p.get("state", ""),
+        finding=p.get("finding", ""),
+        reused=p.get("reused") == "1",
+        sort=p.get("sort", "id"),
+        desc=p.get("desc") == "1",
+        page=number("cp"),
+    ).normal()
+
+
+def _table_context(request: Request, sid: str, flow_id: int | None, lang: str) -> dict[str, object]:
+    """One page of the conversations table, with what its controls need."""
+    table: Conversations = store_of(request).conversations(sid)
+    query = table_query(request)
+    page = table.page(query)
+    base = f"{session_path(sid)}/f/{flow_id}" if flow_id else session_path(sid)
+    states = np.bincount(table.cols["state"], minlength=len(STATES))
+
+    def url(path: str, **change: Any) -> str:
+        params = query.params(**change)
+        return path + ("?" + urlencode(params) if params else "")
+
+    return {
+        "rows": [table.row(int(i)) for i in page.rows],
+        "page": page,
+        "query": query,
+        "url": url,
+        "base": base,
+        "first_row": page.page * TABLE_PAGE + 1,
+        "states": [
+            (STATES[i], int(k), STATE_TEXT[STATES[i]][lang == "zh"])
+            for i, k in enumerate(states)
+            if k
+        ],
+        "findings": [
+            {"code": code, "title": _title(code, lang), "packets": k[0], "connections": k[1]}
+            for code, k in table.totals.items()
+        ],
+        "titles": {code: _title(code, lang) for code in table.totals},
+        "reused": int((table.reuse()[0] > 1).sum()),
+        "origin": table.origin(),
+        "quiet": QUIET,
+        "sorts": SORTS,
     }
 
 
@@ -198,11 +255,13 @@ def _session_response(
         return r.page(request, "processing.html", {"rec": rec}, partial="_progress.html")
     if rec.status == "failed":
         raise rec.failure()
+    if request.headers.get("hx-target") == "conversations":
+        partial = "_conversations.html"  # sorting, filtering, paging the table
     template = r.template_for(request, "session.html", partial)
     if rec.owned_by(request.cookies.get(OWNER_COOKIE)):
         return r.page(request, template, _session_context(request, rec, flow_id))
     cache: PageCache = request.app.state.page_cache
-    key = (sid, flow_id or 1, _start(request), choose_lang(request), template)
+    key = (sid, flow_id, _start(request), choose_lang(request), template, table_query(request))
     page = cache.get(key)
     if page is None:
         with cache.rendering(key):
@@ -293,6 +352,24 @@ async def find(
     window = await run_in_threadpool(store.window, sid, flow_id, pos, 1)
     n = window.packets[0].n
     return RedirectResponse(_window_of(sid, flow_id, pos, n), status_code=303)
+
+
+@router.get("/s/{sid}/find", name="find_in_capture")
+async def find_in_capture(request: Request, sid: str, code: str) -> Response:
+    """The first packet with finding ``code`` in the connection that started first among
+    those that have it (from the capture-wide findings list)."""
+    store = store_of(request)
+    await run_in_threadpool(store.ready, sid)
+    table = await run_in_threadpool(store.conversations, sid)
+    if code not in table.totals:
+        raise NotFound(f"no packet in this session has the finding {code!r}")
+    with_it = np.flatnonzero(table.match(Query(finding=code)))
+    first = int(with_it[np.argmin(np.nan_to_num(table.cols["start"][with_it], nan=np.inf))])
+    pos = await run_in_threadpool(store.find, sid, first + 1, [code], -1)
+    if pos is None:  # the table and the packets disagree: should not happen
+        raise NotFound(f"connection #{first + 1} has no packet with {code}")
+    window = await run_in_threadpool(store.window, sid, first + 1, pos, 1)
+    return RedirectResponse(_window_of(sid, first + 1, pos, window.packets[0].n), status_code=303)
 
 
 def _graph(request: Request, sid: str, flow_id: int) -> str:

@@ -38,7 +38,7 @@ def n(value: int) -> str:
 
 def _ms(seconds: float) -> str:
     ms = seconds * 1000
-    if ms < 1:
+    if round(ms * 1000) < 1000:  # (0.9999996 ms is "1.000 ms", not "1000 µs")
         return f"{ms * 1000:.0f} µs"
     return f"{ms:.3f} ms" if ms < 100 else f"{ms:.1f} ms"
 

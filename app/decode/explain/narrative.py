@@ -29,7 +29,7 @@ def _size_zh(b: int) -> str:
 
 def ms(seconds: float) -> str:
     v = seconds * 1000
-    if v < 1:
+    if round(v * 1000) < 1000:  # (0.9999996 ms is "1.00 ms", not "1000 µs")
         return f"{v * 1000:.0f} µs"
     if v < 100:
         return f"{v:.2f} ms"
