@@ -147,6 +147,7 @@
   });
   function arrive() {
     applySwitches(document);
+    markSpan();
     if (window.location.hash === "#last") {
       var all = rows();
       if (all.length) select(all[all.length - 1]);
@@ -157,6 +158,66 @@
     var tools = document.querySelector(".ladder-tools");
     if (none && tools) say(none === "next" ? tools.dataset.noneNext : tools.dataset.nonePrevious);
   }
+  // A range of packets from a graph (?span=first-last): marked on the ladder.
+  function markSpan() {
+    var m = /^(\d+)-(\d+)$/.exec(new URLSearchParams(window.location.search).get("span") || "");
+    if (!m) return;
+    var a = parseInt(m[1], 10), b = parseInt(m[2], 10);
+    rows().forEach(function (r) {
+      var n = parseInt(r.dataset.n, 10);
+      r.classList.toggle("in-span", n >= a && n <= b);
+    });
+  }
+
+  // ---- the graphs: drag across one to open that time range on the ladder ----
+  var drag = null, dragged = false;
+  function svgX(svg, ev) {
+    var pt = svg.createSVGPoint();
+    pt.x = ev.clientX; pt.y = ev.clientY;
+    return pt.matrixTransform(svg.getScreenCTM().inverse()).x;
+  }
+  document.addEventListener("pointerdown", function (ev) {
+    var svg = ev.target.closest && ev.target.closest("svg.graph[data-t1]");
+    if (!svg || ev.button !== 0) return;
+    var x0 = parseFloat(svg.dataset.x0), x1 = parseFloat(svg.dataset.x1), x = svgX(svg, ev);
+    if (x < x0 || x > x1) return;
+    var rect = document.createElementNS("http://www.w3.org/2000/svg", "rect");
+    rect.setAttribute("class", "range");
+    rect.setAttribute("y", "0"); rect.setAttribute("height", "100%");
+    rect.setAttribute("x", String(x)); rect.setAttribute("width", "0");
+    svg.appendChild(rect);
+    drag = { svg: svg, rect: rect, from: x, to: x, x0: x0, x1: x1 };
+    dragged = false;
+    ev.preventDefault();  // no text selection, no dragging the link pressed on
+  });
+  document.addEventListener("pointermove", function (ev) {
+    if (!drag) return;
+    var x = Math.min(Math.max(svgX(drag.svg, ev), drag.x0), drag.x1);
+    drag.to = x;
+    if (Math.abs(drag.to - drag.from) > 3) dragged = true;
+    drag.rect.setAttribute("x", String(Math.min(drag.from, x)));
+    drag.rect.setAttribute("width", String(Math.abs(x - drag.from)));
+  });
+  document.addEventListener("pointerup", function () {
+    if (!drag) return;
+    var d = drag; drag = null;
+    d.rect.remove();
+    if (!dragged) return;
+    var l = ladder(), t1 = parseFloat(d.svg.dataset.t1);
+    var secs = function (x) { return ((x - d.x0) / (d.x1 - d.x0)) * t1; };
+    var a = secs(Math.min(d.from, d.to)), b = secs(Math.max(d.from, d.to));
+    if (l) {
+      window.location.assign("/s/" + l.dataset.session + "/f/" + d.svg.dataset.flow +
+        "/time?t=" + a.toFixed(6) + "&until=" + b.toFixed(6));
+    }
+  });
+  // a drag is not a click on the mark it ended on
+  document.addEventListener("click", function (ev) {
+    if (dragged && ev.target.closest && ev.target.closest("svg.graph")) {
+      ev.preventDefault(); ev.stopPropagation(); dragged = false;
+    }
+  }, true);
+
   document.addEventListener("DOMContentLoaded", arrive);
   window.addEventListener("hashchange", follow);
   // The connection on show is the highlighted row of the table (the table is not part of

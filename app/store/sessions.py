@@ -515,20 +515,32 @@ class Store(Jobs):
                 return a - first + int(hits[0] if forward else hits[-1])
         return None
 
-    def flow_columns(self, sid: str, flow_id: int, names: tuple[str, ...]) -> dict[str, Any]:
+    def flow_columns(
+        self, sid: str, flow_id: int, names: tuple[str, ...], *, sacks: bool = False
+    ) -> dict[str, Any]:
         """Columns ``names`` of every packet of one connection (flow order), read chunk by
-        chunk: a graph of a connection of any size without a Python object per packet."""
+        chunk: a graph of a connection of any size without a Python object per packet.
+        With ``sacks``, also its SACK blocks (RFC 2018 §3): ``sack_at`` (the packet's
+        index in the connection), ``sack_left`` and ``sack_right`` (sequence numbers)."""
         m = self.meta(sid)
         first, count = self._extent(sid, m, flow_id)
         size, parts, a = m.packet_chunk, [], first
+        blocks: list[tuple[int, int, int]] = []
         while a < first + count:  # one chunk at a time
             b = min(first + count, (a // size + 1) * size)
-            part = self._positions(sid, m, a, b).cols
-            parts.append({name: part[name] for name in names})
+            part = self._positions(sid, m, a, b)
+            parts.append({name: part.cols[name] for name in names})
+            if sacks:
+                for i in np.flatnonzero(part.cols["sack"]).tolist():
+                    blocks += [(a - first + i, lo, hi) for lo, hi in part.options(i).sack]
             a = b
-        if not parts:
-            return {name: np.zeros(0) for name in names}
-        return {name: np.concatenate([p[name] for p in parts]) for name in names}
+        out: dict[str, Any] = {name: np.zeros(0) for name in names}
+        if parts:
+            out = {name: np.concatenate([p[name] for p in parts]) for name in names}
+        if sacks:
+            got = np.array(blocks, np.int64).reshape(-1, 3)
+            out.update(sack_at=got[:, 0], sack_left=got[:, 1], sack_right=got[:, 2])
+        return out
 
     def packets(self, sid: str, flow_id: int, start: int, count: int) -> list[shapes.Packet]:
         return packets_json(self.window(sid, flow_id, start, count))

@@ -8,14 +8,28 @@ what the sender could still send. Retransmissions, out-of-order segments and the
 the findings are strokes of their own colour and shape. Every mark links to its packet
 on the ladder (``/s/{id}/at/{n}``).
 
+SACK blocks (RFC 2018) the receiver reported are short purple strokes at the time of the
+ACK that carried them: the bytes it holds above the hole.
+
+Three more graphs share the time axis (Wireshark's Statistics → TCP Stream Graphs):
+throughput of each direction's payload, round-trip times as the capture point saw them
+(to each side and back, from ACKs and from timestamp echoes, RFC 7323 §4), and the data
+sender's bytes in flight under the receiver's advertised window.
+
 A connection of any size makes a picture of bounded size: ordinary segments are merged
 per pixel column (one stroke from the lowest to the highest byte sent in it, linked to
-its first packet); marked ones are always drawn one by one.
+its first packet); marked ones are always drawn one by one; samples are thinned to the
+lowest and highest of each pixel column.
+
+The SVG carries its time scale (``data-x0``, ``data-x1``: the plot's left and right edges
+in SVG units; ``data-t1``: seconds at the right edge), so that a range dragged across it
+opens that part of the ladder (``/s/{id}/f/{flow}/time?t=``).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
 from typing import Any
@@ -25,9 +39,26 @@ import numpy.typing as npt
 
 from app.decode.model.codes import Finding
 
-COLUMNS = ("row", "time", "dir", "length", "flags", "rel_seq", "rel_ack", "eff_win", "findings")
+COLUMNS = (
+    "row",
+    "time",
+    "dir",
+    "length",
+    "flags",
+    "seq",
+    "rel_seq",
+    "rel_ack",
+    "eff_win",
+    "findings",
+    "ack_rtt",
+    "ts_rtt",
+    "in_flight",
+)
+KINDS = ("tsg", "throughput", "rtt", "window")
 W, H = 960, 420  # the plot area, in SVG units
 LEFT, TOP, RIGHT, BOTTOM = 78, 46, 16, 44
+SIDE_COLOURS = ("#2563eb", "#db2777")  # client, server
+SACK_COLOUR = "#7c3aed"
 
 # what a marked segment is, in the order a segment's colour is chosen by
 MARKS: tuple[tuple[Finding, str, str, str], ...] = (
@@ -46,10 +77,25 @@ WORDS = {
         "data": "data segment",
         "ack": "ACKed by the {peer}",
         "window": "ACK + the {peer}'s advertised window",
+        "sack": "SACK blocks from the {peer}",
         "empty": "No data segments in this connection: nothing to graph.",
         "client": "client",
         "server": "server",
         "title": "Time-sequence graph of connection #{flow}",
+        "throughput_title": "Throughput of connection #{flow}",
+        "throughput_axis": "payload bits per second",
+        "c2s": "client → server",
+        "s2c": "server → client",
+        "rtt_title": "Round-trip times of connection #{flow}, seen from the capture point",
+        "rtt_axis": "milliseconds",
+        "rtt_ack": "to the {side} and back: data → its ACK",
+        "rtt_ts": "to the {side} and back: TSval → its echo",
+        "rtt_empty": "No round-trip samples: no ACK of captured data and no timestamp echo.",
+        "window_title": "Bytes in flight and the receive window of connection #{flow}",
+        "window_axis": "bytes",
+        "in_flight": "{who}'s bytes in flight (sent, not yet ACKed)",
+        "rwnd": "{peer}'s advertised window",
+        "zero": "zero window",
     },
     "zh": {
         "time": "距第一个包的时间（秒）",
@@ -57,10 +103,25 @@ WORDS = {
         "data": "数据报文段",
         "ack": "{peer}已确认（ACK）",
         "window": "ACK + {peer}通告的窗口",
+        "sack": "{peer}报告的 SACK 块",
         "empty": "该连接没有数据报文段，无可绘制。",
         "client": "客户端",
         "server": "服务端",
         "title": "连接 #{flow} 的时间-序列图",
+        "throughput_title": "连接 #{flow} 的吞吐量",
+        "throughput_axis": "每秒载荷比特数",
+        "c2s": "客户端 → 服务端",
+        "s2c": "服务端 → 客户端",
+        "rtt_title": "连接 #{flow} 的往返时间（从抓包点看）",
+        "rtt_axis": "毫秒",
+        "rtt_ack": "抓包点到{side}往返：数据 → 其 ACK",
+        "rtt_ts": "抓包点到{side}往返：TSval → 其回显",
+        "rtt_empty": "没有往返时间样本：既没有对已抓到数据的 ACK，也没有时间戳回显。",
+        "window_title": "连接 #{flow} 的在途字节与接收窗口",
+        "window_axis": "字节",
+        "in_flight": "{who}的在途字节（已发送未确认）",
+        "rwnd": "{peer}通告的窗口",
+        "zero": "零窗口",
     },
 }
 
@@ -99,55 +160,299 @@ def _secs(v: float) -> str:
     return f"{v:.6g}"
 
 
-def time_sequence(cols: dict[str, npt.NDArray[Any]], sid: str, flow_id: int, lang: str) -> str:
-    """The time-sequence graph of one connection as an SVG document."""
-    words = WORDS[lang]
-    t, d = cols["time"].astype(float), cols["dir"].astype(np.int64)
-    length = cols["length"].astype(np.int64)
-    data = (length > 0) & (cols["rel_seq"] >= 0) & ~np.isnan(t)
-    # graph the direction that sent more bytes (a download: the server)
-    sent = [int(length[data & (d == k)].sum()) for k in (0, 1)]
-    side = 1 if sent[1] > sent[0] else 0
-    who, peer = ("server", "client") if side else ("client", "server")
-    title = words["title"].format(flow=flow_id)
-    head = (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" class="graph tsg" '
-        f'role="img" aria-label="{escape(title)}" font-family="system-ui, sans-serif" '
-        f'font-size="11"><title>{escape(title)}</title>'
-    )
-    seg = data & (d == side)
-    if not seg.any():
+@dataclass(slots=True)
+class Frame:
+    """What the four graphs of one connection share: its columns, time since its first
+    packet, which side sent more data (the one graphed), and the time axis."""
+
+    cols: dict[str, npt.NDArray[Any]]
+    sid: str
+    flow_id: int
+    lang: str
+    t: npt.NDArray[np.float64]  # seconds since the first packet; NaN unknown
+    d: npt.NDArray[np.int64]
+    length: npt.NDArray[np.int64]
+    side: int  # the data sender graphed: 0 client, 1 server
+    x: Scale
+
+    @classmethod
+    def of(cls, cols: dict[str, npt.NDArray[Any]], sid: str, flow_id: int, lang: str) -> Frame:
+        t = cols["time"].astype(float)
+        known = t[~np.isnan(t)]
+        t0 = float(known.min()) if len(known) else 0.0
+        d, length = cols["dir"].astype(np.int64), cols["length"].astype(np.int64)
+        data = (length > 0) & (cols["rel_seq"] >= 0) & ~np.isnan(t)
+        # graph the direction that sent more bytes (a download: the server)
+        sent = [int(length[data & (d == k)].sum()) for k in (0, 1)]
+        span = float(known.max()) - t0 if len(known) else 0.0
+        x = Scale(0.0, span or 1e-6, LEFT, W - RIGHT)
+        return cls(cols, sid, flow_id, lang, t - t0, d, length, int(sent[1] > sent[0]), x)
+
+    @property
+    def words(self) -> dict[str, str]:
+        return WORDS[self.lang]
+
+    def who(self, side: int) -> str:
+        return self.words["server" if side else "client"]
+
+    def head(self, kind: str, title: str) -> str:
         return (
-            head
-            + f'<text x="{W / 2}" y="{H / 2}" text-anchor="middle">{escape(words["empty"])}</text></svg>'
+            f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" '
+            f'class="graph {kind}" role="img" aria-label="{escape(title)}" '
+            f'font-family="system-ui, sans-serif" font-size="11" data-x0="{LEFT}" '
+            f'data-x1="{W - RIGHT}" data-t1="{self.x.hi:.9g}" data-flow="{self.flow_id}">'
+            f"<title>{escape(title)}</title>"
         )
-    t0 = float(np.nanmin(t))
-    x_of = t - t0
+
+    def empty(self, kind: str, title: str, text: str) -> str:
+        return (
+            self.head(kind, title)
+            + f'<text x="{W / 2}" y="{H / 2}" text-anchor="middle">{escape(text)}</text></svg>'
+        )
+
+    def link(self, i: int) -> str:
+        return f"/s/{self.sid}/at/{int(self.cols['row'][i]) + 1}"
+
+
+def render(kind: str, frame: Frame, sacks: Sacks | None = None) -> str:
+    """Graph ``kind`` (one of ``KINDS``) of the connection as an SVG document."""
+    if kind == "throughput":
+        return throughput(frame)
+    if kind == "rtt":
+        return round_trips(frame)
+    if kind == "window":
+        return window(frame)
+    return time_sequence(frame, sacks)
+
+
+@dataclass(slots=True)
+class Sacks:
+    """The SACK blocks of a connection's packets: the packet's index in the connection and
+    each block's edges as sequence numbers (RFC 2018 §3)."""
+
+    at: npt.NDArray[np.int64]
+    left: npt.NDArray[np.int64]
+    right: npt.NDArray[np.int64]
+
+
+def time_sequence(f: Frame, sacks: Sacks | None = None) -> str:
+    """The time-sequence graph of one connection as an SVG document."""
+    cols, t, d, side, words = f.cols, f.t, f.d, f.side, f.words
+    title = words["title"].format(flow=f.flow_id)
+    seg = (f.length > 0) & (cols["rel_seq"] >= 0) & ~np.isnan(t) & (d == side)
+    if not seg.any():
+        return f.empty("tsg", title, words["empty"])
+    who, peer = ("server", "client") if side else ("client", "server")
     acks = (d != side) & (cols["rel_ack"] >= 0) & ~np.isnan(t)
     ok_win = acks & (cols["eff_win"] >= 0)  # ACKs whose window is known
-    top = (cols["rel_seq"] + length)[seg]
+    top = (cols["rel_seq"] + f.length)[seg]
     win_top = (cols["rel_ack"] + cols["eff_win"])[ok_win]
     y_hi = float(max(top.max(), win_top.max() if len(win_top) else 0, 1))
-    x = Scale(0.0, float(np.nanmax(x_of)) or 1e-6, LEFT, W - RIGHT)
     y = Scale(0.0, y_hi, H - BOTTOM, TOP)
-    out = [head, _axes(x, y, words["time"], words["seq"].format(who=words[who]))]
-    out.append(_steps(x(x_of[acks]), y(cols["rel_ack"][acks]), "#16a34a", "ack"))
+    out = [f.head("tsg", title), _axes(f.x, y, words["time"], words["seq"].format(who=words[who]))]
+    out.append(_steps(f.x(t[acks]), y(cols["rel_ack"][acks]), "#16a34a", "ack"))
     out.append(
         _steps(
-            x(x_of[ok_win]),
+            f.x(t[ok_win]),
             y(cols["rel_ack"][ok_win] + cols["eff_win"][ok_win]),
             "#ca8a04",
             "window",
         )
     )
-    out.append(_segments(cols, seg, x(x_of), y, sid))
+    # the sender's initial sequence number: its segments' seq less their relative seq
+    first = int(np.flatnonzero(seg)[0])
+    base = int(cols["seq"][first]) - int(cols["rel_seq"][first])
+    drawn = _sack_blocks(f, sacks, base, y, y_hi) if sacks is not None else ""
+    out.append(drawn)
+    out.append(_segments(cols, seg, f.x(t), y, f.sid))
+    items = [
+        ("#1d4ed8", words["data"]),
+        ("#16a34a", words["ack"].format(peer=words[peer])),
+        ("#ca8a04", words["window"].format(peer=words[peer])),
+    ]
+    if drawn:
+        items.append((SACK_COLOUR, words["sack"].format(peer=words[peer])))
     found = int(np.bitwise_or.reduce(cols["findings"][seg].astype(np.int64)))
-    out.append(_legend(words, peer, lang, found))
+    for finding, c, en, zh in MARKS:
+        if found >> finding.bit & 1:
+            items.append((c, en if f.lang == "en" else zh))
+    out.append(_legend(items, f.lang))
     out.append("</svg>")
     return "".join(out)
 
 
-def _axes(x: Scale, y: Scale, x_label: str, y_label: str) -> str:
+def _sack_blocks(f: Frame, sacks: Sacks, base: int, y: Scale, y_hi: float) -> str:
+    """The receiver's SACK blocks, relative to the sender's ISN, at their ACK's time."""
+    from_peer = (f.d[sacks.at] != f.side) & ~np.isnan(f.t[sacks.at])
+    at = sacks.at[from_peer]
+    lo = (sacks.left[from_peer] - base) % (1 << 32)
+    hi = (sacks.right[from_peer] - base) % (1 << 32)
+    ok = (lo < hi) & (hi <= y_hi * 1.05)  # a block from another sequence space is left out
+    if not ok.any():
+        return ""
+    xs, y1, y2 = f.x(f.t[at[ok]]), y(lo[ok]), y(hi[ok])
+    parts = [f'<g class="sack" stroke="{SACK_COLOUR}" stroke-width="2">']
+    seen: set[tuple[int, int, int]] = set()
+    for i, px, a, b in zip(at[ok].tolist(), xs.tolist(), y1.tolist(), y2.tolist(), strict=True):
+        key = (round(px), round(a), round(b))
+        if key in seen:  # the same block again in the same pixel column
+            continue
+        seen.add(key)
+        parts.append(
+            f'<a href="{f.link(i)}" target="_top"><line x1="{px + 1.5:.1f}" x2="{px + 1.5:.1f}" '
+            f'y1="{a:.1f}" y2="{min(b, a - 1.5):.1f}"><title>SACK #{int(f.cols["row"][i]) + 1}'
+            "</title></line></a>"
+        )
+    parts.append("</g>")
+    return "".join(parts)
+
+
+def throughput(f: Frame) -> str:
+    """Each direction's payload bits per second, in bins of a few pixels' width."""
+    words = f.words
+    title = words["throughput_title"].format(flow=f.flow_id)
+    ok = (f.length > 0) & ~np.isnan(f.t)
+    if not ok.any():
+        return f.empty("throughput", title, words["empty"])
+    bins = 160
+    width = f.x.hi / bins
+    k = np.minimum((f.t[ok] / width).astype(np.int64), bins - 1)
+    rates = [
+        np.bincount(k[f.d[ok] == side], weights=f.length[ok][f.d[ok] == side], minlength=bins)
+        * 8
+        / width
+        for side in (0, 1)
+    ]
+    y = Scale(0.0, float(max(r.max() for r in rates)) or 1.0, H - BOTTOM, TOP)
+    edges = np.arange(bins + 1) * width
+    out = [
+        f.head("throughput", title),
+        _axes(f.x, y, words["time"], words["throughput_axis"], _bits),
+    ]
+    items = []
+    for side, name in ((0, "c2s"), (1, "s2c")):
+        if rates[side].any():
+            xs = f.x(np.repeat(edges, 2)[1:-1])
+            ys = y(np.repeat(rates[side], 2))
+            path = "M" + "L".join(f"{a:.1f},{b:.1f}" for a, b in zip(xs, ys, strict=True))
+            out.append(
+                f'<path class="rate {name}" d="{path}" fill="none" '
+                f'stroke="{SIDE_COLOURS[side]}" stroke-width="1.4"/>'
+            )
+            items.append((SIDE_COLOURS[side], words[name]))
+    out.append(_legend(items, f.lang))
+    out.append("</svg>")
+    return "".join(out)
+
+
+def round_trips(f: Frame) -> str:
+    """Round-trip samples from the capture point to each side and back: the time from a
+    segment to the ACK that first covers it (a packet's ``ack_rtt``) and from a TSval to
+    the packet echoing it (``ts_rtt``), each drawn at the answering packet."""
+    words = f.words
+    title = words["rtt_title"].format(flow=f.flow_id)
+    series = []
+    for name, shape in (("ack_rtt", "circle"), ("ts_rtt", "square")):
+        v = f.cols[name].astype(float)
+        for side in (0, 1):
+            hit = np.flatnonzero(~np.isnan(v) & (f.d == side) & ~np.isnan(f.t))
+            if len(hit):
+                series.append((name, shape, side, hit, v[hit] * 1e3))
+    if not series:
+        return f.empty("rtt", title, words["rtt_empty"])
+    y = Scale(0.0, max(float(s[4].max()) for s in series) * 1.05 or 1.0, H - BOTTOM, TOP)
+    out = [f.head("rtt", title), _axes(f.x, y, words["time"], words["rtt_axis"], _ms)]
+    items = []
+    for name, shape, side, hit, ms in series:
+        colour = SIDE_COLOURS[side]
+        keep = _thin(f.x(f.t[hit]), ms)
+        out.append(f'<g class="{name} side-{side}" fill="{colour}">')
+        for i, v in zip(hit[keep].tolist(), ms[keep].tolist(), strict=True):
+            px, py = float(f.x(f.t[i])), float(y(v))
+            dot = (
+                f'<circle cx="{px:.1f}" cy="{py:.1f}" r="2.2">'
+                if shape == "circle"
+                else f'<rect x="{px - 2:.1f}" y="{py - 2:.1f}" width="4" height="4" fill="none" '
+                f'stroke="{colour}">'
+            )
+            end = "</circle>" if shape == "circle" else "</rect>"
+            n = int(f.cols["row"][i]) + 1
+            out.append(
+                f'<a href="{f.link(i)}" target="_top">{dot}<title>#{n}: {v:.3f} ms</title>{end}</a>'
+            )
+        out.append("</g>")
+        label = words["rtt_ack" if name == "ack_rtt" else "rtt_ts"].format(side=f.who(side))
+        items.append((colour, ("● " if shape == "circle" else "□ ") + label))
+    out.append(_legend(items, f.lang))
+    out.append("</svg>")
+    return "".join(out)
+
+
+def window(f: Frame) -> str:
+    """The data sender's bytes in flight after each of its segments, under the receiver's
+    advertised window (scaled, RFC 7323 §2.3); zero windows marked."""
+    words, cols, side = f.words, f.cols, f.side
+    title = words["window_title"].format(flow=f.flow_id)
+    sent = (f.d == side) & (cols["in_flight"] >= 0) & ~np.isnan(f.t)
+    wins = (f.d != side) & (cols["eff_win"] >= 0) & ~np.isnan(f.t)
+    if not sent.any() and not wins.any():
+        return f.empty("window", title, words["empty"])
+    top = max(
+        float(cols["in_flight"][sent].max()) if sent.any() else 0.0,
+        float(cols["eff_win"][wins].max()) if wins.any() else 0.0,
+        1.0,
+    )
+    y = Scale(0.0, top * 1.05, H - BOTTOM, TOP)
+    out = [f.head("window", title), _axes(f.x, y, words["time"], words["window_axis"])]
+    out.append(_steps(f.x(f.t[wins]), y(cols["eff_win"][wins]), "#ca8a04", "rwnd"))
+    out.append(_steps(f.x(f.t[sent]), y(cols["in_flight"][sent]), "#1d4ed8", "in-flight"))
+    zero = np.flatnonzero(
+        wins & (((cols["findings"].astype(np.int64)) >> Finding.ZERO_WINDOW.bit) & 1 > 0)
+    )
+    out.append('<g class="zero" fill="#dc2626">')
+    for i in zero[:2000].tolist():
+        out.append(
+            f'<a href="{f.link(i)}" target="_top"><circle cx="{float(f.x(f.t[i])):.1f}" '
+            f'cy="{H - BOTTOM}" r="3"><title>#{int(cols["row"][i]) + 1}</title></circle></a>'
+        )
+    out.append("</g>")
+    items = [
+        ("#1d4ed8", words["in_flight"].format(who=f.who(side))),
+        ("#ca8a04", words["rwnd"].format(peer=f.who(1 - side))),
+    ]
+    if len(zero):
+        items.append(("#dc2626", words["zero"]))
+    out.append(_legend(items, f.lang))
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _thin(xs: Any, v: Any) -> npt.NDArray[np.int64]:
+    """Indices of the samples to draw: the lowest and highest of each pixel column."""
+    col = np.floor(np.asarray(xs)).astype(np.int64)
+    order = np.lexsort((v, col))
+    c = col[order]
+    first = np.r_[True, c[1:] != c[:-1]]
+    last = np.r_[c[1:] != c[:-1], True]
+    keep: npt.NDArray[np.int64] = np.unique(order[first | last])
+    return keep
+
+
+def _bits(v: float) -> str:
+    for unit, size in (("G", 10**9), ("M", 10**6), ("k", 10**3)):
+        if abs(v) >= size:
+            return f"{v / size:.3g} {unit}b/s"
+    return f"{v:.0f} b/s"
+
+
+def _ms(v: float) -> str:
+    return f"{v:.3g}"
+
+
+def _axes(
+    x: Scale, y: Scale, x_label: str, y_label: str, fmt: Callable[[float], str] | None = None
+) -> str:
+    fmt = fmt or _bytes
     parts = [
         f'<g class="axes" stroke="#9ca3af" fill="none"><path d="M{LEFT},{TOP}V{H - BOTTOM}H{W - RIGHT}"/></g>',
         '<g class="ticks" fill="#374151">',
@@ -162,7 +467,7 @@ def _axes(x: Scale, y: Scale, x_label: str, y_label: str) -> str:
         py = float(y(v))
         parts.append(
             f'<line x1="{LEFT - 4}" x2="{W - RIGHT}" y1="{py:.1f}" y2="{py:.1f}" stroke="#f3f4f6"/>'
-            f'<text x="{LEFT - 6}" y="{py + 4:.1f}" text-anchor="end">{_bytes(v)}</text>'
+            f'<text x="{LEFT - 6}" y="{py + 4:.1f}" text-anchor="end">{fmt(v)}</text>'
         )
     parts.append(
         f'<text x="{(LEFT + W - RIGHT) / 2}" y="{H - 6}" text-anchor="middle">{escape(x_label)}</text>'
@@ -226,16 +531,8 @@ def _segments(cols: dict[str, Any], seg: Any, xs: Any, y: Scale, sid: str) -> st
     return "".join(out)
 
 
-def _legend(words: dict[str, str], peer: str, lang: str, found: int) -> str:
-    """What the colours mean: the lines, and the marks this graph has."""
-    items = [
-        ("#1d4ed8", words["data"]),
-        ("#16a34a", words["ack"].format(peer=words[peer])),
-        ("#ca8a04", words["window"].format(peer=words[peer])),
-    ]
-    for finding, c, en, zh in MARKS:
-        if found >> finding.bit & 1:
-            items.append((c, en if lang == "en" else zh))
+def _legend(items: list[tuple[str, str]], lang: str) -> str:
+    """What the colours mean."""
     parts = ['<g class="legend" font-size="10.5">']
     x, y = float(LEFT + 8), 10
     for colour, text in items:

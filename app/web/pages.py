@@ -372,28 +372,63 @@ async def find_in_capture(request: Request, sid: str, code: str) -> Response:
     return RedirectResponse(_window_of(sid, first + 1, pos, window.packets[0].n), status_code=303)
 
 
-def _graph(request: Request, sid: str, flow_id: int) -> str:
+def _graph(request: Request, sid: str, flow_id: int, kinds: tuple[str, ...]) -> list[str]:
     from .templating import choose_lang
 
     store = store_of(request)
     store.ready(sid)
-    cols = store.flow_columns(sid, flow_id, graphs.COLUMNS)
-    return graphs.time_sequence(cols, sid, flow_id, choose_lang(request))
+    tsg = "tsg" in kinds
+    cols = store.flow_columns(sid, flow_id, graphs.COLUMNS, sacks=tsg)
+    frame = graphs.Frame.of(cols, sid, flow_id, choose_lang(request))
+    sacks = graphs.Sacks(cols["sack_at"], cols["sack_left"], cols["sack_right"]) if tsg else None
+    return [graphs.render(kind, frame, sacks) for kind in kinds]
 
 
 @router.get("/s/{sid}/f/{flow_id}/tsg.svg", name="time_sequence")
 async def time_sequence(request: Request, sid: str, flow_id: int) -> Response:
     """The connection's time-sequence graph as an SVG document (a picture to keep; its
     marks link to the ladder)."""
-    svg = await run_in_threadpool(_graph, request, sid, flow_id)
-    return Response(svg, media_type="image/svg+xml")
+    svg = await run_in_threadpool(_graph, request, sid, flow_id, ("tsg",))
+    return Response(svg[0], media_type="image/svg+xml")
+
+
+@router.get("/s/{sid}/f/{flow_id}/graph/{kind}.svg", name="graph")
+async def graph(request: Request, sid: str, flow_id: int, kind: str) -> Response:
+    """One of the connection's graphs (``graphs.KINDS``) as an SVG document."""
+    if kind not in graphs.KINDS:
+        raise NotFound(f"there is no {kind!r} graph; there are {', '.join(graphs.KINDS)}")
+    svg = await run_in_threadpool(_graph, request, sid, flow_id, (kind,))
+    return Response(svg[0], media_type="image/svg+xml")
 
 
 @router.get("/s/{sid}/f/{flow_id}/graphs", response_class=HTMLResponse, name="graphs")
 async def graph_fragment(request: Request, sid: str, flow_id: int) -> Response:
     """The graphs inline (htmx loads them when their section is opened)."""
-    svg = await run_in_threadpool(_graph, request, sid, flow_id)
-    return renderer(request).finish(request, HTMLResponse(svg))
+    svgs = await run_in_threadpool(_graph, request, sid, flow_id, graphs.KINDS)
+    ctx = {"svgs": list(zip(graphs.KINDS, svgs, strict=True)), "sid": sid, "flow_id": flow_id}
+    return renderer(request).page(request, "_graphs.html", ctx)
+
+
+@router.get("/s/{sid}/f/{flow_id}/time", name="at_time")
+async def at_time(
+    request: Request, sid: str, flow_id: int, t: float = 0.0, until: float | None = None
+) -> Response:
+    """The ladder from ``t`` seconds after the connection's first packet (a range dragged
+    across a graph): the window holding the first packet at or after ``t``, with the
+    packets up to ``until`` marked (``?span=first-last``)."""
+    store = store_of(request)
+    await run_in_threadpool(store.ready, sid)
+    cols = await run_in_threadpool(store.flow_columns, sid, flow_id, ("row", "time"))
+    times = cols["time"].astype(float)
+    known = np.flatnonzero(~np.isnan(times))
+    if not len(known):
+        raise NotFound(f"connection #{flow_id} has no packet times")
+    rel = times[known] - times[known].min()
+    a = min(int(np.searchsorted(rel, t, side="left")), len(known) - 1)
+    b = max(a, int(np.searchsorted(rel, until if until is not None else t, side="right")) - 1)
+    first, last = int(cols["row"][known[a]]) + 1, int(cols["row"][known[b]]) + 1
+    extra = f"span={first}-{last}" if last > first else ""
+    return RedirectResponse(_window_of(sid, flow_id, int(known[a]), first, extra), status_code=303)
 
 
 @router.get("/s/{sid}/export.json", name="export")

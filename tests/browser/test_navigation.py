@@ -168,3 +168,37 @@ def test_a_graph_mark_opens_its_packet(server: str, browser: Any, lossy: str) ->
     assert page.locator(f"#p{n}").is_visible()
     assert page.locator(f"#p{n} .finding").count() >= 1
     page.context.close()
+
+
+def test_graphs_lead_to_the_ladder(server: str, browser: Any, lossy: str) -> None:
+    """A mark on a graph opens its packet; a range dragged across a graph opens that part
+    of the ladder with its packets marked."""
+    page = _page(browser)
+    page.goto(f"{server}/s/{lossy}")
+    page.locator("details.graphs summary").click()
+    page.wait_for_selector("svg.graph.window")
+    assert page.locator("figure.graph-figure svg.graph").count() == 4
+    mark = page.locator("svg.graph.tsg a.mark").first
+    href = mark.get_attribute("href") or ""
+    n = href.rsplit("/", 1)[1]
+    mark.click()
+    page.wait_for_url(re.compile(rf".*#p{n}$"))
+    assert "current" in (page.locator(f"#p{n}").get_attribute("class") or "")
+    # drag from a third to half of the throughput graph's width
+    page.goto(f"{server}/s/{lossy}")
+    page.locator("details.graphs summary").click()
+    svg = page.locator("svg.graph.throughput")
+    svg.scroll_into_view_if_needed()
+    box = svg.bounding_box()
+    assert box is not None
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] / 3, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2.5, y, steps=5)
+    page.mouse.up()
+    page.wait_for_url(re.compile(r".*span=\d+-\d+#p\d+$"))
+    a, b = (int(x) for x in re.search(r"span=(\d+)-(\d+)", page.url).groups())  # type: ignore[union-attr]
+    assert b > a
+    marked = page.locator(".row.pkt.in-span").evaluate_all("rows => rows.map(r => +r.dataset.n)")
+    assert marked and marked[0] == a and all(a <= k <= b for k in marked)
+    page.context.close()
