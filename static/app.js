@@ -230,5 +230,27 @@
       else tr.removeAttribute("aria-current");
     });
   }
-  document.addEventListener("htmx:afterSwap", function () { applySwitches(document); markShown(); });
+  // Windows of rows added above keep the reader's place: the row that was first stays
+  // where it was on the screen.
+  var anchor = null;
+  document.addEventListener("htmx:beforeSwap", function (ev) {
+    var t = ev.detail.target;
+    if (t && t.classList && t.classList.contains("earlier")) {
+      var next = t.nextElementSibling;
+      anchor = next ? { el: next, top: next.getBoundingClientRect().top } : null;
+    }
+  });
+  function windowStart() {
+    var l = ladder();
+    if (!l) return;
+    document.querySelectorAll(".ladder .window-start").forEach(function (m) {
+      var from = parseInt(m.dataset.from, 10);
+      if (from < parseInt(l.dataset.from, 10)) l.dataset.from = String(from);
+    });
+  }
+  document.addEventListener("htmx:afterSwap", function () {
+    applySwitches(document); markShown(); markSpan(); windowStart();
+    if (anchor) { window.scrollBy(0, anchor.el.getBoundingClientRect().top - anchor.top); anchor = null; }
+  });
+  document.documentElement.classList.add("js");
 })();

@@ -81,12 +81,15 @@ def _step(gap: float | None, unit: float) -> int:
     return min(GAPS, 1 + int(math.log(gap / (2 * unit), 4)))
 
 
-def ladder_rows(flow: Flow, lang: str, before: float | None = None) -> list[Row]:
+def ladder_rows(
+    flow: Flow, lang: str, before: float | None = None, phase: str | None = None
+) -> list[Row]:
     """Rows for the packets ``flow`` holds (a window of the connection); ``before`` is the
-    time of the packet just before the window, if any."""
+    time of the packet just before the window, if any, and ``phase`` its phase when the
+    rows continue the ones shown above them (no phase label where the phase goes on)."""
     rows: list[Row] = []
     t0 = flow.start
-    last_phase = None
+    last_phase = phase
     gaps = _gaps([p.time for p in flow.packets], before)
     known = [g for g in gaps if g]
     unit = max(statistics.median(known) if known else 0.0, 1e-4)

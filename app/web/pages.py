@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -258,16 +259,29 @@ def _session_response(
     if request.headers.get("hx-target") == "conversations":
         partial = "_conversations.html"  # sorting, filtering, paging the table
     template = r.template_for(request, "session.html", partial)
-    if rec.owned_by(request.cookies.get(OWNER_COOKIE)):
-        return r.page(request, template, _session_context(request, rec, flow_id))
-    cache: PageCache = request.app.state.page_cache
     key = (sid, flow_id, _start(request), choose_lang(request), template, table_query(request))
+    return _cached(request, rec, key, template, lambda: _session_context(request, rec, flow_id))
+
+
+def _cached(
+    request: Request,
+    rec: SessionRecord,
+    key: tuple[Any, ...],
+    template: str,
+    context: Callable[[], dict[str, object]],
+) -> Response:
+    """``template`` rendered with ``context()``, from the page cache for everyone but the
+    owner (whose page has the owner's controls)."""
+    r = renderer(request)
+    if rec.owned_by(request.cookies.get(OWNER_COOKIE)):
+        return r.page(request, template, context())
+    cache: PageCache = request.app.state.page_cache
     page = cache.get(key)
     if page is None:
         with cache.rendering(key):
             page = cache.peek(key)
             if page is None:
-                response = r.page(request, template, _session_context(request, rec, flow_id))
+                response = r.page(request, template, context())
                 cache.put(key, bytes(response.body))
                 return response
     if accepts_gzip(request.headers.get("accept-encoding", "")):
@@ -279,9 +293,49 @@ def _session_response(
     return out
 
 
+def _rows_context(
+    request: Request, rec: SessionRecord, flow_id: int, start: int, up: bool
+) -> dict[str, object]:
+    """One window of a connection's ladder rows, to add above or below the ones shown."""
+    from .templating import choose_lang
+
+    store = store_of(request)
+    flow = store.window(rec.id, flow_id, max(start - 1, 0), PAGE + (start > 0))
+    before = phase = None
+    if start > 0 and flow.packets:  # the packet before: the first row's gap and phase
+        before, phase = flow.packets[0].time, flow.info[0].phase
+        flow = replace(flow, packets=flow.packets[1:], info=flow.info[1:], offset=start)
+    lang = choose_lang(request)
+    return {
+        "rec": rec,
+        "flow": {"id": flow_id, "packet_count": flow.packet_count},
+        "rows": ladder_rows(flow, lang, before, None if up else phase),
+        "start": start,
+        "page": PAGE,
+        "direction": "up" if up else "down",
+    }
+
+
 @router.get("/s/{sid}", response_class=HTMLResponse, name="session_page")
 async def session_page(request: Request, sid: str) -> Response:
     return await run_in_threadpool(_session_response, request, sid, None, None)
+
+
+@router.get("/s/{sid}/f/{flow_id}/rows", response_class=HTMLResponse, name="rows")
+async def rows(request: Request, sid: str, flow_id: int, up: bool = False) -> Response:
+    """The ladder's next window (``?from=``, a multiple of the window size) as rows to
+    append, or with ``up=1`` the one before to prepend."""
+    from .templating import choose_lang
+
+    def render() -> Response:
+        rec = store_of(request).ready(sid)
+        start = _start(request) // PAGE * PAGE
+        key = (sid, flow_id, start, choose_lang(request), "_rows.html", up)
+        return _cached(
+            request, rec, key, "_rows.html", lambda: _rows_context(request, rec, flow_id, start, up)
+        )
+
+    return await run_in_threadpool(render)
 
 
 @router.get("/s/{sid}/progress", response_class=HTMLResponse, name="progress")

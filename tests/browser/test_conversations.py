@@ -10,6 +10,7 @@ import urllib.request
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.synthetic import many_connections
 
@@ -53,8 +54,8 @@ def test_sort_filter_page_and_choose(server: str, browser: Any, many: str) -> No
     # sort by bytes sent, largest first (one click: numbers sort descending first)
     page.locator("#conversations th a", has_text="bytes →").click()
     page.wait_for_url(re.compile(r".*\?sort=sent&desc=1$"))
-    page.wait_for_function(
-        "document.querySelector('#conversations table.flows tbody tr').dataset.flow !== '1'"
+    expect(page.locator("#conversations table.flows tbody tr").first).not_to_have_attribute(
+        "data-flow", "1"
     )
     ids = _ids(page)
     sent = [
@@ -70,9 +71,7 @@ def test_sort_filter_page_and_choose(server: str, browser: Any, many: str) -> No
     page.locator("#conversations input[name=q]").fill(":443")
     page.locator("#conversations button[type=submit]").click()
     page.wait_for_url(re.compile(r".*state=REJ.*"))
-    page.wait_for_function(
-        "document.querySelectorAll('#conversations table.flows tbody tr').length < 100"
-    )
+    expect(page.locator("#conversations .pager")).to_contain_text("in all")
     states = page.locator("#conversations table.flows tbody tr td:nth-child(4)").all_inner_texts()
     servers = page.locator("#conversations table.flows tbody tr td:nth-child(3)").all_inner_texts()
     assert states and set(states) == {"REJ"} and all(":443" in s for s in servers)
@@ -88,10 +87,10 @@ def test_sort_filter_page_and_choose(server: str, browser: Any, many: str) -> No
     page.goto(f"{server}/s/{many}/f/{chosen}?sort=sent&desc=1")
     page.locator("#conversations .pager a[rel=next]").click()
     page.wait_for_url(re.compile(rf".*/f/{chosen}\?sort=sent&desc=1&cp=1$"))
-    page.wait_for_function("document.querySelector('.pager').textContent.includes('101–200')")
+    expect(page.locator("#conversations .pager")).to_contain_text("101–200")
     # back: the first page again
     page.go_back()
-    page.wait_for_function("!document.querySelector('.pager').textContent.includes('101–200')")
+    expect(page.locator("#conversations .pager")).not_to_contain_text("101–200")
     assert not page.url.endswith("cp=1")
     ctx.close()
 
@@ -111,7 +110,7 @@ def test_the_findings_list_leads_to_a_packet(server: str, browser: Any, many: st
     page.locator(".capture-findings summary").click()
     page.locator(".capture-findings a", has_text="Retransmission").first.click()
     page.wait_for_url(re.compile(r".*finding=tcp.retransmission.*"))
-    page.wait_for_function("document.querySelector('.pager').textContent.includes('of 63')")
+    expect(page.locator("#conversations .pager")).to_contain_text("of 63")
     ctx.close()
 
 

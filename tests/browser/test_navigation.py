@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -201,4 +202,37 @@ def test_graphs_lead_to_the_ladder(server: str, browser: Any, lossy: str) -> Non
     assert b > a
     marked = page.locator(".row.pkt.in-span").evaluate_all("rows => rows.map(r => +r.dataset.n)")
     assert marked and marked[0] == a and all(a <= k <= b for k in marked)
+    page.context.close()
+
+
+def test_windows_load_while_scrolling(server: str, browser: Any, lossy: str) -> None:
+    """Scrolling to the end of the rows adds the next window in place (no new page); the
+    earlier window comes in above without moving the rows being read."""
+    page = _page(browser)
+    page.goto(f"{server}/s/{lossy}/f/1")
+    assert page.locator(".ladder .row.pkt").count() == 400
+    page.locator(".ladder .row.load.later").scroll_into_view_if_needed()
+    expect(page.locator(".ladder .row.pkt")).to_have_count(800)
+    ids = page.locator(".ladder .row.pkt").evaluate_all("rows => rows.map(r => +r.dataset.n)")
+    assert len(set(ids)) == 800 and ids == sorted(ids)
+    assert page.url.endswith("/f/1")  # still the same page
+    # no second phase label where the data phase goes on across the windows
+    assert page.locator(".ladder .row.phase").count() <= 2
+    # from a later window, the earlier one above: the first row read stays put
+    page.goto(f"{server}/s/{lossy}/f/1?from=800")
+    first = page.locator(".ladder .row.pkt").first
+    n = first.get_attribute("data-n")
+    first.scroll_into_view_if_needed()
+    top = first.bounding_box()["y"]  # type: ignore[index]
+    page.locator(".ladder .row.load.earlier button").click()
+    page.locator(".ladder .row.pkt").nth(799).wait_for(state="attached")
+    assert abs(page.locator(f"#p{n}").bounding_box()["y"] - top) < 3  # type: ignore[index]
+    assert page.locator(".ladder").get_attribute("data-from") == "400"
+    # k from the first row of the page goes to the row above it, now loaded
+    page.locator(f"#p{n} a.num").focus()
+    page.locator(f"#p{n}").evaluate("r => r.classList.add('current')")
+    page.keyboard.press("k")
+    page.wait_for_url(re.compile(r".*#p\d+$"))
+    above = int(page.url.rsplit("#p", 1)[1])
+    assert above < int(n or 0) and "from=800" in page.url
     page.context.close()
