@@ -223,10 +223,10 @@ def test_windows_load_while_scrolling(server: str, browser: Any, lossy: str) -> 
     first = page.locator(".ladder .row.pkt").first
     n = first.get_attribute("data-n")
     first.scroll_into_view_if_needed()
-    top = first.bounding_box()["y"]  # type: ignore[index]
+    top = first.bounding_box()["y"]
     page.locator(".ladder .row.load.earlier button").click()
     page.locator(".ladder .row.pkt").nth(799).wait_for(state="attached")
-    assert abs(page.locator(f"#p{n}").bounding_box()["y"] - top) < 3  # type: ignore[index]
+    assert abs(page.locator(f"#p{n}").bounding_box()["y"] - top) < 3
     assert page.locator(".ladder").get_attribute("data-from") == "400"
     # k from the first row of the page goes to the row above it, now loaded
     page.locator(f"#p{n} a.num").focus()
