@@ -17,7 +17,7 @@ page cache with it, then time in separate processes, each with its peak RSS:
 default) and its time is scaled to the whole file when it did not read it all; the report
 says so.  Ratios are tcpladder's time over the reference's.
 """
-# (``web`` is described in WEB_DOC below.)
+# (``web`` is described in WEB_DOC below, ``ladder`` in benchmarks/ladder.py.)
 
 from __future__ import annotations
 
@@ -348,6 +348,12 @@ def main(argv: list[str] | None = None) -> int:
     w.add_argument("--packets", type=int, default=250_000)
     w.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "tcpladder-bench")
     w.add_argument("--keep", action="store_true", help="keep the generated capture")
+    lad = sub.add_parser("ladder", help="a big connection's ladder: window render and Chromium")
+    lad.add_argument("--packets", type=int, default=100_000)
+    lad.add_argument(
+        "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "tcpladder-bench"
+    )
+    lad.add_argument("--keep", action="store_true", help="keep the generated capture")
     args = ap.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PYTHONHASHSEED", "0")
@@ -355,6 +361,11 @@ def main(argv: list[str] | None = None) -> int:
         return bench_text(args.packets, args.workdir, args.keep)
     if args.what == "web":
         return bench_web(args.packets, args.workdir, args.keep)
+    if args.what == "ladder":
+        sys.path.insert(0, str(HERE.parent))
+        from benchmarks.ladder import bench_ladder
+
+        return bench_ladder(args.packets, args.workdir, args.keep)
     if args.what == "capture":
         sizes = [int(x) for x in args.packets.split(",")]
         return bench_capture(sizes, args.workdir, args.scapy_packets, args.keep)

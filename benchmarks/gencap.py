@@ -1,6 +1,7 @@
 """Generate a large, realistic Ethernet/IPv4/TCP pcap for the benchmarks.
 
     python benchmarks/gencap.py OUT.pcap --packets 1000000 [--flows 4000] [--snaplen 0]
+    python benchmarks/gencap.py OUT.pcap --packets 100000 --one-flow
 
 Each connection is a web-like exchange: SYN (mss, sackOK, TS, nop, wscale), SYN-ACK, ACK,
 a request, a response of several full-size segments acknowledged every second segment,
@@ -245,6 +246,67 @@ def generate(out: str, packets: int, flows: int, snaplen: int, seed: int) -> int
     return written
 
 
+def bulk(out: str, packets: int, snaplen: int, seed: int) -> int:
+    """One long download (``--one-flow``): the handshake, a request, then the server's
+    segments acknowledged every second one; about 0.5% of segments are lost and sent again
+    after three duplicate ACKs, and the receiver's window now and then drops to zero and
+    opens again. Each ACK is a tenth of a round trip after the segment it answers."""
+    rng = random.Random(seed)
+    c = Conn(0, rng)
+    rtt, t = 0.02, 1_700_000_000.0
+    cs, ss, tsc, tss = c.c_isn, c.s_isn, c.ts, c.ts + 7_000_000
+    empty = (b"", 0)
+    recs = [
+        segment(c, True, 0x02, cs, 0, 64240, empty, t, syn_opts(tsc, 0, 7), snaplen),
+        segment(c, False, 0x12, ss, cs + 1, 65160, empty, t + rtt, syn_opts(tss, tsc, 7), snaplen),
+    ]
+    cs, ss, t = cs + 1, ss + 1, t + rtt
+    req = payload(0, 200)
+    recs.append(segment(c, True, 0x18, cs, ss, 502, req, t, ts_opt(tsc, tss), snaplen))
+    cs += len(req[0])
+    data = payload(1, MSS)
+    i = 0
+    while len(recs) < packets - 3:
+        t += 0.0002
+        tss += 1
+        recs.append(segment(c, False, 0x10, ss, cs, 509, data, t, ts_opt(tss, tsc), snaplen))
+        if rng.random() < 0.005:  # lost past the capture point: three more, duplicate ACKs
+            for k in range(1, 4):
+                t += 0.0002
+                later = ss + k * MSS
+                recs.append(
+                    segment(c, False, 0x10, later, cs, 509, data, t, ts_opt(tss, tsc), snaplen)
+                )
+                dup = ts_opt(tsc, tss)
+                recs.append(segment(c, True, 0x10, cs, ss, 502, empty, t + rtt / 10, dup, snaplen))
+            t += rtt / 10 + 0.0002  # the fast retransmission
+            recs.append(segment(c, False, 0x10, ss, cs, 509, data, t, ts_opt(tss, tsc), snaplen))
+            ss += 3 * MSS
+        ss += MSS
+        i += 1
+        if i % 2 == 0:
+            t += rtt / 10
+            tsc += 1
+            win = 0 if rng.random() < 0.002 else 502
+            recs.append(segment(c, True, 0x10, cs, ss, win, empty, t, ts_opt(tsc, tss), snaplen))
+            if win == 0:  # the reader catches up after a while
+                t += 0.3
+                recs.append(
+                    segment(c, True, 0x10, cs, ss, 502, empty, t, ts_opt(tsc, tss), snaplen)
+                )
+    recs.append(segment(c, False, 0x11, ss, cs, 509, empty, t + 0.001, ts_opt(tss, tsc), snaplen))
+    recs.append(
+        segment(c, True, 0x11, cs, ss + 1, 502, empty, t + 0.002, ts_opt(tsc, tss), snaplen)
+    )
+    recs.append(
+        segment(c, False, 0x10, ss + 1, cs + 1, 509, empty, t + 0.003, ts_opt(tss, tsc), snaplen)
+    )
+    with open(out, "wb") as fh:
+        fh.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, snaplen or 262144, 1))
+        fh.write(b"".join(recs))
+    return len(recs)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out")
@@ -252,8 +314,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--flows", type=int, default=4000, help="connections open at once")
     ap.add_argument("--snaplen", type=int, default=0, help="cut packets to N bytes (0: whole)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--one-flow", action="store_true", help="one long download instead")
     args = ap.parse_args(argv)
-    n = generate(args.out, args.packets, args.flows, args.snaplen, args.seed)
+    if args.one_flow:
+        n = bulk(args.out, args.packets, args.snaplen, args.seed)
+    else:
+        n = generate(args.out, args.packets, args.flows, args.snaplen, args.seed)
     print(f"wrote {n:,} packets to {args.out}", file=sys.stderr)
     return 0
 

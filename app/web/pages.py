@@ -25,10 +25,10 @@ from app.store import SessionRecord, new_token
 
 from . import graphs
 from .api import OWNER_COOKIE, create_from, store_of
-from .ladder import PAGE, QUIET_FINDINGS, ladder_rows
+from .ladder import PAGE, QUIET_FINDINGS, ladder_rows, rendered
 from .pagecache import PageCache, accepts_gzip
 from .security import check_same_origin, check_token, secure_cookie
-from .templating import Renderer
+from .templating import UI, Renderer
 from .upload import read_submission
 
 router = APIRouter(include_in_schema=False)  # pages: not the API
@@ -172,7 +172,7 @@ def _session_context(
         "source": store.source(sid),
         "table": _table_context(request, sid, flow_id, lang) if meta.flow_count else None,
         "flow": shown,
-        "rows": ladder_rows(flow, lang, before) if flow else [],
+        "rows": rendered(ladder_rows(flow, lang, before), UI[lang], sid, flow.id) if flow else [],
         "start": start,
         "page": PAGE,
         "permalink": _absolute(request, session_path(sid)),
@@ -309,7 +309,9 @@ def _rows_context(
     return {
         "rec": rec,
         "flow": {"id": flow_id, "packet_count": flow.packet_count},
-        "rows": ladder_rows(flow, lang, before, None if up else phase),
+        "rows": rendered(
+            ladder_rows(flow, lang, before, None if up else phase), UI[lang], rec.id, flow_id
+        ),
         "start": start,
         "page": PAGE,
         "direction": "up" if up else "down",
