@@ -110,6 +110,7 @@ def pack_positions(part: PacketTable) -> bytes:
     extra = {
         "objects": {str(i): packet_record(p) for i, p in part.objects.items()},
         "comments": {str(i): texts for i, texts in part.comments.items()},
+        "apps": {str(i): text for i, text in part.apps.items()},
     }
     return pack(cols, extra)
 
@@ -130,6 +131,7 @@ def unpack_positions(
         opt_bytes=blob,
         objects={int(i): packet_from_record(r) for i, r in extra.get("objects", {}).items()},
         comments={int(i): t for i, t in extra.get("comments", {}).items()},
+        apps={int(i): t for i, t in extra.get("apps", {}).items()},
         linktypes=links,
         port_names=port_names or {},
     )

@@ -605,15 +605,16 @@ def _slice(parts: list[PacketTable], a: int, b: int) -> PacketTable:
     if len(parts) == 1:
         cols = {k: v[a:b] for k, v in first.cols.items()}
         blob = first.opt_bytes
-        objects, comments = first.objects, first.comments
+        objects, comments, apps = first.objects, first.comments, first.apps
     else:
         offsets, blob_parts, size, rows = [], [], 0, 0
-        objects, comments = {}, {}
+        objects, comments, apps = {}, {}, {}
         for p in parts:
             offsets.append(size)
             blob_parts.append(p.opt_bytes)
             objects.update({rows + i: o for i, o in p.objects.items()})
             comments.update({rows + i: c for i, c in p.comments.items()})
+            apps.update({rows + i: x for i, x in p.apps.items()})
             size += len(p.opt_bytes)
             rows += len(p)
         blob = b"".join(blob_parts)
@@ -633,6 +634,7 @@ def _slice(parts: list[PacketTable], a: int, b: int) -> PacketTable:
         opt_bytes=blob,
         objects={i - a: o for i, o in objects.items() if a <= i < b},
         comments={i - a: c for i, c in comments.items() if a <= i < b},
+        apps={i - a: x for i, x in apps.items() if a <= i < b},
         linktypes=first.linktypes,
         port_names=first.port_names,
     )

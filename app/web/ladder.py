@@ -150,6 +150,7 @@ def ladder_rows(
                     "warns": any(not f["quiet"] for f in findings),
                     "raw": p.raw,
                     "details": p.details,
+                    "app": p.app,
                     "eff_win": info.eff_win,
                 },
             )
@@ -199,6 +200,8 @@ def packet_html(p: dict[str, Any], ui: dict[str, str], sid: str, flow_id: int) -
         f'<a class="more" href="/s/{sid}/p/{n}" hx-get="/s/{sid}/p/{n}" hx-target="#detail" '
         f'hx-swap="innerHTML">{_e(ui["detail"])}</a></div><div class="wire"><div class="label">'
     )
+    if p["app"]:
+        out.append(f'<span class="app" title="{_e(ui["app_data"])}">{_e(p["app"])}</span>')
     for i, f in enumerate(p["fields"], 1):
         label = (
             f'<span class="rel">{_e(f["label"])}</span><span class="abs">{_e(f["absolute"])}</span>'

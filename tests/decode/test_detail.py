@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from app.decode.explain.detail import hexdump, recognise
+from app.decode.explain.detail import hexdump
+from app.decode.readers.appdata import recognise
 
 
 def test_recognises_common_payloads() -> None:

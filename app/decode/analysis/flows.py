@@ -701,7 +701,8 @@ class FlowTable:
             ts_ticks=nb.ts_ticks[lo:hi],
             ts_elapsed=nb.ts_elapsed[lo:hi],
         )
-        local = {int(r): i for i, r in enumerate(rows.tolist())} if t.objects or t.comments else {}
+        some = t.objects or t.comments or t.apps
+        local = {int(r): i for i, r in enumerate(rows.tolist())} if some else {}
         return PacketTable(
             t.kind,
             cols,
@@ -709,6 +710,7 @@ class FlowTable:
             opt_bytes=blob,
             objects={local[r]: p for r, p in t.objects.items() if r in local},
             comments={local[r]: x for r, x in t.comments.items() if r in local},
+            apps={local[r]: x for r, x in t.apps.items() if r in local},
             linktypes=t.linktypes,
             port_names=t.port_names,
         )

@@ -11,59 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.decode.model.table import MALFORMED_TCP, PacketTable
+from app.decode.readers.appdata import recognise
 from app.decode.readers.scapy_fallback import _IP_AFTER, _load_contribs
 
 MAX_FIELD = 300  # characters of one field's value shown
-PREVIEW = 512  # payload bytes previewed
-
-HTTP_METHODS: tuple[bytes, ...] = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ")
-HTTP_METHODS += (b"PATCH ", b"CONNECT ", b"TRACE ")
-# memcached text protocol (protocol.txt): commands and replies.
-MEMCACHE_WORDS = (
-    b"get ",
-    b"gets ",
-    b"gat ",
-    b"gats ",
-    b"set ",
-    b"add ",
-    b"replace ",
-    b"append ",
-    b"prepend ",
-    b"cas ",
-    b"delete ",
-    b"incr ",
-    b"decr ",
-    b"touch ",
-    b"stats",
-    b"version",
-    b"flush_all",
-    b"VALUE ",
-    b"END\r\n",
-    b"STORED\r\n",
-    b"NOT_STORED\r\n",
-    b"EXISTS\r\n",
-    b"NOT_FOUND\r\n",
-    b"DELETED\r\n",
-    b"TOUCHED\r\n",
-    b"STAT ",
-    b"VERSION ",
-)
-# TLS record content types (RFC 8446 §5.1) and handshake types (§4).
-TLS_CONTENT = {20: "ChangeCipherSpec", 21: "Alert", 22: "Handshake", 23: "ApplicationData"}
-TLS_HANDSHAKE = {
-    1: "ClientHello",
-    2: "ServerHello",
-    4: "NewSessionTicket",
-    8: "EncryptedExtensions",
-    11: "Certificate",
-    12: "ServerKeyExchange",
-    13: "CertificateRequest",
-    14: "ServerHelloDone",
-    15: "CertificateVerify",
-    16: "ClientKeyExchange",
-    20: "Finished",
-}
-TLS_VERSIONS = {0x0300: "SSL 3.0", 0x0301: "TLS 1.0", 0x0302: "TLS 1.1", 0x0303: "TLS 1.2"}
 
 
 @dataclass(slots=True)
@@ -140,57 +91,6 @@ def _tcp_payload(pkt: Any) -> bytes:
     if pad is not None:
         data = data[: len(data) - len(bytes(pad))]
     return data
-
-
-def recognise(data: bytes, ports: tuple[int, int] = (0, 0)) -> dict[str, Any] | None:
-    """What the payload is, with a readable summary; None when there is none."""
-    if not data:
-        return None
-    preview = data[:PREVIEW].decode("latin-1")
-    printable = "".join(c if c in "\r\n\t" or 32 <= ord(c) < 127 else "." for c in preview)
-    out: dict[str, Any] = {"bytes": len(data), "protocol": None, "summary": None, "text": None}
-    if data.startswith(HTTP_METHODS) or data.startswith(b"HTTP/1."):
-        head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1")
-        lines = head.split("\r\n")
-        out.update(protocol="HTTP", summary=lines[0][:200], text="\n".join(lines[:40]))
-        return out
-    if len(data) >= 5 and data[0] in TLS_CONTENT and data[1] == 3 and data[2] <= 4:
-        records: list[str] = []
-        i = 0
-        while i + 5 <= len(data) and len(records) < 8:
-            ctype, ver, size = data[i], int.from_bytes(data[i + 1 : i + 3], "big"), 0
-            size = int.from_bytes(data[i + 3 : i + 5], "big")
-            name = TLS_CONTENT.get(ctype, f"type {ctype}")
-            if ctype == 22 and i + 5 < len(data) and ver != 0 and size:
-                name += " " + TLS_HANDSHAKE.get(data[i + 5], f"({data[i + 5]})")
-            records.append(f"{name} ({TLS_VERSIONS.get(ver, hex(ver))}, {size} bytes)")
-            if ctype not in TLS_CONTENT:
-                break
-            i += 5 + size
-        out.update(protocol="TLS", summary=records[0], text="\n".join(records))
-        return out
-    if data[:1] in (b"*", b"+", b"-", b":", b"$") and (b"\r\n" in data[:64] or 6379 in ports):
-        out.update(protocol="Redis", summary=_resp_summary(data), text=printable)
-        return out
-    if data.startswith(MEMCACHE_WORDS) or (11211 in ports and b"\r\n" in data[:256]):
-        first = data.split(b"\r\n", 1)[0].decode("latin-1")
-        out.update(protocol="memcache", summary=first[:200], text=printable)
-        return out
-    out.update(text=printable)
-    return out
-
-
-def _resp_summary(data: bytes) -> str:
-    """A RESP array of bulk strings is a command: show it as words (redis.io/docs/reference/protocol-spec)."""
-    lines = data.split(b"\r\n")
-    if lines[0].startswith(b"*"):
-        words = [ln.decode("latin-1") for ln in lines[1:] if ln and not ln.startswith(b"$")]
-        try:
-            count = int(lines[0][1:])
-        except ValueError:
-            count = len(words)
-        return " ".join(words[:count])[:200]
-    return lines[0].decode("latin-1")[:200]
 
 
 def describe(raw: bytes, linktype: int, frame: int | None = None) -> Detail:

@@ -155,6 +155,7 @@ class Packet:
     frame_link: int | None = None
     details: list[str] = field(default_factory=list)
     comments: list[Comment] = field(default_factory=list)
+    app: str | None = None  # what the payload starts: "GET /x HTTP/1.1" (readers.appdata)
     # Filled by flow analysis.
     rel_seq: int | None = None
     rel_ack: int | None = None

@@ -103,6 +103,7 @@ class PacketTable:
     opt_bytes: bytes = b""
     objects: dict[int, Packet] = field(default_factory=dict)  # row -> Packet kept as read
     comments: dict[int, list[str]] = field(default_factory=dict)  # row -> capture comments
+    apps: dict[int, str] = field(default_factory=dict)  # row -> the message its payload starts
     linktypes: list[int] = field(default_factory=list)  # per interface (column "iface")
     port_names: dict[int, str] = field(default_factory=dict)  # ports >= NAMED_PORTS
     cache: list[Packet] | None = None
@@ -176,6 +177,7 @@ class PacketTable:
                 p.ip[key] = v
         for text in self.comments.get(row, []):
             p.comments.append(Comment(0, text, "before"))
+        p.app = self.apps.get(row)
         return p
 
 

@@ -118,6 +118,7 @@ def anonymise(trace: Trace, key: bytes | None = None) -> Callable[[str], str]:
         p.comments = [Comment(c.line, rewrite(c.text), c.position) for c in p.comments]
         p.frame_bytes = None  # payload and headers as captured: not kept
     table.comments = {row: [rewrite(t) for t in texts] for row, texts in table.comments.items()}
+    table.apps = {}  # read from the payload, which anonymising drops
     for part in (trace.header, trace.preamble, trace.trailing):
         part[:] = [Comment(c.line, rewrite(c.text), c.position) for c in part]
     trace.warnings[:] = [

@@ -189,9 +189,10 @@ def _insert(
     book: HostBook,
     objects: dict[int, Packet],
     comments: dict[int, list[str]],
+    apps: dict[int, str],
 ) -> Columns:
-    """Rows for ``late`` packets put in frame order among ``cols``; the kept objects and
-    comments, keyed by row, follow their rows."""
+    """Rows for ``late`` packets put in frame order among ``cols``; the kept objects,
+    comments and payload summaries, keyed by row, follow their rows."""
     slow = packet_columns(late, book)
     for k, p in enumerate(late):
         place: tuple[int, int, int] = p.ip.pop("place")  # type: ignore[assignment]
@@ -212,7 +213,35 @@ def _insert(
     texts = {int(new_pos[k]): t for k, t in comments.items()}
     comments.clear()
     comments.update(texts)
+    lines = {int(new_pos[k]): t for k, t in apps.items()}
+    apps.clear()
+    apps.update(lines)
     return out
+
+
+def _texts(
+    frames: npt.NDArray[np.int64],
+    rows: int,
+    frame_comments: dict[int, list[str]],
+    app_frames: dict[int, str],
+    comments: dict[int, list[str]],
+    apps: dict[int, str],
+    file_comments: list[str],
+) -> None:
+    """A chunk's capture comments and payload summaries, keyed by frame number, put on
+    their rows (``frames``: the chunk's rows, which start at row ``rows``); a comment on a
+    frame that is not TCP joins the file's comments."""
+    if app_frames:
+        at = np.searchsorted(frames, np.array(list(app_frames), np.int64))
+        apps.update(
+            {rows + int(k): t for k, t in zip(at.tolist(), app_frames.values(), strict=True)}
+        )
+    for frame_no, texts in frame_comments.items():
+        pos = int(np.searchsorted(frames, frame_no))
+        if pos < len(frames) and frames[pos] == frame_no:
+            comments[rows + pos] = texts
+        else:
+            file_comments.append(f"frame {frame_no} (not TCP): " + " / ".join(texts))
 
 
 def read_capture(
@@ -225,6 +254,7 @@ def read_capture(
     blob_size = 0
     objects: dict[int, Packet] = {}
     comments: dict[int, list[str]] = {}
+    apps: dict[int, str] = {}
     others: list[dict[str, object]] = []
     other_count = 0
     rows = 0
@@ -247,18 +277,12 @@ def read_capture(
             frame = chunk.first_frame + i
             others.append({"n": frame, "frame": frame, "text": what})
         other_count += len(d.other)
+        app_frames = {int(cols["frame"][i]): text for i, text in d.apps.items()}
         cols, extra = _merge_kept(cols, kept, chunk, book)
         for pos, p in extra.items():
             p.n = rows + pos + 1
             objects[rows + pos] = p
-        if chunk.comments:
-            frames = cols["frame"]
-            for frame_no, texts in chunk.comments.items():
-                pos = int(np.searchsorted(frames, frame_no))
-                if pos < len(frames) and frames[pos] == frame_no:
-                    comments[rows + pos] = texts
-                else:
-                    cf.comments.append(f"frame {frame_no} (not TCP): " + " / ".join(texts))
+        _texts(cols["frame"], rows, chunk.comments, app_frames, comments, apps, cf.comments)
         parts.append(cols)
         rows += len(cols["frame"])
     others.sort(key=lambda o: int(o["frame"]))  # type: ignore[call-overload]
@@ -284,7 +308,7 @@ def read_capture(
     cols = concat(parts)
     late = fragments.incomplete()
     if late:
-        cols = _insert(cols, late, book, objects, comments)
+        cols = _insert(cols, late, book, objects, comments, apps)
     if fragments.reasm.incomplete:
         lost, shown = fragments.reasm.incomplete, len(late)
         warnings.append(
@@ -304,6 +328,7 @@ def read_capture(
         opt_bytes=b"".join(blobs),
         objects=objects,
         comments=comments,
+        apps=apps,
         linktypes=[i.linktype for i in cf.interfaces],
     )
     return Trace(

@@ -11,13 +11,14 @@ Header layouts, as data (offsets in bytes from the start of each header):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
 from app.decode.model.options import BY_KIND, KNOWN, Kind, Spec
 from app.decode.model.table import Columns, HostBook, empty_columns
+from app.decode.readers.appdata import summaries
 from app.decode.readers.checksum import BAD, Sums, verdict
 from app.decode.readers.container import Chunk, Interface
 
@@ -178,6 +179,7 @@ class Dissected:
     frags: I64  # chunk indexes that are IP fragments
     frag_l3: I64  # where their IP header starts in the chunk's buffer
     frag_ipv: I64
+    apps: dict[int, str] = field(default_factory=dict)  # TCP row -> what its payload starts
 
 
 def _link(r: _Bytes, start: I64, lim: I64, link: I64) -> tuple[I64, I64, I64, I64]:
@@ -345,12 +347,14 @@ def dissect(
     _ipv4(fr)
     _ipv6(fr)
     _what_ip_carries(fr)
-    good, cols, opt_bytes = _tcp(fr, chunk, book)
+    good, cols, opt_bytes, apps = _tcp(fr, chunk, book)
     scapy = np.flatnonzero(fr.status == SCAPY)
     other = np.flatnonzero(fr.status == OTHER)
     other_what = [_describe(r, int(i), fr) for i in other[:keep_other].tolist()]
     frags = np.flatnonzero(fr.status == FRAG)
-    return Dissected(cols, good, opt_bytes, scapy, other, other_what, frags, l3[frags], ipv[frags])
+    return Dissected(
+        cols, good, opt_bytes, scapy, other, other_what, frags, l3[frags], ipv[frags], apps
+    )
 
 
 def _ipv4(fr: _Frames) -> None:
@@ -422,7 +426,7 @@ def _what_ip_carries(fr: _Frames) -> None:
     status[leaf & (status == IP)] = OTHER
 
 
-def _tcp(fr: _Frames, chunk: Chunk, book: HostBook) -> tuple[I64, Columns, bytes]:
+def _tcp(fr: _Frames, chunk: Chunk, book: HostBook) -> tuple[I64, Columns, bytes, dict[int, str]]:
     """The TCP header (RFC 9293 §3.1) of every frame still standing: its columns."""
     r, lim, l3 = fr.r, fr.lim, fr.l3
     cand = np.flatnonzero((fr.status == IP) & (fr.proto == PROTO_TCP))
@@ -471,7 +475,11 @@ def _tcp(fr: _Frames, chunk: Chunk, book: HostBook) -> tuple[I64, Columns, bytes
     cols["iface"][:] = chunk.iface[good]
     _addresses(r, cols, l3[good], is4, book)
     _checksums(r, cols, ip, tt, hdr + length, lim[good], fr.ihl[good])
-    return good, cols, _options(r, cols, tt + TCP_LEN, tt + hdr)
+    data = tt + hdr  # the payload: what of it was captured
+    apps = summaries(
+        r.a, data, np.minimum(data + np.maximum(length, 0), lim[good]), cols["sport"], cols["dport"]
+    )
+    return good, cols, _options(r, cols, tt + TCP_LEN, tt + hdr), apps
 
 
 def _checksums(

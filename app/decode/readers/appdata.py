@@ -1,0 +1,187 @@
+"""What a TCP payload carries, in one line: HTTP/1.x request and status lines, TLS records
+and handshake messages, Redis (RESP) commands and replies, memcached's text protocol and
+DNS over TCP.
+
+``recognise`` reads one payload (the packet detail view). ``summaries`` finds, among many
+packets at once, the payloads that start such a message, with a vectorised look at their
+first bytes, so that a bulk transfer of random bytes costs a few array operations and only
+real messages reach Python (the reader calls it on each chunk of frames; the ladder shows
+the result on the arrow).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+I64 = npt.NDArray[np.int64]
+
+PREVIEW = 512  # payload bytes previewed
+SUMMARY = 120  # characters of a one-line summary
+
+HTTP_METHODS: tuple[bytes, ...] = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ")
+HTTP_METHODS += (b"PATCH ", b"CONNECT ", b"TRACE ")
+# memcached text protocol (protocol.txt): commands and replies.
+MEMCACHE_WORDS = (
+    b"get ",
+    b"gets ",
+    b"gat ",
+    b"gats ",
+    b"set ",
+    b"add ",
+    b"replace ",
+    b"append ",
+    b"prepend ",
+    b"cas ",
+    b"delete ",
+    b"incr ",
+    b"decr ",
+    b"touch ",
+    b"stats",
+    b"version",
+    b"flush_all",
+    b"VALUE ",
+    b"END\r\n",
+    b"STORED\r\n",
+    b"NOT_STORED\r\n",
+    b"EXISTS\r\n",
+    b"NOT_FOUND\r\n",
+    b"DELETED\r\n",
+    b"TOUCHED\r\n",
+    b"STAT ",
+    b"VERSION ",
+)
+# TLS record content types (RFC 8446 §5.1) and handshake types (§4).
+TLS_CONTENT = {20: "ChangeCipherSpec", 21: "Alert", 22: "Handshake", 23: "ApplicationData"}
+TLS_HANDSHAKE = {
+    1: "ClientHello",
+    2: "ServerHello",
+    4: "NewSessionTicket",
+    8: "EncryptedExtensions",
+    11: "Certificate",
+    12: "ServerKeyExchange",
+    13: "CertificateRequest",
+    14: "ServerHelloDone",
+    15: "CertificateVerify",
+    16: "ClientKeyExchange",
+    20: "Finished",
+}
+TLS_VERSIONS = {0x0300: "SSL 3.0", 0x0301: "TLS 1.0", 0x0302: "TLS 1.1", 0x0303: "TLS 1.2"}
+
+
+DNS_PORT = 53
+# The first four bytes of a text message tcpladder recognises, as big-endian integers.
+_WORDS = (
+    *HTTP_METHODS,
+    b"HTTP/1.",
+    *(w for w in MEMCACHE_WORDS if len(w) >= 4),
+    b"+OK\r",
+    b"-ERR",
+)
+_PREFIXES = np.array(sorted({int.from_bytes(w[:4], "big") for w in _WORDS}), np.int64)
+_DIGITS = (ord("0"), ord("9"))
+
+
+def recognise(data: bytes, ports: tuple[int, int] = (0, 0)) -> dict[str, Any] | None:
+    """What the payload is, with a readable summary; None when there is none."""
+    if not data:
+        return None
+    preview = data[:PREVIEW].decode("latin-1")
+    printable = "".join(c if c in "\r\n\t" or 32 <= ord(c) < 127 else "." for c in preview)
+    out: dict[str, Any] = {"bytes": len(data), "protocol": None, "summary": None, "text": None}
+    if data.startswith(HTTP_METHODS) or data.startswith(b"HTTP/1."):
+        head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+        lines = head.split("\r\n")
+        out.update(protocol="HTTP", summary=lines[0][:200], text="\n".join(lines[:40]))
+        return out
+    if len(data) >= 5 and data[0] in TLS_CONTENT and data[1] == 3 and data[2] <= 4:
+        records: list[str] = []
+        i = 0
+        while i + 5 <= len(data) and len(records) < 8:
+            ctype, ver, size = data[i], int.from_bytes(data[i + 1 : i + 3], "big"), 0
+            size = int.from_bytes(data[i + 3 : i + 5], "big")
+            name = TLS_CONTENT.get(ctype, f"type {ctype}")
+            if ctype == 22 and i + 5 < len(data) and ver != 0 and size:
+                name += " " + TLS_HANDSHAKE.get(data[i + 5], f"({data[i + 5]})")
+            records.append(f"{name} ({TLS_VERSIONS.get(ver, hex(ver))}, {size} bytes)")
+            if ctype not in TLS_CONTENT:
+                break
+            i += 5 + size
+        out.update(protocol="TLS", summary=records[0], text="\n".join(records))
+        return out
+    if data[:1] in (b"*", b"+", b"-", b":", b"$") and (b"\r\n" in data[:64] or 6379 in ports):
+        out.update(protocol="Redis", summary=_resp_summary(data), text=printable)
+        return out
+    if data.startswith(MEMCACHE_WORDS) or (11211 in ports and b"\r\n" in data[:256]):
+        first = data.split(b"\r\n", 1)[0].decode("latin-1")
+        out.update(protocol="memcache", summary=first[:200], text=printable)
+        return out
+    out.update(text=printable)
+    return out
+
+
+def _resp_summary(data: bytes) -> str:
+    """A RESP array of bulk strings is a command: show it as words (redis.io/docs/reference/protocol-spec)."""
+    lines = data.split(b"\r\n")
+    if lines[0].startswith(b"*"):
+        words = [ln.decode("latin-1") for ln in lines[1:] if ln and not ln.startswith(b"$")]
+        try:
+            count = int(lines[0][1:])
+        except ValueError:
+            count = len(words)
+        return " ".join(words[:count])[:200]
+    return lines[0].decode("latin-1")[:200]
+
+
+def dns_summary(data: bytes) -> str | None:
+    """A DNS message over TCP (RFC 1035 §4.2.2: a two-byte length first): its id, whether
+    it is a query or a response, and the first question."""
+    if len(data) < 2 + 12:
+        return None
+    msg = data[2:]
+    ident, flags, qd = int.from_bytes(msg[0:2], "big"), msg[2], int.from_bytes(msg[4:6], "big")
+    name: list[str] = []
+    i = 12
+    while qd and i < len(msg) and msg[i] and len(name) < 20:
+        size = msg[i]
+        if size >= 64:  # a compression pointer in a question: not expected, stop
+            break
+        name.append(msg[i + 1 : i + 1 + size].decode("latin-1"))
+        i += 1 + size
+    kind = "response" if flags & 0x80 else "query"
+    question = ".".join(name) + "." if name else ""
+    return f"DNS {kind} 0x{ident:04x} {question}".strip()[:SUMMARY]
+
+
+def summaries(
+    buf: npt.NDArray[np.uint8], start: I64, stop: I64, sport: I64, dport: I64
+) -> dict[int, str]:
+    """For packets whose captured payload is ``buf[start:stop]``: the one-line summary of
+    each that starts a message tcpladder recognises, by index."""
+    n = len(buf)
+    have = stop - start
+    idx = np.flatnonzero((have >= 4) & (stop <= n))
+    if not len(idx):
+        return {}
+    s = start[idx]
+    b0, b1, b2 = buf[s].astype(np.int64), buf[s + 1].astype(np.int64), buf[s + 2].astype(np.int64)
+    word = (b0 << 24) | (b1 << 16) | (b2 << 8) | buf[s + 3].astype(np.int64)
+    digit1 = (b1 >= _DIGITS[0]) & (b1 <= _DIGITS[1])
+    text = np.isin(word, _PREFIXES)
+    resp = np.isin(b0, (ord("*"), ord("$"), ord(":"))) & digit1
+    tls = (b0 >= 20) & (b0 <= 23) & (b1 == 3) & (b2 <= 4)
+    dns = (sport[idx] == DNS_PORT) | (dport[idx] == DNS_PORT)
+    out: dict[int, str] = {}
+    for k in np.flatnonzero(text | resp | tls | dns).tolist():
+        i = int(idx[k])
+        data = bytes(buf[int(start[i]) : min(int(stop[i]), int(start[i]) + PREVIEW)])
+        if dns[k] and not (text[k] or resp[k] or tls[k]):
+            got = dns_summary(data)
+        else:
+            found = recognise(data, (int(sport[i]), int(dport[i])))
+            got = found["summary"] if found else None
+        if got:
+            out[i] = got[:SUMMARY]
+    return out
