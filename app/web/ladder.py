@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 from markupsafe import Markup
 
+from app.decode.analysis.conversations import QUIET
 from app.decode.analysis.flows import Flow
 from app.decode.explain.catalogue import CATALOGUE
 from app.decode.explain.fields import PHASES, explain_packet
@@ -37,7 +38,7 @@ MAIN_FIELDS = frozenset(
     | {"malformed", "ip_fragments", "option"}
 )
 # Findings that explain rather than warn: a chip with the minor fields, not a red badge.
-QUIET_FINDINGS = frozenset({"tcp.checksum_offload"})
+QUIET_FINDINGS = QUIET
 
 
 @dataclass(slots=True)

@@ -15,7 +15,7 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from app.decode.analysis.conversations import PAGE as TABLE_PAGE
-from app.decode.analysis.conversations import QUIET, SORTS, Conversations, Query
+from app.decode.analysis.conversations import QUIET, Conversations, Query
 from app.decode.analysis.facts import STATE_TEXT, STATES
 from app.decode.explain.catalogue import CATALOGUE
 from app.decode.model.codes import FINDING_CODES
@@ -232,7 +232,6 @@ def _table_context(request: Request, sid: str, flow_id: int | None, lang: str) -
         "reused": int((table.reuse()[0] > 1).sum()),
         "origin": table.origin(),
         "quiet": QUIET,
-        "sorts": SORTS,
     }
 
 
