@@ -45,7 +45,7 @@ def _many(payloads: list[bytes], ports: list[tuple[int, int]]) -> dict[int, str]
     stops = starts + np.array([len(p) for p in payloads], np.int64)
     sport = np.array([a for a, _ in ports], np.int64)
     dport = np.array([b for _, b in ports], np.int64)
-    return summaries(np.frombuffer(buf, np.uint8), starts, stops, sport, dport)
+    return summaries(buf, starts, stops, sport, dport)
 
 
 def test_each_protocol_in_one_line() -> None:

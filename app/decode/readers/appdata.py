@@ -82,14 +82,15 @@ _WORDS = (
 )
 _PREFIXES = np.array(sorted({int.from_bytes(w[:4], "big") for w in _WORDS}), np.int64)
 _DIGITS = (ord("0"), ord("9"))
+# bytes shown as they are in a preview (printable ASCII, tab, CR, LF); any other as "."
+_SHOWN = bytes(b if b in (9, 10, 13) or 32 <= b < 127 else ord(".") for b in range(256))
 
 
 def recognise(data: bytes, ports: tuple[int, int] = (0, 0)) -> dict[str, Any] | None:
     """What the payload is, with a readable summary; None when there is none."""
     if not data:
         return None
-    preview = data[:PREVIEW].decode("latin-1")
-    printable = "".join(c if c in "\r\n\t" or 32 <= ord(c) < 127 else "." for c in preview)
+    printable = data[:PREVIEW].translate(_SHOWN).decode("latin-1")
     out: dict[str, Any] = {"bytes": len(data), "protocol": None, "summary": None, "text": None}
     if data.startswith(HTTP_METHODS) or data.startswith(b"HTTP/1."):
         head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1")
@@ -155,11 +156,11 @@ def dns_summary(data: bytes) -> str | None:
     return f"DNS {kind} 0x{ident:04x} {question}".strip()[:SUMMARY]
 
 
-def summaries(
-    buf: npt.NDArray[np.uint8], start: I64, stop: I64, sport: I64, dport: I64
-) -> dict[int, str]:
-    """For packets whose captured payload is ``buf[start:stop]``: the one-line summary of
-    each that starts a message tcpladder recognises, by index."""
+def summaries(buffer: Any, start: I64, stop: I64, sport: I64, dport: I64) -> dict[int, str]:
+    """For packets whose captured payload is ``buffer[start:stop]`` (bytes, or any buffer):
+    the one-line summary of each that starts a message tcpladder recognises, by index."""
+    raw = memoryview(buffer).cast("B")
+    buf = np.frombuffer(raw, np.uint8)
     n = len(buf)
     have = stop - start
     idx = np.flatnonzero((have >= 4) & (stop <= n))
@@ -174,14 +175,21 @@ def summaries(
     tls = (b0 >= 20) & (b0 <= 23) & (b1 == 3) & (b2 <= 4)
     dns = (sport[idx] == DNS_PORT) | (dport[idx] == DNS_PORT)
     out: dict[int, str] = {}
+    seen: dict[tuple[bytes, bool, bool], str | None] = {}  # the same message start again
     for k in np.flatnonzero(text | resp | tls | dns).tolist():
         i = int(idx[k])
-        data = bytes(buf[int(start[i]) : min(int(stop[i]), int(start[i]) + PREVIEW)])
-        if dns[k] and not (text[k] or resp[k] or tls[k]):
-            got = dns_summary(data)
-        else:
-            found = recognise(data, (int(sport[i]), int(dport[i])))
-            got = found["summary"] if found else None
+        a = int(start[i])
+        data = bytes(raw[a : min(int(stop[i]), a + PREVIEW)])
+        only_dns = bool(dns[k] and not (text[k] or resp[k] or tls[k]))
+        ports = (int(sport[i]), int(dport[i]))
+        key = (data, only_dns, 6379 in ports or 11211 in ports)
+        if key not in seen:
+            if only_dns:
+                seen[key] = dns_summary(data)
+            else:
+                found = recognise(data, ports)
+                seen[key] = found["summary"][:SUMMARY] if found and found["summary"] else None
+        got = seen[key]
         if got:
-            out[i] = got[:SUMMARY]
+            out[i] = got
     return out

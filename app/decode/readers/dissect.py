@@ -477,7 +477,11 @@ def _tcp(fr: _Frames, chunk: Chunk, book: HostBook) -> tuple[I64, Columns, bytes
     _checksums(r, cols, ip, tt, hdr + length, lim[good], fr.ihl[good])
     data = tt + hdr  # the payload: what of it was captured
     apps = summaries(
-        r.a, data, np.minimum(data + np.maximum(length, 0), lim[good]), cols["sport"], cols["dport"]
+        chunk.buf,
+        data,
+        np.minimum(data + np.maximum(length, 0), lim[good]),
+        cols["sport"],
+        cols["dport"],
     )
     return good, cols, _options(r, cols, tt + TCP_LEN, tt + hdr), apps
 
