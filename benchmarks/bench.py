@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -63,13 +64,15 @@ def _child(code: str, *args: str) -> dict[str, float]:
     return result
 
 
-def _generate(pcap: Path, packets: int, snaplen: int = 0) -> None:
+def _generate(pcap: Path, packets: int, snaplen: int = 0, *, one_flow: bool = False) -> None:
     """A synthetic capture (benchmarks/gencap.py), unless it is there already."""
     if pcap.exists():
         return
     print(f"generating {packets:,} packets -> {pcap}", flush=True)
     cmd = [sys.executable, str(HERE / "gencap.py"), str(pcap), "--packets", str(packets)]
-    subprocess.run([*cmd, "--snaplen", str(snaplen)], check=True)
+    subprocess.run(
+        [*cmd, "--snaplen", str(snaplen), *(["--one-flow"] if one_flow else [])], check=True
+    )
 
 
 PARSE_CODE = """
@@ -231,6 +234,25 @@ def _median(values: list[float]) -> float:
     return v[len(v) // 2]
 
 
+def start_server(port: int, env_extra: dict[str, str]) -> subprocess.Popen[bytes]:
+    """``tcpladder serve`` on loopback with a fresh store (``env_extra``: its settings; no
+    ``DATABASE_URL``), once it answers."""
+    env = dict(os.environ, **env_extra)
+    env.pop("DATABASE_URL", None)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--log-level", "warning"],
+        cwd=HERE.parent,
+        env=env,
+    )
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read()
+            break
+        except OSError:
+            time.sleep(0.05)
+    return server
+
+
 def bench_web(packets: int, workdir: Path, keep: bool) -> int:
     import urllib.request
 
@@ -242,26 +264,16 @@ def bench_web(packets: int, workdir: Path, keep: bool) -> int:
     data = pcap.read_bytes()
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    env = dict(os.environ)
-    env.update(
-        TCPLADDER_DATA_DIR=str(workdir / f"web-{os.getpid()}"),
-        TCPLADDER_MAX_INPUT=str(len(data) + (1 << 20)),
-        TCPLADDER_MAX_PACKETS=str(packets * 2),
-        TCPLADDER_RATE_LIMIT="0",
-    )
-    env.pop("DATABASE_URL", None)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--log-level", "warning"],
-        cwd=HERE.parent,
-        env=env,
+    server = start_server(
+        port,
+        {
+            "TCPLADDER_DATA_DIR": str(workdir / f"web-{os.getpid()}"),
+            "TCPLADDER_MAX_INPUT": str(len(data) + (1 << 20)),
+            "TCPLADDER_MAX_PACKETS": str(packets * 2),
+            "TCPLADDER_RATE_LIMIT": "0",
+        },
     )
     try:
-        for _ in range(200):
-            try:
-                _get(base + "/")
-                break
-            except OSError:
-                time.sleep(0.05)
         t0 = time.perf_counter()
         req = urllib.request.Request(
             base + "/api/sessions",

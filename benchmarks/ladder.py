@@ -124,32 +124,24 @@ def _browser(base: str, sid: str) -> dict[str, Any]:
 
 
 def bench_ladder(packets: int, workdir: Path, keep: bool) -> int:
-    from benchmarks.bench import _free_port, _get, _rss_of
+    from benchmarks.bench import _free_port, _generate, _rss_of, start_server
 
     if shutil.which("tshark") is None:
         print("tshark is not installed (apt-get install tshark)", file=sys.stderr)
         return 2
     pcap = workdir / f"bulk-{packets}.pcap"
-    if not pcap.exists():
-        cmd = [sys.executable, str(HERE / "gencap.py"), str(pcap), "--packets", str(packets)]
-        subprocess.run([*cmd, "--one-flow", "--snaplen", "128"], check=True)
+    _generate(pcap, packets, snaplen=128, one_flow=True)
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    env = dict(os.environ, TCPLADDER_DATA_DIR=str(workdir / f"ladder-{os.getpid()}"))
-    env.update(TCPLADDER_RATE_LIMIT="0", TCPLADDER_MAX_INPUT=str(pcap.stat().st_size + (1 << 20)))
-    env.pop("DATABASE_URL", None)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--log-level", "warning"],
-        cwd=HERE.parent,
-        env=env,
+    server = start_server(
+        port,
+        {
+            "TCPLADDER_DATA_DIR": str(workdir / f"ladder-{os.getpid()}"),
+            "TCPLADDER_RATE_LIMIT": "0",
+            "TCPLADDER_MAX_INPUT": str(pcap.stat().st_size + (1 << 20)),
+        },
     )
     try:
-        for _ in range(200):
-            try:
-                _get(base + "/")
-                break
-            except OSError:
-                time.sleep(0.05)
         report: dict[str, Any] = {}
         for name, path in (("lossy_1926", FIXTURE), (f"bulk_{packets}", pcap)):
             sid, token = _upload(base, path.read_bytes())

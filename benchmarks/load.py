@@ -132,26 +132,19 @@ def run(readers: int, uploads: int, rounds: int, out: Path | None) -> int:
     data = pcap.read_bytes()
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    env = dict(
-        os.environ,
-        TCPLADDER_DATA_DIR=str(work / "data"),
-        TCPLADDER_RATE_LIMIT="0",
-        TCPLADDER_MAX_INPUT=str(64 << 20),
-    )
-    env.pop("DATABASE_URL", None)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT,
-        env=env,
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.bench import start_server
+
+    server = start_server(
+        port,
+        {
+            "TCPLADDER_DATA_DIR": str(work / "data"),
+            "TCPLADDER_RATE_LIMIT": "0",
+            "TCPLADDER_MAX_INPUT": str(64 << 20),
+        },
     )
     report: list[str] = []
     try:
-        for _ in range(200):
-            try:
-                _get(base + "/")
-                break
-            except OSError:
-                time.sleep(0.05)
         report += _bomb_rows(base, server.pid)
         report += _load_rows(base, server.pid, data, readers, uploads, rounds)
     finally:

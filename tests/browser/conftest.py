@@ -62,3 +62,24 @@ def browser():  # type: ignore[no-untyped-def]
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield b
         b.close()
+
+
+def upload(server: str, data: bytes) -> str:
+    """A session of ``data`` (a capture) on ``server``, once its analysis is over."""
+    import json
+    import urllib.request
+
+    req = urllib.request.Request(
+        server + "/api/sessions",
+        data=data,
+        headers={"Content-Type": "application/octet-stream"},
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=60) as r:
+        sid: str = json.loads(r.read())["id"]
+    for _ in range(600):  # a busy machine may answer 202: wait for the analysis
+        with urllib.request.urlopen(f"{server}/api/sessions/{sid}/status", timeout=60) as r:
+            if json.loads(r.read())["status"] != "processing":
+                break
+        time.sleep(0.1)
+    return sid

@@ -3,15 +3,13 @@ choosing a connection (the highlighted row follows it), and the browser's back b
 
 from __future__ import annotations
 
-import json
 import re
-import time
-import urllib.request
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import upload
 from tests.synthetic import many_connections
 
 pytestmark = pytest.mark.browser
@@ -21,20 +19,7 @@ pytestmark = pytest.mark.browser
 def many(server: str, tmp_path_factory: pytest.TempPathFactory) -> str:
     path = tmp_path_factory.mktemp("many") / "many.pcap"
     many_connections(path, 250)
-    req = urllib.request.Request(
-        server + "/api/sessions",
-        data=path.read_bytes(),
-        headers={"Content-Type": "application/octet-stream"},
-        method="POST",
-    )
-    with urllib.request.urlopen(req, timeout=60) as r:
-        sid: str = json.loads(r.read())["id"]
-    for _ in range(600):  # a busy machine may answer 202: wait for the analysis
-        with urllib.request.urlopen(f"{server}/api/sessions/{sid}/status", timeout=60) as r:
-            if json.loads(r.read())["status"] != "processing":
-                break
-        time.sleep(0.1)
-    return sid
+    return upload(server, path.read_bytes())
 
 
 def _ids(page: Any) -> list[int]:

@@ -4,15 +4,14 @@ keys (j/k, n/N, g, ?), the display switches remembered, and time on the ladder."
 
 from __future__ import annotations
 
-import json
 import re
-import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
+
+from tests.browser.conftest import upload
 
 pytestmark = pytest.mark.browser
 
@@ -20,20 +19,7 @@ IMPAIRED = Path(__file__).resolve().parents[1] / "fixtures" / "captures" / "impa
 
 
 def _upload(server: str, name: str) -> str:
-    req = urllib.request.Request(
-        server + "/api/sessions",
-        data=(IMPAIRED / name).read_bytes(),
-        headers={"Content-Type": "application/octet-stream"},
-        method="POST",
-    )
-    with urllib.request.urlopen(req, timeout=60) as r:
-        sid: str = json.loads(r.read())["id"]
-    for _ in range(600):  # a busy machine may answer 202: wait for the analysis
-        with urllib.request.urlopen(f"{server}/api/sessions/{sid}/status", timeout=60) as r:
-            if json.loads(r.read())["status"] != "processing":
-                break
-        time.sleep(0.1)
-    return sid
+    return upload(server, (IMPAIRED / name).read_bytes())
 
 
 @pytest.fixture(scope="module")

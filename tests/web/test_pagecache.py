@@ -18,6 +18,18 @@ def _create(client: TestClient, name: str) -> str:
     return str(r.json()["id"])
 
 
+def _owned(client: TestClient) -> tuple[str, str]:
+    """A session made through the form by this client (its owner): the CSRF token, and
+    the session's path."""
+    token = csrf(client)
+    r = client.post(
+        "/sessions",
+        files={"text": (None, load("seed003_quoted_relative.txt")), "csrf": (None, token)},
+        follow_redirects=False,
+    )
+    return token, str(r.headers["location"])
+
+
 def test_readers_get_the_cached_page_byte_for_byte(client: TestClient) -> None:
     cache: PageCache = client.app.state.page_cache  # type: ignore[attr-defined]
     sid = _create(client, "seed000_ipv6_vvv.txt")
@@ -45,13 +57,7 @@ def test_a_new_reader_still_gets_its_csrf_cookie_from_a_cached_page(client: Test
 
 
 def test_the_owner_page_is_never_cached_and_delete_drops_the_pages(client: TestClient) -> None:
-    token = csrf(client)
-    r = client.post(
-        "/sessions",
-        files={"text": (None, load("seed003_quoted_relative.txt")), "csrf": (None, token)},
-        follow_redirects=False,
-    )
-    url = r.headers["location"]
+    token, url = _owned(client)
     sid = url.rsplit("/", 1)[1]
     reader = TestClient(client.app)
     seen = reader.get(url).text
@@ -115,13 +121,7 @@ def test_responses_are_compressed_as_the_client_prefers(client: TestClient) -> N
     API, the streamed export; a cached page goes out in the gzip it is kept in."""
     import zstandard
 
-    token = csrf(client)
-    r = client.post(
-        "/sessions",
-        files={"text": (None, load("seed003_quoted_relative.txt")), "csrf": (None, token)},
-        follow_redirects=False,
-    )
-    url = r.headers["location"]
+    _, url = _owned(client)
     sid = url.rsplit("/", 1)[1]
     for path in (url, f"/api/sessions/{sid}", f"/s/{sid}/export.json"):
         plain = client.get(path, headers={"Accept-Encoding": "identity"})
