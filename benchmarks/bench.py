@@ -88,8 +88,7 @@ print(json.dumps({"read_s": t1 - t0, "parse_s": t2 - t1, "packets": len(trace.pa
 
 
 def bench_text(packets: int, workdir: Path, keep: bool) -> int:
-    if shutil.which("tcpdump") is None:
-        print("tcpdump is not installed (apt-get install tcpdump)", file=sys.stderr)
+    if missing("tcpdump"):
         return 2
     pcap = workdir / f"bench-{packets}-s128.pcap"
     txt = workdir / f"bench-{packets}.txt"
@@ -160,8 +159,7 @@ def _measure(cmd: list[str]) -> dict[str, float]:
 
 
 def bench_capture(sizes: list[int], workdir: Path, scapy_packets: int, keep: bool) -> int:
-    if shutil.which("tshark") is None:
-        print("tshark is not installed (apt-get install tshark)", file=sys.stderr)
+    if missing("tshark"):
         return 2
     tcpladder = [sys.executable, "-m", "app.cli", "explain", "--summary", "--json"]
     rows = []
@@ -219,7 +217,6 @@ def _free_port() -> int:
 
 def _get(url: str) -> tuple[float, float, int]:
     """(seconds to the first byte, seconds to the end, bytes) of one GET."""
-    import urllib.request
 
     t0 = time.perf_counter()
     with urllib.request.urlopen(url, timeout=600) as r:
@@ -232,6 +229,33 @@ def _get(url: str) -> tuple[float, float, int]:
 def _median(values: list[float]) -> float:
     v = sorted(values)
     return v[len(v) // 2]
+
+
+def missing(tool: str) -> bool:
+    """Whether ``tool`` (a reference the benchmark compares with) is not installed; says so."""
+    if shutil.which(tool) is not None:
+        return False
+    print(f"{tool} is not installed (apt-get install {tool})", file=sys.stderr)
+    return True
+
+
+def upload(base: str, data: bytes) -> tuple[str, str]:
+    """A session of ``data`` on the server at ``base``, once it is ready: (id, owner token)."""
+    req = urllib.request.Request(
+        base + "/api/sessions",
+        data=data,
+        headers={"Content-Type": "application/octet-stream"},
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=600) as r:
+        made = json.loads(r.read())
+    sid, status = made["id"], made["status"]
+    while status == "processing":  # answered 202 at once: follow it until ready
+        time.sleep(0.02)
+        with urllib.request.urlopen(f"{base}/api/sessions/{sid}/status", timeout=60) as r:
+            status = json.loads(r.read())["status"]
+    assert status == "ready", status
+    return sid, made["owner_token"]
 
 
 def start_server(port: int, env_extra: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -254,10 +278,8 @@ def start_server(port: int, env_extra: dict[str, str]) -> subprocess.Popen[bytes
 
 
 def bench_web(packets: int, workdir: Path, keep: bool) -> int:
-    import urllib.request
 
-    if shutil.which("tshark") is None:
-        print("tshark is not installed (apt-get install tshark)", file=sys.stderr)
+    if missing("tshark"):
         return 2
     pcap = workdir / f"bench-{packets}-s128.pcap"
     _generate(pcap, packets, snaplen=128)
@@ -275,19 +297,7 @@ def bench_web(packets: int, workdir: Path, keep: bool) -> int:
     )
     try:
         t0 = time.perf_counter()
-        req = urllib.request.Request(
-            base + "/api/sessions",
-            data=data,
-            headers={"Content-Type": "application/octet-stream"},
-            method="POST",
-        )
-        with urllib.request.urlopen(req, timeout=600) as r:
-            made = json.loads(r.read())
-        sid, status = made["id"], made["status"]
-        while status == "processing":  # answered 202 at once: follow it until ready
-            time.sleep(0.02)
-            status = json.loads(_get_body(f"{base}/api/sessions/{sid}/status"))["status"]
-        assert status == "ready", status
+        sid, _token = upload(base, data)
         upload_s = time.perf_counter() - t0
         ref = _measure(["tshark", "-r", str(pcap), "-q", "-z", "conv,tcp"])
         flows = json.loads(_get_body(f"{base}/api/sessions/{sid}?summary=true"))["flows"]
@@ -326,7 +336,6 @@ def bench_web(packets: int, workdir: Path, keep: bool) -> int:
 
 
 def _get_body(url: str) -> bytes:
-    import urllib.request
 
     with urllib.request.urlopen(url, timeout=600) as r:
         body: bytes = r.read()

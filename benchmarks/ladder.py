@@ -23,7 +23,6 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -32,23 +31,6 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 FIXTURE = HERE.parent / "tests" / "fixtures" / "captures" / "impaired" / "lossy-at-client.pcap"
 CHROMIUM = os.environ.get("TCPLADDER_CHROMIUM", "/usr/bin/chromium")
-
-
-def _upload(base: str, data: bytes) -> tuple[str, str]:
-    req = urllib.request.Request(
-        base + "/api/sessions",
-        data=data,
-        headers={"Content-Type": "application/octet-stream"},
-        method="POST",
-    )
-    with urllib.request.urlopen(req, timeout=600) as r:
-        made = json.loads(r.read())
-    sid, status = made["id"], made["status"]
-    while status == "processing":
-        time.sleep(0.05)
-        with urllib.request.urlopen(f"{base}/api/sessions/{sid}/status", timeout=60) as r:
-            status = json.loads(r.read())["status"]
-    return sid, made["owner_token"]
 
 
 def _timed(url: str, token: str) -> float:
@@ -124,10 +106,9 @@ def _browser(base: str, sid: str) -> dict[str, Any]:
 
 
 def bench_ladder(packets: int, workdir: Path, keep: bool) -> int:
-    from benchmarks.bench import _free_port, _generate, _rss_of, start_server
+    from benchmarks.bench import _free_port, _generate, _rss_of, missing, start_server, upload
 
-    if shutil.which("tshark") is None:
-        print("tshark is not installed (apt-get install tshark)", file=sys.stderr)
+    if missing("tshark"):
         return 2
     pcap = workdir / f"bulk-{packets}.pcap"
     _generate(pcap, packets, snaplen=128, one_flow=True)
@@ -144,7 +125,7 @@ def bench_ladder(packets: int, workdir: Path, keep: bool) -> int:
     try:
         report: dict[str, Any] = {}
         for name, path in (("lossy_1926", FIXTURE), (f"bulk_{packets}", pcap)):
-            sid, token = _upload(base, path.read_bytes())
+            sid, token = upload(base, path.read_bytes())
             count = json.loads(urllib.request.urlopen(f"{base}/api/sessions/{sid}/flows/1").read())[
                 "packet_count"
             ]
