@@ -33,6 +33,7 @@ from sqlalchemy.engine import Engine
 from app.decode import Analysis, Limits, analyse
 from app.decode.analysis.conversations import Conversations, columns_from_summaries
 from app.decode.analysis.flows import Flow, flow_meta, window_flow
+from app.decode.analysis.stream import Stream, follow
 from app.decode.explain.detail import Detail, packet_detail
 from app.decode.export import shapes
 from app.decode.export.document import (
@@ -584,6 +585,19 @@ class Store(Jobs):
                 yield from blocks.flow(first, first + count)
                 yield "]}"
         yield "]}"
+
+    def stream(self, sid: str, flow_id: int) -> Stream:
+        """Connection ``flow_id``'s byte streams, reassembled from the stored input."""
+        m = self.meta(sid)
+        first, count = self._extent(sid, m, flow_id)
+        part = self._positions(sid, m, first, first + count)
+        source = self.input(sid) if m.table_kind != "text" else b""
+        if m.table_kind != "text" and not source:
+            raise NotFound(
+                f"session {sid} does not keep its input, so its bytes cannot be followed",
+                hint="upload the capture again with 'Keep the raw capture' ticked",
+            )
+        return follow(part, source)
 
     def detail(self, sid: str, n: int) -> Detail:
         """Packet ``n`` of a session dissected in full by Scapy."""

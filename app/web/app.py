@@ -21,7 +21,7 @@ from app.store.pool import Analysts
 if TYPE_CHECKING:
     from app.store.queue import QueuedAnalysts
 
-from . import api, errors, health, pages
+from . import api, errors, follow, health, pages
 from .pagecache import PageCache
 from .ratelimit import CreateLimit
 from .security import SecurityHeaders
@@ -98,5 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(follow.router)
+    app.include_router(follow.api_router)
     errors.install(app, app.state.renderer)
     return app

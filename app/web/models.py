@@ -136,3 +136,45 @@ UPLOAD: dict[str, Any] = {
         for name, schema in _FIELDS.items()
     ],
 }
+
+
+@with_config(_STRICT)
+class StreamSide(TypedDict):
+    size: Annotated[int, "bytes from the first to the last known, holes included"]
+    captured: Annotated[int, "bytes present in the capture"]
+    holes: Annotated[int, "gaps in the stream"]
+    hole_bytes: int
+    retransmitted: Annotated[int, "bytes carried again after their first copy (kept once)"]
+    conflicts: Annotated[int, "of those, bytes whose later copy differed from the first"]
+    conflict_packets: Annotated[list[int | None], "the packets that carried such copies"]
+    clipped: Annotated[int, "bytes numbered before the stream's first (at the SYN)"]
+
+
+@with_config(_STRICT)
+class StreamBlock(TypedDict):
+    direction: Literal["c2s", "s2c"]
+    offset: Annotated[int, "where in that direction's stream (0: the byte after the SYN)"]
+    size: int
+    first_packet: Annotated[int | None, "packet number that first carried these bytes"]
+    last_packet: int | None
+    time: Annotated[float | None, "when the first packet was captured"]
+    data: NotRequired[Annotated[str, "the bytes, base64"]]
+    missing: NotRequired[
+        Annotated[
+            Literal["not captured", "cut"],
+            "a hole: no segment carrying them was captured, or their segment was captured "
+            "without them (snaplen, IP fragments)",
+        ]
+    ]
+
+
+@with_config(_STRICT)
+class StreamBody(TypedDict):
+    """A connection's two byte streams, reassembled (Follow TCP Stream)."""
+
+    flow: int
+    directions: dict[Literal["c2s", "s2c"], StreamSide]
+    unknown_segments: Annotated[int, "data segments whose bytes could not be read"]
+    blocks: Annotated[
+        list[StreamBlock], "both directions by time of arrival, each in sequence order"
+    ]

@@ -12,7 +12,7 @@ from typing import Any
 
 from app.decode.model.table import MALFORMED_TCP, PacketTable
 from app.decode.readers.appdata import recognise
-from app.decode.readers.scapy_fallback import _IP_AFTER, _load_contribs
+from app.decode.readers.payloads import scapy_dissect, tcp_payload
 
 MAX_FIELD = 300  # characters of one field's value shown
 
@@ -43,31 +43,33 @@ class Detail:
         }
 
 
-def hexdump(data: bytes, width: int = 16) -> list[tuple[str, str, str]]:
+def hexdump(data: bytes, width: int = 16, start: int = 0) -> list[tuple[str, str, str]]:
+    """Rows of (offset, hex, ASCII with dots); offsets counted from ``start``."""
     rows = []
     for off in range(0, len(data), width):
         chunk = data[off : off + width]
         hexpart = " ".join(f"{b:02x}" for b in chunk)
-        text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
-        rows.append((f"{off:04x}", hexpart, text))
+        text = chunk.decode("latin-1").translate(_DOTS)
+        rows.append((f"{start + off:04x}", hexpart, text))
     return rows
 
 
-def _dissect(raw: bytes, linktype: int) -> Any:
-    from scapy.config import conf
-    from scapy.layers.inet import IP
-    from scapy.layers.inet6 import IPv6
-    from scapy.packet import Raw
+_DOTS = {i: "." for i in (*range(32), *range(127, 256))}
 
-    _load_contribs()
-    if linktype in _IP_AFTER:
-        ip = raw[_IP_AFTER[linktype] :]
-        return IP(ip) if ip[:1] and ip[0] >> 4 == 4 else IPv6(ip)
-    cls = conf.l2types.num2layer.get(linktype)
-    if cls is None:
-        # PKTAP and friends: find the IP header by its version nibble after the link header
-        return Raw(raw)
-    return cls(raw)
+
+def printable(data: bytes) -> str:
+    """Bytes as text to read: UTF-8 when they are UTF-8, else ASCII with a dot for every
+    other byte (as Wireshark's ASCII view); control characters other than tab and newline
+    shown as dots, CR LF as a newline."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1").replace("\r\n", "\n").translate(_DOTS_KEEP_LINES)
+    return text.replace("\r\n", "\n").translate(_CONTROLS)
+
+
+_CONTROLS = {i: "." for i in (*range(9), *range(11, 32), 127)}
+_DOTS_KEEP_LINES = {i: d for i, d in _DOTS.items() if i not in (9, 10)}
 
 
 def _value(layer: Any, f: Any) -> str:
@@ -78,28 +80,13 @@ def _value(layer: Any, f: Any) -> str:
     return text if len(text) <= MAX_FIELD else text[:MAX_FIELD] + "…"
 
 
-def _tcp_payload(pkt: Any) -> bytes:
-    from scapy.layers.inet import TCP
-    from scapy.packet import Padding
-
-    tcp = pkt.getlayer(TCP)
-    if tcp is None:
-        return b""
-    payload = tcp.payload
-    data = bytes(payload)
-    pad = payload.getlayer(Padding)
-    if pad is not None:
-        data = data[: len(data) - len(bytes(pad))]
-    return data
-
-
 def describe(raw: bytes, linktype: int, frame: int | None = None) -> Detail:
     """Scapy's full dissection of one frame's bytes."""
     from scapy.layers.inet import TCP
 
     d = Detail(frame=frame, size=len(raw), hex=hexdump(raw))
     try:
-        pkt = _dissect(raw, linktype)
+        pkt = scapy_dissect(raw, linktype)
     except Exception as exc:  # malformed bytes: show the hex and say why
         d.note = f"Scapy could not dissect these bytes: {exc}"
         return d
@@ -109,7 +96,7 @@ def describe(raw: bytes, linktype: int, frame: int | None = None) -> Detail:
         layer = layer.payload
     tcp = pkt.getlayer(TCP)
     if tcp is not None:
-        d.payload = recognise(_tcp_payload(pkt), (int(tcp.sport), int(tcp.dport)))
+        d.payload = recognise(tcp_payload(pkt) or b"", (int(tcp.sport), int(tcp.dport)))
     return d
 
 

@@ -99,6 +99,7 @@ def packets_json(flow: Flow) -> list[shapes.Packet]:
                 {"line": c.line, "text": c.text, "position": cast(Position, c.position)}
                 for c in p.comments
             ],
+            "app": p.app,
         }
         for p, info in zip(flow.packets, flow.info, strict=True)
     ]
@@ -175,6 +176,7 @@ def packet_texts(part: PacketTable) -> list[str]:
     cksum = _checksum_texts(c, n)
     ecn = [_ECN_TEXT[t & 3] if t >= 0 else "null" for t in tos]
     found = _findings_texts(c["findings"])
+    apps = {i: _js(a) for i, a in part.apps.items()}
     out = []
     for i in range(n):
         if i in slow:
@@ -202,7 +204,7 @@ def packet_texts(part: PacketTable) -> list[str]:
             f'"frame":{ints["frame"][i]},"truncated":{_BOOL[trunc[i]]},'
             f'"checksum":{cksum[i]},"ecn":{ecn[i]},'
             f'"annotation":null,'
-            f'"comments":[{comments}]}}'
+            f'"comments":[{comments}],"app":{apps.get(i, "null")}}}'
         )
     return out
 

@@ -210,6 +210,11 @@ class Packet(TypedDict):
     ]
     annotation: Annotated[str | None, "a note written after the packet"]
     comments: list[Comment]
+    app: Annotated[
+        str | None,
+        "captures: the application message the payload starts (HTTP request or status line, "
+        "Redis or memcached command, TLS record, DNS query), one line; null otherwise",
+    ]
 
 
 @with_config(_STRICT)

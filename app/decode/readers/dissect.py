@@ -180,6 +180,9 @@ class Dissected:
     frag_l3: I64  # where their IP header starts in the chunk's buffer
     frag_ipv: I64
     apps: dict[int, str] = field(default_factory=dict)  # TCP row -> what its payload starts
+    # each TCP row's captured payload: buf[data_at:data_end] (readers.payloads)
+    data_at: I64 = field(default_factory=lambda: np.zeros(0, np.int64))
+    data_end: I64 = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 def _link(r: _Bytes, start: I64, lim: I64, link: I64) -> tuple[I64, I64, I64, I64]:
@@ -347,13 +350,24 @@ def dissect(
     _ipv4(fr)
     _ipv6(fr)
     _what_ip_carries(fr)
-    good, cols, opt_bytes, apps = _tcp(fr, chunk, book)
+    good, cols, opt_bytes, apps, (data_at, data_end) = _tcp(fr, chunk, book)
     scapy = np.flatnonzero(fr.status == SCAPY)
     other = np.flatnonzero(fr.status == OTHER)
     other_what = [_describe(r, int(i), fr) for i in other[:keep_other].tolist()]
     frags = np.flatnonzero(fr.status == FRAG)
     return Dissected(
-        cols, good, opt_bytes, scapy, other, other_what, frags, l3[frags], ipv[frags], apps
+        cols,
+        good,
+        opt_bytes,
+        scapy,
+        other,
+        other_what,
+        frags,
+        l3[frags],
+        ipv[frags],
+        apps,
+        data_at,
+        data_end,
     )
 
 
@@ -426,8 +440,11 @@ def _what_ip_carries(fr: _Frames) -> None:
     status[leaf & (status == IP)] = OTHER
 
 
-def _tcp(fr: _Frames, chunk: Chunk, book: HostBook) -> tuple[I64, Columns, bytes, dict[int, str]]:
-    """The TCP header (RFC 9293 §3.1) of every frame still standing: its columns."""
+def _tcp(
+    fr: _Frames, chunk: Chunk, book: HostBook
+) -> tuple[I64, Columns, bytes, dict[int, str], tuple[I64, I64]]:
+    """The TCP header (RFC 9293 §3.1) of every frame still standing: its columns, and
+    where its captured payload lies in the chunk's buffer."""
     r, lim, l3 = fr.r, fr.lim, fr.l3
     cand = np.flatnonzero((fr.status == IP) & (fr.proto == PROTO_TCP))
     tt = fr.t[cand]
@@ -476,14 +493,9 @@ def _tcp(fr: _Frames, chunk: Chunk, book: HostBook) -> tuple[I64, Columns, bytes
     _addresses(r, cols, l3[good], is4, book)
     _checksums(r, cols, ip, tt, hdr + length, lim[good], fr.ihl[good])
     data = tt + hdr  # the payload: what of it was captured
-    apps = summaries(
-        chunk.buf,
-        data,
-        np.minimum(data + np.maximum(length, 0), lim[good]),
-        cols["sport"],
-        cols["dport"],
-    )
-    return good, cols, _options(r, cols, tt + TCP_LEN, tt + hdr), apps
+    end = np.minimum(data + np.maximum(length, 0), lim[good])
+    apps = summaries(chunk.buf, data, end, cols["sport"], cols["dport"])
+    return good, cols, _options(r, cols, tt + TCP_LEN, tt + hdr), apps, (data, end)
 
 
 def _checksums(
