@@ -11,6 +11,7 @@ import base64
 import math
 from typing import Any, Literal
 
+import anyio
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -109,10 +110,16 @@ def _shown_blocks(stream: Stream, show: str, view: str) -> tuple[list[dict[str, 
     return out, left_out
 
 
+# Reassembly holds the input and the connection's bytes (up to TCPLADDER_MAX_INPUT each):
+# two at a time at most, the rest wait their turn.
+_AT_ONCE = anyio.Semaphore(2)
+
+
 async def _stream(request: Request, sid: str, flow_id: int) -> Stream:
     store = store_of(request)
     await run_in_threadpool(store.ready, sid)
-    got: Stream = await run_in_threadpool(store.stream, sid, flow_id)
+    async with _AT_ONCE:
+        got: Stream = await run_in_threadpool(store.stream, sid, flow_id)
     return got
 
 
