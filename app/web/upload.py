@@ -14,6 +14,7 @@ from typing import IO
 from fastapi import Request
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException, MultiPartParser
 
 from app.decode.model.errors import EmptyInput, InputTooLarge, TraceError
 
@@ -85,12 +86,7 @@ async def _read_submission(request: Request, limit: int) -> Submission:
         fields = {k: query[k] for k in FIELDS if k in query}
         default = "pasted text" if ctype.startswith("text/") else "uploaded capture"
         return Submission(spool, query.get("title") or default, fields=fields)
-    try:
-        form = await request.form(max_files=1, max_fields=16, max_part_size=limit)
-    except HTTPException as exc:
-        if "maximum size" in str(exc.detail).lower():
-            raise _too_large(limit + 1, limit) from exc
-        raise TraceError(f"the form could not be read: {exc.detail}") from exc
+    form = await _form(request, limit)
     try:
         data, title = await _from_form(form, limit)
         token = form.get("csrf")
@@ -101,6 +97,38 @@ async def _read_submission(request: Request, limit: int) -> Submission:
         return Submission(data, title, token if isinstance(token, str) else None, fields)
     finally:
         await form.close()
+
+
+async def _form(request: Request, limit: int) -> FormData:
+    """The request's form. A multipart body that ends inside a file part (the client gave
+    up, or the body was cut) is refused as such: starlette returns the form without that
+    part and leaves its spool file to the garbage collector, so it is closed here."""
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        try:
+            return await request.form(max_files=1, max_fields=16, max_part_size=limit)
+        except HTTPException as exc:
+            raise TraceError(f"the form could not be read: {exc.detail}") from exc
+    parser = MultiPartParser(
+        request.headers, request.stream(), max_files=1, max_fields=16, max_part_size=limit
+    )
+    try:
+        form = await parser.parse()
+    except MultiPartException as exc:
+        if "maximum size" in exc.message.lower():
+            raise _too_large(limit + 1, limit) from exc
+        raise TraceError(f"the form could not be read: {exc.message}") from exc
+    kept = {id(v.file) for v in form.values() if isinstance(v, UploadFile)}
+    cut = [f for f in parser._files_to_close_on_error if id(f) not in kept]
+    for f in cut:
+        f.close()
+    if cut:
+        await form.close()
+        raise TraceError(
+            "the form ends inside its file part, before the closing boundary: the upload "
+            "was cut short",
+            hint="Send the file again.",
+        )
+    return form
 
 
 async def _pieces(upload: UploadFile) -> AsyncIterator[bytes]:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import atheris
 
-with atheris.instrument_imports(include=["app"]):
+with atheris.instrument_imports(include=["app", "starlette", "python_multipart", "multipart"]):
     from tests.fuzz.targets import TARGETS, seeds
 
 

@@ -9,13 +9,18 @@ coverage-guided for as long as asked (atheris).  Every failure found becomes an 
 
 from __future__ import annotations
 
+import asyncio
 import io
 import random
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
 
 from app.decode import Limits, analyse, read_input, write_json
 from app.decode.model.errors import TraceError
+from app.web.upload import expiry, flag, read_submission
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -39,6 +44,8 @@ def decode(data: bytes) -> None:
 
 def seeds(kind: str) -> list[bytes]:
     """Valid inputs to start from: the recorded captures, or the pasted text fixtures."""
+    if kind == "upload":
+        return upload_seeds()
     if kind == "capture":
         paths = sorted((FIXTURES / "captures").glob("*.pcap"))
         paths += sorted((FIXTURES / "captures" / "formats").glob("*.pcap*"))
@@ -93,4 +100,85 @@ _TOKENS = [
     b"length 99999999999",
 ]
 
-TARGETS: dict[str, Callable[[bytes], None]] = {"capture": decode, "text": decode}
+UPLOAD_LIMIT = 1 << 20
+_LOOP = asyncio.new_event_loop()
+
+
+def _request(data: bytes) -> Request:
+    """A POST /api/sessions from fuzz bytes: the first line is its Content-Type, the second
+    its query string, the rest its body."""
+    ctype, _, rest = data.partition(b"\n")
+    query, _, body = rest.partition(b"\n")
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    headers = [(b"content-type", ctype[:1000]), (b"content-length", b"%d" % len(body))]
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/api/sessions",
+        "headers": headers,
+        "query_string": query[:2000],
+        "app": object(),  # as under the application: starlette then answers a bad form 400
+    }
+    return Request(scope, receive)
+
+
+async def _submit(data: bytes) -> None:
+    try:
+        sub = await read_submission(_request(data), UPLOAD_LIMIT, timeout=10)
+    except TraceError:
+        return
+    try:
+        expiry(sub.fields, 86400, 0, 0.0)
+        flag(sub.fields, "keep_input", True)
+        flag(sub.fields, "anonymise", False)
+    except TraceError:
+        pass
+    finally:
+        sub.data.close()
+
+
+def upload(data: bytes) -> None:
+    """Any request to the upload endpoint, as far as the endpoint's own work goes: the body
+    read as a multipart form, a urlencoded form or raw bytes within the size limit, and its
+    fields checked, or refused with a ``TraceError``. What it hands on is the bytes the
+    ``capture`` and ``text`` targets fuzz."""
+    _LOOP.run_until_complete(_submit(data))
+
+
+def upload_seeds() -> list[bytes]:
+    """Requests of every kind the endpoint takes, around the smallest fixtures."""
+    cap = (FIXTURES / "captures" / "refused.pcap").read_bytes()
+    text = (FIXTURES / "captures" / "http-like.nn.txt").read_bytes()[:2000]
+    b = b"XyZzy"
+
+    def part(name: str, value: bytes, filename: str | None = None) -> bytes:
+        disp = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+        return (
+            b"--" + b + b"\r\nContent-Disposition: " + disp.encode() + b"\r\n\r\n" + value + b"\r\n"
+        )
+
+    form = part("file", cap, "x.pcap") + part("expires_in", b"3600") + part("keep_input", b"0")
+    form2 = part("text", text) + part("title", b"t") + part("anonymise", b"1")
+    multipart = b"multipart/form-data; boundary=" + b
+    return [
+        multipart + b"\n\n" + form + b"--" + b + b"--\r\n",
+        multipart + b"\n\n" + form2 + b"--" + b + b"--\r\n",
+        b"application/x-www-form-urlencoded\n\ntext=" + text[:300].replace(b" ", b"+"),
+        b"application/vnd.tcpdump.pcap\nexpires_in=0&anonymise=1\n" + cap,
+        b"text/plain\ntitle=x&keep_input=1\n" + text,
+    ]
+
+
+TARGETS: dict[str, Callable[[bytes], None]] = {
+    "capture": decode,
+    "text": decode,
+    "upload": upload,
+}

@@ -1,6 +1,6 @@
 """A short fuzz run of every target in each test run, and the regressions found so far.
 
-Long, coverage-guided runs: ``scripts/fuzz TARGET --runs N``."""
+Long, coverage-guided runs: ``scripts/fuzz capture|text|upload -runs=N``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.fuzz.targets import REGRESSIONS, decode, mutate, seeds
+from tests.fuzz.targets import REGRESSIONS, decode, mutate, seeds, upload
 
 RUNS = 300
 
@@ -22,6 +22,14 @@ def test_mutated_inputs_never_crash(kind: str) -> None:
     starts = seeds(kind)
     for _ in range(RUNS):
         decode(mutate(rnd.choice(starts), rnd))
+
+
+def test_mutated_requests_to_the_upload_endpoint_never_crash() -> None:
+    """The upload target: the endpoint's reading of forms, raw bodies and fields."""
+    rnd = random.Random("tcpladder-upload-request")
+    starts = seeds("upload")
+    for _ in range(RUNS * 3):
+        upload(mutate(rnd.choice(starts), rnd))
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -257,3 +257,21 @@ def test_healthz_and_noindex(client: TestClient) -> None:
     assert '<meta name="robots" content="noindex">' in page.text
     assert page.headers["X-Robots-Tag"] == "noindex"
     assert "noindex" not in client.get("/").text
+
+
+def test_a_multipart_upload_cut_short_says_so(client: TestClient) -> None:
+    """starlette hands back the form without a file part that never ended; the endpoint
+    says the upload was cut, not that no file was chosen, and closes the part's spool."""
+    head = (
+        b'--B\r\nContent-Disposition: form-data; name="file"; filename="x.pcap"\r\n\r\n'
+        + load("http-like.pcap")[:500]
+    )
+    r = client.post(
+        "/api/sessions", content=head, headers={"Content-Type": "multipart/form-data; boundary=B"}
+    )
+    assert r.status_code == 400 and "cut short" in r.json()["error"]["message"]
+    whole = head + b"\r\n--B--\r\n"
+    r = client.post(
+        "/api/sessions", content=whole, headers={"Content-Type": "multipart/form-data; boundary=B"}
+    )
+    assert r.status_code == 201  # complete now (the capture's last record, cut, is reported)
