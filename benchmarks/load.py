@@ -295,9 +295,12 @@ def _document(rows: list[str], readers: int, uploads: int) -> str:
     tail = [
         "## Fuzzing",
         "",
-        "`scripts/fuzz capture|text` (atheris) runs coverage-guided and logs each run in "
-        "docs/fuzz-runs.tsv; every test run replays the regressions (tests/fuzz/regressions/) "
-        "and a short structure-aware run. Inputs run so far:",
+        "`scripts/fuzz capture|text|upload` (atheris) runs coverage-guided and logs each run "
+        "in docs/fuzz-runs.tsv; every test run replays the regressions "
+        "(tests/fuzz/regressions/) and a short structure-aware run. `capture` and `text` feed "
+        "any bytes to the reader, the analysis and the JSON writer; `upload` feeds any "
+        "request (Content-Type, query string, body) to the upload endpoint's reading of "
+        "forms, raw bodies and fields. Inputs run so far:",
         "",
         *_fuzz_rows(),
         "",
