@@ -13,6 +13,7 @@ import asyncio
 import io
 import random
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +151,12 @@ def upload(data: bytes) -> None:
     read as a multipart form, a urlencoded form or raw bytes within the size limit, and its
     fields checked, or refused with a ``TraceError``. What it hands on is the bytes the
     ``capture`` and ``text`` targets fuzz."""
-    _LOOP.run_until_complete(_submit(data))
+    if asyncio._get_running_loop() is None:
+        _LOOP.run_until_complete(_submit(data))
+        return
+    # a loop already runs in this thread (Playwright's sync API leaves one): use another
+    with ThreadPoolExecutor(1) as other:
+        other.submit(lambda: _LOOP.run_until_complete(_submit(data))).result()
 
 
 def upload_seeds() -> list[bytes]:
