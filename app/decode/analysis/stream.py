@@ -170,8 +170,9 @@ class _Builder:
             a = np.frombuffer(now, np.uint8)
             b = np.frombuffer(then, np.uint8)
             self.side.conflicts += int(np.count_nonzero(a != b))
-            if at not in self.side.conflict_at:
-                self.side.conflict_at.append(at)
+            seen = self.side.conflict_at
+            if not seen or seen[-1] != at:  # segments come in capture order
+                seen.append(at)
 
     def _cut_by(self, offset: int, time: float, at: int) -> tuple[float, int]:
         """When, and in which packet, the segment whose bytes stop short at ``offset`` came."""
