@@ -115,9 +115,12 @@ def _shown_blocks(stream: Stream, show: str, view: str) -> tuple[list[dict[str, 
 _AT_ONCE = anyio.Semaphore(2)
 
 
-async def _stream(request: Request, sid: str, flow_id: int) -> Stream:
+async def _stream(request: Request, sid: str, flow_id: int, *, checked: bool = False) -> Stream:
+    """The connection's streams; first a 404/409 when the session is missing or still
+    processing, unless the caller ``checked`` that already."""
     store = store_of(request)
-    await run_in_threadpool(store.ready, sid)
+    if not checked:
+        await run_in_threadpool(store.ready, sid)
     async with _AT_ONCE:
         got: Stream = await run_in_threadpool(store.stream, sid, flow_id)
     return got
@@ -134,7 +137,7 @@ async def stream_page(
     store = store_of(request)
     rec = await run_in_threadpool(store.ready, sid)
     summary = await run_in_threadpool(store.flow_summary, sid, flow_id)
-    stream = await _stream(request, sid, flow_id)
+    stream = await _stream(request, sid, flow_id, checked=True)
     blocks, left_out = _shown_blocks(stream, show, view)
     ctx = {
         "rec": rec,

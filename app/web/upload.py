@@ -107,6 +107,8 @@ async def _form(request: Request, limit: int) -> FormData:
         try:
             return await request.form(max_files=1, max_fields=16, max_part_size=limit)
         except HTTPException as exc:
+            if "maximum size" in str(exc.detail).lower():
+                raise _too_large(limit + 1, limit) from exc
             raise TraceError(f"the form could not be read: {exc.detail}") from exc
     parser = MultiPartParser(
         request.headers, request.stream(), max_files=1, max_fields=16, max_part_size=limit
