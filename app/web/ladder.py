@@ -13,8 +13,6 @@ packet arrived at the other end, so a slope would be invented.
 
 from __future__ import annotations
 
-import math
-import statistics
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any
@@ -25,18 +23,11 @@ from markupsafe import Markup
 from app.decode.analysis.conversations import QUIET
 from app.decode.analysis.flows import Flow
 from app.decode.explain.catalogue import CATALOGUE
-from app.decode.explain.fields import PHASES, explain_packet
+from app.decode.explain.fields import MAIN_FIELDS, PHASES, explain_packet
+from app.decode.explain.spacing import fmt_duration, fmt_offset, gaps
 
 PAGE = 400  # packets per window of a long connection
-GAPS = 6  # spacing steps: gap-0 (back to back) … gap-6
-IDLE = 0.2  # seconds: a silence at least this long (and long for its window) gets a row
 
-# Fields shown on every row: what a reader follows a connection by. The rest (checksum,
-# timestamps, IP header values, measurements) sit behind the "all fields" switch.
-MAIN_FIELDS = frozenset(
-    {"flags", "seq", "ack", "win", "len", "urg", "mss", "wscale", "sack_perm", "sack", "ecn"}
-    | {"malformed", "ip_fragments", "option"}
-)
 # Findings that explain rather than warn: a chip with the minor fields, not a red badge.
 QUIET_FINDINGS = QUIET
 
@@ -51,42 +42,6 @@ class Row:
     html: Markup | None = None  # a packet row, written out (``rendered``)
 
 
-def _fmt_dt(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    return f"+{seconds:.6f}"
-
-
-def fmt_duration(seconds: float) -> str:
-    """A short human duration: 850 µs, 12.3 ms, 1.69 s, 2 min 5 s."""
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:.0f} µs"
-    if seconds < 1:
-        return f"{seconds * 1e3:.3g} ms"
-    if seconds < 120:
-        return f"{seconds:.3g} s"
-    minutes, rest = divmod(seconds, 60)
-    return f"{minutes:.0f} min {rest:.0f} s"
-
-
-def _gaps(times: list[float | None], before: float | None) -> list[float | None]:
-    """Seconds since the packet before each one (the window's first: since ``before``)."""
-    out: list[float | None] = []
-    last = before
-    for t in times:
-        out.append(None if t is None or last is None else max(t - last, 0.0))
-        last = t if t is not None else last
-    return out
-
-
-def _step(gap: float | None, unit: float) -> int:
-    """The spacing step for ``gap``: 0 up to twice the window's typical gap, then one more
-    step for each factor of four, at most ``GAPS``."""
-    if gap is None or gap <= 2 * unit:
-        return 0
-    return min(GAPS, 1 + int(math.log(gap / (2 * unit), 4)))
-
-
 def ladder_rows(
     flow: Flow, lang: str, before: float | None = None, phase: str | None = None
 ) -> list[Row]:
@@ -96,12 +51,10 @@ def ladder_rows(
     rows: list[Row] = []
     t0 = flow.start
     last_phase = phase
-    gaps = _gaps([p.time for p in flow.packets], before)
-    known = [g for g in gaps if g]
-    unit = max(statistics.median(known) if known else 0.0, 1e-4)
-    for p, info, gap in zip(flow.packets, flow.info, gaps, strict=True):
-        step = _step(gap, unit)
-        if gap is not None and gap >= IDLE and step >= 3:
+    spacing = gaps([p.time for p in flow.packets], before)
+    for p, info, g in zip(flow.packets, flow.info, spacing, strict=True):
+        step, gap = g.step, g.seconds
+        if g.idle and gap is not None:
             rows.append(Row("idle", text=fmt_duration(gap), packet={"gap": step}))
             step = 1
         if info.phase != last_phase:
@@ -141,7 +94,7 @@ def ladder_rows(
                     "frame": p.frame if p.frame is not None and p.frame != p.n else None,
                     "dir": info.direction,
                     "gap": step,
-                    "dt": _fmt_dt(None if p.time is None or t0 is None else p.time - t0),
+                    "dt": fmt_offset(None if p.time is None or t0 is None else p.time - t0),
                     "delta": None if gap is None else fmt_duration(gap),
                     "time_text": p.time_text or (f"{p.time:.6f}" if p.time is not None else ""),
                     "line": p.line,

@@ -710,6 +710,13 @@ def explain_packet(p: Packet, flow: Flow, info: PacketInfo) -> list[Field]:
     return [f for f in fields if f is not None]
 
 
+# Fields shown on every ladder row and exported arrow: what a reader follows a connection
+# by. The rest (checksum, timestamps, IP header values, measurements) are shown on demand.
+MAIN_FIELDS = frozenset(
+    {"flags", "seq", "ack", "win", "len", "urg", "mss", "wscale", "sack_perm", "sack", "ecn"}
+    | {"malformed", "ip_fragments", "option"}
+)
+
 PHASES: dict[str, tuple[str, str]] = {
     "handshake": ("Three-way handshake", "三次握手"),
     "data": ("Data transfer", "数据传输"),
@@ -756,4 +763,4 @@ def describe_ending(ended_by: str, closer: str | None) -> dict[str, str]:
     return {"en": en, "zh": zh}
 
 
-__all__ = ["ENDINGS", "PHASES", "Field", "describe_ending", "explain_packet"]
+__all__ = ["ENDINGS", "MAIN_FIELDS", "PHASES", "Field", "describe_ending", "explain_packet"]
