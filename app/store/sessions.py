@@ -43,6 +43,7 @@ from app.decode.export.document import (
     packets_json,
     story_lists,
 )
+from app.decode.export.pcap import capture_records, text_pcap
 from app.decode.model.codes import FINDING_CODES
 from app.decode.model.errors import Forbidden, InputTooLarge, NotFound
 from app.decode.model.table import PacketTable
@@ -598,6 +599,27 @@ class Store(Jobs):
                 hint="upload the capture again with 'Keep the raw capture' ticked",
             )
         return follow(part, source)
+
+    def pcap(
+        self, sid: str, flow_id: int, start: int = 0, count: int | None = None
+    ) -> Iterator[bytes]:
+        """Packets ``start:start+count`` of connection ``flow_id`` as a capture file: the
+        original records of a capture, packets made from the fields of pasted text
+        (``export.pcap``)."""
+        m = self.meta(sid)
+        first, total = self._extent(sid, m, flow_id)
+        a = min(max(start, 0), total)
+        b = total if count is None else min(a + max(count, 0), total)
+        part = self._positions(sid, m, first + a, first + b)
+        if m.table_kind == "text":
+            return iter([text_pcap(part)])
+        source = self.input(sid)
+        if not source:
+            raise NotFound(
+                f"session {sid} does not keep its capture, so its packets cannot be exported",
+                hint="upload the capture again with 'Keep the raw capture' ticked",
+            )
+        return capture_records(part, source)
 
     def detail(self, sid: str, n: int) -> Detail:
         """Packet ``n`` of a session dissected in full by Scapy."""

@@ -21,7 +21,7 @@ from app.store.pool import Analysts
 if TYPE_CHECKING:
     from app.store.queue import QueuedAnalysts
 
-from . import api, errors, follow, health, pages
+from . import api, errors, exports, follow, health, pages
 from .pagecache import PageCache
 from .ratelimit import CreateLimit
 from .security import SecurityHeaders
@@ -100,5 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(follow.router)
     app.include_router(follow.api_router)
+    app.include_router(exports.router)
+    app.include_router(exports.api_router)
     errors.install(app, app.state.renderer)
     return app
