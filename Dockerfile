@@ -11,6 +11,9 @@ COPY static ./static
 RUN pip wheel --no-cache-dir --no-deps -w /wheels .
 
 FROM python:3.11-slim
+# fonts for the PNG export (resvg draws with the system's fonts): Latin and Chinese
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core \
+    fonts-wqy-microhei && rm -rf /var/lib/apt/lists/*
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir "$(ls /wheels/tcpladder-*.whl)[postgres]" && rm -rf /wheels \
     && useradd --system --home-dir /data tcpladder && mkdir -p /data && chown tcpladder /data
