@@ -608,9 +608,12 @@ class Store(Jobs):
         (``export.pcap``)."""
         m = self.meta(sid)
         first, total = self._extent(sid, m, flow_id)
-        a = min(max(start, 0), total)
-        b = total if count is None else min(a + max(count, 0), total)
-        part = self._positions(sid, m, first + a, first + b)
+        if not 0 <= start < total:
+            raise NotFound(
+                f"connection #{flow_id} has {total:,} packets: from={start} is past its end"
+            )
+        b = total if count is None else min(start + max(count, 0), total)
+        part = self._positions(sid, m, first + start, first + b)
         if m.table_kind == "text":
             return iter([text_pcap(part)])
         source = self.input(sid)

@@ -60,7 +60,9 @@ def _ladder(
     store.ready(sid)
     total = store.window(sid, flow_id, 0, 0).packet_count
     limit = MAX_PNG if kind == "png" else MAX_ARROWS
-    a = min(max(start, 0), total)
+    if not 0 <= start < total:
+        raise NotFound(f"connection #{flow_id} has {total:,} packets: from={start} is past its end")
+    a = start
     n = total - a if count is None else max(count, 0)
     if min(n, total - a) > limit:
         raise InputTooLarge(

@@ -86,4 +86,8 @@ def test_what_cannot_be_exported_says_why(client: TestClient) -> None:
     assert client.get(f"/s/{sid}/f/1/ladder.gif").status_code == 404
     assert client.get(f"/s/{sid}/f/7/ladder.svg").status_code == 404
     assert client.get(f"/s/{sid}/f/1/ladder.svg?count=0").status_code in (400, 422)
+    past = client.get(f"/api/sessions/{sid}/flows/1/ladder.mmd?from=10")
+    assert past.status_code == 404 and "past its end" in past.json()["error"]["message"]
+    sid2 = _session(client, "http-like.pcap")
+    assert client.get(f"/s/{sid2}/f/1/packets.pcap?from=5715").status_code == 404
     assert client.get("/s/nosuchsession/f/1/packets.pcap").status_code == 404
