@@ -20,9 +20,38 @@
       navigator.clipboard.writeText(input.value).then(done, function () { document.execCommand("copy"); done(); });
     } else { document.execCommand("copy"); done(); }
   });
+  // A tooltip stays inside the viewport: shifted sideways at the edges, opened below its
+  // field near the top (after a #p jump the row sits at the top). A tap opens it on touch
+  // screens (a tapped button does not always take focus there); a tap elsewhere closes it.
+  function place(fw) {
+    var tip = fw.querySelector(":scope > .tip");
+    if (!tip) return;
+    fw.classList.remove("below");
+    tip.style.removeProperty("--tip-shift");
+    var r = tip.getBoundingClientRect();
+    if (!r.width) return;
+    var vw = document.documentElement.clientWidth, shift = 0;
+    if (r.left < 8) shift = 8 - r.left;
+    else if (r.right > vw - 8) shift = vw - 8 - r.right;
+    if (shift) tip.style.setProperty("--tip-shift", shift + "px");
+    if (r.top < 8) fw.classList.add("below");
+  }
+  ["mouseover", "focusin"].forEach(function (type) {
+    document.addEventListener(type, function (ev) {
+      var fw = ev.target.closest && ev.target.closest(".fw");
+      if (fw) place(fw);
+    });
+  });
+  document.addEventListener("click", function (ev) {
+    var fw = ev.target.closest(".fw");
+    document.querySelectorAll(".fw.open").forEach(function (o) { if (o !== fw) o.classList.remove("open"); });
+    if (fw && ev.target.closest("button.f")) { fw.classList.toggle("open"); place(fw); }
+  });
   // Escape hides a field's tooltip by leaving the field.
   document.addEventListener("keydown", function (ev) {
     if (ev.key === "Escape" && document.activeElement && document.activeElement.classList.contains("f")) {
+      var open = document.activeElement.closest(".fw.open");
+      if (open) open.classList.remove("open");
       document.activeElement.blur();
     }
   });

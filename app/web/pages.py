@@ -247,7 +247,7 @@ def _session_response(
 ) -> Response:
     """The session page (or its htmx fragment), from the page cache for everyone but the
     owner; the store is asked for the session first, so a deleted one is never served."""
-    from .templating import choose_lang
+    from .templating import choose_lang, choose_theme
 
     rec = store_of(request).get(sid)
     r = renderer(request)
@@ -258,7 +258,8 @@ def _session_response(
     if request.headers.get("hx-target") == "conversations":
         partial = "_conversations.html"  # sorting, filtering, paging the table
     template = r.template_for(request, "session.html", partial)
-    key = (sid, flow_id, _start(request), choose_lang(request), template, table_query(request))
+    lang, theme = choose_lang(request), choose_theme(request)
+    key = (sid, flow_id, _start(request), lang, theme, template, table_query(request))
     return _cached(request, rec, key, template, lambda: _session_context(request, rec, flow_id))
 
 

@@ -11,10 +11,17 @@ from fastapi.templating import Jinja2Templates
 from .security import CSRF_COOKIE, csrf_token, secure_cookie
 
 LANGS = ("en", "zh")
+THEMES = ("auto", "light", "dark")  # auto: the system's (prefers-color-scheme)
 
 UI: dict[str, dict[str, str]] = {
     "en": {
         "tagline": "Paste tcpdump output or upload a capture; get every field explained.",
+        "theme": "Theme",
+        "language": "Language",
+        "theme_auto": "auto",
+        "theme_light": "light",
+        "theme_dark": "dark",
+        "skip": "Skip to the content",
         "paste": "tcpdump output",
         "file": "or a capture file (pcap, pcapng, gzip'd)",
         "explain": "Explain",
@@ -155,6 +162,12 @@ UI: dict[str, dict[str, str]] = {
     },
     "zh": {
         "tagline": "粘贴 tcpdump 输出或上传抓包文件，逐个字段给出解释。",
+        "theme": "主题",
+        "language": "语言",
+        "theme_auto": "跟随系统",
+        "theme_light": "浅色",
+        "theme_dark": "深色",
+        "skip": "跳到正文",
         "paste": "tcpdump 输出",
         "file": "或抓包文件（pcap、pcapng，可 gzip 压缩）",
         "explain": "解释",
@@ -314,6 +327,15 @@ def choose_lang(request: Request) -> str:
     return "zh" if accept.startswith("zh") else "en"
 
 
+def choose_theme(request: Request) -> str:
+    """The colour theme asked for (``?theme=``, else the cookie), else "auto"."""
+    q = request.query_params.get("theme")
+    if q in THEMES:
+        return q
+    c = request.cookies.get("theme")
+    return c if c in THEMES else "auto"
+
+
 class Renderer:
     def __init__(self, templates: Jinja2Templates) -> None:
         self.templates = templates
@@ -333,6 +355,7 @@ class Renderer:
             "lang": lang,
             "ui": UI[lang],
             "other_lang": "zh" if lang == "en" else "en",
+            "theme": choose_theme(request),
             "csrf": csrf_token(request),
         }
         ctx.update(context)
@@ -353,6 +376,8 @@ class Renderer:
         response.headers["Vary"] = "HX-Request, Accept-Language, Cookie"
         if request.query_params.get("lang") in LANGS:
             response.set_cookie("lang", lang, max_age=365 * 86400, samesite="lax")
+        if request.query_params.get("theme") in THEMES:
+            response.set_cookie("theme", choose_theme(request), max_age=365 * 86400, samesite="lax")
         new = getattr(request.state, "new_csrf", None)
         if new:
             response.set_cookie(
