@@ -257,6 +257,12 @@ def to_png(svg: str, zoom: float = 1.5) -> bytes:
 # ----------------------------------------------------------------- Mermaid and PlantUML
 
 
+def _arrow(s: Step) -> tuple[str, str, str]:
+    """An arrow's participants (C: client, S: server) and its one-line text."""
+    a, b = ("C", "S") if s.direction == "c2s" else ("S", "C")
+    return a, b, " · ".join((f"#{s.n} {s.time}", s.text, *s.extra))
+
+
 def _mermaid_text(text: str) -> str:
     """Text Mermaid shows as written: its entity codes for what it would read as syntax."""
     return text.translate(_MERMAID)
@@ -275,8 +281,7 @@ def to_mermaid(d: Diagram) -> str:
     ]
     for s in d.steps:
         if s.kind == "arrow":
-            a, b = ("C", "S") if s.direction == "c2s" else ("S", "C")
-            text = " · ".join((f"#{s.n} {s.time}", s.text, *s.extra))
+            a, b, text = _arrow(s)
             out.append(f"    {a}->>{b}: {_mermaid_text(text)}")
         elif s.kind == "idle":
             out.append(f"    Note over C,S: … {_mermaid_text(s.text)} …")
@@ -305,8 +310,7 @@ def to_plantuml(d: Diagram) -> str:
     ]
     for s in d.steps:
         if s.kind == "arrow":
-            a, b = ("C", "S") if s.direction == "c2s" else ("S", "C")
-            text = " · ".join((f"#{s.n} {s.time}", s.text, *s.extra))
+            a, b, text = _arrow(s)
             out.append(f"{a} -> {b} : {_plantuml_text(text)}")
         elif s.kind == "phase":
             out.append(f"== {_plantuml_text(s.text)} ==")

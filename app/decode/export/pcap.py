@@ -29,7 +29,7 @@ from app.decode.model.options import BY_LABEL, Kind, Options
 from app.decode.model.packet import Packet
 from app.decode.model.table import PacketTable
 from app.decode.readers.container import open_stream
-from app.decode.readers.payloads import SKIP, scapy_dissect, tcp_payload
+from app.decode.readers.payloads import SKIP, read_exactly, scapy_dissect, tcp_payload
 
 SHB, IDB, OPB, SPB, NRB, EPB, DSB = 0x0A0D0D0A, 1, 2, 3, 4, 6, 0x0000000A
 KEPT_BLOCKS = frozenset({SHB, IDB, NRB, DSB})
@@ -58,47 +58,36 @@ def capture_records(part: PacketTable, source: bytes) -> Iterator[bytes]:
         yield from _pcap_records(stream, head, wanted)
 
 
-def _read(stream: Any, n: int) -> bytes:
-    parts, got = [], 0
-    while got < n:
-        piece: bytes = stream.read(min(n - got, SKIP))
-        if not piece:
-            break
-        parts.append(piece)
-        got += len(piece)
-    return b"".join(parts)
-
-
 def _pcap_records(stream: Any, magic: bytes, wanted: list[int]) -> Iterator[bytes]:
-    head = magic + _read(stream, 20)
+    head = magic + read_exactly(stream, 20)
     order = "<" if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
     yield head
     at = 24
     for data_at in wanted:
         if data_at - 16 < at:
             continue  # a record already written (or before the first): never twice
-        _read(stream, data_at - 16 - at)
-        record = _read(stream, 16)
+        read_exactly(stream, data_at - 16 - at)
+        record = read_exactly(stream, 16)
         if len(record) < 16:
             raise Unreadable(f"the stored capture ends before the record at byte {data_at - 16:,}")
         (caplen,) = struct.unpack_from(order + "I", record, 8)
-        data = _read(stream, caplen)
+        data = read_exactly(stream, caplen)
         yield record + data
         at = data_at + len(data)
 
 
 def _pcapng_blocks(stream: Any, first: bytes, wanted: set[int]) -> Iterator[bytes]:
     at, order, pending = 0, "<", len(wanted)
-    head = first + _read(stream, 4)
+    head = first + read_exactly(stream, 4)
     while len(head) == 8 and pending:
         if head[:4] == b"\x0a\x0d\x0d\x0a":
-            bom = _read(stream, 4)
+            bom = read_exactly(stream, 4)
             order = "<" if bom == b"\x4d\x3c\x2b\x1a" else ">"
             (length,) = struct.unpack(order + "I", head[4:])
-            body = bom + (_read(stream, length - 12) if 12 <= length <= MAX_BLOCK else b"")
+            body = bom + (read_exactly(stream, length - 12) if 12 <= length <= MAX_BLOCK else b"")
         else:
             (length,) = struct.unpack(order + "I", head[4:])
-            body = _read(stream, length - 8) if 12 <= length <= MAX_BLOCK else b""
+            body = read_exactly(stream, length - 8) if 12 <= length <= MAX_BLOCK else b""
         if len(body) != length - 8:
             raise Unreadable(f"the stored capture has a broken block at byte {at:,}")
         (btype,) = struct.unpack(order + "I", head[:4])
@@ -107,7 +96,7 @@ def _pcapng_blocks(stream: Any, first: bytes, wanted: set[int]) -> Iterator[byte
             pending -= data_at in wanted
             yield head + body
         at += length
-        head = _read(stream, 8)
+        head = read_exactly(stream, 8)
 
 
 # ------------------------------------------------------------------------ pasted text

@@ -66,7 +66,7 @@ def _by_scapy(raw: bytes, linktype: int) -> bytes | None:
         return None
 
 
-def _read_exactly(stream: Any, n: int) -> bytes:
+def read_exactly(stream: Any, n: int) -> bytes:
     parts, got = [], 0
     while got < n:
         piece: bytes = stream.read(min(n - got, SKIP))
@@ -87,8 +87,8 @@ def frames(source: bytes, offsets: list[int], sizes: list[int]) -> list[bytes]:
         if off < at:  # not ascending: no such input from our reader, but never loop back
             out.append(b"")
             continue
-        _read_exactly(stream, off - at)
-        data = _read_exactly(stream, size)
+        read_exactly(stream, off - at)
+        data = read_exactly(stream, size)
         out.append(data)
         at = off + len(data)
     return out
