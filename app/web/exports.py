@@ -14,7 +14,6 @@ stored input (a session stored without it has none to give).
 
 from __future__ import annotations
 
-import math
 from collections.abc import AsyncIterator
 
 import anyio
@@ -22,7 +21,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
-from app.decode.export.diagram import diagram, to_mermaid, to_plantuml, to_png, to_svg
+from app.decode.export.diagram import diagram, png, to_mermaid, to_plantuml, to_svg
 from app.decode.model.errors import InputTooLarge, NotFound
 
 from .api import store_of
@@ -44,7 +43,9 @@ KINDS = {
 }
 # An SVG document styles itself with its own <style>: allowed there, and nothing else.
 SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'"
-_AT_ONCE = anyio.Semaphore(2)  # drawings and capture files made at a time
+# Diagrams drawn, and capture files begun (their first piece read), at a time; a capture
+# file's further records stream outside it, one block in memory at a time.
+_AT_ONCE = anyio.Semaphore(2)
 
 
 def _ladder(
@@ -76,12 +77,9 @@ def _ladder(
         return to_mermaid(d).encode()
     if kind == "puml":
         return to_plantuml(d).encode()
-    svg = to_svg(d)
     if kind == "svg":
-        return svg.encode()
-    height = float(svg.split('height="', 1)[1].split('"', 1)[0])
-    zoom = min(1.5, math.sqrt(PNG_PIXELS / (960 * height)))
-    return to_png(svg, zoom)
+        return to_svg(d).encode()
+    return png(d, PNG_PIXELS)
 
 
 def _filename(sid: str, flow_id: int, start: int, count: int | None, ext: str) -> str:

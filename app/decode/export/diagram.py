@@ -19,6 +19,7 @@ the other end, so a slope would be invented.
 
 from __future__ import annotations
 
+import math
 import unicodedata
 from dataclasses import dataclass, field
 from html import escape
@@ -43,7 +44,6 @@ WORDS = {
         "window": "第 {}–{} 个包，共 {} 个",
     },
 }
-FORMATS = ("svg", "png", "mermaid", "plantuml")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +102,6 @@ def diagram(flow: Flow, lang: str = "en", *, absolute: bool = False) -> Diagram:
 
 # ---------------------------------------------------------------------------------- SVG
 
-LEFT = 118  # the time column
 CLIENT_X, SERVER_X = 250, 830
 WIDTH = 960
 LINE = 16  # px per line of text
@@ -216,6 +215,11 @@ def _band_svg(s: Step, y: float) -> tuple[list[str], float]:
 
 def to_svg(d: Diagram) -> str:
     """The diagram as a self-contained SVG document."""
+    return _svg(d)[0]
+
+
+def _svg(d: Diagram) -> tuple[str, float]:
+    """The SVG document and its height in pixels."""
     body: list[str] = []
     y = 78.0
     for s in d.steps:
@@ -230,7 +234,7 @@ def to_svg(d: Diagram) -> str:
         f'<line class="life" x1="{CLIENT_X}" y1="60" x2="{CLIENT_X}" y2="{height - 8:g}"/>',
         f'<line class="life" x1="{SERVER_X}" y1="60" x2="{SERVER_X}" y2="{height - 8:g}"/>',
     ]
-    return "\n".join(
+    text = "\n".join(
         [
             '<?xml version="1.0" encoding="UTF-8"?>',
             f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height:g}" '
@@ -244,6 +248,13 @@ def to_svg(d: Diagram) -> str:
             "",
         ]
     )
+    return text, height
+
+
+def png(d: Diagram, max_pixels: int, zoom: float = 1.5) -> bytes:
+    """The diagram's SVG drawn at ``zoom``, or smaller to stay within ``max_pixels``."""
+    svg, height = _svg(d)
+    return to_png(svg, min(zoom, math.sqrt(max_pixels / (WIDTH * height))))
 
 
 def to_png(svg: str, zoom: float = 1.5) -> bytes:
@@ -323,10 +334,10 @@ def to_plantuml(d: Diagram) -> str:
 
 
 __all__ = [
-    "FORMATS",
     "Diagram",
     "Step",
     "diagram",
+    "png",
     "to_mermaid",
     "to_plantuml",
     "to_png",
