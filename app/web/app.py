@@ -26,7 +26,7 @@ from .pagecache import PageCache
 from .ratelimit import CreateLimit
 from .security import SecurityHeaders
 from .settings import Settings
-from .templating import Renderer, isotime
+from .templating import Renderer, install_gettext, isotime
 
 
 @asynccontextmanager
@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     templates = Jinja2Templates(directory=str(settings.templates_dir))
     templates.env.globals["version"] = __version__
     templates.env.filters["isotime"] = isotime
+    install_gettext(templates.env)
     app.state.renderer = Renderer(templates)
     app.state.page_cache = PageCache(settings.page_cache)
     app.mount("/static", StaticFiles(directory=str(settings.static_dir)), name="static")

@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from html import escape
 from typing import Any
 
@@ -38,6 +39,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.decode.model.codes import Finding
+from app.decode.model.i18n import N_, gettext
 
 COLUMNS = (
     "row",
@@ -61,69 +63,52 @@ SIDE_COLOURS = ("#2563eb", "#db2777")  # client, server
 SACK_COLOUR = "#7c3aed"
 
 # what a marked segment is, in the order a segment's colour is chosen by
-MARKS: tuple[tuple[Finding, str, str, str], ...] = (
-    (Finding.SPURIOUS_RETRANSMISSION, "#a855f7", "spurious retransmission", "虚假重传"),
-    (Finding.FAST_RETRANSMISSION, "#9f1239", "fast retransmission", "快速重传"),
-    (Finding.RETRANSMISSION, "#dc2626", "retransmission", "重传"),
-    (Finding.OUT_OF_ORDER, "#ea580c", "out of order", "乱序"),
-    (Finding.LOST_SEGMENT, "#0891b2", "previous segment not captured", "前一报文段未抓到"),
-    (Finding.ZERO_WINDOW_PROBE, "#ca8a04", "zero-window probe", "零窗口探测"),
-    (Finding.KEEP_ALIVE, "#6b7280", "keep-alive", "保活"),
+MARKS: tuple[tuple[Finding, str, str], ...] = (
+    (Finding.SPURIOUS_RETRANSMISSION, "#a855f7", N_("spurious retransmission")),
+    (Finding.FAST_RETRANSMISSION, "#9f1239", N_("fast retransmission")),
+    (Finding.RETRANSMISSION, "#dc2626", N_("retransmission")),
+    (Finding.OUT_OF_ORDER, "#ea580c", N_("out of order")),
+    (Finding.LOST_SEGMENT, "#0891b2", N_("previous segment not captured")),
+    (Finding.ZERO_WINDOW_PROBE, "#ca8a04", N_("zero-window probe")),
+    (Finding.KEEP_ALIVE, "#6b7280", N_("keep-alive")),
 )
-WORDS = {
-    "en": {
-        "time": "time since the first packet (s)",
-        "seq": "relative sequence number ({who}'s bytes)",
-        "data": "data segment",
-        "ack": "ACKed by the {peer}",
-        "window": "ACK + the {peer}'s advertised window",
-        "sack": "SACK blocks from the {peer}",
-        "empty": "No data segments in this connection: nothing to graph.",
-        "client": "client",
-        "server": "server",
-        "title": "Time-sequence graph of connection #{flow}",
-        "throughput_title": "Throughput of connection #{flow}",
-        "throughput_axis": "payload bits per second",
-        "c2s": "client → server",
-        "s2c": "server → client",
-        "rtt_title": "Round-trip times of connection #{flow}, seen from the capture point",
-        "rtt_axis": "milliseconds",
-        "rtt_ack": "to the {side} and back: data → its ACK",
-        "rtt_ts": "to the {side} and back: TSval → its echo",
-        "rtt_empty": "No round-trip samples: no ACK of captured data and no timestamp echo.",
-        "window_title": "Bytes in flight and the receive window of connection #{flow}",
-        "window_axis": "bytes",
-        "in_flight": "{who}'s bytes in flight (sent, not yet ACKed)",
-        "rwnd": "{peer}'s advertised window",
-        "zero": "zero window",
-    },
-    "zh": {
-        "time": "距第一个包的时间（秒）",
-        "seq": "相对序列号（{who}发送的字节）",
-        "data": "数据报文段",
-        "ack": "{peer}已确认（ACK）",
-        "window": "ACK + {peer}通告的窗口",
-        "sack": "{peer}报告的 SACK 块",
-        "empty": "该连接没有数据报文段，无可绘制。",
-        "client": "客户端",
-        "server": "服务端",
-        "title": "连接 #{flow} 的时间-序列图",
-        "throughput_title": "连接 #{flow} 的吞吐量",
-        "throughput_axis": "每秒载荷比特数",
-        "c2s": "客户端 → 服务端",
-        "s2c": "服务端 → 客户端",
-        "rtt_title": "连接 #{flow} 的往返时间（从抓包点看）",
-        "rtt_axis": "毫秒",
-        "rtt_ack": "抓包点到{side}往返：数据 → 其 ACK",
-        "rtt_ts": "抓包点到{side}往返：TSval → 其回显",
-        "rtt_empty": "没有往返时间样本：既没有对已抓到数据的 ACK，也没有时间戳回显。",
-        "window_title": "连接 #{flow} 的在途字节与接收窗口",
-        "window_axis": "字节",
-        "in_flight": "{who}的在途字节（已发送未确认）",
-        "rwnd": "{peer}通告的窗口",
-        "zero": "零窗口",
-    },
-}
+
+
+@cache
+def graph_words(lang: str) -> dict[str, str]:
+    """The words of the graphs in ``lang``."""
+    return {
+        "time": gettext(lang, "time since the first packet (s)"),
+        "seq": gettext(lang, "relative sequence number ({who}'s bytes)"),
+        "data": gettext(lang, "data segment"),
+        "ack": gettext(lang, "ACKed by the {peer}"),
+        "window": gettext(lang, "ACK + the {peer}'s advertised window"),
+        "sack": gettext(lang, "SACK blocks from the {peer}"),
+        "empty": gettext(lang, "No data segments in this connection: nothing to graph."),
+        "client": gettext(lang, "client"),
+        "server": gettext(lang, "server"),
+        "title": gettext(lang, "Time-sequence graph of connection #{flow}"),
+        "throughput_title": gettext(lang, "Throughput of connection #{flow}"),
+        "throughput_axis": gettext(lang, "payload bits per second"),
+        "c2s": gettext(lang, "client → server"),
+        "s2c": gettext(lang, "server → client"),
+        "rtt_title": gettext(
+            lang, "Round-trip times of connection #{flow}, seen from the capture point"
+        ),
+        "rtt_axis": gettext(lang, "milliseconds"),
+        "rtt_ack": gettext(lang, "to the {side} and back: data → its ACK"),
+        "rtt_ts": gettext(lang, "to the {side} and back: TSval → its echo"),
+        "rtt_empty": gettext(
+            lang, "No round-trip samples: no ACK of captured data and no timestamp echo."
+        ),
+        "window_title": gettext(
+            lang, "Bytes in flight and the receive window of connection #{flow}"
+        ),
+        "window_axis": gettext(lang, "bytes"),
+        "in_flight": gettext(lang, "{who}'s bytes in flight (sent, not yet ACKed)"),
+        "rwnd": gettext(lang, "{peer}'s advertised window"),
+        "zero": gettext(lang, "zero window"),
+    }
 
 
 @dataclass(slots=True)
@@ -190,7 +175,7 @@ class Frame:
 
     @property
     def words(self) -> dict[str, str]:
-        return WORDS[self.lang]
+        return graph_words(self.lang)
 
     def who(self, side: int) -> str:
         return self.words["server" if side else "client"]
@@ -273,9 +258,9 @@ def time_sequence(f: Frame, sacks: Sacks | None = None) -> str:
     if drawn:
         items.append((SACK_COLOUR, words["sack"].format(peer=words[peer])))
     found = int(np.bitwise_or.reduce(cols["findings"][seg].astype(np.int64)))
-    for finding, c, en, zh in MARKS:
+    for finding, c, name in MARKS:
         if found >> finding.bit & 1:
-            items.append((c, en if f.lang == "en" else zh))
+            items.append((c, gettext(f.lang, name)))
     out.append(_legend(items, f.lang))
     out.append("</svg>")
     return "".join(out)
@@ -496,7 +481,7 @@ def _segments(cols: dict[str, Any], seg: Any, xs: Any, y: Scale, sid: str) -> st
     lo, hi = y(cols["rel_seq"]), y(cols["rel_seq"] + cols["length"])
     marked = np.zeros(len(seg), bool)
     colour = np.full(len(seg), "", dtype=object)
-    for finding, c, _en, _zh in reversed(MARKS):  # the first in MARKS wins
+    for finding, c, _name in reversed(MARKS):  # the first in MARKS wins
         hit = seg & ((findings >> finding.bit) & 1 > 0)
         marked |= hit
         colour[hit] = c

@@ -14,6 +14,7 @@ packet arrived at the other end, so a slope would be invented.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from html import escape
 from typing import Any
 from urllib.parse import quote
@@ -25,6 +26,7 @@ from app.decode.analysis.flows import Flow
 from app.decode.explain.catalogue import CATALOGUE
 from app.decode.explain.fields import MAIN_FIELDS, PHASES, explain_packet
 from app.decode.explain.spacing import fmt_duration, fmt_offset, gaps
+from app.decode.model.i18n import gettext
 
 PAGE = 400  # packets per window of a long connection
 
@@ -58,8 +60,7 @@ def ladder_rows(
             rows.append(Row("idle", text=fmt_duration(gap), packet={"gap": step}))
             step = 1
         if info.phase != last_phase:
-            en, zh = PHASES[info.phase]
-            rows.append(Row("phase", text=en if lang == "en" else zh))
+            rows.append(Row("phase", text=PHASES[info.phase].get(lang)))
             last_phase = info.phase
         for c in p.comments:
             if c.position == "before":
@@ -67,10 +68,10 @@ def ladder_rows(
         fields = [
             {
                 "key": f.key,
-                "label": f.label,
+                "label": f.label_in(lang),
                 "absolute": f.absolute,
                 "minor": f.key not in MAIN_FIELDS,
-                "text": f.zh if lang == "zh" else f.en,
+                "text": f.text.get(lang),
                 "rfc": f.rfc,
             }
             for f in explain_packet(p, flow, info)
@@ -78,9 +79,9 @@ def ladder_rows(
         findings = [
             {
                 "code": code,
-                "title": (CATALOGUE[code].title_zh if lang == "zh" else CATALOGUE[code].title_en)
+                "title": CATALOGUE[code].title_in(lang)
                 + (f" #{info.dup_ack}" if code == "tcp.duplicate_ack" and info.dup_ack else ""),
-                "text": CATALOGUE[code].zh if lang == "zh" else CATALOGUE[code].en,
+                "text": CATALOGUE[code].text_in(lang),
                 "rfc": CATALOGUE[code].rfc,
                 "quiet": code in QUIET_FINDINGS,
             }
@@ -115,8 +116,23 @@ def ladder_rows(
     return rows
 
 
-def rendered(rows: list[Row], ui: dict[str, str], sid: str, flow_id: int) -> list[Row]:
+@cache
+def words(lang: str) -> dict[str, str]:
+    """The words of a packet row, in ``lang`` (looked up once, not once per row)."""
+    return {
+        "frame": gettext(lang, "frame"),
+        "since_previous": gettext(lang, "time since the packet before"),
+        "line": gettext(lang, "line"),
+        "detail": gettext(lang, "layers and bytes"),
+        "app_data": gettext(lang, "what the payload starts with (the application's message)"),
+        "previous_finding": gettext(lang, "previous {finding}"),
+        "next_finding": gettext(lang, "next {finding}"),
+    }
+
+
+def rendered(rows: list[Row], lang: str, sid: str, flow_id: int) -> list[Row]:
     """``rows`` with each packet row's HTML (``packet_html``)."""
+    ui = words(lang)
     for row in rows:
         if row.kind == "packet":
             row.html = packet_html(row.packet, ui, sid, flow_id)
@@ -190,11 +206,11 @@ def _finding_html(fd: dict[str, Any], n: int, ui: dict[str, str], sid: str, flow
     if not fd["quiet"]:
         prev = (
             f'<a class="fnav prev" href="{find}&amp;before={n}" '
-            f'aria-label="{_e(ui["previous_finding"] % fd["title"])}">‹</a>'
+            f'aria-label="{_e(ui["previous_finding"].format(finding=fd["title"]))}">‹</a>'
         )
         nxt = (
             f'<a class="fnav next" href="{find}&amp;after={n}" '
-            f'aria-label="{_e(ui["next_finding"] % fd["title"])}">›</a>'
+            f'aria-label="{_e(ui["next_finding"].format(finding=fd["title"]))}">›</a>'
         )
     return (
         f'<span class="fw finding{quiet}" data-key="{code}">{prev}<button type="button" '

@@ -20,6 +20,7 @@ from app.decode.analysis.facts import STATE_TEXT, STATES
 from app.decode.explain.catalogue import CATALOGUE
 from app.decode.model.codes import FINDING_CODES
 from app.decode.model.errors import NotFound, TraceError
+from app.decode.model.i18n import N_, gettext
 from app.decode.model.memory import trim_heap
 from app.store import SessionRecord, new_token
 
@@ -28,7 +29,7 @@ from .api import OWNER_COOKIE, create_from, store_of
 from .ladder import PAGE, QUIET_FINDINGS, ladder_rows, rendered
 from .pagecache import PageCache, accepts_gzip
 from .security import check_same_origin, check_token, secure_cookie
-from .templating import UI, Renderer
+from .templating import Renderer
 from .upload import read_submission
 
 router = APIRouter(include_in_schema=False)  # pages: not the API
@@ -51,7 +52,7 @@ def _listed(f: dict[str, Any], lang: str) -> dict[str, Any]:
         "scaling": f["window_scaling"],
         # sessions stored before these fields existed lack them
         "state": f.get("state"),
-        "state_text": STATE_TEXT[f["state"]][lang == "zh"] if f.get("state") else None,
+        "state_text": gettext(lang, STATE_TEXT[f["state"]]) if f.get("state") else None,
         "history": f.get("history"),
         "irtt_ms": f.get("irtt_ms"),
         "rtt": f.get("rtt_ms"),
@@ -96,7 +97,11 @@ def renderer(request: Request) -> Renderer:
 
 
 DAY = 86400
-EXPIRY_CHOICES = ((DAY, "keep_day"), (30 * DAY, "keep_month"), (0, "keep_never"))
+EXPIRY_CHOICES = (
+    (DAY, N_("1 day")),
+    (30 * DAY, N_("30 days")),
+    (0, N_("until I delete it")),
+)
 
 
 @router.get("/", response_class=HTMLResponse, name="index")
@@ -172,7 +177,7 @@ def _session_context(
         "source": store.source(sid),
         "table": _table_context(request, sid, flow_id, lang) if meta.flow_count else None,
         "flow": shown,
-        "rows": rendered(ladder_rows(flow, lang, before), UI[lang], sid, flow.id) if flow else [],
+        "rows": rendered(ladder_rows(flow, lang, before), lang, sid, flow.id) if flow else [],
         "start": start,
         "page": PAGE,
         "permalink": _absolute(request, session_path(sid)),
@@ -220,7 +225,7 @@ def _table_context(request: Request, sid: str, flow_id: int | None, lang: str) -
         "base": base,
         "first_row": page.page * TABLE_PAGE + 1,
         "states": [
-            (STATES[i], int(k), STATE_TEXT[STATES[i]][lang == "zh"])
+            (STATES[i], int(k), gettext(lang, STATE_TEXT[STATES[i]]))
             for i, k in enumerate(states)
             if k
         ],
@@ -310,7 +315,7 @@ def _rows_context(
         "rec": rec,
         "flow": {"id": flow_id, "packet_count": flow.packet_count},
         "rows": rendered(
-            ladder_rows(flow, lang, before, None if up else phase), UI[lang], rec.id, flow_id
+            ladder_rows(flow, lang, before, None if up else phase), lang, rec.id, flow_id
         ),
         "start": start,
         "page": PAGE,

@@ -27,7 +27,7 @@ def test_page_shows_the_conversation(client: TestClient) -> None:
     hexed = client.get(f"/s/{sid}/f/1/stream?view=hex&show=s2c").text
     assert "48 54 54 50 2f 31 2e 30" in hexed and "GET /" not in hexed
     zh = client.get(f"/s/{sid}/f/1/stream?lang=zh").text
-    assert "字节流" in zh and "客户端 → 服务器" in zh
+    assert "字节流" in zh and "客户端 → 服务端" in zh
 
 
 def test_downloads_and_json_hold_the_bytes(client: TestClient) -> None:

@@ -18,6 +18,7 @@ import numpy.typing as npt
 from app.decode.analysis.flows import FlowTable
 from app.decode.analysis.stats import Stats, stats
 from app.decode.model.codes import FINDING_CODES, ConnState, EndedBy, RolesFrom
+from app.decode.model.i18n import N_
 from app.decode.model.options import Kind
 from app.decode.model.packet import ACK, CWR, ECE, FIN, RST, SYN
 
@@ -26,41 +27,34 @@ F64 = npt.NDArray[np.float64]
 B = npt.NDArray[np.bool_]
 
 STATES = ConnState.texts()
-STATE_TEXT: dict[str, tuple[str, str]] = {
-    "S0": ("connection attempt seen, no reply", "只看到连接请求，没有应答"),
-    "S1": ("established, not terminated", "已建立，未关闭"),
-    "SF": ("normal establishment and termination", "正常建立并正常关闭"),
-    "REJ": ("connection attempt rejected", "连接请求被拒绝"),
-    "S2": (
+STATE_TEXT: dict[str, str] = {  # Zeek conn_state meanings, in English; gettext them
+    "S0": N_("connection attempt seen, no reply"),
+    "S1": N_("established, not terminated"),
+    "SF": N_("normal establishment and termination"),
+    "REJ": N_("connection attempt rejected"),
+    "S2": N_(
         "established, the originator tried to close, no reply from the responder",
-        "已建立，发起方尝试关闭，响应方没有回应",
     ),
-    "S3": (
+    "S3": N_(
         "established, the responder tried to close, no reply from the originator",
-        "已建立，响应方尝试关闭，发起方没有回应",
     ),
-    "RSTO": (
+    "RSTO": N_(
         "established, the originator aborted (sent a RST)",
-        "已建立，发起方中止（发送了 RST）",
     ),
-    "RSTR": ("the responder sent a RST", "响应方发送了 RST"),
-    "RSTOS0": (
+    "RSTR": N_("the responder sent a RST"),
+    "RSTOS0": N_(
         "the originator sent a SYN then a RST; no SYN-ACK seen",
-        "发起方发送 SYN 后又发送 RST，未看到 SYN-ACK",
     ),
-    "RSTRH": (
+    "RSTRH": N_(
         "the responder sent a SYN-ACK then a RST; no SYN seen",
-        "响应方发送 SYN-ACK 后又发送 RST，未看到 SYN",
     ),
-    "SH": (
+    "SH": N_(
         "the originator sent a SYN then a FIN; no SYN-ACK seen (half open)",
-        "发起方发送 SYN 后又发送 FIN，未看到 SYN-ACK（半开）",
     ),
-    "SHR": (
+    "SHR": N_(
         "the responder sent a SYN-ACK then a FIN; no SYN seen",
-        "响应方发送 SYN-ACK 后又发送 FIN，未看到 SYN",
     ),
-    "OTH": ("no SYN seen, just midstream traffic", "没有看到 SYN，只有连接中途的流量"),
+    "OTH": N_("no SYN seen, just midstream traffic"),
 }
 
 _REPEATED = set("CGTW")

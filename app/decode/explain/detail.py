@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.decode.model.i18n import Text, tr
 from app.decode.model.table import MALFORMED_TCP, PacketTable
 from app.decode.readers.appdata import recognise
 from app.decode.readers.payloads import scapy_dissect, tcp_payload
@@ -30,7 +31,14 @@ class Detail:
     layers: list[Layer] = field(default_factory=list)
     hex: list[tuple[str, str, str]] = field(default_factory=list)  # offset, hex, ascii
     payload: dict[str, Any] | None = None
-    note: str | None = None
+    note: str | None = None  # English, as the API gives it
+    said: Text | None = None  # the note in both languages, for the page
+
+    def say(self, text: Text) -> None:
+        self.note, self.said = text.en, text
+
+    def note_in(self, lang: str) -> str | None:
+        return self.said.get(lang) if self.said else self.note
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -88,7 +96,7 @@ def describe(raw: bytes, linktype: int, frame: int | None = None) -> Detail:
     try:
         pkt = scapy_dissect(raw, linktype)
     except Exception as exc:  # malformed bytes: show the hex and say why
-        d.note = f"Scapy could not dissect these bytes: {exc}"
+        d.say(tr("Scapy could not dissect these bytes: {error}", error=str(exc)))
         return d
     layer = pkt
     while layer is not None and layer.name != "NoPayload" and len(d.layers) < 16:
@@ -115,9 +123,11 @@ def packet_detail(part: PacketTable, i: int, source: bytes) -> Detail:
     if part.kind == "text":
         if p is None or p.frame_bytes is None:
             d = Detail(frame=p.frame if p else None, size=0)
-            d.note = (
-                "Pasted text carries no packet bytes. Paste tcpdump's output with -X or -XX "
-                "(hex dump) to see every layer."
+            d.say(
+                tr(
+                    "Pasted text carries no packet bytes. Paste tcpdump's output with -X or -XX "
+                    "(hex dump) to see every layer."
+                )
             )
             return d
         return describe(p.frame_bytes, p.frame_link or 1, p.frame)
@@ -130,8 +140,11 @@ def packet_detail(part: PacketTable, i: int, source: bytes) -> Detail:
     d = describe(data, part.linktypes[iface] if part.linktypes else 1, frame)
     bad = int(part.cols["malformed"][i]) if "malformed" in part.cols else 0
     if bad:
-        d.note = (
-            f"Malformed TCP header (tcp.malformed): {MALFORMED_TCP[bad]}. A receiver drops "
-            "such a segment; it is left out of the sequence analysis."
+        d.say(
+            tr(
+                "Malformed TCP header (tcp.malformed): {what}. A receiver drops "
+                "such a segment; it is left out of the sequence analysis.",
+                what=tr(MALFORMED_TCP[bad]),
+            )
         )
     return d

@@ -10,21 +10,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.decode.model.i18n import EMPTY, N_, Text, ntr, sentences, tr
+
 
 def _n(v: int) -> str:
     return f"{v:,}"
 
 
-def size(b: int, unit: str = "bytes") -> str:
+def size(b: int) -> Text:
     if b < 10_000:
-        return f"{b:,} {unit}"
+        return ntr("{count} byte", "{count} bytes", b, count=f"{b:,}")
     if b < 10_000_000:
-        return f"{b / 1000:,.1f} KB"
-    return f"{b / 1_000_000:,.1f} MB"
-
-
-def _size_zh(b: int) -> str:
-    return size(b, "字节")
+        return Text.same(f"{b / 1000:,.1f} KB")
+    return Text.same(f"{b / 1_000_000:,.1f} MB")
 
 
 def ms(seconds: float) -> str:
@@ -57,8 +55,7 @@ class Story:
     keep_alive: int
     rtt_median: float | None
     rtt_samples: int
-    ending_en: str
-    ending_zh: str
+    ending: Text
     duration: float | None
     ended_by: str = "open"
     closer: int = -1  # 0 client, 1 server: who sent the first FIN or the RST
@@ -74,250 +71,338 @@ class Story:
     cwr: int = 0  # CWR answers from a sender
 
 
-_ROLE, _ROLE_ZH = ("client", "server"), ("客户端", "服务端")
+def _roles() -> tuple[Text, Text]:
+    return tr("client"), tr("server")
 
 
-def _opening(s: Story, en: list[str], zh: list[str]) -> None:
+def _opening(s: Story, out: list[Text]) -> None:
     """Who opened the connection (or tried to), as far as the capture shows."""
+    ends = {"client": s.client, "server": s.server}
     if s.roles_from == "syn" and s.ended_by == "refused":
-        after = f" {ms(s.irtt)} later" if s.irtt is not None else ""
-        after_zh = f"，相隔 {ms(s.irtt)}" if s.irtt is not None else ""
-        en.append(
-            f"The client {s.client} tried to open a connection to the server {s.server}, "
-            f"which refused it: an RST answered the SYN{after}, so no connection was ever "
-            "established (nothing was listening on that port, or a firewall rejected it)."
-        )
-        zh.append(
-            f"客户端 {s.client} 试图连接服务端 {s.server}，但被拒绝：SYN 得到的回应是 RST{after_zh}，"
-            "连接从未建立（该端口没有程序在监听，或被防火墙拒绝）。"
+        after = tr(" {time} later", time=ms(s.irtt)) if s.irtt is not None else EMPTY
+        out.append(
+            tr(
+                "The client {client} tried to open a connection to the server {server}, "
+                "which refused it: an RST answered the SYN{after}, so no connection was ever "
+                "established (nothing was listening on that port, or a firewall rejected it).",
+                after=after,
+                **ends,
+            )
         )
     elif s.roles_from == "syn":
-        hs = f"; the handshake took {ms(s.irtt)}" if s.irtt is not None else ""
-        hz = f"，握手耗时 {ms(s.irtt)}" if s.irtt is not None else ""
-        en.append(f"The client {s.client} opened a connection to the server {s.server}{hs}.")
-        zh.append(f"客户端 {s.client} 向服务端 {s.server} 发起连接{hz}。")
+        took = tr("; the handshake took {time}", time=ms(s.irtt)) if s.irtt is not None else EMPTY
+        out.append(
+            tr(
+                "The client {client} opened a connection to the server {server}{took}.",
+                took=took,
+                **ends,
+            )
+        )
     elif s.roles_from == "syn-ack":
-        en.append(
-            f"Only the server's SYN-ACK was captured, so {s.client} is the client and "
-            f"{s.server} the server."
+        out.append(
+            tr(
+                "Only the server's SYN-ACK was captured, so {client} is the client and "
+                "{server} the server.",
+                **ends,
+            )
         )
-        zh.append(f"只抓到了服务端的 SYN-ACK，由此判断 {s.client} 是客户端，{s.server} 是服务端。")
     else:
-        en.append(
-            f"The handshake was not captured: by a heuristic (port numbers), {s.client} is "
-            f"taken as the client and {s.server} as the server."
-        )
-        zh.append(
-            f"没有抓到握手：按端口号推测（启发式判断），{s.client} 为客户端，{s.server} 为服务端。"
+        out.append(
+            tr(
+                "The handshake was not captured: by a heuristic (port numbers), {client} is "
+                "taken as the client and {server} as the server.",
+                **ends,
+            )
         )
 
 
 _PATH_FROM = {
-    "handshake": ("from the handshake", "由握手测得"),
-    "ack": ("the two legs' ACK round trips added", "由两侧 ACK 往返时间相加得到"),
-    "ts": ("the two legs' timestamp echoes added", "由两侧时间戳回显相加得到"),
+    "handshake": N_("from the handshake"),
+    "ack": N_("the two legs' ACK round trips added"),
+    "ts": N_("the two legs' timestamp echoes added"),
 }
 
 
-def _round_trips(s: Story, en: list[str], zh: list[str]) -> None:
+def _path(s: Story, out: list[Text]) -> None:
+    """The round trip between the endpoints."""
+    if s.path_rtt is not None and s.path_source == "handshake":
+        out.append(
+            tr(
+                "The handshake spans both legs (SYN out, SYN-ACK back, ACK out), so its time is "
+                "the round trip between the two endpoints wherever the capture was taken.",
+            )
+        )
+    elif s.path_rtt is not None:
+        out.append(
+            tr(
+                "The round trip between the two endpoints was {time} ({how}).",
+                time=ms(s.path_rtt),
+                how=tr(_PATH_FROM[s.path_source]),
+            )
+        )
+
+
+def _round_trips(s: Story, out: list[Text]) -> None:
     """The round trip between the endpoints, and each leg from the capture point: a
     capture next to one end sees that end's own ACKs within microseconds, which is the host's
     ACK delay, not the path."""
+    _path(s, out)
     c, v = s.legs
-    if s.path_rtt is not None and s.path_source == "handshake":
-        en.append(
-            "The handshake spans both legs (SYN out, SYN-ACK back, ACK out), so its time is "
-            "the round trip between the two endpoints wherever the capture was taken."
-        )
-        zh.append(
-            "握手跨越了两段路径（SYN 发出、SYN-ACK 返回、ACK 发出），所以无论在哪里抓包，握手耗时都等于两端之间的往返时间。"
-        )
-    elif s.path_rtt is not None:
-        how, how_zh = _PATH_FROM[s.path_source]
-        en.append(f"The round trip between the two endpoints was {ms(s.path_rtt)} ({how}).")
-        zh.append(f"两端之间的往返时间为 {ms(s.path_rtt)}（{how_zh}）。")
+    role = _roles()
     if s.vantage in ("client", "server") and c is not None and v is not None:
         near = 0 if s.vantage == "client" else 1
         legs = (c, v)
-        en.append(
-            f"The capture was taken next to the {_ROLE[near]}: its own ACKs left within "
-            f"{ms(legs[near])} of what they acknowledge (its ACK delay), while the "
-            f"{_ROLE[1 - near]}'s came back after {ms(legs[1 - near])} (medians)."
-        )
-        zh.append(
-            f"抓包点紧挨着{_ROLE_ZH[near]}：它自己的 ACK 在被确认的报文到达后 {ms(legs[near])} 内就发出（这是它的确认延迟），"
-            f"而{_ROLE_ZH[1 - near]}的 ACK 要 {ms(legs[1 - near])} 才回来（中位数）。"
+        out.append(
+            tr(
+                "The capture was taken next to the {near}: its own ACKs left within "
+                "{near_time} of what they acknowledge (its ACK delay), while the "
+                "{far}'s came back after {far_time} (medians).",
+                near=role[near],
+                near_time=ms(legs[near]),
+                far=role[1 - near],
+                far_time=ms(legs[1 - near]),
+            )
         )
     elif c is not None or v is not None:
-        parts = [f"the {_ROLE[d]} {ms(x)}" for d, x in enumerate((c, v)) if x is not None]
-        parts_zh = [f"{_ROLE_ZH[d]} {ms(x)}" for d, x in enumerate((c, v)) if x is not None]
-        en.append("Round trips from the capture point (medians): " + " and ".join(parts) + ".")
-        zh.append("从抓包点看到的往返时间（中位数）：" + "，".join(parts_zh) + "。")
+        parts = [
+            tr("the {side} {time}", side=role[d], time=ms(x))
+            for d, x in enumerate((c, v))
+            if x is not None
+        ]
+        out.append(
+            tr(
+                "Round trips from the capture point (medians): {legs}.",
+                legs=tr(" and ").join(parts),
+            )
+        )
     elif s.path_rtt is None and s.rtt_median is not None:
-        en.append(
-            f"Median ACK round trip {ms(s.rtt_median)} over {_n(s.rtt_samples)} "
-            f"sample{'s' * (s.rtt_samples != 1)}, as seen at the capture point."
-        )
-        zh.append(
-            f"在抓包点看到的 ACK 往返时间中位数为 {ms(s.rtt_median)}（{_n(s.rtt_samples)} 个样本）。"
+        out.append(
+            ntr(
+                "Median ACK round trip {time} over {count} sample, as seen at the capture point.",
+                "Median ACK round trip {time} over {count} samples, as seen at the capture point.",
+                s.rtt_samples,
+                time=ms(s.rtt_median),
+                count=_n(s.rtt_samples),
+            )
         )
 
 
-def _closing(s: Story, en: list[str], zh: list[str]) -> None:
+def _closing(s: Story, out: list[Text]) -> None:
     """A half-close with what flowed after it; an abort and what it throws away."""
+    role = _roles()
     if s.half_closer in (0, 1):
-        who, other = _ROLE[s.half_closer], _ROLE[1 - s.half_closer]
-        wz, oz = _ROLE_ZH[s.half_closer], _ROLE_ZH[1 - s.half_closer]
-        over = f" over {ms(s.half_span)}" if s.half_span is not None else ""
-        over_zh = f"，历时 {ms(s.half_span)}" if s.half_span is not None else ""
-        en.append(
-            f"The {who} closed its sending direction first (FIN: half-close); the {other} "
-            f"went on sending {size(s.half_bytes)}{over} before it closed too: data after a "
-            "FIN is still data, in the other direction."
-        )
-        zh.append(
-            f"{wz}先关闭了自己的发送方向（FIN，半关闭）；{oz}随后又发送了 {_size_zh(s.half_bytes)}{over_zh}，"
-            "之后才关闭：FIN 之后另一方向上的数据仍然是正常数据。"
+        over = tr(" over {time}", time=ms(s.half_span)) if s.half_span is not None else EMPTY
+        out.append(
+            tr(
+                "The {who} closed its sending direction first (FIN: half-close); the {other} "
+                "went on sending {size}{over} before it closed too: data after a "
+                "FIN is still data, in the other direction.",
+                who=role[s.half_closer],
+                other=role[1 - s.half_closer],
+                size=size(s.half_bytes),
+                over=over,
+            )
         )
     if s.ended_by == "reset" and s.closer in (0, 1):
-        en.append(
-            f"The {_ROLE[s.closer]} aborted the connection with RST: data still in flight or "
-            "not yet read by the application is thrown away, unlike an orderly FIN close."
-        )
-        zh.append(
-            f"{_ROLE_ZH[s.closer]}用 RST 中止了连接：与有序的 FIN 关闭不同，仍在途中或尚未被应用读取的数据都会被丢弃。"
+        out.append(
+            tr(
+                "The {who} aborted the connection with RST: data still in flight or "
+                "not yet read by the application is thrown away, unlike an orderly FIN close.",
+                who=role[s.closer],
+            )
         )
 
 
-def _events(s: Story, en: list[str], zh: list[str]) -> None:
-    """What went wrong or was noteworthy on the way: resends, reordering, copies, ECN
-    marks, losses before the capture point, zero windows, keep-alives."""
+def _resent(s: Story, out: list[Text]) -> None:
+    """Retransmissions, fast and needless ones among them; or duplicate ACKs with none."""
     all_re = s.retrans + s.fast + s.spurious
     if all_re:
-        part = f"{_n(all_re)} segment{'s were' if all_re != 1 else ' was'} sent again"
-        pz = f"有 {_n(all_re)} 个报文段被重传"
-        extra_en, extra_zh = [], []
+        extra: list[Text] = []
         if s.fast:
-            dup = f", after up to {s.max_dup} duplicate ACKs" if s.max_dup else ""
-            dupz = f"，此前最多出现 {s.max_dup} 个重复确认" if s.max_dup else ""
-            extra_en.append(f"{_n(s.fast)} as fast retransmission{'s' * (s.fast != 1)}{dup}")
-            extra_zh.append(f"其中 {_n(s.fast)} 个是快速重传{dupz}")
+            dup = (
+                tr(
+                    ", after up to {max} duplicate ACKs",
+                    max=s.max_dup,
+                )
+                if s.max_dup
+                else EMPTY
+            )
+            extra.append(
+                ntr(
+                    "{count} as fast retransmission{dup}",
+                    "{count} as fast retransmissions{dup}",
+                    s.fast,
+                    count=_n(s.fast),
+                    dup=dup,
+                )
+            )
         if s.spurious:
-            extra_en.append(f"{_n(s.spurious)} needlessly (already acknowledged)")
-            extra_zh.append(f"{_n(s.spurious)} 个是不必要的（数据早已被确认）")
-        en.append(part + (" (" + "; ".join(extra_en) + ")" if extra_en else "") + ".")
-        zh.append(pz + ("（" + "；".join(extra_zh) + "）" if extra_zh else "") + "。")
-    elif s.max_dup:
-        en.append(f"Up to {s.max_dup} duplicate ACKs in a row, but no retransmission was captured.")
-        zh.append(f"最多连续出现 {s.max_dup} 个重复确认，但没有抓到重传。")
-    if s.ooo:
-        en.append(
-            f"{_n(s.ooo)} segment{'s' * (s.ooo != 1)} arrived out of order: sent once, "
-            "overtaken on the way (older TS val or IP ID than data already seen)."
-            if s.vantage != "unknown"
-            else f"{_n(s.ooo)} segment{'s' * (s.ooo != 1)} arrived out of order."
+            extra.append(
+                tr(
+                    "{count} needlessly (already acknowledged)",
+                    count=_n(s.spurious),
+                )
+            )
+        which = tr(" ({which})", which=tr("; ").join(extra)) if extra else EMPTY
+        out.append(
+            ntr(
+                "{count} segment was sent again{which}.",
+                "{count} segments were sent again{which}.",
+                all_re,
+                count=_n(all_re),
+                which=which,
+            )
         )
-        zh.append(
-            f"有 {_n(s.ooo)} 个报文段乱序到达：只发送了一次，途中被后发的报文超越（TS val 或 IP ID 比已收到的数据更旧）。"
+    elif s.max_dup:
+        out.append(
+            tr(
+                "Up to {max} duplicate ACKs in a row, but no retransmission was captured.",
+                max=s.max_dup,
+            )
+        )
+
+
+def _ecn_marks(s: Story, out: list[Text]) -> None:
+    answer = (
+        ntr(
+            "; the sender answered with CWR {count} time, having slowed down as it would after "
+            "a loss",
+            "; the sender answered with CWR {count} times, having slowed down as it would "
+            "after a loss",
+            s.cwr,
+            count=_n(s.cwr),
+        )
+        if s.cwr
+        else EMPTY
+    )
+    out.append(
+        ntr(
+            "Routers marked {count} packet CE (congestion experienced) instead of dropping it; "
+            "the receiver echoed the marks with ECE{answer}.",
+            "Routers marked {count} packets CE (congestion experienced) instead of dropping "
+            "them; the receiver echoed the marks with ECE{answer}.",
+            s.ce,
+            count=_n(s.ce),
+            answer=answer,
+        )
+    )
+
+
+def _events(s: Story, out: list[Text]) -> None:
+    """What went wrong or was noteworthy on the way: resends, reordering, copies, ECN
+    marks, losses before the capture point, zero windows, keep-alives."""
+    _resent(s, out)
+    if s.ooo:
+        out.append(
+            ntr(
+                "{count} segment arrived out of order: sent once, overtaken on the way (older "
+                "TS val or IP ID than data already seen).",
+                "{count} segments arrived out of order: sent once, overtaken on the way (older "
+                "TS val or IP ID than data already seen).",
+                s.ooo,
+                count=_n(s.ooo),
+            )
             if s.vantage != "unknown"
-            else f"有 {_n(s.ooo)} 个报文段乱序到达。"
+            else ntr(
+                "{count} segment arrived out of order.",
+                "{count} segments arrived out of order.",
+                s.ooo,
+                count=_n(s.ooo),
+            )
         )
     if s.copies:
-        en.append(
-            f"The network delivered {_n(s.copies)} segment{'s' * (s.copies != 1)} twice "
-            "(byte-for-byte copies: same IP ID and TS val); they are not retransmissions."
-        )
-        zh.append(
-            f"网络把 {_n(s.copies)} 个报文段投递了两次（逐字节相同：IP ID 和 TS val 都一样）；它们不是重传。"
+        out.append(
+            ntr(
+                "The network delivered {count} segment twice (byte-for-byte copies: same IP ID "
+                "and TS val); they are not retransmissions.",
+                "The network delivered {count} segments twice (byte-for-byte copies: same IP ID "
+                "and TS val); they are not retransmissions.",
+                s.copies,
+                count=_n(s.copies),
+            )
         )
     if s.ce:
-        answer = (
-            f"; the sender answered with CWR {_n(s.cwr)} time{'s' * (s.cwr != 1)}, having "
-            "slowed down as it would after a loss"
-            if s.cwr
-            else ""
-        )
-        answer_zh = (
-            f"；发送方像遇到丢包一样放慢了速度，并 {_n(s.cwr)} 次用 CWR 回应" if s.cwr else ""
-        )
-        en.append(
-            f"Routers marked {_n(s.ce)} packet{'s' * (s.ce != 1)} CE (congestion experienced) "
-            f"instead of dropping {'them' if s.ce != 1 else 'it'}; the receiver echoed the "
-            f"marks with ECE{answer}."
-        )
-        zh.append(
-            f"路由器把 {_n(s.ce)} 个包标记为 CE（经历拥塞），而不是丢弃；接收方用 ECE 回显了这些标记{answer_zh}。"
-        )
+        _ecn_marks(s, out)
     if s.lost:
-        en.append(
-            f"{_n(s.lost)} time{'s' * (s.lost != 1)} the sequence jumped ahead: segments "
-            "before it were lost before the capture point or not captured."
+        out.append(
+            ntr(
+                "{count} time the sequence jumped ahead: segments before it were lost before "
+                "the capture point or not captured.",
+                "{count} times the sequence jumped ahead: segments before it were lost before "
+                "the capture point or not captured.",
+                s.lost,
+                count=_n(s.lost),
+            )
         )
-        zh.append(f"序列号有 {_n(s.lost)} 次向前跳跃：之前的报文段在抓包点之前丢失或没有被抓到。")
     if s.zero_window:
-        en.append(
-            f"A receiver advertised a zero window {_n(s.zero_window)} "
-            f"time{'s' * (s.zero_window != 1)}: its buffer was full and the sender had to wait."
+        out.append(
+            ntr(
+                "A receiver advertised a zero window {count} time: its buffer was full and the "
+                "sender had to wait.",
+                "A receiver advertised a zero window {count} times: its buffer was full and the "
+                "sender had to wait.",
+                s.zero_window,
+                count=_n(s.zero_window),
+            )
         )
-        zh.append(f"接收方 {_n(s.zero_window)} 次通告零窗口：缓冲区已满，发送方只能等待。")
     if s.keep_alive:
-        en.append(
-            f"{_n(s.keep_alive)} keep-alive probe{'s' * (s.keep_alive != 1)} checked an idle connection."
+        out.append(
+            ntr(
+                "{count} keep-alive probe checked an idle connection.",
+                "{count} keep-alive probes checked an idle connection.",
+                s.keep_alive,
+                count=_n(s.keep_alive),
+            )
         )
-        zh.append(f"有 {_n(s.keep_alive)} 个保活探测检查了空闲的连接。")
 
 
-def narrate(s: Story) -> tuple[str, str]:
-    en: list[str] = []
-    zh: list[str] = []
-    _opening(s, en, zh)
+def narrate(s: Story) -> Text:
+    out: list[Text] = []
+    _opening(s, out)
     (cb, sb), (cs, ss) = s.bytes, s.segments
     if cb or sb:
-        en.append(
-            f"The client sent {size(cb)} in {_n(cs)} segment{'s' * (cs != 1)}; "
-            f"the server answered with {size(sb)} in {_n(ss)} segment{'s' * (ss != 1)}."
-        )
-        zh.append(
-            f"客户端发送了 {_size_zh(cb)}（{_n(cs)} 个报文段），"
-            f"服务端回应了 {_size_zh(sb)}（{_n(ss)} 个报文段）。"
+        out.append(
+            tr(
+                "The client sent {client_size} in {client_segments}; "
+                "the server answered with {server_size} in {server_segments}.",
+                client_size=size(cb),
+                server_size=size(sb),
+                client_segments=_segments(cs),
+                server_segments=_segments(ss),
+            )
         )
     else:
-        en.append("No application data was exchanged.")
-        zh.append("双方没有交换任何应用数据。")
-    _events(s, en, zh)
-    _round_trips(s, en, zh)
-    _closing(s, en, zh)
-    en.append(f"It ended: {s.ending_en}.")
-    zh.append(f"结束方式：{s.ending_zh}。")
+        out.append(tr("No application data was exchanged."))
+    _events(s, out)
+    _round_trips(s, out)
+    _closing(s, out)
+    out.append(tr("It ended: {ending}.", ending=s.ending))
     if s.duration is not None:
-        en.append(f"It lasted {ms(s.duration)} in the capture.")
-        zh.append(f"在抓包中持续了 {ms(s.duration)}。")
+        out.append(tr("It lasted {time} in the capture.", time=ms(s.duration)))
     else:
-        en.append("The input has no time stamps, so durations and RTTs are unknown.")
-        zh.append("输入中没有时间戳，因此无法得知持续时间和往返时间。")
-    return " ".join(en), "".join(zh)
+        out.append(
+            tr(
+                "The input has no time stamps, so durations and RTTs are unknown.",
+            )
+        )
+    return sentences(out)
+
+
+def _segments(k: int) -> Text:
+    return ntr("{count} segment", "{count} segments", k, count=_n(k))
 
 
 TFO_NAMES = ("none", "cookie_request", "cookie", "data")
-_TFO_EN = (
+_TFO = (
     "",
-    "asked for a Fast Open cookie",
-    "sent a Fast Open cookie",
-    "sent data in its SYN with a Fast Open cookie",
-)
-_TFO_ZH = (
-    "",
-    "请求 Fast Open cookie",
-    "携带了 Fast Open cookie",
-    "凭 Fast Open cookie 在 SYN 中携带了数据",
+    N_("asked for a Fast Open cookie"),
+    N_("sent a Fast Open cookie"),
+    N_("sent data in its SYN with a Fast Open cookie"),
 )
 
 
-def _note(topic: str, en: str, zh: str, rfc: str) -> dict[str, str]:
-    return {"topic": topic, "en": en, "zh": zh, "rfc": rfc}
-
-
-_NAMES, _ZH_NAMES = ("client", "server"), ("客户端", "服务端")
+def _note(topic: str, text: Text, rfc: str) -> dict[str, str]:
+    return {"topic": topic, "en": text.en, "zh": text.zh, "rfc": rfc}
 
 
 def negotiation(
@@ -337,9 +422,10 @@ def negotiation(
         return [
             _note(
                 "options",
-                "Neither SYN was captured, so the negotiated options (MSS, window scale, SACK, "
-                "timestamps) are unknown; windows cannot be scaled with certainty.",
-                "两个 SYN 都没有抓到，协商的选项（MSS、窗口缩放、SACK、时间戳）未知，窗口的缩放也无法确定。",
+                tr(
+                    "Neither SYN was captured, so the negotiated options (MSS, window scale, SACK, "
+                    "timestamps) are unknown; windows cannot be scaled with certainty.",
+                ),
                 "RFC 9293 §3.7.1, RFC 7323 §2.2",
             )
         ]
@@ -355,79 +441,61 @@ def negotiation(
 
 def _mss_note(syn: tuple[bool, bool], mss: tuple[int, int]) -> list[dict[str, str]]:
     """Each side's MSS, or the default its peer must assume."""
-    out: list[dict[str, str]] = []
-    names, zh_names = ("client", "server"), ("客户端", "服务端")
-    parts_en, parts_zh = [], []
+    role = _roles()
+    parts: list[Text] = []
     for side in (0, 1):
         peer = 1 - side
         if not syn[side]:
             continue
         if mss[side] >= 0:
-            parts_en.append(
-                f"the {names[side]} accepts segments of at most {mss[side]:,} bytes, so the "
-                f"{names[peer]} sends no more than that per segment"
-            )
-            parts_zh.append(
-                f"{zh_names[side]}每个报文段最多接收 {mss[side]:,} 字节，所以{zh_names[peer]}每段不会超过这个值"
+            parts.append(
+                tr(
+                    "the {side} accepts segments of at most {mss} bytes, so the "
+                    "{peer} sends no more than that per segment",
+                    side=role[side],
+                    peer=role[peer],
+                    mss=f"{mss[side]:,}",
+                )
             )
         else:
-            parts_en.append(
-                f"the {names[side]}'s SYN has no MSS, so the {names[peer]} must assume the "
-                "default: 536 bytes over IPv4, 1,220 over IPv6"
+            parts.append(
+                tr(
+                    "the {side}'s SYN has no MSS, so the {peer} must assume the "
+                    "default: 536 bytes over IPv4, 1,220 over IPv6",
+                    side=role[side],
+                    peer=role[peer],
+                )
             )
-            parts_zh.append(
-                f"{zh_names[side]}的 SYN 没有 MSS，{zh_names[peer]}只能按默认值：IPv4 为 536 字节，IPv6 为 1,220 字节"
-            )
-    out.append(
-        _note(
-            "mss",
-            "MSS: " + "; ".join(parts_en) + ".",
-            "MSS：" + "；".join(parts_zh) + "。",
-            "RFC 9293 §3.7.1, RFC 6691 §2",
-        )
-    )
-    return out
+    text = tr("MSS: {parts}.", parts=tr("; ").join(parts))
+    return [_note("mss", text, "RFC 9293 §3.7.1, RFC 6691 §2")]
 
 
 def _wscale_note(scaling: str, wscale: tuple[int, int]) -> list[dict[str, str]]:
     """Window scaling on, off (and why), or unknown."""
-    out: list[dict[str, str]] = []
-    names, zh_names = ("client", "server"), ("客户端", "服务端")
+    role = _roles()
     if scaling == "both":
-        fc, fs = 1 << min(wscale[0], 14), 1 << min(wscale[1], 14)
-        out.append(
-            _note(
-                "wscale",
-                f"Window scaling is on: the client's window field is multiplied by {fc:,} "
-                f"(shift {wscale[0]}) and the server's by {fs:,} (shift {wscale[1]}), except in "
-                "the SYNs themselves, which are never scaled.",
-                f"窗口缩放已启用：客户端的窗口字段乘以 {fc:,}（移位 {wscale[0]}），服务端的乘以 {fs:,}（移位 {wscale[1]}）；"
-                "SYN 本身的窗口永远不缩放。",
-                "RFC 7323 §2.2-2.3",
-            )
+        text = tr(
+            "Window scaling is on: the client's window field is multiplied by {client_factor} "
+            "(shift {client_shift}) and the server's by {server_factor} (shift {server_shift}), "
+            "except in the SYNs themselves, which are never scaled.",
+            client_factor=f"{1 << min(wscale[0], 14):,}",
+            client_shift=wscale[0],
+            server_factor=f"{1 << min(wscale[1], 14):,}",
+            server_shift=wscale[1],
         )
-    elif scaling == "none":
-        who = [names[s] for s in (0, 1) if wscale[s] < 0]
-        who_zh = [zh_names[s] for s in (0, 1) if wscale[s] < 0]
-        out.append(
-            _note(
-                "wscale",
-                f"Window scaling is off because the {' and the '.join(who)} did not offer it: "
-                "both windows are taken as printed, at most 65,535 bytes.",
-                f"由于{'和'.join(who_zh)}没有提供窗口缩放选项，缩放未启用：窗口按原值计算，最大 65,535 字节。",
-                "RFC 7323 §2.2",
-            )
+        return [_note("wscale", text, "RFC 7323 §2.2-2.3")]
+    if scaling == "none":
+        who = [role[s] for s in (0, 1) if wscale[s] < 0]
+        text = tr(
+            "Window scaling is off because the {who} did not offer it: "
+            "both windows are taken as printed, at most 65,535 bytes.",
+            who=tr(" and the ").join(who),
         )
-    else:
-        out.append(
-            _note(
-                "wscale",
-                "Only one SYN was captured, so whether window scaling is in use is unknown.",
-                "只抓到了一个 SYN，无法确定窗口缩放是否启用。",
-                "RFC 7323 §2.2",
-            )
-        )
-    return out
+        return [_note("wscale", text, "RFC 7323 §2.2")]
+    text = tr(
+        "Only one SYN was captured, so whether window scaling is in use is unknown.",
+    )
+    return [_note("wscale", text, "RFC 7323 §2.2")]
 
 
 def _sack_ts_notes(
@@ -435,98 +503,73 @@ def _sack_ts_notes(
 ) -> list[dict[str, str]]:
     """SACK and timestamps, when both SYNs were seen."""
     out: list[dict[str, str]] = []
-    if syn[0] and syn[1]:
-        if sack[0] and sack[1]:
-            out.append(
-                _note(
-                    "sack",
-                    "SACK is in use: a receiver can report the blocks it holds beyond a gap, so "
-                    "only the missing bytes are resent.",
-                    "SACK 已启用：接收方可以报告空洞之后已收到的数据块，发送方只需重传缺失的字节。",
-                    "RFC 2018 §2",
-                )
-            )
-        elif sack[0] or sack[1]:
-            out.append(
-                _note(
-                    "sack",
-                    "SACK is not used: only one side offered it; a loss is recovered from the "
-                    "cumulative ACK alone.",
-                    "SACK 未启用：只有一方提供了该选项，丢包只能依靠累计确认恢复。",
-                    "RFC 2018 §2",
-                )
-            )
-        if ts[0] and ts[1]:
-            out.append(
-                _note(
-                    "timestamps",
-                    "Timestamps are in use: every segment carries TS val/ecr, which gives RTT "
-                    "samples and protects against wrapped sequence numbers (PAWS).",
-                    "时间戳已启用：每个报文段都带 TS val/ecr，可用于测量往返时间，并防止序列号回绕（PAWS）。",
-                    "RFC 7323 §3-5",
-                )
-            )
-        elif ts[0] or ts[1]:
-            out.append(
-                _note(
-                    "timestamps",
-                    "Timestamps are not used: only one side offered them.",
-                    "时间戳未启用：只有一方提供了该选项。",
-                    "RFC 7323 §3",
-                )
-            )
+    if not (syn[0] and syn[1]):
+        return out
+    if sack[0] and sack[1]:
+        text = tr(
+            "SACK is in use: a receiver can report the blocks it holds beyond a gap, so "
+            "only the missing bytes are resent.",
+        )
+        out.append(_note("sack", text, "RFC 2018 §2"))
+    elif sack[0] or sack[1]:
+        text = tr(
+            "SACK is not used: only one side offered it; a loss is recovered from the "
+            "cumulative ACK alone.",
+        )
+        out.append(_note("sack", text, "RFC 2018 §2"))
+    if ts[0] and ts[1]:
+        text = tr(
+            "Timestamps are in use: every segment carries TS val/ecr, which gives RTT "
+            "samples and protects against wrapped sequence numbers (PAWS).",
+        )
+        out.append(_note("timestamps", text, "RFC 7323 §3-5"))
+    elif ts[0] or ts[1]:
+        text = tr(
+            "Timestamps are not used: only one side offered them.",
+        )
+        out.append(_note("timestamps", text, "RFC 7323 §3"))
     return out
 
 
 def _ecn_note(ecn: int) -> list[dict[str, str]]:
     """ECN negotiated or only offered (RFC 3168 §6.1.1)."""
-    out: list[dict[str, str]] = []
     if ecn == 2:
-        out.append(
-            _note(
-                "ecn",
-                "ECN was negotiated (SYN with ECE+CWR, SYN-ACK with ECE): routers may mark "
-                "congestion instead of dropping packets, and the receiver echoes the mark with ECE.",
-                "已协商 ECN（SYN 带 ECE+CWR，SYN-ACK 带 ECE）：路由器可以标记拥塞而不是丢包，接收方用 ECE 回显该标记。",
-                "RFC 3168 §6.1.1",
-            )
+        text = tr(
+            "ECN was negotiated (SYN with ECE+CWR, SYN-ACK with ECE): routers may mark "
+            "congestion instead of dropping packets, and the receiver echoes the mark with ECE.",
         )
-    elif ecn == 1:
-        out.append(
-            _note(
-                "ecn",
-                "The client offered ECN (ECE+CWR in its SYN) but the server did not accept it.",
-                "客户端提出了 ECN（SYN 中带 ECE+CWR），但服务端没有接受。",
-                "RFC 3168 §6.1.1",
-            )
+        return [_note("ecn", text, "RFC 3168 §6.1.1")]
+    if ecn == 1:
+        text = tr(
+            "The client offered ECN (ECE+CWR in its SYN) but the server did not accept it.",
         )
-    return out
+        return [_note("ecn", text, "RFC 3168 §6.1.1")]
+    return []
 
 
 def _tfo_notes(tfo: tuple[int, int]) -> list[dict[str, str]]:
     """TCP Fast Open on either side."""
     out: list[dict[str, str]] = []
-    names, zh_names = ("client", "server"), ("客户端", "服务端")
+    role = _roles()
     for side in (0, 1):
-        if tfo[side]:
-            out.append(
-                _note(
-                    "tfo",
-                    f"TCP Fast Open: the {names[side]} {_TFO_EN[tfo[side]]}"
-                    + (
-                        "; data in a SYN saves one round trip on a repeat connection."
-                        if tfo[side] == 3
-                        else "."
-                    ),
-                    f"TCP Fast Open：{zh_names[side]}{_TFO_ZH[tfo[side]]}"
-                    + (
-                        "；在 SYN 中携带数据，可在再次连接时节省一个往返。"
-                        if tfo[side] == 3
-                        else "。"
-                    ),
-                    "RFC 7413 §4",
-                )
+        if not tfo[side]:
+            continue
+        what = tr(_TFO[tfo[side]])
+        text = (
+            tr(
+                "TCP Fast Open: the {side} {what}; data in a SYN saves one round trip on a "
+                "repeat connection.",
+                side=role[side],
+                what=what,
             )
+            if tfo[side] == 3
+            else tr(
+                "TCP Fast Open: the {side} {what}.",
+                side=role[side],
+                what=what,
+            )
+        )
+        out.append(_note("tfo", text, "RFC 7413 §4"))
     return out
 
 
@@ -534,17 +577,14 @@ def _mptcp_note(mptcp: tuple[bool, bool]) -> list[dict[str, str]]:
     """Multipath TCP offered or negotiated."""
     if not (mptcp[0] or mptcp[1]):
         return []
-    both = mptcp[0] and mptcp[1]
-    return [
-        _note(
-            "mptcp",
+    text = (
+        tr(
             "Multipath TCP was negotiated (MP_CAPABLE in both SYNs): this connection can be one "
-            "subflow of a connection that uses several paths."
-            if both
-            else "Multipath TCP was offered by one side only, so this is plain TCP.",
-            "已协商多路径 TCP（双方 SYN 都带 MP_CAPABLE）：该连接可能是使用多条路径的连接中的一个子流。"
-            if both
-            else "只有一方提供了多路径 TCP，所以这是普通 TCP。",
-            "RFC 8684 §3.1",
+            "subflow of a connection that uses several paths.",
         )
-    ]
+        if mptcp[0] and mptcp[1]
+        else tr(
+            "Multipath TCP was offered by one side only, so this is plain TCP.",
+        )
+    )
+    return [_note("mptcp", text, "RFC 8684 §3.1")]

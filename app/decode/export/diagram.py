@@ -29,21 +29,7 @@ from app.decode.analysis.flows import Flow
 from app.decode.explain.catalogue import CATALOGUE
 from app.decode.explain.fields import MAIN_FIELDS, PHASES, explain_packet
 from app.decode.explain.spacing import fmt_duration, fmt_offset, gaps
-
-WORDS = {
-    "en": {
-        "client": "client",
-        "server": "server",
-        "idle": "{} idle",
-        "window": "packets {}–{} of {}",
-    },
-    "zh": {
-        "client": "客户端",
-        "server": "服务器",
-        "idle": "空闲 {}",
-        "window": "第 {}–{} 个包，共 {} 个",
-    },
-}
+from app.decode.model.i18n import tr
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,28 +57,32 @@ class Diagram:
 
 def diagram(flow: Flow, lang: str = "en", *, absolute: bool = False) -> Diagram:
     """The steps of the packets ``flow`` holds (a window: ``flow.offset`` on)."""
-    w = WORDS["zh" if lang == "zh" else "en"]
     title = f"#{flow.id} {flow.client.endpoint} → {flow.server.endpoint}"
     if flow.packets and len(flow.packets) < flow.packet_count:
         first = flow.offset + 1
-        title += " · " + w["window"].format(first, first + len(flow.packets) - 1, flow.packet_count)
-    d = Diagram(
-        title, f"{w['client']} {flow.client.endpoint}", f"{w['server']} {flow.server.endpoint}"
-    )
+        window = tr(
+            "packets {first}–{last} of {count}",
+            first=first,
+            last=first + len(flow.packets) - 1,
+            count=flow.packet_count,
+        )
+        title += " · " + window.get(lang)
+    client, server = tr("client").get(lang), tr("server").get(lang)
+    d = Diagram(title, f"{client} {flow.client.endpoint}", f"{server} {flow.server.endpoint}")
     phase: str | None = None
     spacing = gaps([p.time for p in flow.packets])
     for p, info, gap in zip(flow.packets, flow.info, spacing, strict=True):
         if gap.idle and gap.seconds is not None:
-            d.steps.append(Step("idle", w["idle"].format(fmt_duration(gap.seconds))))
+            idle = tr("{time} idle", time=fmt_duration(gap.seconds))
+            d.steps.append(Step("idle", idle.get(lang)))
         if info.phase != phase:
-            en, zh = PHASES[info.phase]
-            d.steps.append(Step("phase", zh if lang == "zh" else en))
+            d.steps.append(Step("phase", PHASES[info.phase].get(lang)))
             phase = info.phase
         d.steps += [Step("note", c.text) for c in p.comments if c.position == "before"]
         fields = [f for f in explain_packet(p, flow, info) if f.key in MAIN_FIELDS]
         label = " ".join((f.absolute if absolute and f.absolute else f.label) for f in fields)
         loud = [c for c in p.findings if c not in QUIET]  # explanations stay on the page
-        titles = [CATALOGUE[c].title_zh if lang == "zh" else CATALOGUE[c].title_en for c in loud]
+        titles = [CATALOGUE[c].title_in(lang) for c in loud]
         extra = tuple(x for x in (p.app, " · ".join(titles)) if x)
         t = None if p.time is None or flow.start is None else p.time - flow.start
         d.steps.append(Step("arrow", label, p.n, info.direction, fmt_offset(t), extra, bool(loud)))

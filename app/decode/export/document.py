@@ -471,7 +471,9 @@ class Summaries:
 
     def _phases(self, lo: int, hi: int) -> list[str]:
         """Each flow's ``phases`` list as JSON text."""
-        phase_text = {name: (_js(name), *map(_js, PHASES[name])) for name in PHASE_NAMES}
+        phase_text = {
+            name: (_js(name), _js(PHASES[name].en), _js(PHASES[name].zh)) for name in PHASE_NAMES
+        }
         texts = [phase_text[name] for name in PHASE_NAMES]
         a, b = int(self.run_at[lo]), int(self.run_at[hi])
         phase_of, firsts, lasts = (x[a:b].tolist() for x in self.runs)
@@ -626,7 +628,7 @@ def narrative_json(
     ``story_columns`` (as arrays, or as lists made once for many connections)."""
     by, segs = cols["side_bytes"][k], cols["data_segments"][k]
     re_, fast, spur, ooo, lost, zw, ka = cols["story_counts"][k]
-    en_end, zh_end = ENDINGS[ENDED_BY[int(cols["ended_by"][k])]]
+    ending = ENDINGS[ENDED_BY[int(cols["ended_by"][k])]]
     t0, t1 = float(cols["start"][k]), float(cols["end"][k])
     i, med = float(cols["irtt"][k]), float(cols["rtt_median"][k])
 
@@ -639,7 +641,7 @@ def narrative_json(
         v = float(opt(name))
         return None if v != v else v
 
-    en, zh = narrate(
+    told = narrate(
         Story(
             client=endpoint_text(hosts, int(cols["client_ep"][k]), port_names),
             server=endpoint_text(hosts, int(cols["server_ep"][k]), port_names),
@@ -658,8 +660,7 @@ def narrative_json(
             keep_alive=int(ka),
             rtt_median=None if med != med else med,
             rtt_samples=int(cols["rtt_samples"][k]),
-            ending_en=en_end,
-            ending_zh=zh_end,
+            ending=ending,
             duration=None if t0 != t0 or t1 != t1 else t1 - t0,
             ended_by=ENDED_BY[int(cols["ended_by"][k])],
             closer=int(opt("closer")),
@@ -675,7 +676,7 @@ def narrative_json(
             cwr=int(opt("cwr")),
         )
     )
-    return f'{{"en":{_str(en)},"zh":{_str(zh)}}}'
+    return f'{{"en":{_str(told.en)},"zh":{_str(told.zh)}}}'
 
 
 _STORY_CODES = (

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from app.decode.model.errors import InputTooLarge, NoPackets
+from app.decode.model.i18n import N_
 from app.decode.model.memory import paused_gc
 from app.decode.model.options import BY_LABEL, Kind, Options
 from app.decode.model.packet import (
@@ -1113,9 +1114,9 @@ def _format_of(parsed: list[_Parsed]) -> str:
     "IP" in front of the addresses since 3.8 (print-ip.c)."""
     old = sum(q.old for q in parsed)
     if old * 2 <= len(parsed):
-        return "tcpdump 4.0 or later"
+        return N_("tcpdump 4.0 or later")
     no_ip = sum(q.old and q.no_ip for q in parsed)
-    return "tcpdump 3.7 or earlier" if no_ip * 2 > old else "tcpdump 3.8-3.9"
+    return N_("tcpdump 3.7 or earlier") if no_ip * 2 > old else N_("tcpdump 3.8-3.9")
 
 
 def parse_text(

@@ -1,0 +1,126 @@
+"""Two languages through one gettext catalogue.
+
+The source text is English.  Simplified Chinese comes from the gettext catalogue
+``app/locale/zh_Hans/LC_MESSAGES/messages.po``, read once with Babel.  Messages are
+``str.format`` templates with named fields, so a translation may put them in its own order.
+
+The core explains every packet in both languages at once (the JSON carries ``en`` and ``zh``
+side by side), so it builds :class:`Text` pairs: ``tr("the {who} sends data.", who=role)``
+formats the English template and its translation, each with the matching side of any field
+that is itself a :class:`Text`.  Pages ask for one language with :func:`gettext`.
+
+``scripts/messages`` extracts every message (``tr``, ``ntr``, ``N_``, ``gettext``,
+``ngettext``, and ``_`` in templates) into the catalogue; ``tests/test_messages.py`` fails
+when one lacks its translation.
+"""
+
+from __future__ import annotations
+
+import gettext as _gettext
+import io
+import string
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+LANGS = ("en", "zh")
+LOCALES = {"zh": "zh_Hans"}  # our language code → the catalogue's locale
+DOMAIN = "messages"
+LOCALE_DIR = Path(__file__).resolve().parents[2] / "locale"
+
+
+def catalogue_path(lang: str) -> Path:
+    return LOCALE_DIR / LOCALES[lang] / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+@cache
+def translations(lang: str) -> _gettext.NullTranslations:
+    """The language's translations; English (the source text) needs none."""
+    if lang not in LOCALES:
+        return _gettext.NullTranslations()
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    with catalogue_path(lang).open("rb") as f:
+        catalog = read_po(f, locale=LOCALES[lang], domain=DOMAIN)
+    buf = io.BytesIO()
+    write_mo(buf, catalog)
+    buf.seek(0)
+    return _gettext.GNUTranslations(buf)
+
+
+def gettext(lang: str, message: str) -> str:
+    return translations(lang).gettext(message)
+
+
+def ngettext(lang: str, singular: str, plural: str, n: int) -> str:
+    return translations(lang).ngettext(singular, plural, n)
+
+
+def N_(message: str) -> str:
+    """Mark a message for the catalogue where it is defined; translate it where it is used."""
+    return message
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """The same text in English and in Chinese."""
+
+    en: str
+    zh: str
+
+    def get(self, lang: str) -> str:
+        return self.zh if lang == "zh" else self.en
+
+    def __add__(self, other: Text | str) -> Text:
+        if isinstance(other, str):
+            return Text(self.en + other, self.zh + other)
+        return Text(self.en + other.en, self.zh + other.zh)
+
+    def join(self, parts: Iterable[Text]) -> Text:
+        """``parts`` joined with this text between them (``tr("; ").join(...)``)."""
+        items = list(parts)
+        return Text(self.en.join(p.en for p in items), self.zh.join(p.zh for p in items))
+
+    @staticmethod
+    def same(text: str) -> Text:
+        """Text that reads the same in both languages (a number, a name, a protocol token)."""
+        return Text(text, text)
+
+
+EMPTY = Text("", "")
+
+
+def _fill(template: str, lang: str, fields: dict[str, object]) -> str:
+    if not fields:
+        return template
+    return template.format(
+        **{k: v.get(lang) if isinstance(v, Text) else v for k, v in fields.items()}
+    )
+
+
+def tr(message: str, /, **fields: object) -> Text:
+    """``message`` and its translation, each formatted with ``fields``."""
+    return Text(_fill(message, "en", fields), _fill(gettext("zh", message), "zh", fields))
+
+
+def ntr(singular: str, plural: str, n: int, /, **fields: object) -> Text:
+    """The plural form for ``n`` in each language."""
+    return Text(
+        _fill(ngettext("en", singular, plural, n), "en", fields),
+        _fill(ngettext("zh", singular, plural, n), "zh", fields),
+    )
+
+
+def sentences(parts: Iterable[Text]) -> Text:
+    """Sentences one after another: English puts a space between them, Chinese (whose full
+    stop is a full-width character) none."""
+    items = list(parts)
+    return Text(" ".join(p.en for p in items), "".join(p.zh for p in items))
+
+
+def fields_of(template: str) -> set[str]:
+    """The named fields a template uses (the catalogue test compares a message's and its
+    translation's)."""
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
