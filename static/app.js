@@ -100,10 +100,48 @@
     document.querySelectorAll(".ladder .row.pkt.current").forEach(function (r) { r.classList.remove("current"); });
     row.classList.add("current");
     row.scrollIntoView({ block: "center" });
-    var num = row.querySelector("a.num");
-    if (num) num.focus({ preventScroll: true });
+    rove(row);
+    row.focus({ preventScroll: true });
     history.replaceState(null, "", "#" + row.id);
   }
+  // Roving tabindex: the ladder is one tab stop, the row last visited; the arrow keys move
+  // between rows (up, down, Home, End) and between a row's fields and links (left, right).
+  function rove(row) {
+    document.querySelectorAll('.ladder .row.pkt[tabindex="0"]').forEach(function (r) {
+      if (r !== row) r.setAttribute("tabindex", "-1");
+    });
+    if (row) row.setAttribute("tabindex", "0");
+  }
+  function roveDefault() {  // after a swap: one tab stop, the current row's or the first's
+    var stops = document.querySelectorAll('.ladder .row.pkt[tabindex="0"]');
+    rove(current() || stops[0] || rows()[0] || null);
+  }
+  function controls(row) {
+    return Array.prototype.slice.call(row.querySelectorAll("a.num, button.f, a.fnav, a.more"));
+  }
+  document.addEventListener("focusin", function (ev) {
+    var row = ev.target.closest && ev.target.closest(".ladder .row.pkt");
+    if (row) rove(row);
+  });
+  document.addEventListener("keydown", function (ev) {
+    var row = ev.target.closest && ev.target.closest(".ladder .row.pkt");
+    if (!row || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    var all = rows(), inside = controls(row), i = inside.indexOf(ev.target);
+    switch (ev.key) {
+      case "ArrowDown": case "ArrowUp": {
+        var k = all.indexOf(row) + (ev.key === "ArrowDown" ? 1 : -1);
+        if (k >= 0 && k < all.length) select(all[k]); else step(ev.key === "ArrowDown", false);
+        break;
+      }
+      case "Home": if (all.length) select(all[0]); break;
+      case "End": if (all.length) select(all[all.length - 1]); break;
+      case "ArrowRight": if (inside.length) inside[Math.min(i + 1, inside.length - 1)].focus(); break;
+      case "ArrowLeft": if (i > 0) inside[i - 1].focus(); else row.focus(); break;
+      case "Escape": if (ev.target !== row) { row.focus(); break; } return;
+      default: return;
+    }
+    ev.preventDefault();
+  });
   function at(n) {
     var l = ladder();
     if (l) window.location.assign("/s/" + l.dataset.session + "/at/" + n);
@@ -176,6 +214,7 @@
   });
   function arrive() {
     applySwitches(document);
+    roveDefault();
     markSpan();
     if (window.location.hash === "#last") {
       var all = rows();
@@ -278,7 +317,7 @@
     });
   }
   document.addEventListener("htmx:afterSwap", function () {
-    applySwitches(document); markShown(); markSpan(); windowStart();
+    applySwitches(document); markShown(); markSpan(); windowStart(); roveDefault();
     if (anchor) { window.scrollBy(0, anchor.el.getBoundingClientRect().top - anchor.top); anchor = null; }
   });
   document.documentElement.classList.add("js");

@@ -127,22 +127,39 @@ def words(lang: str) -> dict[str, str]:
         "app_data": gettext(lang, "what the payload starts with (the application's message)"),
         "previous_finding": gettext(lang, "previous {finding}"),
         "next_finding": gettext(lang, "next {finding}"),
+        "c2s": gettext(lang, "client → server"),
+        "s2c": gettext(lang, "server → client"),
     }
+
+
+def row_name(p: dict[str, Any], ui: dict[str, str]) -> str:
+    """What a packet row says when it is focused: number, direction, main fields, findings
+    (its colour and arrow say the direction only to the eye)."""
+    fields = " ".join(f["label"] for f in p["fields"] if not f["minor"])
+    findings = ", ".join(fd["title"] for fd in p["findings"] if not fd["quiet"])
+    name = f"#{p['n']} {ui.get(p['dir'], '')}: {fields}"
+    return f"{name}; {findings}" if findings else name
 
 
 def rendered(rows: list[Row], lang: str, sid: str, flow_id: int) -> list[Row]:
     """``rows`` with each packet row's HTML (``packet_html``)."""
     ui = words(lang)
+    first = True
     for row in rows:
         if row.kind == "packet":
-            row.html = packet_html(row.packet, ui, sid, flow_id)
+            row.html = packet_html(row.packet, ui, sid, flow_id, tab=first)
+            first = False
     return rows
 
 
-def packet_html(p: dict[str, Any], ui: dict[str, str], sid: str, flow_id: int) -> Markup:
+def packet_html(
+    p: dict[str, Any], ui: dict[str, str], sid: str, flow_id: int, *, tab: bool = False
+) -> Markup:
     """One packet's row of the ladder as HTML: the hot loop of a window (400 rows, about a
     dozen fields each with its tooltip), written out directly rather than through the
-    template engine, which made it five times slower. Every value is escaped here."""
+    template engine, which made it five times slower. Every value is escaped here.
+
+    ``tab``: the row is the window's tab stop (the first; the page's script then moves it)."""
     n = p["n"]
     out: list[str] = []
     if p["gap"]:
@@ -151,9 +168,12 @@ def packet_html(p: dict[str, Any], ui: dict[str, str], sid: str, flow_id: int) -
             '<div class="wire"></div></div>'
         )
     warn = " warn" if p["warns"] else ""
+    # one tab stop for the whole ladder (roving tabindex, static/app.js): rows and their
+    # controls are reached with the arrow keys
     out.append(
         f'<div class="row pkt {p["dir"]} gap-{p["gap"]}{warn}" id="p{n}" role="listitem" '
-        f'data-n="{n}"><div class="when"><a href="#p{n}" class="num">#{n}</a>'
+        f'tabindex="{0 if tab else -1}" aria-label="{_e(row_name(p, ui))}" data-n="{n}"><div class="when">'
+        f'<a href="#p{n}" class="num" tabindex="-1">#{n}</a>'
     )
     if p["frame"]:
         out.append(f'<span class="ln">{_e(ui["frame"])} {p["frame"]}</span>')
@@ -167,7 +187,7 @@ def packet_html(p: dict[str, Any], ui: dict[str, str], sid: str, flow_id: int) -
     if p["line"]:
         out.append(f'<span class="ln">{_e(ui["line"])} {p["line"]}</span>')
     out.append(
-        f'<a class="more" href="/s/{sid}/p/{n}" hx-get="/s/{sid}/p/{n}" hx-target="#detail" '
+        f'<a class="more" tabindex="-1" href="/s/{sid}/p/{n}" hx-get="/s/{sid}/p/{n}" hx-target="#detail" '
         f'hx-swap="innerHTML">{_e(ui["detail"])}</a></div><div class="wire"><div class="label">'
     )
     if p["app"]:
@@ -181,7 +201,8 @@ def packet_html(p: dict[str, Any], ui: dict[str, str], sid: str, flow_id: int) -
         minor = " minor" if f["minor"] else ""
         key = _e(f["key"])
         out.append(
-            f'<span class="fw{minor}" data-key="{key}"><button type="button" class="f f-{key}" '
+            f'<span class="fw{minor}" data-key="{key}"><button type="button" tabindex="-1" '
+            f'class="f f-{key}" '
             f'aria-describedby="tip-{n}-{i}">{label}</button><span class="tip" role="tooltip" '
             f'id="tip-{n}-{i}">{_e(f["text"])}<span class="rfc">{_e(f["rfc"])}</span></span></span>'
         )
@@ -205,15 +226,15 @@ def _finding_html(fd: dict[str, Any], n: int, ui: dict[str, str], sid: str, flow
     prev = nxt = ""
     if not fd["quiet"]:
         prev = (
-            f'<a class="fnav prev" href="{find}&amp;before={n}" '
+            f'<a class="fnav prev" tabindex="-1" href="{find}&amp;before={n}" '
             f'aria-label="{_e(ui["previous_finding"].format(finding=fd["title"]))}">‹</a>'
         )
         nxt = (
-            f'<a class="fnav next" href="{find}&amp;after={n}" '
+            f'<a class="fnav next" tabindex="-1" href="{find}&amp;after={n}" '
             f'aria-label="{_e(ui["next_finding"].format(finding=fd["title"]))}">›</a>'
         )
     return (
-        f'<span class="fw finding{quiet}" data-key="{code}">{prev}<button type="button" '
+        f'<span class="fw finding{quiet}" data-key="{code}">{prev}<button type="button" tabindex="-1" '
         f'class="f badge" aria-describedby="tip-{n}-{code}">{title}</button>{nxt}'
         f'<span class="tip" role="tooltip" id="tip-{n}-{code}">{_e(fd["text"])}'
         f'<span class="rfc">{code} · {_e(fd["rfc"])}</span></span></span>'
