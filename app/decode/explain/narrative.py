@@ -9,6 +9,7 @@ the server mostly measures the peer's delayed ACKs.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 from app.decode.model.i18n import EMPTY, N_, Text, ntr, sentences, tr
 
@@ -71,6 +72,7 @@ class Story:
     cwr: int = 0  # CWR answers from a sender
 
 
+@cache
 def _roles() -> tuple[Text, Text]:
     return tr("client"), tr("server")
 

@@ -63,7 +63,7 @@ def N_(message: str) -> str:
     return message
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Text:
     """The same text in English and in Chinese."""
 
@@ -92,25 +92,35 @@ class Text:
 EMPTY = Text("", "")
 
 
-def _fill(template: str, lang: str, fields: dict[str, object]) -> str:
+@cache
+def _zh() -> dict[str, str]:
+    """Chinese by English message, for ``tr``: the core formats hundreds of thousands of
+    them for a large capture, so the lookup is one dict access."""
+    found = translations("zh")._catalog  # type: ignore[attr-defined]
+    return {k: v for k, v in found.items() if isinstance(k, str) and k}
+
+
+def _both(en: str, zh: str, fields: dict[str, object]) -> Text:
+    """The two templates, each filled with its own side of the fields that are Text."""
     if not fields:
-        return template
-    return template.format(
-        **{k: v.get(lang) if isinstance(v, Text) else v for k, v in fields.items()}
-    )
+        return Text(en, zh)
+    en_fields = zh_fields = fields
+    for k, v in fields.items():
+        if type(v) is Text:
+            if en_fields is fields:
+                en_fields, zh_fields = dict(fields), dict(fields)
+            en_fields[k], zh_fields[k] = v.en, v.zh
+    return Text(en.format_map(en_fields), zh.format_map(zh_fields))
 
 
 def tr(message: str, /, **fields: object) -> Text:
     """``message`` and its translation, each formatted with ``fields``."""
-    return Text(_fill(message, "en", fields), _fill(gettext("zh", message), "zh", fields))
+    return _both(message, _zh().get(message) or message, fields)
 
 
 def ntr(singular: str, plural: str, n: int, /, **fields: object) -> Text:
     """The plural form for ``n`` in each language."""
-    return Text(
-        _fill(ngettext("en", singular, plural, n), "en", fields),
-        _fill(ngettext("zh", singular, plural, n), "zh", fields),
-    )
+    return _both(ngettext("en", singular, plural, n), ngettext("zh", singular, plural, n), fields)
 
 
 def sentences(parts: Iterable[Text]) -> Text:
