@@ -10,7 +10,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
 
-from app.decode.model.i18n import LANGS, gettext, ngettext
+from app.decode.model.i18n import LANGS, N_, gettext, ngettext
 
 from .security import CSRF_COOKIE, csrf_token, secure_cookie
 
@@ -34,12 +34,22 @@ def _ngettext(ctx: Context, singular: str, plural: str, n: int) -> str:
     return ngettext(ctx.get("lang", "en"), singular, plural, n)
 
 
+# The titles a session gets when its owner gives none: stored in English, shown translated.
+DEFAULT_TITLES = frozenset({N_("pasted text"), N_("uploaded capture")})
+
+
+@pass_context
+def _session_title(ctx: Context, title: str) -> str:
+    return gettext(ctx.get("lang", "en"), title) if title in DEFAULT_TITLES else title
+
+
 def install_gettext(env: Environment) -> None:
     """``_``, ``gettext``, ``ngettext`` and ``{% trans %}`` in templates, in the language of
     the page being rendered (its context's ``lang``), new-style: ``_("%(n)s left", n=3)``
     formats after translating, and escapes what it fills in."""
     env.add_extension("jinja2.ext.i18n")
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.filters["session_title"] = _session_title
 
 
 def choose_lang(request: Request) -> str:

@@ -184,3 +184,10 @@ def test_the_choice_is_remembered(client: TestClient) -> None:
     r = client.get("/?lang=en", headers={"accept-language": "zh-CN"})
     assert 'lang="en"' in r.text and r.cookies.get("lang") == "en"
     assert 'lang="en"' in client.get("/", headers={"accept-language": "zh-CN"}).text
+
+
+def test_a_default_title_is_shown_in_the_page_language(client: TestClient) -> None:
+    pcap = {"content-type": "application/vnd.tcpdump.pcap"}
+    sid = client.post("/api/sessions", content=load("http-like.pcap"), headers=pcap).json()["id"]
+    zh = client.get(f"/s/{sid}?lang=zh").text
+    assert '<h1 class="session-title" translate="no">上传的抓包</h1>' in zh
