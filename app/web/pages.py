@@ -77,7 +77,7 @@ def _title(code: str, lang: str) -> str:
     e = CATALOGUE.get(code)
     if e is None:
         return code
-    return e.title_zh if lang == "zh" else e.title_en
+    return e.title_in(lang)
 
 
 def session_path(sid: str) -> str:

@@ -10,9 +10,10 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
 
-from app.decode.model.i18n import LANGS, N_, gettext, ngettext
+from app.decode.model.i18n import LANGS, gettext, ngettext
 
 from .security import CSRF_COOKIE, csrf_token, secure_cookie
+from .upload import DEFAULT_TITLES
 
 THEMES = ("auto", "light", "dark")  # auto: the system's (prefers-color-scheme)
 
@@ -32,10 +33,6 @@ def _gettext(ctx: Context, message: str) -> str:
 @pass_context
 def _ngettext(ctx: Context, singular: str, plural: str, n: int) -> str:
     return ngettext(ctx.get("lang", "en"), singular, plural, n)
-
-
-# The titles a session gets when its owner gives none: stored in English, shown translated.
-DEFAULT_TITLES = frozenset({N_("pasted text"), N_("uploaded capture")})
 
 
 @pass_context

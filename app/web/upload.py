@@ -17,6 +17,11 @@ from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from app.decode.model.errors import EmptyInput, InputTooLarge, TraceError
+from app.decode.model.i18n import N_
+
+# The title a session gets when its owner gives none (stored in English, shown translated).
+PASTED, UPLOADED = N_("pasted text"), N_("uploaded capture")
+DEFAULT_TITLES = frozenset({PASTED, UPLOADED})
 
 CHUNK = 1 << 20
 
@@ -84,7 +89,7 @@ async def _read_submission(request: Request, limit: int) -> Submission:
         )
         query = request.query_params
         fields = {k: query[k] for k in FIELDS if k in query}
-        default = "pasted text" if ctype.startswith("text/") else "uploaded capture"
+        default = PASTED if ctype.startswith("text/") else UPLOADED
         return Submission(spool, query.get("title") or default, fields=fields)
     form = await _form(request, limit)
     try:
@@ -170,7 +175,7 @@ async def _from_form(form: FormData, limit: int) -> tuple[IO[bytes], str]:
         data = text.encode("utf-8")
         if len(data) > limit:
             raise _too_large(len(data), limit)
-        first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "pasted text")
+        first = next((ln.strip() for ln in text.splitlines() if ln.strip()), PASTED)
         spool = _spool()
         spool.write(data)
         spool.seek(0)

@@ -28,7 +28,7 @@ class Entry:
 
     @property
     def title_zh(self) -> str:
-        return gettext("zh", self.title)
+        return self.title_in("zh")
 
     @property
     def en(self) -> str:
@@ -36,7 +36,7 @@ class Entry:
 
     @property
     def zh(self) -> str:
-        return gettext("zh", self.text)
+        return self.text_in("zh")
 
 
 _ENTRIES = (

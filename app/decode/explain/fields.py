@@ -8,6 +8,7 @@ RFC 3168 (ECN); where tutorials commonly get a fact wrong, the text says the rig
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 from app.decode.analysis.flows import Flow, PacketInfo, Side
 from app.decode.model.i18n import EMPTY, N_, Text, tr
@@ -57,8 +58,14 @@ def _ms(seconds: float) -> str:
     return f"{ms:.3f} ms" if ms < 100 else f"{ms:.1f} ms"
 
 
+@cache
+def roles() -> tuple[Text, Text]:
+    """The words for the client and the server (made once: every explanation names them)."""
+    return tr("client"), tr("server")
+
+
 def _role(flow: Flow, side: Side) -> Text:
-    return tr("client") if side is flow.client else tr("server")
+    return roles()[side is not flow.client]
 
 
 _FLAG_TEXT: dict[int, tuple[str, str, str]] = {
@@ -468,15 +475,6 @@ def _ip_fields(p: Packet) -> list[Field]:
     return out
 
 
-# What p.malformed says (app.decode.readers sets it), for the catalogue.
-_MALFORMED = (
-    N_(
-        "the header length (data offset) is below the 20-byte minimum",
-    ),
-    N_("the header is longer than the IP packet's payload"),
-)
-
-
 def _mss_field(p: Packet, flow: Flow) -> Field | None:
     mss = p.options.mss
     if mss is None:
@@ -876,7 +874,7 @@ ENDINGS: dict[str, Text] = {
 def describe_ending(ended_by: str, closer: str | None) -> dict[str, str]:
     text = ENDINGS[ended_by]
     if closer and ended_by != "open":
-        who = tr("client") if closer == "client" else tr("server")
+        who = roles()[closer != "client"]
         if ended_by == "refused":
             text = tr("{ending} (by the {who})", ending=text, who=who)
         else:

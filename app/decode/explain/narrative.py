@@ -9,8 +9,8 @@ the server mostly measures the peer's delayed ACKs.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 
+from app.decode.explain.fields import roles
 from app.decode.model.i18n import EMPTY, N_, Text, ntr, sentences, tr
 
 
@@ -70,11 +70,6 @@ class Story:
     copies: int = 0  # segments the network delivered twice
     ce: int = 0  # packets marked CE on the way (ECN)
     cwr: int = 0  # CWR answers from a sender
-
-
-@cache
-def _roles() -> tuple[Text, Text]:
-    return tr("client"), tr("server")
 
 
 def _opening(s: Story, out: list[Text]) -> None:
@@ -150,7 +145,7 @@ def _round_trips(s: Story, out: list[Text]) -> None:
     ACK delay, not the path."""
     _path(s, out)
     c, v = s.legs
-    role = _roles()
+    role = roles()
     if s.vantage in ("client", "server") and c is not None and v is not None:
         near = 0 if s.vantage == "client" else 1
         legs = (c, v)
@@ -191,7 +186,7 @@ def _round_trips(s: Story, out: list[Text]) -> None:
 
 def _closing(s: Story, out: list[Text]) -> None:
     """A half-close with what flowed after it; an abort and what it throws away."""
-    role = _roles()
+    role = roles()
     if s.half_closer in (0, 1):
         over = tr(" over {time}", time=ms(s.half_span)) if s.half_span is not None else EMPTY
         out.append(
@@ -443,7 +438,7 @@ def negotiation(
 
 def _mss_note(syn: tuple[bool, bool], mss: tuple[int, int]) -> list[dict[str, str]]:
     """Each side's MSS, or the default its peer must assume."""
-    role = _roles()
+    role = roles()
     parts: list[Text] = []
     for side in (0, 1):
         peer = 1 - side
@@ -474,7 +469,7 @@ def _mss_note(syn: tuple[bool, bool], mss: tuple[int, int]) -> list[dict[str, st
 
 def _wscale_note(scaling: str, wscale: tuple[int, int]) -> list[dict[str, str]]:
     """Window scaling on, off (and why), or unknown."""
-    role = _roles()
+    role = roles()
     if scaling == "both":
         text = tr(
             "Window scaling is on: the client's window field is multiplied by {client_factor} "
@@ -552,7 +547,7 @@ def _ecn_note(ecn: int) -> list[dict[str, str]]:
 def _tfo_notes(tfo: tuple[int, int]) -> list[dict[str, str]]:
     """TCP Fast Open on either side."""
     out: list[dict[str, str]] = []
-    role = _roles()
+    role = roles()
     for side in (0, 1):
         if not tfo[side]:
             continue

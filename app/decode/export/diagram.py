@@ -27,7 +27,7 @@ from html import escape
 from app.decode.analysis.conversations import QUIET
 from app.decode.analysis.flows import Flow
 from app.decode.explain.catalogue import CATALOGUE
-from app.decode.explain.fields import MAIN_FIELDS, PHASES, explain_packet
+from app.decode.explain.fields import MAIN_FIELDS, PHASES, explain_packet, roles
 from app.decode.explain.spacing import fmt_duration, fmt_offset, gaps
 from app.decode.model.i18n import tr
 
@@ -67,7 +67,7 @@ def diagram(flow: Flow, lang: str = "en", *, absolute: bool = False) -> Diagram:
             count=flow.packet_count,
         )
         title += " · " + window.get(lang)
-    client, server = tr("client").get(lang), tr("server").get(lang)
+    client, server = (r.get(lang) for r in roles())
     d = Diagram(title, f"{client} {flow.client.endpoint}", f"{server} {flow.server.endpoint}")
     phase: str | None = None
     spacing = gaps([p.time for p in flow.packets])

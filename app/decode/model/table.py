@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from app.decode.model.i18n import N_
 from app.decode.model.options import Options, options_from_bytes
 from app.decode.model.packet import ACK, NAMED_PORTS, URG, Comment, Packet, format_endpoint
 
@@ -64,9 +65,9 @@ Columns = dict[str, npt.NDArray[Any]]
 # What is wrong with a malformed TCP header (tshark: "Short segment", "Bogus TCP header
 # length"): such a segment is shown, flagged tcp.malformed, and left out of the sequence
 # analysis, as Wireshark leaves it out.
-MALFORMED_TCP: dict[int, str] = {
-    1: "the header length (data offset) is below the 20-byte minimum",
-    2: "the header is longer than the IP packet's payload",
+MALFORMED_TCP: dict[int, str] = {  # (explanations translate them: N_)
+    1: N_("the header length (data offset) is below the 20-byte minimum"),
+    2: N_("the header is longer than the IP packet's payload"),
 }
 MALFORMED_CODE: dict[str, int] = {v: k for k, v in MALFORMED_TCP.items()}
 
