@@ -6,6 +6,7 @@ import argparse
 import gc
 import io
 import json
+import os
 import sys
 from typing import Any
 
@@ -148,7 +149,13 @@ def main(argv: list[str] | None = None) -> int:
     wk.add_argument("--log-level", default="info")
     wk.set_defaults(func=cmd_worker)
     args = parser.parse_args(argv)
-    rc: int = args.func(args)
+    try:
+        rc: int = args.func(args)
+    except BrokenPipeError:
+        # the reader went away (``tcpladder explain big.pcap --json | head``): stop quietly,
+        # and keep Python from complaining again when it flushes stdout at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # as a shell reports a process ended by SIGPIPE
     return rc
 
 

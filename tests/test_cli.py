@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.conftest import CAPTURES, TEXT
 
@@ -36,3 +37,20 @@ def test_explain_bad_input_exits_2_with_message() -> None:
     assert b"no tcpdump packet line" in r.stderr
     r = run("explain", "/nonexistent/file")
     assert r.returncode == 2 and b"cannot read" in r.stderr
+
+
+def test_explain_stops_quietly_when_its_reader_goes_away(tmp_path: Path) -> None:
+    """``tcpladder explain big.pcap --json | head``: no traceback when the pipe closes."""
+    big = tmp_path / "big.txt"
+    big.write_bytes((TEXT / "seed000_ipv6_vvv.txt").read_bytes() * 2000)  # JSON of many MB
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "explain", str(big), "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.read(10)
+    proc.stdout.close()
+    _, err = proc.communicate()
+    assert proc.returncode == 141
+    assert b"Traceback" not in err, err.decode()

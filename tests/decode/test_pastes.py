@@ -270,3 +270,50 @@ def test_old_format_quoted_and_wrapped() -> None:
         "removed mail quoting ('> ')",
         "joined",
     ]
+
+
+# tcpdump -t: no time stamps.  The ACK and its duplicate print the same.
+UNTIMED = """\
+IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [S], seq 1000, win 64240, length 0
+IP 10.0.0.2.80 > 10.0.0.1.40000: Flags [S.], seq 5000, ack 1001, win 65160, length 0
+IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [.], ack 1, win 502, length 0
+IP 10.0.0.2.80 > 10.0.0.1.40000: Flags [P.], seq 1:101, ack 1, win 510, length 100
+IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [.], ack 101, win 502, length 0
+IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [.], ack 101, win 502, length 0
+
+The line below is the duplicate ACK again, quoted:
+IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [.], ack 101, win 502, length 0
+"""
+
+
+def test_untimed_paste_keeps_repeated_lines_as_packets_and_quotes_as_prose() -> None:
+    trace = parse_text(UNTIMED)
+    assert trace.packet_count == 6
+    last = trace.packets[-1]
+    assert [c.line for c in last.comments] == [8, 9]  # the prose and the quote, attached
+
+
+def test_a_long_untimed_paste_is_read_in_linear_time() -> None:
+    """Every untimed line used to be compared with every earlier packet (a 20,000-line
+    tcpdump -t paste took three minutes): now a run of packet lines is not searched, and a
+    quote only among the last QUOTE_LOOKBACK packets with its ends and flags."""
+    from app.decode.text import parser
+
+    calls = 0
+    real = parser._same_packet
+
+    def counting(q: Any, p: Any) -> bool:
+        nonlocal calls
+        calls += 1
+        return real(q, p)
+
+    line = "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [.], ack 101, win 502, length 0\n"
+    text = "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [S], seq 1000, win 64240, length 0\n"
+    # after prose, and like no packet before: each compared, then a packet of its own
+    others = "".join("quoted:\n" + line.replace("win 502", f"win {600 + k}") for k in range(300))
+    text += line * 3000 + others
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(parser, "_same_packet", counting)
+        trace = parse_text(text)
+    assert trace.packet_count == 3301
+    assert calls <= 300 * parser.QUOTE_LOOKBACK < 3000 * 300

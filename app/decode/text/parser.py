@@ -735,6 +735,15 @@ def _command_flags(words: list[str]) -> list[str]:
     return flags
 
 
+QUOTE_LOOKBACK = 256
+
+
+def _ends_key(p: Packet) -> tuple[str, int | None, str, int | None, int]:
+    """What a quote must repeat exactly: the ends (a port above NAMED_PORTS stands for one
+    service name) and the flags."""
+    return (p.src_host, p.src_port, p.dst_host, p.dst_port, p.flags)
+
+
 def _same_packet(q: _Parsed, p: _Parsed) -> bool:
     a, b = q.packet, p.packet
     if (a.src, a.dst, a.flags) != (b.src, b.dst, b.flags):
@@ -837,6 +846,10 @@ class _TextReader:
         self.blank_since_pending = False
         self.in_dump = False  # inside -A / -X payload text that follows a packet
         self.first_lookalike: tuple[int, str] | None = None  # kept as prose, looks like a packet
+        # Packets by (source, destination, flags), for finding the one a quote repeats.
+        self.by_ends: dict[tuple[str, int | None, str, int | None, int], list[_Parsed]] = {}
+        self.timed = False  # a packet line so far carried a time stamp
+        self.in_run = False  # the line before this one was a packet line (or its decode)
 
     def add_comment(self, lineno: int, body: str) -> None:
         self.comment_lines += 1
@@ -878,6 +891,7 @@ class _TextReader:
             self.blank_since_pending = True
             self.in_dump = False
             return
+        self.in_run = self.last_was_packet_line
         at_line = _START_AT_LINE.match(line)
         if at_line is None and self._not_a_packet_line(lineno, line, body):
             return
@@ -1024,9 +1038,7 @@ class _TextReader:
 
     def _place(self, lineno: int, body: str, q: _Parsed) -> None:
         """A parsed packet: a quote of an earlier one (kept as its commentary) or new."""
-        target: _Parsed | None = None
-        if q.partial or not q.has_time:
-            target = next((p for p in reversed(self.parsed) if _same_packet(q, p)), None)
+        target = self._quoted(q)
         if target is not None:
             tp = target.packet
             for c in self.pending:
@@ -1053,6 +1065,8 @@ class _TextReader:
         q.packet.comments.extend(self.pending)
         self.pending.clear()
         self.parsed.append(q)
+        self.by_ends.setdefault(_ends_key(q.packet), []).append(q)
+        self.timed = self.timed or q.has_time
         if self.max_packets is not None and len(self.parsed) > self.max_packets:
             raise InputTooLarge(
                 f"the text has more than {self.max_packets:,} packets (line {lineno}), the "
@@ -1061,6 +1075,21 @@ class _TextReader:
             )
         self.last_target = q.packet
         self.last_was_quote = False
+
+    def _quoted(self, q: _Parsed) -> _Parsed | None:
+        """The earlier packet that line ``q`` repeats, if it is a quote: a line cut short,
+        or one without a time stamp where the packets have them.  In a paste whose packets
+        have no time stamps (tcpdump -t) an untimed line in a run of packet lines is a packet
+        of its own: a duplicate ACK prints exactly as the ACK before it.  Only the last
+        ``QUOTE_LOOKBACK`` packets with the same ends and flags are compared, so a long paste
+        of such lines stays linear."""
+        if not (q.partial or (not q.has_time and (self.timed or not self.in_run))):
+            return None
+        same = self.by_ends.get(_ends_key(q.packet), ())
+        for k in range(len(same) - 1, max(len(same) - QUOTE_LOOKBACK, 0) - 1, -1):
+            if _same_packet(q, same[k]):
+                return same[k]
+        return None
 
     def finish(self) -> Trace:
         parsed = self.parsed
