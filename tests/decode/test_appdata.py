@@ -127,3 +127,21 @@ def test_shown_on_the_packet_and_dropped_when_anonymised() -> None:
     trace = read_input(data)
     anonymise(trace)
     assert trace.table.apps == {}
+
+
+def test_tls_headers_summarised_as_recognise_does() -> None:
+    """TLS record headers are summarised from their first six bytes, one summary per
+    distinct header: the same text recognise() gives each payload, edge cases included
+    (a zero-length record, a header cut after five bytes, unknown handshake types)."""
+    rng = random.Random(11)
+    payloads, ports = [], []
+    for _ in range(3000):
+        ctype = rng.choice((20, 21, 22, 23))
+        head = bytes([ctype, 3, rng.randint(0, 4)]) + rng.choice((0, 5, 300, 16384)).to_bytes(2)
+        payloads.append(head + rng.randbytes(rng.choice((0, 1, 2, 40))))
+        ports.append(rng.choice(((443, 40000), (40000, 53), (40000, 11211), (6379, 40000))))
+    got = _many(payloads, ports)
+    for i, data in enumerate(payloads):
+        found = recognise(data, ports[i])
+        want = found["summary"][:120] if found and found["summary"] else None
+        assert got.get(i) == want, (data[:6], ports[i])

@@ -15,7 +15,7 @@ Facts used here, with their sources:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -49,6 +49,8 @@ from app.decode.model.table import Columns, PacketTable
 
 MAX_WSCALE = 14  # RFC 7323 §2.3
 _WELL_KNOWN = set(SERVICES.values())
+
+_V = TypeVar("_V")
 
 
 @dataclass(slots=True)
@@ -702,15 +704,15 @@ class FlowTable:
             ts_elapsed=nb.ts_elapsed[lo:hi],
         )
         some = t.objects or t.comments or t.apps
-        local = {int(r): i for i, r in enumerate(rows.tolist())} if some else {}
+        at = rows.tolist() if some else []
         return PacketTable(
             t.kind,
             cols,
             t.hosts,
             opt_bytes=blob,
-            objects={local[r]: p for r, p in t.objects.items() if r in local},
-            comments={local[r]: x for r, x in t.comments.items() if r in local},
-            apps={local[r]: x for r, x in t.apps.items() if r in local},
+            objects=_by_position(t.objects, at),
+            comments=_by_position(t.comments, at),
+            apps=_by_position(t.apps, at),
             linktypes=t.linktypes,
             port_names=t.port_names,
         )
@@ -948,3 +950,15 @@ def _base_seq(
     if first_theirs is not None:
         return (int(ack[fs + first_theirs]) - 1) % SEQ_MOD
     return None
+
+
+def _by_position(by_row: dict[int, _V], rows: list[int]) -> dict[int, _V]:
+    """The entries of ``by_row`` for ``rows``, keyed by position in ``rows``: a walk of the
+    smaller of the two (a capture's table holds an entry for each of hundreds of thousands
+    of rows, and is cut into thousands of slices)."""
+    if not by_row:
+        return {}
+    if len(by_row) <= len(rows):
+        local = {r: i for i, r in enumerate(rows)}
+        return {local[r]: v for r, v in by_row.items() if r in local}
+    return {i: by_row[r] for i, r in enumerate(rows) if r in by_row}

@@ -103,10 +103,8 @@ def recognise(data: bytes, ports: tuple[int, int] = (0, 0)) -> dict[str, Any] | 
         while i + 5 <= len(data) and len(records) < 8:
             ctype, ver, size = data[i], int.from_bytes(data[i + 1 : i + 3], "big"), 0
             size = int.from_bytes(data[i + 3 : i + 5], "big")
-            name = TLS_CONTENT.get(ctype, f"type {ctype}")
-            if ctype == 22 and i + 5 < len(data) and ver != 0 and size:
-                name += " " + TLS_HANDSHAKE.get(data[i + 5], f"({data[i + 5]})")
-            records.append(f"{name} ({TLS_VERSIONS.get(ver, hex(ver))}, {size} bytes)")
+            shake = data[i + 5] if ctype == 22 and i + 5 < len(data) and ver != 0 and size else -1
+            records.append(tls_record(ctype, ver, size, shake))
             if ctype not in TLS_CONTENT:
                 break
             i += 5 + size
@@ -121,6 +119,14 @@ def recognise(data: bytes, ports: tuple[int, int] = (0, 0)) -> dict[str, Any] | 
         return out
     out.update(text=printable)
     return out
+
+
+def tls_record(ctype: int, ver: int, size: int, shake: int) -> str:
+    """A TLS record header in words; ``shake`` is a handshake message's type, or -1."""
+    name = TLS_CONTENT.get(ctype, f"type {ctype}")
+    if shake >= 0:
+        name += " " + TLS_HANDSHAKE.get(shake, f"({shake})")
+    return f"{name} ({TLS_VERSIONS.get(ver, hex(ver))}, {size} bytes)"
 
 
 def _resp_summary(data: bytes) -> str:
@@ -174,9 +180,12 @@ def summaries(buffer: Any, start: I64, stop: I64, sport: I64, dport: I64) -> dic
     resp = np.isin(b0, (ord("*"), ord("$"), ord(":"))) & digit1
     tls = (b0 >= 20) & (b0 <= 23) & (b1 == 3) & (b2 <= 4)
     dns = (sport[idx] == DNS_PORT) | (dport[idx] == DNS_PORT)
-    out: dict[int, str] = {}
+    # A TLS record's summary is in its first six bytes (recognise's first record): one
+    # summary per distinct header, not one call per packet of an encrypted bulk transfer.
+    records = tls & (have[idx] >= 5)
+    out = _tls_summaries(buf, idx[records], start, have, word[records])
     seen: dict[tuple[bytes, bool, bool], str | None] = {}  # the same message start again
-    for k in np.flatnonzero(text | resp | tls | dns).tolist():
+    for k in np.flatnonzero(((text | resp | tls) & ~records) | (dns & ~records)).tolist():
         i = int(idx[k])
         a = int(start[i])
         data = bytes(raw[a : min(int(stop[i]), a + PREVIEW)])
@@ -192,4 +201,31 @@ def summaries(buffer: Any, start: I64, stop: I64, sport: I64, dport: I64) -> dic
         got = seen[key]
         if got:
             out[i] = got
-    return out
+    return dict(sorted(out.items()))
+
+
+def _tls_summaries(
+    buf: npt.NDArray[np.uint8], idx: I64, start: I64, have: I64, word: I64
+) -> dict[int, str]:
+    """``recognise``'s summary of packets ``idx``, whose payloads start a TLS record header."""
+    if not len(idx):
+        return {}
+    s = start[idx]
+    ctype, ver = word >> 24, (word >> 8) & 0xFFFF
+    size = ((word & 0xFF) << 8) | buf[s + 4].astype(np.int64)
+    shaken = (ctype == 22) & (have[idx] > 5) & (ver != 0) & (size != 0)
+    shake = np.full(len(idx), -1, np.int64)
+    shake[shaken] = buf[s[shaken] + 5]
+    key = (((ctype << 16) | ver) << 16 | size) << 9 | (shake + 1)
+    _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    texts = [
+        tls_record(c, v, z, h)[:SUMMARY]
+        for c, v, z, h in zip(
+            ctype[first].tolist(),
+            ver[first].tolist(),
+            size[first].tolist(),
+            shake[first].tolist(),
+            strict=True,
+        )
+    ]
+    return dict(zip(idx.tolist(), (texts[j] for j in inv.ravel().tolist()), strict=True))
