@@ -1,11 +1,12 @@
 """Benchmarks, reported as ratios against a reference tool run on the same machine.
 
-    scripts/bench text [--packets 1000000]   # parse tcpdump text vs. tcpdump -r printing it
+    scripts/bench text [--packets 200000,1000000]   # tcpdump text vs. tcpdump -r printing it
     scripts/bench capture [--packets 100000,1000000,5000000] [--scapy-packets N]
 
 ``text``: generate a capture (benchmarks/gencap.py), let ``tcpdump -nn -r`` print it (timed:
 that is the reference), then parse the printed text with tcpladder's parser in a fresh
-process (timed, with its peak RSS).  Reports lines per second for both and the ratio.
+process, and run ``tcpladder explain --summary --json`` on it (what a user runs: parse,
+analyse, write), each timed with its peak RSS.  Reports lines per second and the ratios.
 tcpdump's own relative-sequence bookkeeping slows down with many connections, so the
 reference is also run with ``-S`` (absolute numbers) and both ratios are printed.
 
