@@ -176,8 +176,7 @@ def packet_texts(part: PacketTable) -> list[str]:
     cksum = _checksum_texts(c, n)
     ecn = [_ECN_TEXT[t & 3] if t >= 0 else "null" for t in tos]
     found = _findings_texts(c["findings"])
-    texts: dict[str, str] = {}  # an application message's summary recurs: quoted once
-    apps = {i: texts.get(a) or texts.setdefault(a, _js(a)) for i, a in part.apps.items()}
+    apps = {i: _js(a) for i, a in part.apps.items()}
     out = []
     for i in range(n):
         if i in slow:

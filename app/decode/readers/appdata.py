@@ -185,7 +185,7 @@ def summaries(buffer: Any, start: I64, stop: I64, sport: I64, dport: I64) -> dic
     records = tls & (have[idx] >= 5)
     out = _tls_summaries(buf, idx[records], start, have, word[records])
     seen: dict[tuple[bytes, bool, bool], str | None] = {}  # the same message start again
-    for k in np.flatnonzero(((text | resp | tls) & ~records) | (dns & ~records)).tolist():
+    for k in np.flatnonzero((text | resp | tls | dns) & ~records).tolist():
         i = int(idx[k])
         a = int(start[i])
         data = bytes(raw[a : min(int(stop[i]), a + PREVIEW)])
