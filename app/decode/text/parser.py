@@ -745,9 +745,9 @@ def _ends_key(p: Packet) -> tuple[str, int | None, str, int | None, int]:
 
 
 def _same_packet(q: _Parsed, p: _Parsed) -> bool:
+    """Whether line ``q`` repeats packet ``p``, which has its ends and flags (``_ends_key``):
+    every field ``q`` printed is ``p``'s."""
     a, b = q.packet, p.packet
-    if (a.src, a.dst, a.flags) != (b.src, b.dst, b.flags):
-        return False
     if q.has_time and a.time_text != b.time_text:
         return False
     for mine, theirs in (
