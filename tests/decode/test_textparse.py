@@ -7,7 +7,8 @@ import pytest
 from app.decode import read_input
 from app.decode.model.errors import EmptyInput, NoPackets, UnsupportedInput
 from app.decode.model.packet import ACK, AE, CWR, ECE, FIN, PSH, RST, SYN, URG
-from app.decode.text.parser import parse_flags, parse_options, parse_text
+from app.decode.text.line import parse_flags, parse_options
+from app.decode.text.parser import parse_text
 from tests.conftest import load
 
 
