@@ -108,7 +108,7 @@ def pack_positions(part: PacketTable) -> bytes:
     cols: Cols = dict(part.cols)
     cols[_OPTS] = np.frombuffer(part.opt_bytes, np.uint8)
     extra = {
-        "objects": {str(i): packet_record(p) for i, p in part.objects.items()},
+        "objects": {str(i): packet_record(p) for i, p in part.object_items()},
         "comments": {str(i): texts for i, texts in part.comments.items()},
         "apps": {str(i): text for i, text in part.apps.items()},
     }

@@ -14,7 +14,9 @@ Facts used here, with their sources:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 import numpy as np
@@ -703,7 +705,7 @@ class FlowTable:
             ts_ticks=nb.ts_ticks[lo:hi],
             ts_elapsed=nb.ts_elapsed[lo:hi],
         )
-        some = t.objects or t.comments or t.apps
+        some = t.objects or t.comments or t.apps or t.remake
         at = rows.tolist() if some else []
         return PacketTable(
             t.kind,
@@ -715,6 +717,7 @@ class FlowTable:
             apps=_by_position(t.apps, at),
             linktypes=t.linktypes,
             port_names=t.port_names,
+            remake=None if t.remake is None else partial(_remade, t.remake, at),
         )
 
     def flow_columns(self, lo: int, hi: int) -> Columns:
@@ -950,6 +953,11 @@ def _base_seq(
     if first_theirs is not None:
         return (int(ack[fs + first_theirs]) - 1) % SEQ_MOD
     return None
+
+
+def _remade(remake: Callable[[int], Packet], rows: list[int], pos: int) -> Packet:
+    """A slice's packet at ``pos``, made again from its row (pasted text)."""
+    return remake(rows[pos])
 
 
 def _by_position(by_row: dict[int, _V], rows: list[int]) -> dict[int, _V]:

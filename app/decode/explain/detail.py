@@ -119,7 +119,7 @@ def packet_detail(part: PacketTable, i: int, source: bytes) -> Detail:
 
     from app.decode.readers.container import open_stream
 
-    p = part.objects.get(i)
+    p = part.object(i)
     if part.kind == "text":
         if p is None or p.frame_bytes is None:
             d = Detail(frame=p.frame if p else None, size=0)

@@ -140,7 +140,8 @@ def packet_texts(part: PacketTable) -> list[str]:
     if not n:
         return []
     flags = c["flags"].tolist()
-    slow = set(part.objects) | set(np.flatnonzero(c["sack"] | c["bad_opt"]).tolist())
+    kept = range(n) if part.remake is not None else part.objects
+    slow = set(kept) | set(np.flatnonzero(c["sack"] | c["bad_opt"]).tolist())
     ack = np.where(c["flags"] & ACK, c["ack"], -1)
     ints = {
         name: _int_texts(a)

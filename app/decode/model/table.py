@@ -10,6 +10,7 @@ Unknown values are -1 (a pasted bare ACK has no seq; a packet without ACK has no
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,6 +109,8 @@ class PacketTable:
     linktypes: list[int] = field(default_factory=list)  # per interface (column "iface")
     port_names: dict[int, str] = field(default_factory=dict)  # ports >= NAMED_PORTS
     cache: list[Packet] | None = None
+    # Pasted text: the Packet of a row not kept in ``objects``, made again from its line.
+    remake: Callable[[int], Packet] | None = None
 
     def packets(self) -> list[Packet]:
         """Every row as a ``Packet`` (made once; fine for small inputs, slow for millions)."""
@@ -124,9 +127,27 @@ class PacketTable:
     def endpoint(self, host: int, port: int) -> str:
         return format_endpoint(self.hosts[host], None if port < 0 else port, self.port_names)
 
-    def options(self, row: int) -> Options:
-        """The row's TCP options (the kept object's, or read from the option bytes)."""
+    def object(self, row: int) -> Packet | None:
+        """The row's packet as the reader made it (kept, or made again from pasted text's
+        line); None for a row that lives in the columns alone."""
         kept = self.objects.get(row)
+        if kept is None and self.remake is not None:
+            return self.remake(row)
+        return kept
+
+    def object_items(self) -> Iterator[tuple[int, Packet]]:
+        """(row, packet) for every row that has one (``object``), in row order."""
+        if self.remake is None:
+            yield from sorted(self.objects.items())
+            return
+        for row in range(len(self)):
+            p = self.object(row)
+            if p is not None:
+                yield row, p
+
+    def options(self, row: int) -> Options:
+        """The row's TCP options (the reader's packet's, or read from the option bytes)."""
+        kept = self.object(row)
         if kept is not None:
             return kept.options
         start, size = int(self.cols["opt_start"][row]), int(self.cols["opt_len"][row])
@@ -134,8 +155,8 @@ class PacketTable:
         return options
 
     def packet(self, row: int) -> Packet:
-        """The row as a ``Packet`` (the kept object, or one made from the columns)."""
-        kept = self.objects.get(row)
+        """The row as a ``Packet`` (the reader's, ``object``, or one made from the columns)."""
+        kept = self.object(row)
         if kept is not None:
             return kept
         c = self.cols

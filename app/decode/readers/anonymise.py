@@ -21,8 +21,9 @@ import ipaddress
 import re
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from app.decode.model.packet import Comment, Notice
+from app.decode.model.packet import Comment, Notice, Packet
 from app.decode.model.trace import Trace
 
 _IPV4 = r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w])"
@@ -102,6 +103,33 @@ def _valid(token: str) -> bool:
     return True
 
 
+def _packet(p: Packet, names: Pseudonyms, rewrite: Callable[[str], str]) -> None:
+    """One packet the reader made, in place: hosts renamed, addresses in its text rewritten,
+    its payload dropped."""
+    p.src_host, p.dst_host = names.host(p.src_host), names.host(p.dst_host)
+    p.raw = rewrite(p.raw) if p.raw else p.raw
+    p.annotation = rewrite(p.annotation) if p.annotation else p.annotation
+    # decode, hex and ASCII dump lines under a pasted packet are its payload: dropped
+    # (tcpdump's "[|tcp]"-style truncation marks stay)
+    p.details = [d for d in p.details if d.startswith("[")]
+    p.comments = [Comment(c.line, rewrite(c.text), c.position) for c in p.comments]
+    p.frame_bytes = None  # payload and headers as captured: not kept
+
+
+@dataclass(slots=True)
+class _Remade:
+    """A pasted row's packet, made again from its line (``PacketTable.remake``), then
+    anonymised as the kept ones were."""
+
+    remake: Callable[[int], Packet]
+    names: Pseudonyms
+
+    def __call__(self, row: int) -> Packet:
+        p = self.remake(row)
+        _packet(p, self.names, self.names.text)
+        return p
+
+
 def anonymise(trace: Trace, key: bytes | None = None) -> Callable[[str], str]:
     """Rewrite ``trace`` in place; the rewrite of any other text (the session's title)."""
     names = Pseudonyms(key)
@@ -109,14 +137,9 @@ def anonymise(trace: Trace, key: bytes | None = None) -> Callable[[str], str]:
     table.hosts[:] = [names.host(h) for h in table.hosts]
     rewrite = names.text
     for p in table.objects.values():
-        p.src_host, p.dst_host = names.host(p.src_host), names.host(p.dst_host)
-        p.raw = rewrite(p.raw) if p.raw else p.raw
-        p.annotation = rewrite(p.annotation) if p.annotation else p.annotation
-        # decode, hex and ASCII dump lines under a pasted packet are its payload: dropped
-        # (tcpdump's "[|tcp]"-style truncation marks stay)
-        p.details = [d for d in p.details if d.startswith("[")]
-        p.comments = [Comment(c.line, rewrite(c.text), c.position) for c in p.comments]
-        p.frame_bytes = None  # payload and headers as captured: not kept
+        _packet(p, names, rewrite)
+    if table.remake is not None:
+        table.remake = _Remade(table.remake, names)
     table.comments = {row: [rewrite(t) for t in texts] for row, texts in table.comments.items()}
     table.apps = {}  # read from the payload, which anonymising drops
     for part in (trace.header, trace.preamble, trace.trailing):

@@ -662,3 +662,75 @@ def stamp(g: dict[str, str | None], line: int, warnings: list[Notice]) -> tuple[
         return epoch, float(epoch)
     date, clock = g.get("date"), g.get("time") or ""
     return (date + " " if date else "") + clock, _parse_clock(date, clock, line, warnings)
+
+
+# The line nearly every packet of a paste is: a default (-t none) or -tt time stamp, "IP" or
+# "IP6", numeric ports, print-tcp.c's fields without a checksum, and at most an application
+# summary after the length.  Such a line is read by one match (``plain_parsed``, and
+# ``rows.Rows.plain`` straight into columns); LineParser reads it to the same packet, which
+# the tests hold every plain line of the corpus to.
+PLAIN = re.compile(
+    r"(?:(\d{1,2}):(\d\d):(\d\d)\.(\d{6}|\d{9})|(\d{9,11}\.\d{3,9})) (IP6?) "
+    r"(\S+)\.(\d{1,5}) > (\S+)\.(\d{1,5}): Flags \[([^\]]*)\]"
+    r"(?:, seq (\d+)(?::(\d+))?)?(?:, ack (\d+))?, win (\d+)(?:, urg (\d+))?"
+    r"(?:, options \[(nop,nop,TS val (\d+) ecr (\d+)|[^\[\]]*)\])?, length (\d+)(?=:|\Z)"
+)
+U16, U32 = _U16, _U32
+
+
+def plain_match(line: str) -> re.Match[str] | None:
+    """PLAIN's match on a line LineParser reads as one packet the same way: no second "IP"
+    after the first (find_starts would look for more packets on the line), every number
+    within its field, a time of day that is one."""
+    m = PLAIN.match(line)
+    if m is None or line.find("IP", m.end(6)) >= 0 or "ethertype" in line:
+        return None
+    return m
+
+
+def plain_parsed(line: str, lineno: int) -> Parsed | None:
+    """A plain line (``plain_match``) as LineParser reads it; None for any other line."""
+    m = plain_match(line)
+    if m is None:
+        return None
+    hh, mm, ss, frac, epoch, ip, sh, sp, dh, dp, fl, s, e, a, w, u, o, _tv, _te, ln = m.groups()
+    sport, dport = int(sp), int(dp)
+    try:
+        flags = parse_flags(fl)
+    except FlagError:
+        return None
+    if sport > 0xFFFF or dport > 0xFFFF:
+        return None
+    pkt = Packet(
+        n=0,
+        src_host=sh,
+        src_port=sport,
+        dst_host=dh,
+        dst_port=dport,
+        flags=flags,
+        ip_version=6 if ip == "IP6" else 4,
+        line=lineno,
+        raw=line.strip(),
+    )
+    q = Parsed(packet=pkt, has_time=True)
+    if epoch:
+        pkt.time_text, pkt.time = epoch, float(epoch)
+    else:
+        h, mi, sec = int(hh), int(mm), int(ss)
+        if h > 23 or mi > 59 or sec > 60:
+            return None
+        pkt.time_text = line[: m.end(4)]
+        pkt.time = h * 3600 + mi * 60 + sec + (int(frac) / 10 ** len(frac))
+    if s is not None:
+        q.seq_start = int(s)
+        q.seq_end = None if e is None else int(e)
+    q.ack = None if a is None else int(a)
+    pkt.win = int(w)
+    pkt.urg = None if u is None else int(u)
+    if o is not None:
+        pkt.options = parse_options(o)
+    pkt.length = int(ln)
+    if _out_of_range(q) is not None:
+        return None
+    _tail(line[m.end() :], q)
+    return q

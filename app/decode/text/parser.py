@@ -13,22 +13,18 @@ commentary beside a packet, the header, or a warning with its line number.
 
 from __future__ import annotations
 
-import itertools
 import re
 
 from app.decode.model.errors import InputTooLarge, NoPackets
 from app.decode.model.i18n import N_
 from app.decode.model.memory import paused_gc
 from app.decode.model.packet import (
-    ACK,
-    SEQ_MOD,
-    SYN,
     Comment,
     Notice,
-    Packet,
 )
 from app.decode.model.table import from_packets
 from app.decode.model.trace import Trace
+from app.decode.text import rows as columns
 from app.decode.text.line import (
     RECORD_HEAD,
     RECORD_PREFIX,
@@ -40,6 +36,7 @@ from app.decode.text.line import (
 )
 from app.decode.text.oldformat import OLD_START
 from app.decode.text.repair import repair
+from app.decode.text.rows import Rows
 
 PACKET_EXAMPLE = (
     "12:00:00.000001 IP 127.0.0.1.51596 > 127.0.0.1.8000: Flags [S], seq 469714520, "
@@ -125,29 +122,22 @@ def _command_flags(words: list[str]) -> list[str]:
 QUOTE_LOOKBACK = 256
 
 
-def _ends_key(p: Packet) -> tuple[str, int | None, str, int | None, int]:
-    """What a quote must repeat exactly: the ends (a port above NAMED_PORTS stands for one
-    service name) and the flags."""
-    return (p.src_host, p.src_port, p.dst_host, p.dst_port, p.flags)
-
-
-def _same_packet(q: Parsed, p: Parsed) -> bool:
-    """Whether line ``q`` repeats packet ``p``, which has its ends and flags (``_ends_key``):
-    every field ``q`` printed is ``p``'s."""
-    a, b = q.packet, p.packet
-    if q.has_time and a.time_text != b.time_text:
-        return False
-    for mine, theirs in (
-        (q.seq_start, p.seq_start),
-        (q.seq_end, p.seq_end),
-        (q.ack, p.ack),
-        (a.win, b.win),
-        (a.length, b.length),
+def _same_packet(q: Parsed, rows: Rows, row: int) -> bool:
+    """Whether line ``q`` repeats packet ``row``, which has its ends and flags
+    (``Rows.key``): every field ``q`` printed is the row's."""
+    a = q.packet
+    for mine, theirs in zip(
+        (q.seq_start, q.seq_end, q.ack, a.win, a.length), rows.printed(row), strict=True
     ):
         if mine is not None and mine != theirs:
             return False
     mine_opts = a.options.items
-    return not mine_opts or mine_opts == b.options.items[: len(mine_opts)]
+    if not (q.has_time or mine_opts):
+        return True
+    p = rows.peek(row)
+    if q.has_time and a.time_text != p.packet.time_text:
+        return False
+    return not mine_opts or mine_opts == p.packet.options.items[: len(mine_opts)]
 
 
 _ASCII_DUMP = re.compile(r"^(?:E.|`.)[^ ]*\.\.")
@@ -160,6 +150,8 @@ def _join_continuations(lines: list[tuple[int, str]]) -> list[tuple[int, str]]:
     indented by four spaces; tunnels print the inner packet's header on a tab-indented line.
     Returns (first line number, joined text) pairs.
     """
+    if not any(cur[:1] in (" ", "\t") or cur[:2] == "IP" for _, cur in lines):
+        return lines  # no line continues another
     out: list[tuple[int, str]] = []
     for number, cur in lines:
         if out and cur[:1] in (" ", "\t") and not RECORD_PREFIX.match(cur):
@@ -205,18 +197,19 @@ class _TextReader:
         self.header: list[Comment] = []
         self.preamble: list[Comment] = []
         self.trailing: list[Comment] = []
-        self.parsed: list[Parsed] = []
+        self.rows = Rows()
         self.others: list[dict[str, object]] = []
         self.cmd_flags: list[str] = []
         self.pending: list[Comment] = []  # commentary waiting for the next packet
-        self.last_target: Packet | None = None  # the packet commentary after a quote is for
+        self.last_target: int | None = None  # the row commentary after a quote is for
         self.last_was_quote = False
         self.last_was_packet_line = False
         self.blank_since_pending = False
         self.in_dump = False  # inside -A / -X payload text that follows a packet
         self.first_lookalike: tuple[int, str] | None = None  # kept as prose, looks like a packet
-        # Packets by (source, destination, flags), for finding the one a quote repeats.
-        self.by_ends: dict[tuple[str, int | None, str, int | None, int], list[Parsed]] = {}
+        # Rows by (source, destination, flags), for finding the one a quote repeats: made
+        # when the first line that may be a quote comes.
+        self.by_ends: dict[tuple[int, int, int, int, int], list[int]] | None = None
         self.timed = False  # a packet line so far carried a time stamp
         self.in_run = False  # the line before this one was a packet line (or its decode)
 
@@ -233,9 +226,11 @@ class _TextReader:
                 )
             return
         if self.last_was_quote and self.last_target is not None:
-            self.last_target.comments.append(Comment(lineno, body, "after"))
+            self.rows.parsed(self.last_target).packet.comments.append(
+                Comment(lineno, body, "after")
+            )
             return
-        if not self.parsed and self.pending and self.blank_since_pending:
+        if not self.rows.count and self.pending and self.blank_since_pending:
             # Only the block right above the first packet labels it; the rest is preamble.
             self.preamble.extend(self.pending)
             self.pending.clear()
@@ -284,16 +279,16 @@ class _TextReader:
         and the command: True when the line was taken as one of them."""
         if _FENCE.match(line):
             return True
-        parsed = self.parsed
-        if parsed and not self.pending and self.last_target is parsed[-1].packet:
-            last = parsed[-1]
+        rows = self.rows
+        if rows.count and not self.pending and self.last_target == rows.count - 1:
             if _HEX_LINE.match(line):
+                last = rows.parsed(rows.count - 1)
                 last.hex_lines.append(body)
                 last.packet.details.append(body)
                 return True
             if line.startswith("\t") and not START.search(line):
                 # Protocol decode tcpdump prints under the packet (BGP, DNS, ...).
-                last.packet.details.append(body)
+                rows.parsed(rows.count - 1).packet.details.append(body)
                 return True
             ascii_dump = "A" in self.cmd_flags or _ASCII_DUMP.match(line)
             if (self.in_dump or (self.last_was_packet_line and ascii_dump)) and not START.search(
@@ -301,7 +296,7 @@ class _TextReader:
             ):
                 # -A prints the packet as ASCII on the lines after it.
                 self.in_dump = True
-                last.packet.details.append(body)
+                rows.parsed(rows.count - 1).packet.details.append(body)
                 return True
         self.last_was_packet_line = False
         if _STATUS.match(line):
@@ -409,12 +404,12 @@ class _TextReader:
         """A parsed packet: a quote of an earlier one (kept as its commentary) or new."""
         target = self._quoted(q)
         if target is not None:
-            tp = target.packet
+            tp = self.rows.parsed(target).packet
             for c in self.pending:
                 tp.comments.append(Comment(c.line, c.text, "after"))
             self.pending.clear()
             tp.comments.append(Comment(lineno, q.packet.raw or body, "after"))
-            self.last_target = tp
+            self.last_target = target
             self.last_was_quote = True
             return
         if q.partial:
@@ -428,24 +423,45 @@ class _TextReader:
             self.warnings.append(
                 Notice(lineno, f"{why}; packet kept with the fields it has", text=body)
             )
-        if not self.parsed and len(self.pending) > _FIRST_LABEL_LINES:
+        if not self.rows.count and len(self.pending) > _FIRST_LABEL_LINES:
             self.preamble.extend(self.pending[:-_FIRST_LABEL_LINES])
             del self.pending[:-_FIRST_LABEL_LINES]
         q.packet.comments.extend(self.pending)
         self.pending.clear()
-        self.parsed.append(q)
-        self.by_ends.setdefault(_ends_key(q.packet), []).append(q)
-        self.timed = self.timed or q.has_time
-        if self.max_packets is not None and len(self.parsed) > self.max_packets:
+        self.rows.add(q)
+        self._placed(lineno, q.has_time)
+
+    def _placed(self, lineno: int, has_time: bool) -> None:
+        """The books kept on the packet just added, the last row."""
+        row = self.rows.count - 1
+        if self.by_ends is not None:
+            self.by_ends.setdefault(self.rows.key(row), []).append(row)
+        self.timed = self.timed or has_time
+        if self.max_packets is not None and self.rows.count > self.max_packets:
             raise InputTooLarge(
                 f"the text has more than {self.max_packets:,} packets (line {lineno}), the "
                 "limit (TCPLADDER_MAX_PACKETS)",
                 line=lineno,
             )
-        self.last_target = q.packet
+        self.last_target = row
         self.last_was_quote = False
 
-    def _quoted(self, q: Parsed) -> Parsed | None:
+    def plain(self, lineno: int, line: str) -> bool:
+        """A plain packet line (``line.PLAIN``) with no commentary waiting for it: a row of
+        numbers and nothing else, as ``feed`` would have read it."""
+        if (
+            self.pending
+            or (self.max_line is not None and len(line) > self.max_line)
+            or not self.rows.plain(line, lineno)
+        ):
+            return False
+        self.in_run = self.last_was_packet_line
+        self.in_dump = False
+        self.last_was_packet_line = True
+        self._placed(lineno, True)
+        return True
+
+    def _quoted(self, q: Parsed) -> int | None:
         """The earlier packet that line ``q`` repeats, if it is a quote: a line cut short,
         or one without a time stamp where the packets have them.  In a paste whose packets
         have no time stamps (tcpdump -t) an untimed line in a run of packet lines is a packet
@@ -454,15 +470,28 @@ class _TextReader:
         of such lines stays linear."""
         if not (q.partial or (not q.has_time and (self.timed or not self.in_run))):
             return None
-        same = self.by_ends.get(_ends_key(q.packet), ())
+        rows = self.rows
+        if self.by_ends is None:
+            self.by_ends = {}
+            for row, key in enumerate(rows.keys()):
+                self.by_ends.setdefault(key, []).append(row)
+        p = q.packet
+        ends = (
+            rows.host_ids.get(p.src_host, -1),
+            -1 if p.src_port is None else p.src_port,
+            rows.host_ids.get(p.dst_host, -1),
+            -1 if p.dst_port is None else p.dst_port,
+            p.flags,
+        )
+        same = self.by_ends.get(ends, ())
         for k in range(len(same) - 1, max(len(same) - QUOTE_LOOKBACK, 0) - 1, -1):
-            if _same_packet(q, same[k]):
+            if _same_packet(q, rows, same[k]):
                 return same[k]
         return None
 
     def finish(self) -> Trace:
-        parsed = self.parsed
-        if not parsed:
+        rows = self.rows
+        if not rows.count:
             if self.others:
                 return Trace(
                     kind="text",
@@ -486,34 +515,33 @@ class _TextReader:
                 hint=f"A packet line looks like: {PACKET_EXAMPLE}",
             )
         self.trailing.extend(self.pending)
-        packets = [p.packet for p in parsed]
-        for n, pkt in enumerate(packets, 1):
-            pkt.n = n
-        numbering = _resolve_numbering(parsed, self.cmd_flags, self.warnings)
-        _apply_hex_dumps(parsed, self.warnings)
-        if not _deltas_to_times(packets, self.cmd_flags):
-            _check_time_order(packets, self.warnings)
+        kept = [q for _, q in rows.in_order()]
+        for row, q in rows.kept.items():
+            q.packet.n = row + 1
+        numbers = columns.number(rows, self.cmd_flags)
+        _apply_hex_dumps(kept, self.warnings)
+        t = columns.times(rows, self.cmd_flags, self.warnings)
         return Trace(
             kind="text",
-            table=from_packets("text", packets),
+            table=columns.table(rows, numbers, t),
             warnings=self.warnings,
             header=self.header,
             preamble=self.preamble,
             trailing=self.trailing,
             other_packets=self.others,
             options=self.cmd_flags,
-            numbering=numbering,
-            text_format=_format_of(parsed),
+            numbering="relative" if numbers.relative else "absolute",
+            text_format=_format_of(kept, rows.count),
         )
 
 
-def _format_of(parsed: list[Parsed]) -> str:
+def _format_of(kept: list[Parsed], count: int) -> str:
     """Which tcpdump printed most of the packets: "Flags [...]" since 4.0 (print-tcp.c), the
     "IP" in front of the addresses since 3.8 (print-ip.c)."""
-    old = sum(q.old for q in parsed)
-    if old * 2 <= len(parsed):
+    old = sum(q.old for q in kept)  # plain lines are in today's format
+    if old * 2 <= count:
         return N_("tcpdump 4.0 or later")
-    no_ip = sum(q.old and q.no_ip for q in parsed)
+    no_ip = sum(q.old and q.no_ip for q in kept)
     return N_("tcpdump 3.7 or earlier") if no_ip * 2 > old else N_("tcpdump 3.8-3.9")
 
 
@@ -533,110 +561,11 @@ def parse_text(
     with paused_gc():
         lines, repairs = repair(text.splitlines())
         reader.warnings.extend(repairs)
+        plain = reader.plain
         for lineno, raw in _join_continuations(lines):
-            reader.feed(lineno, raw)
+            if not plain(lineno, raw):
+                reader.feed(lineno, raw)
         return reader.finish()
-
-
-_End = tuple[str, int | None]
-
-
-def _ends(p: Packet) -> tuple[_End, _End]:
-    """(source, destination) endpoints as (host, port): the keys of the numbering."""
-    return (p.src_host, p.src_port), (p.dst_host, p.dst_port)
-
-
-def _conv_key(p: Packet) -> tuple[_End, _End]:
-    """The conversation: its two endpoints in a fixed order."""
-    a, b = _ends(p)
-    ka = (a[0], -1 if a[1] is None else a[1])
-    kb = (b[0], -1 if b[1] is None else b[1])
-    return (a, b) if ka <= kb else (b, a)
-
-
-def _guess_relative(parsed: list[Parsed]) -> bool | None:
-    """Vote per conversation: after the packet that sets tcpdump's base, are numbers small?"""
-    votes_rel = votes_abs = 0
-    bases: dict[tuple[_End, _End], dict[_End, int]] = {}
-    for q in parsed:
-        p = q.packet
-        if not p.flags & ACK or q.ack is None:
-            continue
-        key = _conv_key(p)
-        src, dst = _ends(p)
-        if key not in bases or p.flags & SYN:
-            bases[key] = {dst: q.ack - 1}
-            if q.seq_start is not None:
-                bases[key][src] = q.seq_start
-            continue
-        for value, base in (
-            (q.ack, bases[key].get(dst)),
-            (q.seq_start, bases[key].get(src)),
-        ):
-            if value is None or base is None:
-                continue
-            # Absolute numbers stay a little ahead of the base; relative ones are small.
-            # Only a value that fits one reading and not the other is a vote.
-            fits_abs = (value - base) % SEQ_MOD < (1 << 24)
-            fits_rel = value < (1 << 24) and value != base
-            if fits_abs and not fits_rel:
-                votes_abs += 1
-            elif fits_rel and not fits_abs:
-                votes_rel += 1
-    if votes_rel == votes_abs == 0:
-        return None
-    return votes_rel > votes_abs
-
-
-def _resolve_numbering(parsed: list[Parsed], cmd_flags: list[str], warnings: list[Notice]) -> str:
-    """Turn printed seq/ack into absolute numbers, undoing tcpdump's relative numbering.
-
-    tcpdump (print-tcp.c) rewrites seq/ack only on segments with ACK set, relative to a
-    per-conversation base taken from the first ACK-bearing segment it saw, or from any
-    segment with SYN and ACK: base(sender) = seq, base(receiver) = ack - 1.  That segment
-    itself is printed with absolute values.
-    """
-    if "S" in cmd_flags or "--absolute-tcp-sequence-numbers" in cmd_flags:
-        relative = False
-    elif any(f in cmd_flags for f in ("n", "i", "v", "r")) or cmd_flags:
-        relative = True
-    else:
-        guess = _guess_relative(parsed)
-        relative = bool(guess)
-    bases: dict[tuple[_End, _End], dict[_End, int | None]] = {}
-    for q in parsed:
-        p = q.packet
-        p.length = p.length if p.length is not None else _len_from_seq(q)
-        if not relative or not p.flags & ACK:
-            p.seq = q.seq_start
-            p.ack = q.ack
-            continue
-        key = _conv_key(p)
-        src, dst = _ends(p)
-        if key not in bases or p.flags & SYN:
-            seq_base = q.seq_start  # unknown when tcpdump did not print it (bare ACK)
-            bases[key] = {src: seq_base, dst: (q.ack - 1) % SEQ_MOD if q.ack else None}
-            p.seq = q.seq_start
-            p.ack = q.ack
-            p.rel_seq = 0 if q.seq_start is not None else None
-            p.rel_ack = 1 if q.ack is not None else None
-            continue
-        b = bases[key]
-        sb, ab = b.get(src), b.get(dst)
-        if q.seq_start is not None:
-            p.rel_seq = q.seq_start
-            p.seq = (q.seq_start + sb) % SEQ_MOD if sb is not None else None
-        if q.ack is not None:
-            p.rel_ack = q.ack
-            p.ack = (q.ack + ab) % SEQ_MOD if ab is not None else None
-        if p.options.sack:
-            # SACK blocks are printed relative to the same base as the ack (print-tcp.c).
-            p.options.sack = (
-                [((a + ab) % SEQ_MOD, (b_ + ab) % SEQ_MOD) for a, b_ in p.options.sack]
-                if ab is not None
-                else []
-            )
-    return "relative" if relative else "absolute"
 
 
 _HEX_BYTES = re.compile(r"^\s*0x(?P<off>[0-9a-fA-F]{4}):\s+(?P<hex>(?:[0-9a-fA-F]{2,4} ?){1,8})")
@@ -695,55 +624,3 @@ def _apply_hex_dumps(parsed: list[Parsed], warnings: list[Notice]) -> None:
         p.frame_bytes = data
         link = got.ip.get("link", 1)
         p.frame_link = link if isinstance(link, int) else 1
-
-
-def _len_from_seq(q: Parsed) -> int | None:
-    if q.seq_start is not None and q.seq_end is not None:
-        return (q.seq_end - q.seq_start) % SEQ_MOD
-    return None
-
-
-def _deltas_to_times(packets: list[Packet], cmd_flags: list[str]) -> bool:
-    """tcpdump -ttt prints the time since the previous packet; make it a running clock.
-
-    Recognised from the command's ``-ttt`` or, without one, from stamps that start at
-    00:00:00.000000 and go backwards (a delta smaller than the one before)."""
-    timed = [p for p in packets if p.time is not None]
-    if len(timed) < 2:
-        return False
-    if "".join(f for f in cmd_flags if f == "t") != "ttt":
-        if not (timed[0].time_text or "").startswith(("00:00:00.0000000", "00:00:00.000000")):
-            return False
-        stamps = [p.time or 0.0 for p in timed]
-        if all(a <= b for a, b in itertools.pairwise(stamps)):
-            return False  # -ttttt: time since the first packet, already a clock
-    clock = 0.0
-    for p in timed:
-        clock += p.time or 0.0
-        p.time = clock
-    return True
-
-
-def _check_time_order(packets: list[Packet], warnings: list[Notice]) -> None:
-    last: Packet | None = None
-    day = 0.0
-    for p in packets:
-        if p.time is None:
-            continue
-        p.time += day
-        if last is not None and last.time is not None and p.time < last.time:
-            back = last.time - p.time
-            if back > 12 * 3600:
-                # Past midnight: times of day wrapped.
-                day += 86400
-                p.time += 86400
-                last = p
-                continue
-            warnings.append(
-                Notice(
-                    p.line,
-                    f"time goes backwards by {back * 1e6:.0f} µs after packet {last.n} "
-                    f"(line {last.line}); kept in the order printed",
-                )
-            )
-        last = p

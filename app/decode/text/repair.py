@@ -49,8 +49,13 @@ _TYPOGRAPHIC = str.maketrans(
         "\u2032": "'",
     }
 )
-_QUOTED_LINE = re.compile(r"(?m)^[ \t]*>")
-_NUMBERED_ANYWHERE = re.compile(r"(?m)" + _NUMBERED.pattern)
+# Whole-text scans look for a line start as "\n" (plus the text's first line): a pattern
+# that starts with a literal is searched for that character first, where "(?m)^" is tried
+# at every position (0.1 s over 200,000 lines, each).
+_QUOTED_LINE = re.compile(r"[ \t]*>")
+_QUOTED_AFTER_NEWLINE = re.compile(r"\n[ \t]*>")
+_NUMBERED_AFTER_NEWLINE = re.compile("\n" + _NUMBERED.pattern.removeprefix("^"))
+_AMP_ENTITY = re.compile(r"&(?:[a-zA-Z]{2,6}|#\d{2,4}|#x[0-9a-fA-F]{2,4});")
 _TYPOGRAPHIC_CHARS = "\u00a0\u2002\u2003\u2007\u2009\u202f\u2018\u2019\u201c\u201d\u2032"
 _LOST_ARROW = re.compile(
     r"(?P<head>(?:^|\s)(?:IP6? )?)(?P<src>" + _ADDR + r")[ \t]+(?P<dst>" + _ADDR + r"): "
@@ -64,6 +69,10 @@ _CONTINUES = re.compile(
     r"ecr|timestamp|eol|\(DF\)|\d|,|>)"
 )
 _STARTS_RECORD = re.compile(r"\s*(?:\d{1,9} +)?(?:" + _TIME + r") ")
+# A line that may continue the one before it (``_unwrap``), anywhere in the text.
+_MAYBE_CONTINUED = re.compile(
+    r"\n(?!" + _STARTS_RECORD.pattern + ")" + _CONTINUES.pattern.removeprefix("^")
+)
 _ENDS_NEW = re.compile(r"length \d+(?:[:\s].*)?$|\[\|tcp\]\s*$")
 _MESSAGES = {
     "quote": "removed mail quoting ('> ') on {n} lines",
@@ -79,6 +88,11 @@ def packetish(line: str) -> bool:
     return _PACKETISH.search(line) is not None
 
 
+def _anywhere(text: str, first: re.Pattern[str], after_newline: re.Pattern[str]) -> bool:
+    """Whether a line of ``text`` starts with ``first``'s match."""
+    return first.match(text) is not None or after_newline.search(text) is not None
+
+
 def repair(lines: list[str]) -> tuple[list[tuple[int, str]], list[Notice]]:
     """(line number, repaired text) for every line but those joined to an earlier one,
     and one warning per kind of repair made."""
@@ -86,21 +100,28 @@ def repair(lines: list[str]) -> tuple[list[tuple[int, str]], list[Notice]]:
     text = "\n".join(lines)
     # Each kind of damage is looked for in the whole text first (one pass in C): a clean
     # paste, the usual case, costs a few scans and no work a line.
-    quoted = _QUOTED_LINE.search(text) is not None and any(
+    quoted = _anywhere(text, _QUOTED_LINE, _QUOTED_AFTER_NEWLINE) and any(
         _QUOTE.match(ln) and packetish(_QUOTE.sub("", ln)) for ln in lines
     )
     characters = (
-        _ENTITY.search(text) is not None
+        ("&" in text and _AMP_ENTITY.search(text) is not None)
+        or "<;" in text
+        or ">;" in text
         or any(ch in text for ch in _TYPOGRAPHIC_CHARS)
-        or _NUMBERED_ANYWHERE.search(text) is not None
+        or _anywhere(text, _NUMBERED, _NUMBERED_AFTER_NEWLINE)
         or any(" > " not in ln and _FLAGS_ANYWHERE.search(ln) for ln in lines)
     )
     fixed: list[tuple[int, str]] = []
-    for number, line in enumerate(lines, 1):
-        if quoted and _QUOTE.match(line):
-            line = _QUOTE.sub("", line)
-            done["quote"] += 1
-        fixed.append((number, _line(line, done) if characters or quoted else line))
+    if characters or quoted:
+        for number, line in enumerate(lines, 1):
+            if quoted and _QUOTE.match(line):
+                line = _QUOTE.sub("", line)
+                done["quote"] += 1
+            fixed.append((number, _line(line, done)))
+    else:
+        fixed = list(enumerate(lines, 1))
+    if not (characters or quoted) and _MAYBE_CONTINUED.search(text) is None:
+        return fixed, []  # no line can continue the one before it
     out = _unwrap(fixed, done)
     notes = [Notice(None, _MESSAGES[k].format(n=n)) for k, n in done.items() if n]
     return out, notes
