@@ -93,6 +93,7 @@ class Rows:
         self.host_ids: dict[str, int] = {}
         self._options: dict[str, _OptionShape] = {}
         self._flags: dict[str, int] = {}
+        self._clock: dict[str, int] = {}  # "HH:MM:SS" -> seconds
 
     def _host(self, host: str) -> int:
         got = self.host_ids.get(host)
@@ -116,10 +117,13 @@ class Rows:
         if epoch:
             t = float(epoch)
         else:
-            h, mi, sec = int(hh), int(mm), int(ss)
-            if h > 23 or mi > 59 or sec > 60:
-                return False
-            t = h * 3600 + mi * 60 + sec + (int(frac) / _FRACTION[len(frac)])
+            clock = self._clock.get(line[:8])  # the packets of one second share it
+            if clock is None:
+                h, mi, sec = int(hh), int(mm), int(ss)
+                if h > 23 or mi > 59 or sec > 60:
+                    return False
+                clock = self._clock[line[:8]] = h * 3600 + mi * 60 + sec
+            t = clock + (int(frac) / _FRACTION[len(frac)])
         sport, dport = int(sp), int(dp)
         seq = -1 if s is None else int(s)
         end = -1 if s is None or e is None else int(e)
