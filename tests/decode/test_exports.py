@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from app.decode import analyse
+from app.decode.analysis.flows import row_objects
 from app.decode.analysis.result import Analysis
 from app.decode.export.diagram import diagram, to_mermaid, to_plantuml, to_png, to_svg, wrap
 from app.decode.export.pcap import Addresses, connection_pcap, options_bytes
@@ -179,7 +180,7 @@ def _parsed_rows(a: Analysis) -> list[list[str]]:
         part = _part(a, f)
         address = Addresses()  # a file per connection: its names get addresses afresh
         for i in range(len(part)):
-            p = part.packet(i)
+            p = row_objects(part, i)[0]  # as the ladder shows it (a bare ACK's seq inferred)
             o = p.options
             src = address(p.src_host, p.ip_version)
             address(p.dst_host, p.ip_version)
@@ -219,6 +220,15 @@ def _compare_text(data: bytes, tmp_path: Path) -> int:
         ack = g[6] if w[6] else ""  # tshark shows ack_raw whatever the ACK flag says
         assert [*g[:6], ack, *g[7:]] == w
     return len(want)
+
+
+def test_a_pasted_bare_ack_is_exported_with_the_seq_the_analysis_inferred() -> None:
+    """tcpdump prints no seq on a bare ACK; the exported packet carries the one the ladder
+    shows (the client's next sequence number), not 0."""
+    a = _analysis(PASTE)
+    back = read_input(connection_pcap(_part(a, 1), b"")).table
+    assert back.col("seq").tolist()[:3] == [1000, 2000, 1001]
+    assert back.col("seq").tolist()[4] == 2001
 
 
 @pytest.mark.skipif(not HAS_TSHARK, reason="tshark is not installed")

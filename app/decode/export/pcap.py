@@ -24,6 +24,7 @@ import struct
 from collections.abc import Iterator
 from typing import Any
 
+from app.decode.analysis.flows import row_objects
 from app.decode.model.errors import Unreadable
 from app.decode.model.options import BY_LABEL, Kind, Options
 from app.decode.model.packet import Packet
@@ -217,8 +218,10 @@ def text_pcap(part: PacketTable) -> bytes:
     out = io.BytesIO()
     writer = PcapWriter(out, linktype=LINKTYPE_RAW, sync=True)
     address = Addresses()
+    analysed = "seq_shown" in part.cols  # positions of an analysis (FlowTable.positions)
     for i in range(len(part)):
-        p = part.packet(i)
+        # a bare ACK's seq, which tcpdump does not print, as the analysis inferred it
+        p = row_objects(part, i)[0] if analysed else part.packet(i)
         pkt = synthesised(p, address)
         pkt.time = p.time if p.time is not None else 0.0
         writer.write(pkt)
