@@ -235,3 +235,13 @@ def test_a_row_something_attaches_to_is_kept() -> None:
     assert table.packet(19).details == ["HTTP: a decode line"]
     assert [c.text for c in table.packet(10).comments] == ["so this one:", quote, "is it."]
     assert table.packet(11).comments == [] and table.objects.get(11) is None
+
+
+def test_rows_made_again_are_anonymised_as_the_kept_ones() -> None:
+    from app.decode.readers.anonymise import anonymise
+
+    trace = parse_text(PLAIN_PASTE)
+    anonymise(trace, b"k" * 16)
+    p = trace.table.packet(5)
+    assert "10.0.0." not in (p.raw or "") and p.src_host in trace.table.hosts
+    assert p.details == []
