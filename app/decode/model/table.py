@@ -2,8 +2,9 @@
 
 A capture of millions of packets lives here, not in Python objects.  A ``Packet`` object is
 made for a row only when something shows that row (a ladder page, the JSON packet list).
-Rows that came from pasted text, or that the fast reader left to Scapy, keep their
-``Packet`` object in ``objects``, and the columns mirror it.
+Rows that the fast reader left to Scapy, and pasted packets with more than their line
+(commentary, decode lines), keep their ``Packet`` object in ``objects``, and the columns
+mirror it; the other rows of pasted text are made again from their line (``remake``).
 
 Unknown values are -1 (a pasted bare ACK has no seq; a packet without ACK has no ack).
 """
