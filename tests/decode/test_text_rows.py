@@ -112,7 +112,8 @@ def test_every_plain_line_reads_as_the_line_parser_reads_it() -> None:
                         -1 if v is None else v for v in (o.mss, o.wscale, o.ts_val, o.ts_ecr)
                     ]
                     assert rows.time[0] == p.time
-    assert plain > 1000, (seen, plain)
+    # the fixtures alone hold some 480 plain lines; the seeds and tcpdump's corpus more
+    assert plain > (1000 if (SHARED / "corpus").is_dir() else 300), (seen, plain)
 
 
 def _reference(
