@@ -212,16 +212,16 @@ def _tail(opts: bytes, payload: bytes) -> Any:
 
 
 def text_pcap(part: PacketTable) -> bytes:
-    """Packets read from text as a pcap of raw IP packets (link type 101)."""
+    """Packets read from text as a pcap of raw IP packets (link type 101); ``part`` is
+    positions of an analysis (``FlowTable.positions``, or a stored session's)."""
     from scapy.utils import PcapWriter
 
     out = io.BytesIO()
     writer = PcapWriter(out, linktype=LINKTYPE_RAW, sync=True)
     address = Addresses()
-    analysed = "seq_shown" in part.cols  # positions of an analysis (FlowTable.positions)
     for i in range(len(part)):
-        # a bare ACK's seq, which tcpdump does not print, as the analysis inferred it
-        p = row_objects(part, i)[0] if analysed else part.packet(i)
+        # as the ladder shows it: a bare ACK's seq, which tcpdump does not print, inferred
+        p = row_objects(part, i)[0]
         pkt = synthesised(p, address)
         pkt.time = p.time if p.time is not None else 0.0
         writer.write(pkt)

@@ -137,9 +137,9 @@ class PacketTable:
         return kept
 
     def object_items(self) -> Iterator[tuple[int, Packet]]:
-        """(row, packet) for every row that has one (``object``), in row order."""
+        """(row, packet) for every row that has one (``object``)."""
         if self.remake is None:
-            yield from sorted(self.objects.items())
+            yield from self.objects.items()
             return
         for row in range(len(self)):
             p = self.object(row)

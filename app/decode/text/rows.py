@@ -384,8 +384,8 @@ def number(rows: Rows, cmd_flags: list[str]) -> Numbers:
     cut = (length < 0) & (seq_start >= 0) & (seq_end >= 0)
     length[cut] = (seq_end[cut] - seq_start[cut]) % SEQ_MOD
     out = Numbers(
-        seq_start.copy(),
-        ack_in.copy(),
+        seq_start,
+        ack_in,
         np.full(n, -1, np.int64),
         np.full(n, -1, np.int64),
         length,
