@@ -250,3 +250,40 @@ def test_a_clock_going_backwards_gives_no_negative_rtt(tmp_path: Path) -> None:
     doc = to_json(analyse(read_path(str(path))))
     assert "clock goes backwards 1 time" in str(doc["source"]["warnings"])
     assert doc["flows"][0]["packets"][-1]["ack_rtt_ms"] is None
+
+
+@pytest.mark.parametrize("size", [1, 5, 64])
+def test_analysing_blocks_of_connections_changes_nothing(
+    size: int, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The sequence analysis runs a block of whole connections at a time (memory bounded by
+    the block); every rule stays within one connection, so any block size gives the same
+    result, with positions left out of the rules (here: marked malformed) too."""
+    from dataclasses import fields
+
+    import numpy as np
+
+    from app.decode.analysis import sequence
+    from app.decode.analysis.flows import FlowTable
+    from benchmarks.gencap import generate
+
+    busy = tmp_path / "busy.pcap"  # 60 interleaved connections with losses and RSTs
+    generate(str(busy), 4000, 60, 0, 7)
+    for path in [*CAPTURES, busy]:
+        table = read_path(str(path)).table
+        table.cols["malformed"][3::17] = 1
+        whole = FlowTable.analyse(table)
+        monkeypatch.setattr(sequence, "BLOCK", size)
+        parts = FlowTable.analyse(table)
+        monkeypatch.undo()
+        assert whole.count == parts.count and whole.count > 0
+        assert len(sequence.blocks(whole.bounds, size)) > (1 if whole.count > size else 0)
+        np.testing.assert_array_equal(whole.findings, parts.findings)
+        for f in fields(whole.seq):
+            a, b = getattr(whole.seq, f.name), getattr(parts.seq, f.name)
+            if f.name == "codes":
+                assert a.keys() == b.keys()
+                for code in a:
+                    np.testing.assert_array_equal(a[code], b[code], err_msg=code)
+            else:
+                np.testing.assert_array_equal(a, b, err_msg=f"{path.name} {f.name}")

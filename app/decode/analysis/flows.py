@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.decode.analysis.numbering import Numbering, number
-from app.decode.analysis.sequence import EVIDENCE, SeqAnalysis, analyse_sequence
+from app.decode.analysis.sequence import EVIDENCE, SeqAnalysis, analyse_blocks
 from app.decode.model.codes import (
     FINDING_CODES,
     Direction,
@@ -555,30 +555,24 @@ class FlowTable:
         c, o = self.table.cols, self.order
         malformed = c["malformed"][o] > 0
         incomplete = c["reassembly"][o] == 2
-        columns: dict[str, Any] = {
-            "fid": self.fid,
-            "d": self.dir,
-            "flags": w.flags,
-            "seq": w.seq,
-            "ack": w.ack,
-            "length": w.length,
-            "win": w.win,
-            "eff_win": self.eff_win,
-            "t": w.t,
-            "ts_val": c["ts_val"][o].astype(np.int64, copy=False),
-            "ts_ecr": c["ts_ecr"][o].astype(np.int64, copy=False),
-            "reuse": self._reuse,
-            "cksum": c["cksum"][o].astype(np.int64, copy=False),
-            "ipid": c["ipid"][o].astype(np.int64, copy=False),
-            "ttl": c["ttl"][o].astype(np.int64, copy=False),
-        }
-        if malformed.any() or incomplete.any():
-            keep = np.flatnonzero(~(malformed | incomplete))
-            columns = {k: v[keep] for k, v in columns.items()}
-            bounds = np.searchsorted(columns["fid"], np.arange(self.count + 1)).astype(np.int64)
-            sa = _widen(analyse_sequence(**columns, bounds=bounds, irtt=self.irtt), keep, len(o))
-        else:
-            sa = analyse_sequence(**columns, bounds=self.bounds, irtt=self.irtt)
+
+        def columns(lo: int, hi: int) -> dict[str, npt.NDArray[Any]]:
+            rows = o[lo:hi]
+            return {
+                "fid": self.fid[lo:hi],
+                "d": self.dir[lo:hi],
+                "flags": w.flags[lo:hi],
+                "seq": w.seq[lo:hi],
+                "ack": w.ack[lo:hi],
+                "length": w.length[lo:hi],
+                "win": w.win[lo:hi],
+                "eff_win": self.eff_win[lo:hi],
+                "t": w.t[lo:hi],
+                "reuse": self._reuse[lo:hi],
+                **{k: c[k][rows].astype(np.int64, copy=False) for k in _ROW_INPUTS},
+            }
+
+        sa = analyse_blocks(columns, self.bounds, self.irtt, malformed | incomplete)
         self._dsack(sa)
         masks = dict(sa.codes)
         same_host = c["src"][o] == c["dst"][o]
@@ -794,28 +788,8 @@ def _bad_checksums(
     return bad & own, bad & ~own
 
 
-def _widen(sa: SeqAnalysis, keep: I64, n: int) -> SeqAnalysis:
-    """A sequence analysis of rows ``keep`` spread back over all ``n`` rows."""
-
-    def spread(v: npt.NDArray[Any], missing: Any) -> npt.NDArray[Any]:
-        out = np.full(n, missing, dtype=v.dtype)
-        out[keep] = v
-        return out
-
-    acked = spread(np.where(sa.acked >= 0, keep[np.maximum(sa.acked, 0)], -1), -1)
-    return SeqAnalysis(
-        codes={k: spread(v, False) for k, v in sa.codes.items()},
-        dup_ack=spread(sa.dup_ack, 0),
-        ack_rtt=spread(sa.ack_rtt, np.nan),
-        acked=acked,
-        ack_rtt_clean=spread(sa.ack_rtt_clean, False),
-        ts_rtt=spread(sa.ts_rtt, np.nan),
-        in_flight=spread(sa.in_flight, -1),
-        near=sa.near,
-        near_from=sa.near_from,
-        legs=sa.legs,
-        evidence=spread(sa.evidence, 0),
-    )
+# the sequence analysis's inputs read from the packet table, a block of positions at a time
+_ROW_INPUTS = ("ts_val", "ts_ecr", "cksum", "ipid", "ttl")
 
 
 def _group(

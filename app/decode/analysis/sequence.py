@@ -27,6 +27,7 @@ RFC 9293 §3.8.6.1: zero-window probing; RFC 1122 §4.2.3.6 and RFC 9293 §3.8.4
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -710,3 +711,123 @@ def analyse_sequence(**columns: npt.NDArray[Any]) -> SeqAnalysis:
         legs=sq.legs,
         evidence=evidence,
     )
+
+
+# Connections are analysed a block at a time, each block whole connections of about this
+# many positions (a larger connection alone): every rule works within one connection, so
+# the result is the same, and the temporaries (some forty per-position arrays) scale with
+# the block, not with the capture.
+BLOCK = 1 << 17
+
+# positions' and connections' fields of a SeqAnalysis, with the value "nothing here"
+_PER_POSITION = {
+    "dup_ack": 0,
+    "ack_rtt": np.nan,
+    "acked": -1,
+    "ack_rtt_clean": False,
+    "ts_rtt": np.nan,
+    "in_flight": -1,
+    "evidence": 0,
+}
+_PER_FLOW = ("near", "near_from", "legs")
+
+
+def blocks(bounds: I64, size: int = BLOCK) -> list[tuple[int, int]]:
+    """Connections ``lo:hi`` in runs of whole connections of at most ``size`` positions (or
+    one connection larger than that)."""
+    count = len(bounds) - 1
+    out: list[tuple[int, int]] = []
+    lo = 0
+    while lo < count:
+        hi = int(np.searchsorted(bounds, int(bounds[lo]) + size, side="right")) - 1
+        hi = min(max(hi, lo + 1), count)
+        out.append((lo, hi))
+        lo = hi
+    return out
+
+
+def widen(sa: SeqAnalysis, keep: I64, n: int) -> SeqAnalysis:
+    """A sequence analysis of positions ``keep`` spread back over all ``n`` positions."""
+
+    def spread(v: npt.NDArray[Any], missing: Any) -> npt.NDArray[Any]:
+        out = np.full(n, missing, dtype=v.dtype)
+        out[keep] = v
+        return out
+
+    acked = np.where(sa.acked >= 0, keep[np.maximum(sa.acked, 0)], -1)
+    return SeqAnalysis(
+        codes={k: spread(v, False) for k, v in sa.codes.items()},
+        near=sa.near,
+        near_from=sa.near_from,
+        legs=sa.legs,
+        **{
+            name: spread(acked if name == "acked" else getattr(sa, name), missing)
+            for name, missing in _PER_POSITION.items()
+        },
+    )
+
+
+def analyse_blocks(
+    columns: Callable[[int, int], dict[str, npt.NDArray[Any]]],
+    bounds: I64,
+    irtt: F64,
+    skip: B,
+    size: int | None = None,
+) -> SeqAnalysis:
+    """``analyse_sequence`` over every connection, a block of connections at a time
+    (``blocks``).  ``columns(lo, hi)`` gives ``_In``'s per-position fields for positions
+    ``lo:hi`` (``fid`` as the connection's number); positions ``skip`` are left out of the
+    rules, and get "nothing" in each result."""
+    n = int(bounds[-1])
+    runs = blocks(bounds, size or BLOCK) or [(0, 0)]
+    out: SeqAnalysis | None = None
+    for lo, hi in runs:
+        p0, p1 = int(bounds[lo]), int(bounds[hi])
+        cols = columns(p0, p1)
+        cols["fid"] = cols["fid"] - lo
+        keep = np.flatnonzero(~skip[p0:p1])
+        if len(keep) < p1 - p0:
+            cols = {k: v[keep] for k, v in cols.items()}
+            at = np.searchsorted(cols["fid"], np.arange(hi - lo + 1)).astype(np.int64)
+            sa = analyse_sequence(**cols, bounds=at, irtt=irtt[lo:hi])
+            sa = widen(sa, keep, p1 - p0)
+        else:
+            sa = analyse_sequence(**cols, bounds=bounds[lo : hi + 1] - p0, irtt=irtt[lo:hi])
+        if len(runs) == 1:
+            return sa
+        out = _place(out, sa, (n, len(bounds) - 1), p0, (lo, hi))
+    assert out is not None
+    out.codes = {c.value: out.codes[c.value] for c in Finding if c.value in out.codes}
+    return out
+
+
+def _place(
+    out: SeqAnalysis | None,
+    sa: SeqAnalysis,
+    size: tuple[int, int],
+    p0: int,
+    flows: tuple[int, int],
+) -> SeqAnalysis:
+    """Block ``sa`` (positions from ``p0``, connections ``flows``) written into ``out``,
+    made on the first block for ``size`` (positions, connections)."""
+    n, count = size
+    if out is None:
+        out = SeqAnalysis(
+            codes={},
+            near=np.full(count, -1, sa.near.dtype),
+            near_from=np.zeros(count, sa.near_from.dtype),
+            legs=np.full((count, 2), np.nan),
+            **{k: np.full(n, v, getattr(sa, k).dtype) for k, v in _PER_POSITION.items()},
+        )
+    p1 = p0 + len(sa.evidence)
+    for code, mask in sa.codes.items():
+        if code not in out.codes:
+            out.codes[code] = np.zeros(n, bool)
+        out.codes[code][p0:p1] = mask
+    for name in _PER_POSITION:
+        getattr(out, name)[p0:p1] = getattr(sa, name)
+    out.acked[p0:p1] = np.where(sa.acked >= 0, sa.acked + p0, -1)
+    lo, hi = flows
+    for name in _PER_FLOW:
+        getattr(out, name)[lo:hi] = getattr(sa, name)
+    return out
