@@ -145,3 +145,37 @@ def test_tls_headers_summarised_as_recognise_does() -> None:
         found = recognise(data, ports[i])
         want = found["summary"][:120] if found and found["summary"] else None
         assert got.get(i) == want, (data[:6], ports[i])
+
+
+def test_text_messages_summarised_as_recognise_does() -> None:
+    """HTTP messages are summarised once per distinct first bytes (their first line, cut
+    at 120 characters): the same text recognise() gives each payload, with first lines
+    shorter, as long as and longer than the cut, payloads cut short by the snaplen, and
+    memcache and Redis words that share an HTTP method's first four bytes."""
+    rng = random.Random(5)
+    heads = [
+        b"GET /" + b"a" * 114 + b"\r\n",  # a first line of exactly 120 characters
+        b"GET /" + b"a" * 115 + b"\r\nHost: x\r\n\r\n",
+        b"POST /form HTTP/1.1\r\n\r\nbody",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc",
+        b"DELETE /x HTTP/1.1\r\n\r\n",
+        b"DELETED\r\n",
+        b"OPTIONS * HTTP/1.1\r\n",
+        b"OPTIONSX\r\n",
+        b"+OK\r\n",
+        b"-ERR no\r\n",
+        b"get key\r\n",
+        b"HTTP/1.0 404\r\n",
+        b"GET " + bytes(range(256)) * 2,
+    ]
+    payloads, ports = [], []
+    for _ in range(4000):
+        data = rng.choice(heads) + rng.choice((b"", b"x" * 300, rng.randbytes(40)))
+        payloads.append(data[: rng.choice((4, 7, 8, 60, 119, 120, 121, 600))])
+        ports.append(rng.choice(((40000, 80), (80, 40000), (40000, 11211), (6379, 40000))))
+    got = _many(payloads, ports)
+    for i, data in enumerate(payloads):
+        found = recognise(data[:512], ports[i])
+        want = found["summary"][:120] if found and found["summary"] else None
+        assert got.get(i) == want, (data[:20], ports[i])
+    assert len(got) > 3000

@@ -14,7 +14,7 @@ Facts used here, with their sources:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
@@ -47,7 +47,7 @@ from app.decode.model.packet import (
     format_endpoint,
 )
 from app.decode.model.services import SERVICES
-from app.decode.model.table import Columns, PacketTable
+from app.decode.model.table import Columns, PacketTable, RowTexts
 
 MAX_WSCALE = 14  # RFC 7323 §2.3
 _WELL_KNOWN = set(SERVICES.values())
@@ -708,7 +708,7 @@ class FlowTable:
             opt_bytes=blob,
             objects=_by_position(t.objects, at),
             comments=_by_position(t.comments, at),
-            apps=_by_position(t.apps, at),
+            apps=t.apps.take(rows) if isinstance(t.apps, RowTexts) else _by_position(t.apps, at),
             linktypes=t.linktypes,
             port_names=t.port_names,
             remake=None if t.remake is None else partial(_remade, t.remake, at),
@@ -934,7 +934,7 @@ def _remade(remake: Callable[[int], Packet], rows: list[int], pos: int) -> Packe
     return remake(rows[pos])
 
 
-def _by_position(by_row: dict[int, _V], rows: list[int]) -> dict[int, _V]:
+def _by_position(by_row: Mapping[int, _V], rows: list[int]) -> dict[int, _V]:
     """The entries of ``by_row`` for ``rows``, keyed by position in ``rows``: a walk of the
     smaller of the two (a capture's table holds an entry for each of hundreds of thousands
     of rows, and is cut into thousands of slices)."""

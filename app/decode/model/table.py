@@ -11,7 +11,7 @@ Unknown values are -1 (a pasted bare ACK has no seq; a packet without ACK has no
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,6 +98,44 @@ def concat(parts: list[Columns]) -> Columns:
     return out
 
 
+class RowTexts(Mapping[int, str]):
+    """A text for some rows, as a column: each row's index into ``texts``, or -1.  A
+    capture's payload summaries are hundreds of thousands of rows but a few distinct texts;
+    as a dict they would cost some 140 bytes a row."""
+
+    __slots__ = ("_rows", "codes", "texts")
+
+    def __init__(self, codes: npt.NDArray[np.int32], texts: list[str]) -> None:
+        self.codes = codes
+        self.texts = texts
+        self._rows: npt.NDArray[np.int64] | None = None
+
+    def rows(self) -> npt.NDArray[np.int64]:
+        """The rows that have a text, in order."""
+        if self._rows is None:
+            self._rows = np.flatnonzero(self.codes >= 0)
+        return self._rows
+
+    def __getitem__(self, row: int) -> str:
+        code = int(self.codes[row]) if 0 <= row < len(self.codes) else -1
+        if code < 0:
+            raise KeyError(row)
+        return self.texts[code]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.rows().tolist())
+
+    def __len__(self) -> int:
+        return len(self.rows())
+
+    def take(self, rows: Sequence[int] | npt.NDArray[np.int64]) -> dict[int, str]:
+        """The texts of ``rows``, keyed by position in ``rows``."""
+        codes = self.codes[np.asarray(rows, np.int64)]
+        have = np.flatnonzero(codes >= 0)
+        texts = [self.texts[c] for c in codes[have].tolist()]
+        return dict(zip(have.tolist(), texts, strict=True))
+
+
 @dataclass(slots=True)
 class PacketTable:
     kind: str
@@ -106,7 +144,7 @@ class PacketTable:
     opt_bytes: bytes = b""
     objects: dict[int, Packet] = field(default_factory=dict)  # row -> Packet kept as read
     comments: dict[int, list[str]] = field(default_factory=dict)  # row -> capture comments
-    apps: dict[int, str] = field(default_factory=dict)  # row -> the message its payload starts
+    apps: Mapping[int, str] = field(default_factory=dict)  # row -> the message its payload starts
     linktypes: list[int] = field(default_factory=list)  # per interface (column "iface")
     port_names: dict[int, str] = field(default_factory=dict)  # ports >= NAMED_PORTS
     cache: list[Packet] | None = None

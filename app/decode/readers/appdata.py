@@ -11,6 +11,7 @@ the result on the arrow).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -162,16 +163,34 @@ def dns_summary(data: bytes) -> str | None:
     return f"DNS {kind} 0x{ident:04x} {question}".strip()[:SUMMARY]
 
 
+@dataclass(slots=True)
+class Found:
+    """What ``found`` recognised: packets ``rows`` (indexes into the arrays it was given, in
+    order), each one's summary ``texts[which]``; a text once however many packets start
+    with it."""
+
+    rows: I64
+    which: I64
+    texts: list[str]
+
+    def as_dict(self) -> dict[int, str]:
+        texts = [self.texts[j] for j in self.which.tolist()]
+        return dict(zip(self.rows.tolist(), texts, strict=True))
+
+
 def summaries(buffer: Any, start: I64, stop: I64, sport: I64, dport: I64) -> dict[int, str]:
     """For packets whose captured payload is ``buffer[start:stop]`` (bytes, or any buffer):
     the one-line summary of each that starts a message tcpladder recognises, by index."""
+    return found(buffer, start, stop, sport, dport).as_dict()
+
+
+def found(buffer: Any, start: I64, stop: I64, sport: I64, dport: I64) -> Found:
+    """``summaries`` as columns (``Found``)."""
     raw = memoryview(buffer).cast("B")
     buf = np.frombuffer(raw, np.uint8)
     n = len(buf)
     have = stop - start
     idx = np.flatnonzero((have >= 4) & (stop <= n))
-    if not len(idx):
-        return {}
     s = start[idx]
     b0, b1, b2 = buf[s].astype(np.int64), buf[s + 1].astype(np.int64), buf[s + 2].astype(np.int64)
     word = (b0 << 24) | (b1 << 16) | (b2 << 8) | buf[s + 3].astype(np.int64)
@@ -183,33 +202,90 @@ def summaries(buffer: Any, start: I64, stop: I64, sport: I64, dport: I64) -> dic
     # A TLS record's summary is in its first six bytes (recognise's first record): one
     # summary per distinct header, not one call per packet of an encrypted bulk transfer.
     records = tls & (have[idx] >= 5)
-    out = _tls_summaries(buf, idx[records], start, have, word[records])
-    seen: dict[tuple[bytes, bool, bool], str | None] = {}  # the same message start again
-    for k in np.flatnonzero((text | resp | tls | dns) & ~records).tolist():
-        i = int(idx[k])
+    parts = [_tls_summaries(buf, idx[records], start, have, word[records])]
+    # An HTTP request or status line: its summary is in its first SUMMARY bytes.
+    lines, rest = _http_summaries(buf, raw, idx[text & ~records], start, stop)
+    parts.append(lines)
+    seen: dict[tuple[bytes, bool, bool, bool], str | None] = {}  # the same start again
+    by_one: dict[int, str] = {}
+    others = np.flatnonzero((resp | tls | dns) & ~records & ~text)
+    for i in np.union1d(idx[others], rest).tolist():
+        k = int(np.searchsorted(idx, i))
         a = int(start[i])
         data = bytes(raw[a : min(int(stop[i]), a + PREVIEW)])
         only_dns = bool(dns[k] and not (text[k] or resp[k] or tls[k]))
         ports = (int(sport[i]), int(dport[i]))
-        key = (data, only_dns, 6379 in ports or 11211 in ports)
+        key = (data, only_dns, 6379 in ports, 11211 in ports)
         if key not in seen:
             if only_dns:
                 seen[key] = dns_summary(data)
             else:
-                found = recognise(data, ports)
-                seen[key] = found["summary"][:SUMMARY] if found and found["summary"] else None
-        got = seen[key]
-        if got:
-            out[i] = got
-    return dict(sorted(out.items()))
+                got = recognise(data, ports)
+                seen[key] = got["summary"][:SUMMARY] if got and got["summary"] else None
+        if summary := seen[key]:
+            by_one[i] = summary
+    texts = list(dict.fromkeys(by_one.values()))
+    number = {t: j for j, t in enumerate(texts)}
+    parts.append(
+        Found(
+            np.array(list(by_one), np.int64),
+            np.array([number[t] for t in by_one.values()], np.int64),
+            texts,
+        )
+    )
+    return _joined(parts)
 
 
-def _tls_summaries(
-    buf: npt.NDArray[np.uint8], idx: I64, start: I64, have: I64, word: I64
-) -> dict[int, str]:
+def _joined(parts: list[Found]) -> Found:
+    """Parts found by different means, as one, in row order."""
+    rows = np.concatenate([p.rows for p in parts])
+    offset = np.cumsum([0] + [len(p.texts) for p in parts[:-1]])
+    which = np.concatenate([p.which + off for p, off in zip(parts, offset, strict=True)])
+    order = np.argsort(rows, kind="stable")
+    return Found(rows[order], which[order], [t for p in parts for t in p.texts])
+
+
+# bytes that decide an HTTP message's summary: its first line, cut at SUMMARY characters,
+# and the byte after the cut (a CR there ends the line, or belongs to it when last)
+_HTTP_KEY = SUMMARY + 1
+
+
+def _http_summaries(
+    buf: npt.NDArray[np.uint8], raw: memoryview, idx: I64, start: I64, stop: I64
+) -> tuple[Found, I64]:
+    """Packets ``idx`` whose first four bytes begin a text message: those that start an
+    HTTP message, summarised once per distinct first ``_HTTP_KEY`` bytes (the request or
+    status line, cut: ``recognise``), and the others, left to be read one by one."""
+    if not len(idx):
+        return Found(idx, idx, []), idx
+    s = start[idx]
+    have = np.minimum(stop[idx] - s, _HTTP_KEY)
+    at = s[:, None] + np.arange(_HTTP_KEY)
+    inside = np.arange(_HTTP_KEY) < have[:, None]
+    keys = np.where(inside, buf[np.minimum(at, len(buf) - 1)], 0).astype(np.uint8)
+    keys = np.concatenate([keys, have.astype(">u2").view(np.uint8).reshape(-1, 2)], axis=1)
+    void = np.ascontiguousarray(keys).view(np.dtype((np.void, keys.shape[1]))).ravel()
+    _, first, group = np.unique(void, return_index=True, return_inverse=True)
+    group = group.ravel()
+    texts: list[str] = []
+    which = np.full(len(first), -1, np.int64)
+    for g, k in enumerate(first.tolist()):
+        a = int(s[k])
+        data = bytes(raw[a : min(int(stop[idx[k]]), a + PREVIEW)])
+        if data.startswith(HTTP_METHODS) or data.startswith(b"HTTP/1."):
+            got = recognise(data)
+            if got and got["summary"]:
+                which[g] = len(texts)
+                texts.append(got["summary"][:SUMMARY])
+    per_row = which[group]
+    http = per_row >= 0
+    return Found(idx[http], per_row[http], texts), idx[~http]
+
+
+def _tls_summaries(buf: npt.NDArray[np.uint8], idx: I64, start: I64, have: I64, word: I64) -> Found:
     """``recognise``'s summary of packets ``idx``, whose payloads start a TLS record header."""
     if not len(idx):
-        return {}
+        return Found(idx, idx, [])
     s = start[idx]
     ctype, ver = word >> 24, (word >> 8) & 0xFFFF
     size = ((word & 0xFF) << 8) | buf[s + 4].astype(np.int64)
@@ -228,4 +304,4 @@ def _tls_summaries(
             strict=True,
         )
     ]
-    return dict(zip(idx.tolist(), (texts[j] for j in inv.ravel().tolist()), strict=True))
+    return Found(idx, inv.ravel().astype(np.int64), texts)

@@ -15,8 +15,16 @@ import numpy.typing as npt
 from app.decode.model.errors import UnsupportedInput
 from app.decode.model.memory import trim_heap
 from app.decode.model.packet import Notice, Packet
-from app.decode.model.table import Columns, HostBook, PacketTable, concat, packet_columns
+from app.decode.model.table import (
+    Columns,
+    HostBook,
+    PacketTable,
+    RowTexts,
+    concat,
+    packet_columns,
+)
 from app.decode.model.trace import Trace
+from app.decode.readers.appdata import Found
 from app.decode.readers.container import CHUNK, CaptureFile, Chunk, linktype_name
 from app.decode.readers.dissect import FAST_LINKTYPES, PROTOCOL_NAMES, RAW, Dissected, dissect
 from app.decode.readers.fragments import Reassembler, parse
@@ -189,10 +197,10 @@ def _insert(
     book: HostBook,
     objects: dict[int, Packet],
     comments: dict[int, list[str]],
-    apps: dict[int, str],
+    apps: _Apps,
 ) -> Columns:
     """Rows for ``late`` packets put in frame order among ``cols``; the kept objects,
-    comments and payload summaries, keyed by row, follow their rows."""
+    comments and payload summaries follow their rows."""
     slow = packet_columns(late, book)
     for k, p in enumerate(late):
         place: tuple[int, int, int] = p.ip.pop("place")  # type: ignore[assignment]
@@ -213,29 +221,44 @@ def _insert(
     texts = {int(new_pos[k]): t for k, t in comments.items()}
     comments.clear()
     comments.update(texts)
-    lines = {int(new_pos[k]): t for k, t in apps.items()}
-    apps.clear()
-    apps.update(lines)
+    apps.codes = [np.concatenate([*apps.codes, np.full(len(late), -1, np.int32)])[order]]
     return out
+
+
+class _Apps:
+    """Payload summaries as they are read: each chunk's rows' indexes into the distinct
+    texts (-1: none)."""
+
+    def __init__(self) -> None:
+        self.codes: list[npt.NDArray[np.int32]] = []
+        self._number: dict[str, int] = {}  # text -> its index, in order
+
+    def add(
+        self, frames: npt.NDArray[np.int64], found: Found, at_frames: npt.NDArray[np.int64]
+    ) -> None:
+        """A chunk's rows (``frames``: their frame numbers); ``found`` is what the fast
+        reader recognised, at frames ``at_frames``."""
+        number = self._number
+        ids = np.array([number.setdefault(t, len(number)) for t in found.texts], np.int32)
+        codes = np.full(len(frames), -1, np.int32)
+        codes[np.searchsorted(frames, at_frames)] = ids[found.which]
+        self.codes.append(codes)
+
+    def column(self) -> RowTexts:
+        codes = np.concatenate(self.codes) if self.codes else np.zeros(0, np.int32)
+        return RowTexts(codes, list(self._number))
 
 
 def _texts(
     frames: npt.NDArray[np.int64],
     rows: int,
     frame_comments: dict[int, list[str]],
-    app_frames: dict[int, str],
     comments: dict[int, list[str]],
-    apps: dict[int, str],
     file_comments: list[str],
 ) -> None:
-    """A chunk's capture comments and payload summaries, keyed by frame number, put on
-    their rows (``frames``: the chunk's rows, which start at row ``rows``); a comment on a
-    frame that is not TCP joins the file's comments."""
-    if app_frames:
-        at = np.searchsorted(frames, np.array(list(app_frames), np.int64))
-        apps.update(
-            {rows + int(k): t for k, t in zip(at.tolist(), app_frames.values(), strict=True)}
-        )
+    """A chunk's capture comments, keyed by frame number, put on their rows (``frames``:
+    the chunk's rows, which start at row ``rows``); a comment on a frame that is not TCP
+    joins the file's comments."""
     for frame_no, texts in frame_comments.items():
         pos = int(np.searchsorted(frames, frame_no))
         if pos < len(frames) and frames[pos] == frame_no:
@@ -254,7 +277,7 @@ def read_capture(
     blob_size = 0
     objects: dict[int, Packet] = {}
     comments: dict[int, list[str]] = {}
-    apps: dict[int, str] = {}
+    apps = _Apps()
     others: list[dict[str, object]] = []
     other_count = 0
     rows = 0
@@ -277,12 +300,13 @@ def read_capture(
             frame = chunk.first_frame + i
             others.append({"n": frame, "frame": frame, "text": what})
         other_count += len(d.other)
-        app_frames = {int(cols["frame"][i]): text for i, text in d.apps.items()}
+        app_frames = cols["frame"][d.apps.rows]
         cols, extra = _merge_kept(cols, kept, chunk, book)
         for pos, p in extra.items():
             p.n = rows + pos + 1
             objects[rows + pos] = p
-        _texts(cols["frame"], rows, chunk.comments, app_frames, comments, apps, cf.comments)
+        apps.add(cols["frame"], d.apps, app_frames)
+        _texts(cols["frame"], rows, chunk.comments, comments, cf.comments)
         parts.append(cols)
         rows += len(cols["frame"])
     others.sort(key=lambda o: int(o["frame"]))  # type: ignore[call-overload]
@@ -328,7 +352,7 @@ def read_capture(
         opt_bytes=b"".join(blobs),
         objects=objects,
         comments=comments,
-        apps=apps,
+        apps=apps.column(),
         linktypes=[i.linktype for i in cf.interfaces],
     )
     return Trace(

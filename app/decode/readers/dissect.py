@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from app.decode.model.options import BY_KIND, KNOWN, Kind, Spec
 from app.decode.model.table import Columns, HostBook, empty_columns
-from app.decode.readers.appdata import summaries
+from app.decode.readers.appdata import Found, found
 from app.decode.readers.checksum import BAD, Sums, verdict
 from app.decode.readers.container import Chunk, Interface
 
@@ -179,7 +179,7 @@ class Dissected:
     frags: I64  # chunk indexes that are IP fragments
     frag_l3: I64  # where their IP header starts in the chunk's buffer
     frag_ipv: I64
-    apps: dict[int, str] = field(default_factory=dict)  # TCP row -> what its payload starts
+    apps: Found  # what TCP rows' payloads start
     # each TCP row's captured payload: buf[data_at:data_end] (readers.payloads)
     data_at: I64 = field(default_factory=lambda: np.zeros(0, np.int64))
     data_end: I64 = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -442,7 +442,7 @@ def _what_ip_carries(fr: _Frames) -> None:
 
 def _tcp(
     fr: _Frames, chunk: Chunk, book: HostBook
-) -> tuple[I64, Columns, bytes, dict[int, str], tuple[I64, I64]]:
+) -> tuple[I64, Columns, bytes, Found, tuple[I64, I64]]:
     """The TCP header (RFC 9293 §3.1) of every frame still standing: its columns, and
     where its captured payload lies in the chunk's buffer."""
     r, lim, l3 = fr.r, fr.lim, fr.l3
@@ -494,7 +494,7 @@ def _tcp(
     _checksums(r, cols, ip, tt, hdr + length, lim[good], fr.ihl[good])
     data = tt + hdr  # the payload: what of it was captured
     end = np.minimum(data + np.maximum(length, 0), lim[good])
-    apps = summaries(chunk.buf, data, end, cols["sport"], cols["dport"])
+    apps = found(chunk.buf, data, end, cols["sport"], cols["dport"])
     return good, cols, _options(r, cols, tt + TCP_LEN, tt + hdr), apps, (data, end)
 
 
