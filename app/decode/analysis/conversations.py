@@ -61,7 +61,9 @@ def conversation_columns(ft: FlowTable, facts: Facts) -> tuple[Columns, dict[str
     return _with_findings(cols, facts.counts)
 
 
-def _with_findings(cols: Columns, counts: I64) -> tuple[Columns, dict[str, list[int]]]:
+def _with_findings(
+    cols: Columns, counts: npt.NDArray[np.integer[Any]]
+) -> tuple[Columns, dict[str, list[int]]]:
     """``cols`` with which findings each connection has (``mask``, bit i: code i) and how
     many that warn (``warns``); and the capture's totals."""
     bits = (1 << np.arange(len(FINDING_CODES), dtype=np.int64))[None, :]

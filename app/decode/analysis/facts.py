@@ -23,6 +23,7 @@ from app.decode.model.options import Kind
 from app.decode.model.packet import ACK, CWR, ECE, FIN, RST, SYN
 
 I64 = npt.NDArray[np.int64]
+I32 = npt.NDArray[np.int32]
 F64 = npt.NDArray[np.float64]
 B = npt.NDArray[np.bool_]
 
@@ -66,7 +67,7 @@ class Facts:
     history: list[str]
     ack_rtt: Stats  # seconds
     ts_rtt: Stats
-    counts: I64  # (flows, len(FINDING_CODES))
+    counts: I32  # (flows, len(FINDING_CODES))
     max_dup: I64
     throughput: F64  # (flows, 2) bits per second of payload, NaN when it cannot be timed
     data_segments: I64  # (flows, 2) segments carrying payload
@@ -86,6 +87,9 @@ VANTAGES = ("unknown", "client", "server", "between")
 NEAR = 0.1
 
 
+_SYN_KINDS = (Kind.MPTCP, Kind.TFO, Kind.EXP2)
+
+
 def _syn_options(ft: FlowTable) -> tuple[npt.NDArray[np.int8], B]:
     """TFO and MPTCP per side, read from the SYNs' option bytes (or the printed options)."""
     tfo = np.zeros((ft.count, 2), np.int8)
@@ -99,13 +103,16 @@ def _syn_options(ft: FlowTable) -> tuple[npt.NDArray[np.int8], B]:
     starts = c["opt_start"][rows].astype(np.int64)
     sizes = np.where(starts >= 0, np.maximum(c["opt_len"][rows].astype(np.int64), 0), 0)
     maybe = np.zeros(len(rows), bool)
-    if sizes.sum():
-        owner = np.repeat(np.arange(len(rows)), sizes)
-        at = np.repeat(starts - np.concatenate([[0], np.cumsum(sizes)[:-1]]), sizes)
-        at += np.arange(int(sizes.sum()))
-        raw = np.frombuffer(blob, np.uint8)[at]
-        hit = np.isin(raw, (Kind.MPTCP, Kind.TFO, Kind.EXP2))
-        maybe[np.unique(owner[hit])] = True
+    total = int(sizes.sum())
+    if total:
+        # every SYN's option bytes, one after another (int32 offsets: half the memory)
+        small = np.int32 if len(blob) < 1 << 31 else np.int64
+        ends = np.cumsum(sizes)
+        at = np.repeat((starts - ends + sizes).astype(small), sizes)
+        at += np.arange(total, dtype=small)
+        hit = np.flatnonzero(np.isin(np.frombuffer(blob, np.uint8)[at], _SYN_KINDS))
+        del at
+        maybe[np.searchsorted(ends, hit, side="right")] = True
     if table.objects:
         maybe |= np.isin(rows, np.fromiter(table.objects, np.int64, len(table.objects)))
     for f, d, row in zip(fs[maybe].tolist(), ds[maybe].tolist(), rows[maybe].tolist(), strict=True):
@@ -150,15 +157,27 @@ class _Rows:
 
     def __init__(self, ft: FlowTable) -> None:
         c, o = ft.table.cols, ft.order
-        self.flags = flags = c["flags"][o].astype(np.int64)
+        self.flags = flags = c["flags"][o]
         self.length = np.maximum(c["length"][o].astype(np.int64), 0)
-        self.win = c["win"][o].astype(np.int64)
+        self.win = c["win"][o]
         self.t = c["time"][o]
         self.bad_cksum = c["cksum_status"][o] == 2  # Zeek history "C"
         self.syn, self.ack = (flags & SYN) > 0, (flags & ACK) > 0
         self.fin, self.rst = (flags & FIN) > 0, (flags & RST) > 0
-        bits = ft.findings
-        self.code = {name: (bits >> i) & 1 > 0 for i, name in enumerate(FINDING_CODES)}
+        self.code = _Masks(ft.findings)
+
+
+class _Masks:
+    """Each finding's mask, made from the ``findings`` bits when asked for (all of them at
+    once would be a bool array per finding code)."""
+
+    def __init__(self, bits: npt.NDArray[np.int32]) -> None:
+        self.bits = bits
+        self.index = {name: i for i, name in enumerate(FINDING_CODES)}
+
+    def __getitem__(self, name: str) -> B:
+        out: B = (self.bits >> self.index[name]) & 1 > 0
+        return out
 
 
 def connection_facts(ft: FlowTable) -> Facts:
@@ -278,12 +297,12 @@ def _history(ft: FlowTable, r: _Rows) -> list[str]:
     return history
 
 
-def _rtts_and_counts(ft: FlowTable, r: _Rows) -> tuple[Stats, Stats, I64, I64]:
+def _rtts_and_counts(ft: FlowTable, r: _Rows) -> tuple[Stats, Stats, I32, I64]:
     n, count, fid, code = len(ft.order), ft.count, ft.fid, r.code
     sa = ft.seq
     ack_rtt = stats(fid, np.where(sa.ack_rtt_clean, sa.ack_rtt, np.nan), count)
     ts_rtt = stats(fid, sa.ts_rtt, count)
-    counts = np.zeros((count, len(FINDING_CODES)), np.int64)
+    counts = np.zeros((count, len(FINDING_CODES)), np.int32)
     for i, name in enumerate(FINDING_CODES):
         m = code[name]
         if m.any():

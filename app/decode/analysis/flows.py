@@ -283,7 +283,7 @@ class _Work:
 
     def __init__(self, ft: FlowTable) -> None:
         c, o = ft.table.cols, ft.order
-        self.flags = c["flags"][o].astype(np.int64)
+        self.flags = c["flags"][o]
         f = self.flags
         self.syn, self.ackf = (f & SYN) > 0, (f & ACK) > 0
         self.fin, self.rst = (f & FIN) > 0, (f & RST) > 0
@@ -297,6 +297,11 @@ class _Work:
         self.p_syn = self.p_synack = no
         self.has_syn = self.has_synack = self.both = np.zeros(0, bool)
         self.seen = np.zeros((0, 2), bool)
+
+    def release(self) -> None:
+        """Drop the per-position columns (the findings step needs none of them)."""
+        for name in ("flags", "syn", "ackf", "fin", "rst", "seq", "ack", "length", "win", "t"):
+            delattr(self, name)
 
 
 class FlowTable:
@@ -572,25 +577,28 @@ class FlowTable:
                 **{k: c[k][rows].astype(np.int64, copy=False) for k in _ROW_INPUTS},
             }
 
+        del w.pos  # not needed from here on
         sa = analyse_blocks(columns, self.bounds, self.irtt, malformed | incomplete)
+        rst = w.rst
+        w.release()  # what is left is made of the table's columns and the masks
         self._dsack(sa)
-        masks = dict(sa.codes)
+        bits = sa.bits
         same_host = c["src"][o] == c["dst"][o]
-        offload, corrupt = _bad_checksums(
-            self.fid, self.dir, c["cksum_status"][o], sa.near, same_host
-        )
-        masks[Finding.CHECKSUM_OFFLOAD] = offload
-        masks[Finding.BAD_CHECKSUM] = corrupt
-        masks[Finding.IP_BAD_CHECKSUM] = c["ipsum_status"][o] == 2
-        masks[Finding.RESET] = w.rst
-        masks[Finding.BAD_OPTION] = c["bad_opt"][o]
-        masks[Finding.MALFORMED] = malformed
-        masks[Finding.REASSEMBLY_INCOMPLETE] = incomplete
+        status = c["cksum_status"][o]
+        offload, corrupt = _bad_checksums(self.fid, self.dir, status, sa.near, same_host)
         tos = c["tos"][o] if "tos" in c else np.full(len(o), -1)
-        masks[Finding.ECN_CE] = (tos >= 0) & ((tos & 3) == 3)
-        bits = np.zeros(len(o), np.int32)
-        for i, code in enumerate(Finding):
-            bits |= masks[code].astype(np.int32) << i
+        masks = {
+            Finding.CHECKSUM_OFFLOAD: offload,
+            Finding.BAD_CHECKSUM: corrupt,
+            Finding.IP_BAD_CHECKSUM: c["ipsum_status"][o] == 2,
+            Finding.RESET: rst,
+            Finding.BAD_OPTION: c["bad_opt"][o],
+            Finding.MALFORMED: malformed,
+            Finding.REASSEMBLY_INCOMPLETE: incomplete,
+            Finding.ECN_CE: (tos >= 0) & ((tos & 3) == 3),
+        }
+        for code, mask in masks.items():
+            bits |= mask.astype(np.int32) << code.bit
         self.findings = bits
         self.seq = sa
         del self._reuse
@@ -600,34 +608,36 @@ class FlowTable:
         first SACK block below the ack number, or inside the second) was received twice:
         it was needless, a spurious retransmission.  Only SACK-bearing packets of
         connections with a retransmission have their options read, a packet at a time."""
-        codes = sa.codes
-        resent = codes["tcp.retransmission"] | codes["tcp.fast_retransmission"]
-        if not resent.any():
+        bits = sa.bits
+        resent_bits = (1 << Finding.RETRANSMISSION.bit) | (1 << Finding.FAST_RETRANSMISSION.bit)
+        rows = np.flatnonzero(bits & resent_bits)
+        if not len(rows):
             return
         c, o = self.table.cols, self.order
-        seq, length, ack = c["seq"][o], np.maximum(c["length"][o], 0), c["ack"][o]
-        rows = np.flatnonzero(resent)
+
+        def keys(at: I64) -> list[tuple[int, int, int, int]]:
+            seq, length = c["seq"][o[at]].tolist(), np.maximum(c["length"][o[at]], 0).tolist()
+            fid, d = self.fid[at].tolist(), self.dir[at].tolist()
+            return [
+                (f, e, s, (s + n) % SEQ_MOD) for f, e, s, n in zip(fid, d, seq, length, strict=True)
+            ]
+
         index: dict[tuple[int, int, int, int], list[int]] = {}
-        for k in rows.tolist():
-            s = int(seq[k])
-            key = (int(self.fid[k]), int(self.dir[k]), s, (s + int(length[k])) % SEQ_MOD)
+        for k, key in zip(rows.tolist(), keys(rows), strict=True):
             index.setdefault(key, []).append(k)
         # a copy the network made, seen here, explains a D-SACK without a needless resend
-        for k in np.flatnonzero(codes["tcp.duplicate_segment"]).tolist():
-            s = int(seq[k])
-            key = (int(self.fid[k]), int(self.dir[k]), s, (s + int(length[k])) % SEQ_MOD)
+        for key in keys(np.flatnonzero(bits & (1 << Finding.DUPLICATE_SEGMENT.bit))):
             index.pop(key, None)
         look = np.flatnonzero(c["sack"][o] & np.isin(self.fid, np.unique(self.fid[rows])))
         for k in look.tolist():
             blocks = self.table.options(int(o[k])).sack
-            if not blocks or not is_dsack(blocks, int(ack[k]) if ack[k] >= 0 else None):
+            ack = int(c["ack"][o[k]])
+            if not blocks or not is_dsack(blocks, ack if ack >= 0 else None):
                 continue
             a, b = blocks[0]
             for r in index.get((int(self.fid[k]), 1 - int(self.dir[k]), a, b), []):
                 if r < k:
-                    for code in ("tcp.retransmission", "tcp.fast_retransmission"):
-                        codes[code][r] = False
-                    codes["tcp.spurious_retransmission"][r] = True
+                    bits[r] = (bits[r] & ~resent_bits) | (1 << Finding.SPURIOUS_RETRANSMISSION.bit)
                     sa.evidence[r] = EVIDENCE.index("the peer's D-SACK")
 
     # -- group-wise helpers over positions ------------------------------------------------

@@ -39,6 +39,7 @@ from app.decode.model.codes import Finding
 from app.decode.model.packet import ACK, FIN, RST, SYN
 
 I64 = npt.NDArray[np.int64]
+I32 = npt.NDArray[np.int32]
 F64 = npt.NDArray[np.float64]
 B = npt.NDArray[np.bool_]
 
@@ -75,13 +76,14 @@ def _gt(a: I64, b: I64 | int) -> B:
 class SeqAnalysis:
     """Per position (flow order, see FlowTable): the findings and the measured quantities."""
 
-    codes: dict[str, B]
-    dup_ack: I64  # for a duplicate ACK, its number in the run (Wireshark's dupack_num); else 0
+    bits: npt.NDArray[np.int32]  # the findings: bit ``Finding.bit`` of each code found
+    # Counts, positions and 32-bit differences fit in int32: half the memory of int64.
+    dup_ack: I32  # for a duplicate ACK, its number in the run (Wireshark's dupack_num); else 0
     ack_rtt: F64  # seconds from the segment this ACK first acknowledges; NaN
-    acked: I64  # position of that segment; -1
+    acked: I32  # position of that segment; -1
     ack_rtt_clean: B  # the acked segment was sent once (Karn, RFC 6298 §3): a usable sample
     ts_rtt: F64  # seconds from the first peer packet carrying the echoed TS val; NaN
-    in_flight: I64  # data segments: bytes sent and not yet acknowledged after it; -1
+    in_flight: I32  # data segments: bytes sent and not yet acknowledged after it; -1
     near: I64  # per flow: the side (0 client, 1 server) the capture was taken next to; -1
     near_from: I64  # per flow: what told it: 0 nothing, 1 the ACK RTT legs, 2 TTLs
     legs: F64  # (flows, 2): median clean ACK RTT of each side's ACKs; NaN
@@ -697,15 +699,17 @@ def analyse_sequence(**columns: npt.NDArray[Any]) -> SeqAnalysis:
     ack_rtt, acked, clean = sq.ack_rtt()
     near, evidence = sq.with_evidence(ack_rtt, clean)
     ts_rtt = sq.ts_rtt()
-    order = [c.value for c in Finding if c.value in sq.codes]
+    bits = np.zeros(sq.n, np.int32)
+    for code, mask in sq.codes.items():
+        bits |= mask.astype(np.int32) << Finding(code).bit
     return SeqAnalysis(
-        codes={code: sq.codes[code] for code in order},
-        dup_ack=sq.dup_ack,
+        bits=bits,
+        dup_ack=sq.dup_ack.astype(np.int32),
         ack_rtt=ack_rtt,
-        acked=acked,
+        acked=acked.astype(np.int32),
         ack_rtt_clean=clean,
         ts_rtt=ts_rtt,
-        in_flight=in_flight,
+        in_flight=in_flight.astype(np.int32),
         near=near,
         near_from=sq.near_from,
         legs=sq.legs,
@@ -717,7 +721,7 @@ def analyse_sequence(**columns: npt.NDArray[Any]) -> SeqAnalysis:
 # many positions (a larger connection alone): every rule works within one connection, so
 # the result is the same, and the temporaries (some forty per-position arrays) scale with
 # the block, not with the capture.
-BLOCK = 1 << 17
+BLOCK = 1 << 16
 
 # positions' and connections' fields of a SeqAnalysis, with the value "nothing here"
 _PER_POSITION = {
@@ -756,7 +760,7 @@ def widen(sa: SeqAnalysis, keep: I64, n: int) -> SeqAnalysis:
 
     acked = np.where(sa.acked >= 0, keep[np.maximum(sa.acked, 0)], -1)
     return SeqAnalysis(
-        codes={k: spread(v, False) for k, v in sa.codes.items()},
+        bits=spread(sa.bits, 0),
         near=sa.near,
         near_from=sa.near_from,
         legs=sa.legs,
@@ -797,7 +801,6 @@ def analyse_blocks(
             return sa
         out = _place(out, sa, (n, len(bounds) - 1), p0, (lo, hi))
     assert out is not None
-    out.codes = {c.value: out.codes[c.value] for c in Finding if c.value in out.codes}
     return out
 
 
@@ -813,17 +816,14 @@ def _place(
     n, count = size
     if out is None:
         out = SeqAnalysis(
-            codes={},
+            bits=np.zeros(n, np.int32),
             near=np.full(count, -1, sa.near.dtype),
             near_from=np.zeros(count, sa.near_from.dtype),
             legs=np.full((count, 2), np.nan),
             **{k: np.full(n, v, getattr(sa, k).dtype) for k, v in _PER_POSITION.items()},
         )
     p1 = p0 + len(sa.evidence)
-    for code, mask in sa.codes.items():
-        if code not in out.codes:
-            out.codes[code] = np.zeros(n, bool)
-        out.codes[code][p0:p1] = mask
+    out.bits[p0:p1] = sa.bits
     for name in _PER_POSITION:
         getattr(out, name)[p0:p1] = getattr(sa, name)
     out.acked[p0:p1] = np.where(sa.acked >= 0, sa.acked + p0, -1)

@@ -32,6 +32,7 @@ from app.decode.export import shapes
 from app.decode.model.codes import CHECKSUM_STATUS as STATUS_NAMES
 from app.decode.model.codes import FINDING_CODES, Finding
 from app.decode.model.codes import Direction as DirectionCode
+from app.decode.model.memory import trim_heap
 from app.decode.model.packet import (
     ACK,
     ENDPOINT_PORTS,
@@ -714,8 +715,9 @@ def write_json(analysis: Analysis, out: TextIO, *, summary: bool = False) -> Non
     """The JSON document, written flow by flow (no whole document in memory)."""
     ft = analysis.table
     facts = connection_facts(ft)
+    trim_heap()
     out.write('{"source":' + _js(source_json(analysis.trace)) + ',"flows":[')
-    nego = negotiation_columns(ft, facts, 0, ft.count)
+    nego = negotiation_columns(ft, facts, 0, 0 if summary else ft.count)
     blocks = PacketBlocks(ft.positions, len(ft.order))
     for i, text in enumerate(Summaries(ft, facts)):
         if i:
