@@ -223,6 +223,12 @@ def test_errors_name_the_problem_and_the_byte() -> None:
     bad = data[: second + 8] + struct.pack("<I", 1 << 31) + data[second + 12 :]
     trace = read_input(bad)
     assert trace.packet_count == 1 and trace.warnings[0].offset == second
+    # a claim too big for a record that the bytes after it could still hold: caught as well
+    # (the walk checks claims after it has placed a chunk's records)
+    big = data[: second + 8] + struct.pack("<II", 300_000, 300_000) + data[second + 16 :]
+    trace = read_input(big + bytes(400_000))
+    assert trace.packet_count == 1 and trace.warnings[0].offset == second
+    assert "claims 300,000 captured bytes" in trace.warnings[0].message
     with pytest.raises(UnsupportedInput) as exc:
         read_input(data[:10])
     assert "cut short" in exc.value.message

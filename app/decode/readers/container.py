@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -307,29 +308,29 @@ class CaptureFile:
             if not eof:
                 buf, eof = self._fill(buf, need)
             end = len(buf)
-            starts: list[int] = []
-            add = starts.append
-            off = 0
+            starts, off = _walk(buf, cap_at)
+            hs = np.asarray(starts, dtype=np.int64)
+            a = np.frombuffer(buf, dtype=np.uint8)
+            fields = a[hs[:, None] + np.arange(16)].view(dt).reshape(-1, 4).astype(np.int64)
+            # The first record that claims more than a record may hold: one the walk went
+            # past (the file is corrupt from there on), or the one that stopped it.
+            too_big = np.flatnonzero(fields[:, 2] > biggest)
+            if len(too_big):
+                k = int(too_big[0])
+                off, hs, fields = starts[k], hs[:k], fields[:k]
+            elif off + 16 <= end and cap_at(buf, off + 8)[0] > biggest:
+                k = len(starts)
+            else:
+                k = -1
             problem: str | None = None
-            while off + 16 <= end and len(starts) < MAX_CHUNK_RECORDS:
-                cap = cap_at(buf, off + 8)[0]
-                if cap > biggest:
-                    problem = (
-                        f"record {frame + len(starts)} at byte {base + off:,} claims "
-                        f"{cap:,} captured bytes, more than the largest a pcap record may "
-                        f"hold here ({biggest:,}); the file is corrupt from there on"
-                    )
-                    break
-                nxt = off + 16 + cap
-                if nxt > end:
-                    break
-                add(off)
-                off = nxt
-            if starts:
-                self._count(len(starts), base + starts[-1])
-                a = np.frombuffer(buf, dtype=np.uint8)
-                hs = np.asarray(starts, dtype=np.int64)
-                fields = a[hs[:, None] + np.arange(16)].view(dt).reshape(-1, 4).astype(np.int64)
+            if k >= 0:
+                problem = (
+                    f"record {frame + k} at byte {base + off:,} claims "
+                    f"{cap_at(buf, off + 8)[0]:,} captured bytes, more than the largest a "
+                    f"pcap record may hold here ({biggest:,}); the file is corrupt from there on"
+                )
+            if len(hs):
+                self._count(len(hs), base + int(hs[-1]))
                 sec, frac, cap_a, wire_a = fields.T
                 time = sec + frac * (1e-6 if units == 1_000_000 else 1e-9)
                 yield Chunk(
@@ -342,11 +343,11 @@ class CaptureFile:
                     time=time,
                     iface=np.zeros(len(hs), dtype=np.int64),
                 )
-                frame += len(starts)
+                frame += len(hs)
             if problem is not None:
                 self._stop(problem, base + off, frame)
                 return
-            capped = len(starts) >= MAX_CHUNK_RECORDS
+            capped = len(hs) >= MAX_CHUNK_RECORDS
             if eof and not capped:
                 if off < end:
                     self._cut_short(buf[off:], base + off, frame, order)
@@ -625,3 +626,25 @@ def open_stream(raw: BinaryIO, *, max_input: int) -> tuple[Peeked, str | None]:
             raise EmptyInput(f"the {kind} data holds nothing")
         return inner, kind
     return stream, None
+
+
+def _walk(buf: bytes, cap_at: Callable[[bytes, int], tuple[int, ...]]) -> tuple[list[int], int]:
+    """Where the whole records at the start of ``buf`` begin (at most MAX_CHUNK_RECORDS of
+    them), and where the first one that is not whole begins.  Each record's place depends
+    on the one before (its caplen), so this is the one sequential loop of reading a pcap
+    file: kept to a call, two additions and a comparison a record; what a record claims is
+    checked afterwards, on all of them at once."""
+    starts: list[int] = []
+    add = starts.append
+    end = len(buf)
+    off = 0
+    try:
+        for _ in repeat(None, MAX_CHUNK_RECORDS):
+            nxt = off + 16 + cap_at(buf, off + 8)[0]
+            if nxt > end:
+                break
+            add(off)
+            off = nxt
+    except struct.error:  # not even a caplen left in ``buf``
+        pass
+    return starts, off
