@@ -621,64 +621,56 @@ def story_columns(ft: FlowTable, facts: Facts, lo: int, hi: int) -> Columns:
 
 
 def narrative_json(
-    cols: Columns | dict[str, list[Any]],
+    cols: dict[str, list[Any]],
     k: int,
     hosts: list[str],
     port_names: dict[int, str] | None = None,
 ) -> str:
     """Connection ``k``'s ``narrative`` object ({en, zh}) as JSON text, from
-    ``story_columns`` (as arrays, or as lists made once for many connections)."""
-    by, segs = cols["side_bytes"][k], cols["data_segments"][k]
+    ``story_lists`` (made once for many connections)."""
     re_, fast, spur, ooo, lost, zw, ka = cols["story_counts"][k]
-    ending = ENDINGS[ENDED_BY[int(cols["ended_by"][k])]]
-    t0, t1 = float(cols["start"][k]), float(cols["end"][k])
-    i, med = float(cols["irtt"][k]), float(cols["rtt_median"][k])
-
-    def opt(name: str) -> Any:
-        return cols[name][k] if name in cols else _STORY_DEFAULTS[name]
-
-    span = float(opt("half_span"))
-
-    def real(name: str) -> float | None:
-        v = float(opt(name))
-        return None if v != v else v
-
+    t0, t1 = cols["start"][k], cols["end"][k]
+    ended_by = ENDED_BY[cols["ended_by"][k]]
     told = narrate(
         Story(
-            client=endpoint_text(hosts, int(cols["client_ep"][k]), port_names),
-            server=endpoint_text(hosts, int(cols["server_ep"][k]), port_names),
-            roles_from=ROLES_FROM[int(cols["roles_from"][k])],
-            handshake=HANDSHAKE[int(cols["handshake"][k])],
-            irtt=None if i != i else i,
-            bytes=(int(by[0]), int(by[1])),
-            segments=(int(segs[0]), int(segs[1])),
-            retrans=int(re_),
-            fast=int(fast),
-            spurious=int(spur),
-            max_dup=int(cols["max_dup"][k]),
-            ooo=int(ooo),
-            lost=int(lost),
-            zero_window=int(zw),
-            keep_alive=int(ka),
-            rtt_median=None if med != med else med,
-            rtt_samples=int(cols["rtt_samples"][k]),
-            ending=ending,
+            client=endpoint_text(hosts, cols["client_ep"][k], port_names),
+            server=endpoint_text(hosts, cols["server_ep"][k], port_names),
+            roles_from=ROLES_FROM[cols["roles_from"][k]],
+            handshake=HANDSHAKE[cols["handshake"][k]],
+            irtt=_real(cols["irtt"][k]),
+            bytes=tuple(cols["side_bytes"][k]),
+            segments=tuple(cols["data_segments"][k]),
+            retrans=re_,
+            fast=fast,
+            spurious=spur,
+            max_dup=cols["max_dup"][k],
+            ooo=ooo,
+            lost=lost,
+            zero_window=zw,
+            keep_alive=ka,
+            rtt_median=_real(cols["rtt_median"][k]),
+            rtt_samples=cols["rtt_samples"][k],
+            ending=ENDINGS[ended_by],
             duration=None if t0 != t0 or t1 != t1 else t1 - t0,
-            ended_by=ENDED_BY[int(cols["ended_by"][k])],
-            closer=int(opt("closer")),
-            half_closer=int(opt("half_closer")),
-            half_bytes=int(opt("half_bytes")),
-            half_span=None if span != span else span,
-            path_rtt=real("path_rtt"),
-            path_source=PATH_SOURCES[int(opt("path_source"))],
-            legs=(real("leg_client"), real("leg_server")),
-            vantage=VANTAGES[int(opt("vantage"))],
-            copies=int(opt("copies")),
-            ce=int(opt("ce")),
-            cwr=int(opt("cwr")),
+            ended_by=ended_by,
+            closer=cols["closer"][k],
+            half_closer=cols["half_closer"][k],
+            half_bytes=cols["half_bytes"][k],
+            half_span=_real(cols["half_span"][k]),
+            path_rtt=_real(cols["path_rtt"][k]),
+            path_source=PATH_SOURCES[cols["path_source"][k]],
+            legs=(_real(cols["leg_client"][k]), _real(cols["leg_server"][k])),
+            vantage=VANTAGES[cols["vantage"][k]],
+            copies=cols["copies"][k],
+            ce=cols["ce"][k],
+            cwr=cols["cwr"][k],
         )
     )
     return f'{{"en":{_str(told.en)},"zh":{_str(told.zh)}}}'
+
+
+def _real(v: float) -> float | None:
+    return None if v != v else v
 
 
 _STORY_CODES = (

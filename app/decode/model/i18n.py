@@ -133,7 +133,19 @@ def tr(message: str, /, **fields: object) -> Text:
 
 def ntr(singular: str, plural: str, n: int, /, **fields: object) -> Text:
     """The plural form for ``n`` in each language."""
-    return _both(ngettext("en", singular, plural, n), ngettext("zh", singular, plural, n), fields)
+    one, other = _plural_forms(singular, plural)
+    en, zh = one if n == 1 else other
+    return _both(en, zh, fields)
+
+
+@cache
+def _plural_forms(singular: str, plural: str) -> tuple[tuple[str, str], tuple[str, str]]:
+    """A message's (English, Chinese) for n = 1 and for any other n: English has those two
+    forms, and Chinese one (its catalogue's ``plural=0``)."""
+    return (
+        (ngettext("en", singular, plural, 1), ngettext("zh", singular, plural, 1)),
+        (ngettext("en", singular, plural, 2), ngettext("zh", singular, plural, 2)),
+    )
 
 
 def sentences(parts: Iterable[Text]) -> Text:
