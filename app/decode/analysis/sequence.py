@@ -758,7 +758,7 @@ def widen(sa: SeqAnalysis, keep: I64, n: int) -> SeqAnalysis:
         out[keep] = v
         return out
 
-    acked = np.where(sa.acked >= 0, keep[np.maximum(sa.acked, 0)], -1)
+    acked = np.where(sa.acked >= 0, keep[np.maximum(sa.acked, 0)], -1).astype(sa.acked.dtype)
     return SeqAnalysis(
         bits=spread(sa.bits, 0),
         near=sa.near,
