@@ -207,7 +207,9 @@ def found(buffer: Any, start: I64, stop: I64, sport: I64, dport: I64) -> Found:
     lines, rest = _http_summaries(buf, raw, idx[text & ~records], start, stop)
     parts.append(lines)
     seen: dict[tuple[bytes, bool, bool, bool], str | None] = {}  # the same start again
-    by_one: dict[int, str] = {}
+    rows: list[int] = []
+    which: list[int] = []
+    number: dict[str, int] = {}  # each summary's index, in order
     others = np.flatnonzero((resp | tls | dns) & ~records & ~text)
     for i in np.union1d(idx[others], rest).tolist():
         k = int(np.searchsorted(idx, i))
@@ -223,16 +225,9 @@ def found(buffer: Any, start: I64, stop: I64, sport: I64, dport: I64) -> Found:
                 got = recognise(data, ports)
                 seen[key] = got["summary"][:SUMMARY] if got and got["summary"] else None
         if summary := seen[key]:
-            by_one[i] = summary
-    texts = list(dict.fromkeys(by_one.values()))
-    number = {t: j for j, t in enumerate(texts)}
-    parts.append(
-        Found(
-            np.array(list(by_one), np.int64),
-            np.array([number[t] for t in by_one.values()], np.int64),
-            texts,
-        )
-    )
+            rows.append(i)
+            which.append(number.setdefault(summary, len(number)))
+    parts.append(Found(np.array(rows, np.int64), np.array(which, np.int64), list(number)))
     return _joined(parts)
 
 
@@ -271,12 +266,10 @@ def _http_summaries(
     which = np.full(len(first), -1, np.int64)
     for g, k in enumerate(first.tolist()):
         a = int(s[k])
-        data = bytes(raw[a : min(int(stop[idx[k]]), a + PREVIEW)])
-        if data.startswith(HTTP_METHODS) or data.startswith(b"HTTP/1."):
-            got = recognise(data)
-            if got and got["summary"]:
-                which[g] = len(texts)
-                texts.append(got["summary"][:SUMMARY])
+        got = recognise(bytes(raw[a : min(int(stop[idx[k]]), a + PREVIEW)]))
+        if got and got["protocol"] == "HTTP" and got["summary"]:
+            which[g] = len(texts)
+            texts.append(got["summary"][:SUMMARY])
     per_row = which[group]
     http = per_row >= 0
     return Found(idx[http], per_row[http], texts), idx[~http]

@@ -426,7 +426,7 @@ class LineParser:
             dst_port_name=dst_name,
             ip=ip,
             line=line,
-            raw=text[m.start() : end].strip(),
+            raw=whole,
         )
         parsed = Parsed(packet=pkt)
         g = m.groupdict()
