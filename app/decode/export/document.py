@@ -29,6 +29,7 @@ from app.decode.analysis.stats import Stats
 from app.decode.explain.fields import ENDINGS, PHASES, describe_ending
 from app.decode.explain.narrative import TFO_NAMES, Story, narrate, negotiation
 from app.decode.export import shapes
+from app.decode.export.parallel import write_in_two
 from app.decode.model.codes import CHECKSUM_STATUS as STATUS_NAMES
 from app.decode.model.codes import FINDING_CODES, Finding
 from app.decode.model.codes import Direction as DirectionCode
@@ -704,21 +705,50 @@ def source_json(t: Trace) -> shapes.Source:
 
 
 def write_json(analysis: Analysis, out: TextIO, *, summary: bool = False) -> None:
-    """The JSON document, written flow by flow (no whole document in memory)."""
+    """The JSON document, written flow by flow (no whole document in memory); a large one
+    by two processes at once (``parallel.write_in_two``), the same bytes."""
     ft = analysis.table
     facts = connection_facts(ft)
     trim_heap()
     out.write('{"source":' + _js(source_json(analysis.trace)) + ',"flows":[')
-    nego = negotiation_columns(ft, facts, 0, 0 if summary else ft.count)
-    blocks = PacketBlocks(ft.positions, len(ft.order))
-    for i, text in enumerate(Summaries(ft, facts)):
-        if i:
-            out.write(",")
-        if summary:
-            out.write(text)
-        else:
-            out.write(text[:-1] + ',"negotiation":' + negotiation_json(nego, i) + ',"packets":[')
-            for piece in blocks.flow(int(ft.bounds[i]), int(ft.bounds[i + 1])):
-                out.write(piece)
-            out.write("]}")
+    flows = _FlowWriter(ft, facts, summary=summary)
+    # a flow's summary costs about what six packets' texts cost
+    work = 6 * ft.count + (0 if summary else len(ft.order))
+    write_in_two(out, flows.write, ft.count, flows.middle(work), work)
     out.write("]}")
+
+
+class _FlowWriter:
+    """The ``flows`` list's items ``lo:hi``, each after a comma but the first."""
+
+    def __init__(self, ft: FlowTable, facts: Facts, *, summary: bool) -> None:
+        self.ft, self.facts, self.summary = ft, facts, summary
+        self.summaries = Summaries(ft, facts)
+
+    def middle(self, work: int) -> int:
+        """The flow where half of ``work`` (as ``write_json`` counts it) is done."""
+        ft = self.ft
+        done = 6 * np.arange(1, ft.count + 1)
+        if not self.summary:
+            done += ft.bounds[1:]
+        return int(np.searchsorted(done, work // 2))
+
+    def write(self, out: TextIO, lo: int, hi: int) -> None:
+        ft, block = self.ft, Summaries.BLOCK
+        blocks = PacketBlocks(ft.positions, len(ft.order))
+        for a in range(lo, hi, block):
+            b = min(a + block, hi)
+            texts = self.summaries.texts(a, b)
+            if self.summary:
+                for i, text in enumerate(texts, a):
+                    out.write("," + text if i else text)
+                continue
+            nego = negotiation_columns(ft, self.facts, a, b)
+            for i, text in enumerate(texts, a):
+                if i:
+                    out.write(",")
+                out.write(text[:-1] + ',"negotiation":' + negotiation_json(nego, i - a))
+                out.write(',"packets":[')
+                for piece in blocks.flow(int(ft.bounds[i]), int(ft.bounds[i + 1])):
+                    out.write(piece)
+                out.write("]}")

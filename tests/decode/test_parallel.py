@@ -1,0 +1,88 @@
+"""A large JSON document is written by two processes at once (app/decode/export/parallel.py):
+the same bytes as one process writes, and a child that fails costs time, not output."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+from typing import TextIO
+
+import pytest
+
+from app.decode import analyse, read_path, write_json
+from app.decode.export import parallel
+from tests.conftest import CAPTURES
+
+
+def _json(path: Path, *, summary: bool) -> str:
+    out = io.StringIO()
+    write_json(analyse(read_path(str(path))), out, summary=summary)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("summary", [True, False], ids=["summary", "packets"])
+def test_two_processes_write_what_one_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, summary: bool
+) -> None:
+    from benchmarks.gencap import generate
+
+    busy = tmp_path / "busy.pcap"  # 60 interleaved connections with losses and RSTs
+    generate(str(busy), 4000, 60, 0, 7)
+    for path in (busy, CAPTURES / "http-like.pcap"):
+        monkeypatch.setenv("TCPLADDER_PROCESSES", "1")
+        one = _json(path, summary=summary)
+        monkeypatch.setenv("TCPLADDER_PROCESSES", "2")
+        monkeypatch.setattr(parallel, "MIN_WORK", 0)
+        assert _json(path, summary=summary) == one
+        monkeypatch.undo()
+
+
+def _letters(out: TextIO, lo: int, hi: int) -> None:
+    out.write("".join(chr(97 + k % 26) for k in range(lo, hi)))
+
+
+def test_a_failed_child_costs_time_not_output(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TCPLADDER_PROCESSES", "2")
+    parent = os.getpid()
+
+    def failing(out: TextIO, lo: int, hi: int) -> None:
+        if os.getpid() != parent:
+            out.write("half written")
+            raise RuntimeError("the child's failure")
+        _letters(out, lo, hi)
+
+    out = io.StringIO()
+    parallel.write_in_two(out, failing, 60, 20, parallel.MIN_WORK)
+    assert out.getvalue() == "".join(chr(97 + k % 26) for k in range(60))
+
+
+def test_the_parents_failure_stops_the_child(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TCPLADDER_PROCESSES", "2")
+    parent = os.getpid()
+
+    def failing(out: TextIO, lo: int, hi: int) -> None:
+        if os.getpid() == parent:
+            raise BrokenPipeError("the reader went away")
+        _letters(out, lo, hi)
+
+    with pytest.raises(BrokenPipeError):
+        parallel.write_in_two(io.StringIO(), failing, 60, 20, parallel.MIN_WORK)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # no child left behind
+
+
+def test_small_work_or_one_cpu_stays_in_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    parent = os.getpid()
+    seen: list[int] = []
+
+    def where(out: TextIO, lo: int, hi: int) -> None:
+        seen.append(os.getpid())
+        _letters(out, lo, hi)
+
+    monkeypatch.setenv("TCPLADDER_PROCESSES", "2")
+    parallel.write_in_two(io.StringIO(), where, 60, 20, parallel.MIN_WORK - 1)
+    monkeypatch.setenv("TCPLADDER_PROCESSES", "1")
+    parallel.write_in_two(io.StringIO(), where, 60, 20, parallel.MIN_WORK)
+    assert seen == [parent, parent]
+    assert parallel.processes() == 1
