@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -52,3 +53,30 @@ def to_json(analysis: Analysis, *, summary: bool = False) -> dict[str, Any]:
     write_json(analysis, buf, summary=summary)
     out: dict[str, Any] = json.loads(buf.getvalue())
     return out
+
+
+@pytest.fixture
+def forked(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The children forked during the test (their pids, in the parent): ``app.decode.export.parallel``'s."""
+    pids: list[int] = []
+    fork = os.fork
+
+    def recording() -> int:
+        pid = fork()
+        if pid:
+            pids.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", recording)
+    return pids
+
+
+def reaped(pids: list[int]) -> bool:
+    """Every child is gone and reaped (none left running or a zombie)."""
+    for pid in pids:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            continue
+        return False
+    return bool(pids)

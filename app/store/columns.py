@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import numpy as np
@@ -32,6 +32,7 @@ from app.decode import Analysis
 from app.decode.analysis.conversations import conversation_columns
 from app.decode.analysis.flows import FlowTable
 from app.decode.export.document import Summaries, negotiation_columns, source_json, story_columns
+from app.decode.export.parallel import Blobs
 from app.decode.model.packet import packet_from_record, packet_record
 from app.decode.model.table import PacketTable
 
@@ -137,7 +138,7 @@ def unpack_positions(
     )
 
 
-def chunks(analysis: Analysis) -> Iterator[tuple[str, int, bytes]]:
+def chunks(analysis: Analysis) -> Generator[tuple[str, int, bytes]]:
     """Everything a session stores of an analysis, as (kind, number, bytes)."""
     ft: FlowTable = analysis.table
     table = ft.table
@@ -153,6 +154,29 @@ def chunks(analysis: Analysis) -> Iterator[tuple[str, int, bytes]]:
         "packet_count": len(table),
         "flow_count": ft.count,
     }
+    n = len(ft.order)
+
+    def position_chunks() -> Iterator[bytes]:
+        for lo in range(0, n, PACKET_CHUNK):
+            yield pack_positions(ft.positions(lo, min(lo + PACKET_CHUNK, n)))
+
+    # the packet chunks are made by a second process while this one makes the rest
+    later = Blobs(position_chunks, n)
+    try:
+        yield from _flow_chunks(analysis, meta)
+        for k, blob in enumerate(later):
+            yield "p", k, blob
+    finally:
+        later.close()
+    pos_of_row = np.empty(n, np.int64)
+    pos_of_row[ft.order] = np.arange(n)
+    for k, lo in enumerate(range(0, n, ROW_CHUNK)):
+        yield "r", k, pack({"pos": pos_of_row[lo : lo + ROW_CHUNK]})
+
+
+def _flow_chunks(analysis: Analysis, meta: dict[str, Any]) -> Iterator[tuple[str, int, bytes]]:
+    """The meta, source, conversations and flow chunks."""
+    ft: FlowTable = analysis.table
     yield "m", 0, pack({}, meta)
     yield "s", 0, pack({}, {"source": source_json(analysis.trace)})
     from app.decode.analysis.facts import connection_facts
@@ -167,10 +191,3 @@ def chunks(analysis: Analysis) -> Iterator[tuple[str, int, bytes]]:
         cols = negotiation_columns(ft, facts, lo, hi)
         cols.update(story_columns(ft, facts, lo, hi))
         yield "f", k, pack(cols, {"heads": heads, "tails": tails})
-    n = len(ft.order)
-    for k, lo in enumerate(range(0, n, PACKET_CHUNK)):
-        yield "p", k, pack_positions(ft.positions(lo, min(lo + PACKET_CHUNK, n)))
-    pos_of_row = np.empty(n, np.int64)
-    pos_of_row[ft.order] = np.arange(n)
-    for k, lo in enumerate(range(0, n, ROW_CHUNK)):
-        yield "r", k, pack({"pos": pos_of_row[lo : lo + ROW_CHUNK]})

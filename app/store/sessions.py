@@ -15,6 +15,7 @@ both share (``SessionRecord``, ``Options``, the store's errors).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -218,9 +219,14 @@ class Store(Jobs):
     def _write_chunks(self, conn: Any, sid: str, analysis: Analysis) -> None:
         """The analysis's chunks, in batches; past ``max_stored`` bytes the transaction is
         rolled back (by the exception) and the input refused."""
+        # closed at once on the way out, so a second process making chunks is stopped
+        with contextlib.closing(chunks(analysis)) as made:
+            self._insert_chunks(conn, sid, made)
+
+    def _insert_chunks(self, conn: Any, sid: str, made: Iterator[tuple[str, int, bytes]]) -> None:
         batch: list[dict[str, Any]] = []
         stored = 0
-        for kind, k, blob in chunks(analysis):
+        for kind, k, blob in made:
             stored += len(blob)
             if stored > self.limits.max_stored:
                 raise InputTooLarge(

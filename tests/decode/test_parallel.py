@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import time
 from pathlib import Path
 from typing import TextIO
 
@@ -12,7 +13,7 @@ import pytest
 
 from app.decode import analyse, read_path, write_json
 from app.decode.export import parallel
-from tests.conftest import CAPTURES
+from tests.conftest import CAPTURES, reaped
 
 
 def _json(path: Path, *, summary: bool) -> str:
@@ -57,7 +58,9 @@ def test_a_failed_child_costs_time_not_output(monkeypatch: pytest.MonkeyPatch) -
     assert out.getvalue() == "".join(chr(97 + k % 26) for k in range(60))
 
 
-def test_the_parents_failure_stops_the_child(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_parents_failure_stops_the_child(
+    monkeypatch: pytest.MonkeyPatch, forked: list[int]
+) -> None:
     monkeypatch.setenv("TCPLADDER_PROCESSES", "2")
     parent = os.getpid()
 
@@ -68,8 +71,7 @@ def test_the_parents_failure_stops_the_child(monkeypatch: pytest.MonkeyPatch) ->
 
     with pytest.raises(BrokenPipeError):
         parallel.write_in_two(io.StringIO(), failing, 60, 20, parallel.MIN_WORK)
-    with pytest.raises(ChildProcessError):
-        os.waitpid(-1, os.WNOHANG)  # no child left behind
+    assert reaped(forked)  # no child left behind
 
 
 def test_small_work_or_one_cpu_stays_in_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -86,3 +88,46 @@ def test_small_work_or_one_cpu_stays_in_one_process(monkeypatch: pytest.MonkeyPa
     parallel.write_in_two(io.StringIO(), where, 60, 20, parallel.MIN_WORK)
     assert seen == [parent, parent]
     assert parallel.processes() == 1
+
+
+def test_a_hung_child_is_killed_and_its_part_made_here(
+    monkeypatch: pytest.MonkeyPatch, forked: list[int]
+) -> None:
+    monkeypatch.setenv("TCPLADDER_PROCESSES", "2")
+    monkeypatch.setattr(parallel, "WAIT", 0.2)
+    parent = os.getpid()
+
+    def hanging(out: TextIO, lo: int, hi: int) -> None:
+        if os.getpid() != parent:
+            time.sleep(60)
+        _letters(out, lo, hi)
+
+    out = io.StringIO()
+    started = time.monotonic()
+    parallel.write_in_two(out, hanging, 60, 20, parallel.MIN_WORK)
+    assert time.monotonic() - started < 30
+    assert out.getvalue() == "".join(chr(97 + k % 26) for k in range(60))
+    assert reaped(forked)
+
+
+def test_blobs_come_in_order_from_the_child_or_from_here(
+    monkeypatch: pytest.MonkeyPatch, forked: list[int]
+) -> None:
+    monkeypatch.setenv("TCPLADDER_PROCESSES", "2")
+    parent = os.getpid()
+    made = [bytes([k]) * k for k in range(50)]
+
+    def blobs() -> list[bytes]:
+        return list(made)
+
+    def failing() -> list[bytes]:
+        if os.getpid() != parent:
+            raise OSError("no space left on the device")
+        return list(made)
+
+    assert list(parallel.Blobs(blobs, parallel.MIN_WORK)) == made
+    assert list(parallel.Blobs(failing, parallel.MIN_WORK)) == made
+    assert list(parallel.Blobs(blobs, 0)) == made
+    unwanted = parallel.Blobs(blobs, parallel.MIN_WORK)
+    unwanted.close()
+    assert reaped(forked)

@@ -6,7 +6,7 @@ import pytest
 
 from app.decode.model.errors import Forbidden, NoPackets, NotFound
 from app.store import Store, default_url
-from tests.conftest import load
+from tests.conftest import load, reaped
 
 
 def test_round_trip_survives_a_new_store_on_the_same_sqlite_file(tmp_path: Path) -> None:
@@ -254,3 +254,32 @@ def test_locate_and_find_agree_with_the_windows(tmp_path: Path) -> None:
             store.locate(sid, rec.packet_count + 1)
     finally:
         store.close()
+
+
+def test_packet_chunks_made_by_a_second_process_are_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forked: list[int]
+) -> None:
+    """The packet chunks made by a forked child (``parallel.Blobs``) are those one process
+    makes; a write stopped by the stored-size limit leaves no child behind."""
+    from app.decode import Limits, analyse, read_path
+    from app.decode.export import parallel
+    from app.decode.model.errors import InputTooLarge
+    from app.store import columns
+    from benchmarks.gencap import generate
+
+    busy = tmp_path / "busy.pcap"
+    generate(str(busy), 3000, 40, 0, 3)
+    analysis = analyse(read_path(str(busy)))
+    monkeypatch.setattr(columns, "PACKET_CHUNK", 256)
+    monkeypatch.setenv("TCPLADDER_PROCESSES", "1")
+    one = list(columns.chunks(analysis))
+    monkeypatch.setenv("TCPLADDER_PROCESSES", "2")
+    monkeypatch.setattr(parallel, "MIN_WORK", 0)
+    two = list(columns.chunks(analysis))
+    assert two == one
+    assert sum(kind == "p" for kind, _, _ in two) > 5
+    small = Store(default_url(tmp_path / "s"), limits=Limits(max_stored=60_000))
+    with pytest.raises(InputTooLarge):
+        small.create(busy.read_bytes(), title="", owner_token="o")
+    small.close()
+    assert reaped(forked)  # no child left behind

@@ -1,14 +1,15 @@
-"""A long output written by two processes at once.
+"""A long output made by two processes at once.
 
 The JSON of a large analysis is made flow by flow from columns that are read and never
 written, so its two halves can be made at the same time: the second by a forked child
 (fork(2): the parent's memory is shared copy-on-write, nothing is pickled), which writes
 it to a temporary file while the parent writes the first half to the output; the parent
-then copies the child's half after its own.  The bytes are those one process writes: the
-halves are cut where the caller says and each is made by the same function.
+then copies the child's half after its own (``write_in_two``).  A stored session's packet
+chunks are made the same way while the parent makes the rest (``Blobs``).  The bytes are
+those one process makes: each part is made by the same function.
 
-A child that fails for any reason (an exception, a full temporary directory, a signal)
-costs time, not output: the parent makes that half itself.  Without ``os.fork`` (not a
+A child that fails for any reason (an exception, a full temporary directory, a signal, a
+hang) costs time, not output: the parent makes that part itself.  Without ``os.fork`` (not a
 POSIX system), on one CPU, or with ``TCPLADDER_PROCESSES=1``, everything is written here.
 """
 
@@ -18,11 +19,14 @@ import os
 import shutil
 import signal
 import tempfile
-from collections.abc import Callable
-from typing import TextIO
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import IO, Any, TextIO, cast
 
 # below this much work (the caller's units) a fork and a copy cost more than they save
 MIN_WORK = 60_000
+# seconds a child may take after the parent's half is done, at least (else as long again)
+WAIT = 10.0
 # the copy from the child's file to the output, a piece at a time
 _PIECE = 1 << 20
 
@@ -40,41 +44,121 @@ def processes() -> int:
     return min(cpus, 2)
 
 
+class _Child:
+    """``make(file)`` run by a forked child into a temporary file; ``finished`` says
+    whether it did (exit 0), waiting at most twice as long as the parent's own part took
+    (at least ``WAIT`` seconds): a child that hangs is killed, and the parent does
+    its part."""
+
+    def __init__(self, make: Callable[[IO[Any]], None], *, text: bool) -> None:
+        # closed by stop(), which every user calls in a finally
+        self.file: IO[Any] = (
+            tempfile.TemporaryFile("w+", encoding="utf-8", newline="")  # noqa: SIM115
+            if text
+            else tempfile.TemporaryFile("w+b")  # noqa: SIM115
+        )
+        self.since = time.monotonic()
+        try:
+            self.pid: int | None = os.fork()
+        except OSError:  # no memory or processes left for it: the parent does it all
+            self.pid = None
+        if self.pid == 0:  # pragma: no cover - the child's coverage is not collected
+            _child(self.file, make)
+
+    def finished(self) -> bool:
+        if self.pid is None:
+            return False
+        until = time.monotonic() + max(WAIT, 2 * (time.monotonic() - self.since))
+        pause = 0.001
+        while True:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.pid = None
+                if os.waitstatus_to_exitcode(status) != 0:
+                    return False
+                self.file.seek(0)
+                return True
+            if time.monotonic() > until:
+                self.stop()
+                return False
+            time.sleep(pause)
+            pause = min(2 * pause, 0.02)
+
+    def stop(self) -> None:
+        """Kill the child if it runs, reap it, drop its file."""
+        if self.pid is not None:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+            self.pid = None
+        self.file.close()
+
+
+def _worth(work: int) -> bool:
+    return work >= MIN_WORK and processes() >= 2 and hasattr(os, "fork")
+
+
 def write_in_two(
     out: TextIO, write: Callable[[TextIO, int, int], None], n: int, mid: int, work: int
 ) -> None:
     """``write(out, 0, n)``, made as ``write(out, 0, mid)`` here while a forked child makes
     ``write(file, mid, n)``, when ``work`` is worth it and a fork is possible."""
-    if work < MIN_WORK or not 0 < mid < n or processes() < 2 or not hasattr(os, "fork"):
+    if not _worth(work) or not 0 < mid < n:
         write(out, 0, n)
         return
-    with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as part:
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child's coverage is not collected
-            _child(part, write, mid, n)
-        try:
-            write(out, 0, mid)
-        except BaseException:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            raise
-        _, status = os.waitpid(pid, 0)
-        if os.waitstatus_to_exitcode(status) != 0:
+    child = _Child(lambda f: write(cast(TextIO, f), mid, n), text=True)
+    try:
+        write(out, 0, mid)
+        if child.finished():
+            shutil.copyfileobj(child.file, out, _PIECE)
+        else:
             write(out, mid, n)  # the child's half, here after all
+    finally:
+        child.stop()
+
+
+class Blobs:
+    """The byte strings ``make()`` yields, made by a forked child from the moment this is
+    made (when ``work`` is worth it), while the caller does something else; iterating
+    gives them, in order (made here if there is no child or it failed).  ``close`` stops a
+    child whose blobs are not wanted after all."""
+
+    def __init__(self, make: Callable[[], Iterable[bytes]], work: int) -> None:
+        self.make = make
+        self.child = _Child(self._write, text=False) if _worth(work) else None
+
+    def _write(self, file: IO[bytes]) -> None:  # pragma: no cover - runs in the child
+        for blob in self.make():
+            file.write(len(blob).to_bytes(8, "little"))
+            file.write(blob)
+
+    def __iter__(self) -> Iterator[bytes]:
+        child, self.child = self.child, None
+        if child is None or not child.finished():
+            if child is not None:
+                child.stop()
+            yield from self.make()
             return
-        part.seek(0)
-        shutil.copyfileobj(part, out, _PIECE)
+        try:
+            while head := child.file.read(8):
+                yield child.file.read(int.from_bytes(head, "little"))
+        finally:
+            child.stop()
+
+    def close(self) -> None:
+        if self.child is not None:
+            self.child.stop()
+            self.child = None
 
 
 def _child(  # pragma: no cover - runs in the forked child
-    part: TextIO, write: Callable[[TextIO, int, int], None], lo: int, hi: int
+    file: IO[Any], make: Callable[[IO[Any]], None]
 ) -> None:
-    """Write ``lo:hi`` to ``part`` and leave at once: no exit handlers, no buffers of the
-    parent's flushed a second time (os._exit)."""
+    """``make(file)``, then leave at once: no exit handlers, no buffers of the parent's
+    flushed a second time (os._exit)."""
     code = 1
     try:
-        write(part, lo, hi)
-        part.flush()
+        make(file)
+        file.flush()
         code = 0
     finally:
         os._exit(code)
