@@ -256,8 +256,8 @@ def test_a_clock_going_backwards_gives_no_negative_rtt(tmp_path: Path) -> None:
 def test_analysing_blocks_of_connections_changes_nothing(
     size: int, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """The sequence analysis runs a block of whole connections at a time (memory bounded by
-    the block); every rule stays within one connection, so any block size gives the same
+    """The sequence analysis and the TS echo matching run a block of whole connections at a
+    time (memory bounded by the block); every rule stays within one connection, so any block size gives the same
     result, with positions left out of the rules (here: marked malformed) too."""
     from dataclasses import fields
 
@@ -273,9 +273,14 @@ def test_analysing_blocks_of_connections_changes_nothing(
         table = read_path(str(path)).table
         table.cols["malformed"][3::17] = 1
         whole = FlowTable.analyse(table)
+        numbered = whole.numbering
         monkeypatch.setattr(sequence, "BLOCK", size)
         parts = FlowTable.analyse(table)
+        numbered_in_parts = parts.numbering  # its TS echoes are matched by blocks too
         monkeypatch.undo()
+        for f in fields(numbered):
+            a, b = getattr(numbered, f.name), getattr(numbered_in_parts, f.name)
+            np.testing.assert_array_equal(a, b, err_msg=f"{path.name} {f.name}")
         assert whole.count == parts.count and whole.count > 0
         assert len(sequence.blocks(whole.bounds, size)) > (1 if whole.count > size else 0)
         np.testing.assert_array_equal(whole.findings, parts.findings)

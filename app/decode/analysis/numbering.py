@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from app.decode.analysis import sequence
 from app.decode.model.packet import ACK, SEQ_MOD, Packet
 
 if TYPE_CHECKING:
@@ -102,8 +103,6 @@ def _relative(ft: FlowTable, seq: I64, ack: I64, flags: I64, out: Numbering) -> 
 def _echoes(ft: FlowTable, ts_val: I64, ts_ecr: I64, flags: I64, out: Numbering) -> None:
     fid, d = ft.fid, ft.dir.astype(np.int64)
     t = ft.table.cols["time"][ft.order]
-    n = len(fid)
-    pos = np.arange(n)
     has_ts = ts_val >= 0
     # each side's first TS val and its time
     side_key = fid * 2 + d
@@ -119,12 +118,32 @@ def _echoes(ft: FlowTable, ts_val: I64, ts_ecr: I64, flags: I64, out: Numbering)
         f0 = first[side_key[rows]]
         out.ts_ticks[rows] = (ts_val[rows] - ts_val[f0]) % SEQ_MOD
         out.ts_elapsed[rows] = t[rows] - t[f0]
-    # the peer's latest earlier packet carrying the echoed value
+    # the peer's latest earlier packet carrying the echoed value: a block of whole
+    # connections at a time (no key is shared by two connections), so the sort's
+    # temporaries scale with the block, not with the capture
     echo = np.flatnonzero((ts_ecr > 0) & (flags & ACK > 0))
     if not len(rows) or not len(echo):
         return
+    for lo, hi in sequence.blocks(ft.bounds, sequence.BLOCK):
+        p0, p1 = int(ft.bounds[lo]), int(ft.bounds[hi])
+        r = rows[np.searchsorted(rows, p0) : np.searchsorted(rows, p1)]
+        e = echo[np.searchsorted(echo, p0) : np.searchsorted(echo, p1)]
+        if len(r) and len(e):
+            _match(ft, (side_key, ts_val, ts_ecr, t), r, e, out)
+
+
+def _match(
+    ft: FlowTable,
+    cols: tuple[I64, I64, I64, F64],
+    rows: I64,
+    echo: I64,
+    out: Numbering,
+) -> None:
+    """``echo_row`` and ``echo_rtt`` of positions ``echo`` (ACKs echoing a TS value) from
+    the packets ``rows`` (carrying one)."""
+    side_key, ts_val, ts_ecr, t = cols
     val_key = side_key[rows] * SEQ_MOD + ts_val[rows]
-    ask_key = (fid[echo] * 2 + (1 - d[echo])) * SEQ_MOD + ts_ecr[echo]
+    ask_key = (side_key[echo] ^ 1) * SEQ_MOD + ts_ecr[echo]  # the other side's
     keys = np.concatenate([val_key, ask_key])
     at = np.concatenate([rows, echo])
     kind = np.concatenate([np.ones(len(rows), np.int8), np.zeros(len(echo), np.int8)])
@@ -140,7 +159,6 @@ def _echoes(ft: FlowTable, ts_val: I64, ts_ecr: I64, flags: I64, out: Numbering)
     dst = at[q[hit]]
     out.echo_row[dst] = ft.order[src]
     out.echo_rtt[dst] = t[dst] - t[src]
-    del pos
 
 
 def walk(ft: FlowTable, f: int, out: Numbering) -> None:
