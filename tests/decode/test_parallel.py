@@ -131,3 +131,59 @@ def test_blobs_come_in_order_from_the_child_or_from_here(
     unwanted = parallel.Blobs(blobs, parallel.MIN_WORK)
     unwanted.close()
     assert reaped(forked)
+
+
+def test_no_temporary_file_means_one_process(
+    monkeypatch: pytest.MonkeyPatch, forked: list[int]
+) -> None:
+    import tempfile
+
+    def full(*args: object, **kw: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setenv("TCPLADDER_PROCESSES", "2")
+    monkeypatch.setattr(tempfile, "TemporaryFile", full)
+    out = io.StringIO()
+    parallel.write_in_two(out, _letters, 60, 20, parallel.MIN_WORK)
+    assert out.getvalue() == "".join(chr(97 + k % 26) for k in range(60))
+    assert list(parallel.Blobs(lambda: [b"a", b"bc"], parallel.MIN_WORK)) == [b"a", b"bc"]
+    assert forked == []
+
+
+def test_a_child_dies_with_its_parent(tmp_path: Path) -> None:
+    """A second process whose parent is killed (kill -9) is killed too: its work is for
+    nobody else."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "orphan.py"
+    script.write_text(
+        "import io, os, sys, time\n"
+        "from app.decode.export import parallel\n"
+        "def slow(out, lo, hi):\n"
+        "    if lo:\n"
+        "        print(os.getpid(), flush=True, file=sys.stderr)\n"
+        "        time.sleep(60)\n"
+        "parallel.write_in_two(io.StringIO(), slow, 2, 1, parallel.MIN_WORK)\n"
+    )
+    env = {**os.environ, "TCPLADDER_PROCESSES": "2"}
+    root = Path(__file__).resolve().parents[2]
+    with subprocess.Popen(
+        [sys.executable, str(script)], cwd=root, env=env, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        assert proc.stderr is not None
+        child = int(proc.stderr.readline())
+        proc.kill()
+    for _ in range(200):
+        if not Path(f"/proc/{child}").exists() or "Z" in _state(child):
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the child outlived its parent")
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"

@@ -25,7 +25,8 @@ from typing import IO, Any, TextIO, cast
 
 # below this much work (the caller's units) a fork and a copy cost more than they save
 MIN_WORK = 60_000
-# seconds a child may take after the parent's half is done, at least (else as long again)
+# seconds a child may take after the parent's part is done, at least (else twice what the
+# parent's part took)
 WAIT = 10.0
 # the copy from the child's file to the output, a piece at a time
 _PIECE = 1 << 20
@@ -50,20 +51,32 @@ class _Child:
     (at least ``WAIT`` seconds): a child that hangs is killed, and the parent does
     its part."""
 
-    def __init__(self, make: Callable[[IO[Any]], None], *, text: bool) -> None:
-        # closed by stop(), which every user calls in a finally
-        self.file: IO[Any] = (
-            tempfile.TemporaryFile("w+", encoding="utf-8", newline="")  # noqa: SIM115
-            if text
-            else tempfile.TemporaryFile("w+b")  # noqa: SIM115
-        )
+    def __init__(self, make: Callable[[IO[Any]], None], file: IO[Any]) -> None:
+        self.file = file
         self.since = time.monotonic()
-        try:
-            self.pid: int | None = os.fork()
-        except OSError:  # no memory or processes left for it: the parent does it all
-            self.pid = None
+        parent = os.getpid()
+        self.pid: int | None = os.fork()
         if self.pid == 0:  # pragma: no cover - the child's coverage is not collected
-            _child(self.file, make)
+            _child(self.file, make, parent)
+
+    @classmethod
+    def start(cls, make: Callable[[IO[Any]], None], *, text: bool) -> _Child | None:
+        """The child, or None when there is no temporary file or process to be had (the
+        parent then does it all)."""
+        try:
+            # closed by stop(), which every user calls in a finally
+            file: IO[Any] = (
+                tempfile.TemporaryFile("w+", encoding="utf-8", newline="")  # noqa: SIM115
+                if text
+                else tempfile.TemporaryFile("w+b")  # noqa: SIM115
+            )
+        except OSError:
+            return None
+        try:
+            return cls(make, file)
+        except OSError:
+            file.close()
+            return None
 
     def finished(self) -> bool:
         if self.pid is None:
@@ -105,7 +118,10 @@ def write_in_two(
     if not _worth(work) or not 0 < mid < n:
         write(out, 0, n)
         return
-    child = _Child(lambda f: write(cast(TextIO, f), mid, n), text=True)
+    child = _Child.start(lambda f: write(cast(TextIO, f), mid, n), text=True)
+    if child is None:
+        write(out, 0, n)
+        return
     try:
         write(out, 0, mid)
         if child.finished():
@@ -124,7 +140,7 @@ class Blobs:
 
     def __init__(self, make: Callable[[], Iterable[bytes]], work: int) -> None:
         self.make = make
-        self.child = _Child(self._write, text=False) if _worth(work) else None
+        self.child = _Child.start(self._write, text=False) if _worth(work) else None
 
     def _write(self, file: IO[bytes]) -> None:  # pragma: no cover - runs in the child
         for blob in self.make():
@@ -151,14 +167,27 @@ class Blobs:
 
 
 def _child(  # pragma: no cover - runs in the forked child
-    file: IO[Any], make: Callable[[IO[Any]], None]
+    file: IO[Any], make: Callable[[IO[Any]], None], parent: int
 ) -> None:
     """``make(file)``, then leave at once: no exit handlers, no buffers of the parent's
-    flushed a second time (os._exit)."""
+    flushed a second time (os._exit).  Killed with the parent (prctl(2)
+    PR_SET_PDEATHSIG): its work is for nobody else."""
     code = 1
     try:
+        _die_with(parent)
         make(file)
         file.flush()
         code = 0
     finally:
         os._exit(code)
+
+
+def _die_with(parent: int) -> None:  # pragma: no cover - runs in the forked child
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the child ends with its work
+        pass
+    if os.getppid() != parent:  # the parent died before that
+        os._exit(1)
