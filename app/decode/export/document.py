@@ -712,9 +712,7 @@ def write_json(analysis: Analysis, out: TextIO, *, summary: bool = False) -> Non
     trim_heap()
     out.write('{"source":' + _js(source_json(analysis.trace)) + ',"flows":[')
     flows = _FlowWriter(ft, facts, summary=summary)
-    # a flow's summary costs about what six packets' texts cost
-    work = 6 * ft.count + (0 if summary else len(ft.order))
-    write_in_two(out, flows.write, ft.count, flows.middle(work), work)
+    write_in_two(out, flows.write, ft.count, *flows.middle())
     out.write("]}")
 
 
@@ -725,13 +723,15 @@ class _FlowWriter:
         self.ft, self.facts, self.summary = ft, facts, summary
         self.summaries = Summaries(ft, facts)
 
-    def middle(self, work: int) -> int:
-        """The flow where half of ``work`` (as ``write_json`` counts it) is done."""
+    def middle(self) -> tuple[int, int]:
+        """(the flow where half the work is done, the work): a flow's summary costs about
+        what six packets' texts cost."""
         ft = self.ft
         done = 6 * np.arange(1, ft.count + 1)
         if not self.summary:
             done += ft.bounds[1:]
-        return int(np.searchsorted(done, work // 2))
+        work = int(done[-1]) if ft.count else 0
+        return int(np.searchsorted(done, work // 2)), work
 
     def write(self, out: TextIO, lo: int, hi: int) -> None:
         ft, block = self.ft, Summaries.BLOCK

@@ -115,10 +115,8 @@ def write_in_two(
 ) -> None:
     """``write(out, 0, n)``, made as ``write(out, 0, mid)`` here while a forked child makes
     ``write(file, mid, n)``, when ``work`` is worth it and a fork is possible."""
-    if not _worth(work) or not 0 < mid < n:
-        write(out, 0, n)
-        return
-    child = _Child.start(lambda f: write(cast(TextIO, f), mid, n), text=True)
+    split = _worth(work) and 0 < mid < n
+    child = _Child.start(lambda f: write(cast(TextIO, f), mid, n), text=True) if split else None
     if child is None:
         write(out, 0, n)
         return
