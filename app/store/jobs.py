@@ -113,8 +113,12 @@ class Jobs:
         with Job(self, sid) as job:
             try:
                 rec = self.get(sid)
-                analysis = self._analyse(rec, job)
-                self._finish(rec, analysis, job)
+                # the collector paused from reading to storing: the chunks' texts are
+                # hundreds of thousands of strings in no cycle, and a full collection walks
+                # them all (measured: 0.2 s of a 250k-packet upload's 1.5 s)
+                with paused_gc():
+                    analysis = self._analyse(rec, job)
+                    self._finish(rec, analysis, job)
             except TraceError as exc:
                 self.fail(sid, exc)
             except UNAVAILABLE:
@@ -162,18 +166,15 @@ class Jobs:
         sid = rec.id
         job.stage("reading", 0, int((rec.progress or {}).get("total") or 0))
         reader = InputReader(lambda k: self._piece(sid, k), lambda n: job.advance(n))
-        with paused_gc():
-            trace = read_stream(io.BufferedReader(reader, 1 << 20), self.limits)
-            if rec.options.anonymise:
-                with self.engine.connect() as conn:  # as given (the record hides it)
-                    given = conn.execute(
-                        select(sessions.c.title).where(sessions.c.id == sid)
-                    ).scalar()
-                title = storable(anonymise(trace)(str(given or "")), 200)
-                with self.engine.begin() as conn:
-                    conn.execute(update(sessions).where(sessions.c.id == sid).values(title=title))
-            job.stage("analysing", 0, trace.packet_count)
-            analysis = analyse(trace)
+        trace = read_stream(io.BufferedReader(reader, 1 << 20), self.limits)
+        if rec.options.anonymise:
+            with self.engine.connect() as conn:  # as given (the record hides it)
+                given = conn.execute(select(sessions.c.title).where(sessions.c.id == sid)).scalar()
+            title = storable(anonymise(trace)(str(given or "")), 200)
+            with self.engine.begin() as conn:
+                conn.execute(update(sessions).where(sessions.c.id == sid).values(title=title))
+        job.stage("analysing", 0, trace.packet_count)
+        analysis = analyse(trace)
         self._check_flows(analysis)
         return analysis
 
