@@ -57,7 +57,7 @@ def to_json(analysis: Analysis, *, summary: bool = False) -> dict[str, Any]:
 
 @pytest.fixture
 def forked(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The children forked during the test (their pids, in the parent): ``app.decode.export.parallel``'s."""
+    """The children forked during the test (their pids, in the parent): ``app.decode.model.parallel``'s."""
     pids: list[int] = []
     fork = os.fork
 

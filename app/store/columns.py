@@ -32,8 +32,8 @@ from app.decode import Analysis
 from app.decode.analysis.conversations import conversation_columns
 from app.decode.analysis.flows import FlowTable
 from app.decode.export.document import Summaries, negotiation_columns, source_json, story_columns
-from app.decode.export.parallel import Blobs
 from app.decode.model.packet import packet_from_record, packet_record
+from app.decode.model.parallel import Blobs
 from app.decode.model.table import PacketTable
 
 PACKET_CHUNK = 4096

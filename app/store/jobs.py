@@ -166,7 +166,7 @@ class Jobs:
         sid = rec.id
         job.stage("reading", 0, int((rec.progress or {}).get("total") or 0))
         reader = InputReader(lambda k: self._piece(sid, k), lambda n: job.advance(n))
-        trace = read_stream(io.BufferedReader(reader, 1 << 20), self.limits)
+        trace = read_stream(io.BufferedReader(reader, 1 << 20), self.limits, spool=True)
         if rec.options.anonymise:
             with self.engine.connect() as conn:  # as given (the record hides it)
                 given = conn.execute(select(sessions.c.title).where(sessions.c.id == sid)).scalar()

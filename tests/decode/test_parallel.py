@@ -1,4 +1,4 @@
-"""A large JSON document is written by two processes at once (app/decode/export/parallel.py):
+"""A large JSON document is written by two processes at once (app/decode/model/parallel.py):
 the same bytes as one process writes, and a child that fails costs time, not output."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import TextIO
 import pytest
 
 from app.decode import analyse, read_path, write_json
-from app.decode.export import parallel
+from app.decode.model import parallel
 from tests.conftest import CAPTURES, reaped
 
 
@@ -159,7 +159,7 @@ def test_a_child_dies_with_its_parent(tmp_path: Path) -> None:
     script = tmp_path / "orphan.py"
     script.write_text(
         "import io, os, sys, time\n"
-        "from app.decode.export import parallel\n"
+        "from app.decode.model import parallel\n"
         "def slow(out, lo, hi):\n"
         "    if lo:\n"
         "        print(os.getpid(), flush=True, file=sys.stderr)\n"

@@ -153,7 +153,7 @@ def test_a_decoder_failure_is_a_4xx_naming_where_it_broke(
     import app.store.jobs as jobs_module
     from app.decode.model.errors import Unreadable
 
-    def broken(_data: bytes, _limits: object) -> object:
+    def broken(_data: bytes, _limits: object, **_kw: object) -> object:
         raise ZeroDivisionError("a bug")
 
     monkeypatch.setattr(jobs_module, "read_stream", broken)
@@ -262,7 +262,7 @@ def test_packet_chunks_made_by_a_second_process_are_the_same(
     """The packet chunks made by a forked child (``parallel.Blobs``) are those one process
     makes; a write stopped by the stored-size limit leaves no child behind."""
     from app.decode import Limits, analyse, read_path
-    from app.decode.export import parallel
+    from app.decode.model import parallel
     from app.decode.model.errors import InputTooLarge
     from app.store import columns
     from benchmarks.gencap import generate
@@ -283,3 +283,35 @@ def test_packet_chunks_made_by_a_second_process_are_the_same(
         small.create(busy.read_bytes(), title="", owner_token="o")
     small.close()
     assert reaped(forked)  # no child left behind
+
+
+def test_an_upload_read_in_two_parts_is_the_same_session(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forked: list[int]
+) -> None:
+    """An uploaded pcap is copied to a temporary file and, when big, read by two processes
+    (``readers.parts``): the session is the one a single process makes."""
+    from app.decode.readers import capture, parts
+    from benchmarks.gencap import generate
+
+    busy = tmp_path / "busy.pcap"
+    generate(str(busy), 3000, 40, 0, 5)
+    merged: list[int] = []
+    merge = capture.Reading.merge
+
+    def recording(self: capture.Reading, parcel: capture.Parcel) -> None:
+        merged.append(parcel.rows)
+        merge(self, parcel)
+
+    monkeypatch.setattr(capture.Reading, "merge", recording)
+    monkeypatch.setattr(parts, "MIN_BYTES", 0)
+    documents = []
+    for n in ("1", "2"):
+        monkeypatch.setenv("TCPLADDER_PROCESSES", n)
+        store = Store(default_url(tmp_path / f"s{n}"))
+        try:
+            rec = store.create(busy.read_bytes(), title="", owner_token="o")
+            documents.append("".join(store.stream_json(rec.id)).replace(rec.id, "ID"))
+        finally:
+            store.close()
+    assert documents[0] == documents[1]
+    assert merged and reaped(forked)

@@ -29,7 +29,6 @@ from app.decode.analysis.stats import Stats
 from app.decode.explain.fields import ENDINGS, PHASES, describe_ending
 from app.decode.explain.narrative import TFO_NAMES, Story, narrate, negotiation
 from app.decode.export import shapes
-from app.decode.export.parallel import write_in_two
 from app.decode.model.codes import CHECKSUM_STATUS as STATUS_NAMES
 from app.decode.model.codes import FINDING_CODES, Finding
 from app.decode.model.codes import Direction as DirectionCode
@@ -41,6 +40,7 @@ from app.decode.model.packet import (
     flags_to_letters,
     format_endpoint,
 )
+from app.decode.model.parallel import write_in_two
 from app.decode.model.table import Columns, PacketTable
 from app.decode.model.trace import Trace
 

@@ -7,6 +7,7 @@ non-TCP frames (the first ``keep_other`` described, all counted).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import BinaryIO
 
 import numpy as np
@@ -91,6 +92,7 @@ class _Fragments:
     def __init__(self) -> None:
         self.reasm = Reassembler()
         self.listed: dict[int, dict[str, object]] = {}  # frame -> its entry in ``others``
+        self.seen = 0  # fragments met so far
 
     def frames(
         self,
@@ -102,6 +104,7 @@ class _Fragments:
     ) -> tuple[list[Packet], int]:
         kept: list[Packet] = []
         count = 0
+        self.seen += len(d.frags)
         for i, l3, v in zip(d.frags.tolist(), d.frag_l3.tolist(), d.frag_ipv.tolist(), strict=True):
             frame = chunk.first_frame + i
             start, size = int(chunk.data[i]), int(chunk.caplen[i])
@@ -244,6 +247,12 @@ class _Apps:
         codes[np.searchsorted(frames, at_frames)] = ids[found.which]
         self.codes.append(codes)
 
+    def merge(self, codes: npt.NDArray[np.int32], texts: list[str]) -> None:
+        """Rows whose codes index ``texts`` (another process's numbering), after these."""
+        number = self._number
+        ids = np.array([number.setdefault(t, len(number)) for t in texts] or [0], np.int32)
+        self.codes.append(np.where(codes >= 0, ids[np.maximum(codes, 0)], -1).astype(np.int32))
+
     def column(self) -> RowTexts:
         codes = np.concatenate(self.codes) if self.codes else np.zeros(0, np.int32)
         return RowTexts(codes, list(self._number))
@@ -267,75 +276,198 @@ def _texts(
             file_comments.append(f"frame {frame_no} (not TCP): " + " / ".join(texts))
 
 
-def read_capture(
-    stream: BinaryIO, *, max_packets: int, keep_other: int = KEEP_OTHER, chunk_size: int = CHUNK
-) -> Trace:
-    cf = CaptureFile(stream, max_packets=max_packets, chunk_size=chunk_size)
-    book = HostBook()
-    parts: list[Columns] = []
-    blobs: list[bytes] = []
-    blob_size = 0
-    objects: dict[int, Packet] = {}
-    comments: dict[int, list[str]] = {}
-    apps = _Apps()
-    others: list[dict[str, object]] = []
-    other_count = 0
-    rows = 0
-    budget = _ScapyBudget()
-    fragments = _Fragments()
-    for chunk in cf.chunks():
-        d = dissect(chunk, cf.interfaces, book, max(0, keep_other - len(others)))
-        d.cols["opt_start"] += blob_size
-        blobs.append(d.opt_bytes)
-        blob_size += len(d.opt_bytes)
+@dataclass(slots=True)
+class Parcel:
+    """A part of a capture read by another process (``Reading.parcel``), numbered as if it
+    were the whole file: frames and rows from 1, hosts in its own book."""
+
+    cols: Columns
+    opt_bytes: bytes
+    hosts: list[str]
+    objects: dict[int, Packet]
+    app_codes: npt.NDArray[np.int32]
+    app_texts: list[str]
+    others: list[dict[str, object]]
+    other_count: int
+    scapy: int  # frames that went through Scapy
+    records: int
+    rows: int
+    alone: bool  # it cannot be merged (see ``Reading.can_merge``)
+
+
+class Reading:
+    """One capture being read: ``consume`` takes a container's chunks (one file, or its
+    parts one after another), ``trace`` makes the result.  Everything that depends on
+    what came before (host ids, payload summaries, the Scapy budget, fragments waiting for
+    the rest of their datagram, rows and frames) lives here."""
+
+    def __init__(self, keep_other: int = KEEP_OTHER) -> None:
+        self.keep_other = keep_other
+        self.book = HostBook()
+        self.parts: list[Columns] = []
+        self.blobs: list[bytes] = []
+        self.blob_size = 0
+        self.objects: dict[int, Packet] = {}
+        self.comments: dict[int, list[str]] = {}
+        self.apps = _Apps()
+        self.others: list[dict[str, object]] = []
+        self.other_count = 0
+        self.rows = 0
+        self.budget = _ScapyBudget()
+        self.fragments = _Fragments()
+        self.files: list[CaptureFile] = []
+
+    def consume(self, cf: CaptureFile) -> None:
+        self.files.append(cf)
+        for chunk in cf.chunks():
+            self._chunk(chunk, cf)
+
+    def _chunk(self, chunk: Chunk, cf: CaptureFile) -> None:
+        keep_other, others = self.keep_other, self.others
+        d = dissect(chunk, cf.interfaces, self.book, max(0, keep_other - len(others)))
+        d.cols["opt_start"] += self.blob_size
+        self.blobs.append(d.opt_bytes)
+        self.blob_size += len(d.opt_bytes)
         cols = d.cols
-        kept, not_tcp, count = budget.frames(chunk, d.scapy, cf, keep_other - len(others))
-        other_count += count
+        kept, not_tcp, count = self.budget.frames(chunk, d.scapy, cf, keep_other - len(others))
+        self.other_count += count
         others.extend(not_tcp)
         if len(d.frags):
-            whole, count = fragments.frames(chunk, d, cf, others, keep_other)
+            whole, count = self.fragments.frames(chunk, d, cf, others, keep_other)
             kept = sorted(kept + whole, key=lambda p: p.n)
-            other_count += count
+            self.other_count += count
         for i, what in zip(d.other.tolist(), d.other_what, strict=False):
             frame = chunk.first_frame + i
             others.append({"n": frame, "frame": frame, "text": what})
-        other_count += len(d.other)
+        self.other_count += len(d.other)
         app_frames = cols["frame"][d.apps.rows]
-        cols, extra = _merge_kept(cols, kept, chunk, book)
+        cols, extra = _merge_kept(cols, kept, chunk, self.book)
         for pos, p in extra.items():
-            p.n = rows + pos + 1
-            objects[rows + pos] = p
-        apps.add(cols["frame"], d.apps, app_frames)
-        _texts(cols["frame"], rows, chunk.comments, comments, cf.comments)
-        parts.append(cols)
-        rows += len(cols["frame"])
-    others.sort(key=lambda o: int(o["frame"]))  # type: ignore[call-overload]
-    warnings: list[Notice] = list(cf.warnings)
-    if budget.skipped:
-        warnings.append(
-            Notice(
-                None,
-                f"{budget.skipped:,} frames the fast reader leaves to Scapy were not decoded: "
-                f"past the first {SCAPY_BUDGET:,} such frames, they are only counted",
+            p.n = self.rows + pos + 1
+            self.objects[self.rows + pos] = p
+        self.apps.add(cols["frame"], d.apps, app_frames)
+        _texts(cols["frame"], self.rows, chunk.comments, self.comments, cf.comments)
+        self.parts.append(cols)
+        self.rows += len(cols["frame"])
+
+    def parcel(self) -> Parcel:
+        """What was read, to hand to the process that read the part before it
+        (``merge``)."""
+        apps = self.apps.column()
+        return Parcel(
+            cols=concat(self.parts),
+            opt_bytes=b"".join(self.blobs),
+            hosts=self.book.hosts,
+            objects=self.objects,
+            app_codes=apps.codes,
+            app_texts=apps.texts,
+            others=self.others,
+            other_count=self.other_count,
+            scapy=SCAPY_BUDGET - self.budget.left,
+            records=sum(f.count for f in self.files),
+            rows=self.rows,
+            alone=bool(
+                any(f.warnings or f.comments for f in self.files)
+                or self.fragments.seen
+                or self.budget.skipped
+                or self.comments
+            ),
+        )
+
+    def can_merge(self, parcel: Parcel, max_packets: int) -> bool:
+        """Whether reading on here would give what ``parcel`` holds, but for its numbering:
+        nothing in it depends on what came before it (no warning, fragment or comment),
+        nothing here waits for what follows (no fragment of an unfinished datagram), the
+        Scapy budget left covers its frames, and the packet limit holds."""
+        return (
+            not parcel.alone
+            and not self.fragments.reasm.pending
+            and not any(f.warnings for f in self.files)
+            and parcel.scapy <= self.budget.left
+            and self.files[-1].count + parcel.records <= max_packets
+        )
+
+    def merge(self, parcel: Parcel) -> None:
+        """The rows of the part after this one (read by another process, ``parcel``),
+        renumbered: its hosts into this book, its frames after this part's records, its
+        rows after these rows, its option bytes after these."""
+        frames = self.files[-1].count
+        cols = parcel.cols
+        ids = np.array([self.book.id(h, h) for h in parcel.hosts] or [0], np.int32)
+        cols["src"], cols["dst"] = ids[cols["src"]], ids[cols["dst"]]
+        cols["frame"] += frames
+        cols["opt_start"] += self.blob_size
+        for row, p in parcel.objects.items():
+            p.n += self.rows
+            if p.frame is not None:
+                p.frame += frames
+            self.objects[self.rows + row] = p
+        self.apps.merge(parcel.app_codes, parcel.app_texts)
+        for o in parcel.others:
+            o["n"] = o["frame"] = int(o["frame"]) + frames  # type: ignore[call-overload]
+        self.others.extend(parcel.others)
+        self.other_count += parcel.other_count
+        self.budget.left -= parcel.scapy
+        self.parts.append(cols)
+        self.blobs.append(parcel.opt_bytes)
+        self.blob_size += len(parcel.opt_bytes)
+        self.rows += parcel.rows
+
+    def trace(self) -> Trace:
+        """The Trace of everything consumed."""
+        cf = self.files[0]
+        warnings = [w for f in self.files for w in f.warnings]
+        self.others.sort(key=lambda o: int(o["frame"]))  # type: ignore[call-overload]
+        if self.budget.skipped:
+            warnings.append(
+                Notice(
+                    None,
+                    f"{self.budget.skipped:,} frames the fast reader leaves to Scapy were not "
+                    f"decoded: past the first {SCAPY_BUDGET:,} such frames, they are only "
+                    "counted",
+                )
             )
+        links = sorted({i.linktype for i in cf.interfaces})
+        unknown = [lt for lt in links if lt not in FAST_LINKTYPES and not scapy_knows(lt)]
+        if unknown and self.rows == 0:
+            raise UnsupportedInput(
+                f"link type {', '.join(map(linktype_name, unknown))} is not one tcpladder or "
+                "Scapy can decode" + (" (pcap header, bytes 20-23)" if cf.kind == "pcap" else ""),
+                offset=20 if cf.kind == "pcap" else None,
+            )
+        for lt in unknown:
+            warnings.append(Notice(None, f"frames of link type {lt} were not decoded"))
+        cols = concat(self.parts)
+        late = self.fragments.incomplete()
+        if late:
+            cols = _insert(cols, late, self.book, self.objects, self.comments, self.apps)
+        warnings.extend(self._incomplete_warning(len(late)))
+        trim_heap()
+        table = PacketTable(
+            cf.kind,
+            cols,
+            self.book.hosts,
+            opt_bytes=b"".join(self.blobs),
+            objects=self.objects,
+            comments=self.comments,
+            apps=self.apps.column(),
+            linktypes=[i.linktype for i in cf.interfaces],
         )
-    links = sorted({i.linktype for i in cf.interfaces})
-    unknown = [lt for lt in links if lt not in FAST_LINKTYPES and not scapy_knows(lt)]
-    if unknown and rows == 0:
-        raise UnsupportedInput(
-            f"link type {', '.join(map(linktype_name, unknown))} is not one tcpladder or Scapy "
-            "can decode" + (" (pcap header, bytes 20-23)" if cf.kind == "pcap" else ""),
-            offset=20 if cf.kind == "pcap" else None,
+        return Trace(
+            kind=cf.kind,
+            table=table,
+            warnings=warnings,
+            other_packets=self.others[: self.keep_other],
+            link_type=", ".join(linktype_name(lt) for lt in links) or None,
+            comments=[c for f in self.files for c in f.comments],
+            other_count=self.other_count,
         )
-    for lt in unknown:
-        warnings.append(Notice(None, f"frames of link type {lt} were not decoded"))
-    cols = concat(parts)
-    late = fragments.incomplete()
-    if late:
-        cols = _insert(cols, late, book, objects, comments, apps)
-    if fragments.reasm.incomplete:
-        lost, shown = fragments.reasm.incomplete, len(late)
-        warnings.append(
+
+    def _incomplete_warning(self, shown: int) -> list[Notice]:
+        lost = self.fragments.reasm.incomplete
+        if not lost:
+            return []
+        return [
             Notice(
                 None,
                 f"{lost:,} IP datagram{'s were' if lost != 1 else ' was'} sent in fragments "
@@ -343,24 +475,12 @@ def read_capture(
                 "carrying a TCP header are shown as cut-short segments "
                 "(ip.reassembly_incomplete)",
             )
-        )
-    trim_heap()
-    table = PacketTable(
-        cf.kind,
-        cols,
-        book.hosts,
-        opt_bytes=b"".join(blobs),
-        objects=objects,
-        comments=comments,
-        apps=apps.column(),
-        linktypes=[i.linktype for i in cf.interfaces],
-    )
-    return Trace(
-        kind=cf.kind,
-        table=table,
-        warnings=warnings,
-        other_packets=others[:keep_other],
-        link_type=", ".join(linktype_name(lt) for lt in links) or None,
-        comments=cf.comments,
-        other_count=other_count,
-    )
+        ]
+
+
+def read_capture(
+    stream: BinaryIO, *, max_packets: int, keep_other: int = KEEP_OTHER, chunk_size: int = CHUNK
+) -> Trace:
+    reading = Reading(keep_other)
+    reading.consume(CaptureFile(stream, max_packets=max_packets, chunk_size=chunk_size))
+    return reading.trace()

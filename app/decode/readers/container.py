@@ -231,17 +231,38 @@ class Decompressed:
         return self._truncated
 
 
+@dataclass(frozen=True, slots=True)
+class Part:
+    """Where a pcap stream's records start when it is a part of a file (its 24-byte header,
+    then the file from byte ``base``, after ``count`` records), and whether the stream
+    ends before the file does (``bounded``: the end is no truncation, and a record that
+    runs past it is left unread, ``CaptureFile.stopped_at``)."""
+
+    base: int = 24
+    count: int = 0
+    bounded: bool = False
+
+
 class CaptureFile:
     """Walks one capture stream; iterate ``chunks()`` once."""
 
-    def __init__(self, stream: BinaryIO, *, max_packets: int, chunk_size: int = CHUNK) -> None:
+    def __init__(
+        self,
+        stream: BinaryIO,
+        *,
+        max_packets: int,
+        chunk_size: int = CHUNK,
+        part: Part | None = None,
+    ) -> None:
         self.stream = stream
         self.max_packets = max_packets
         self.chunk_size = chunk_size
+        self.part = part or Part()
         self.warnings: list[Notice] = []
         self.interfaces: list[Interface] = []
         self.comments: list[str] = []  # section and interface comments
-        self.count = 0
+        self.count = self.part.count
+        self.stopped_at = -1  # a part's end: the byte after its last whole record
         self._head = stream.read(4)
         kind = container_kind(self._head)
         if kind not in ("pcap", "pcapng"):
@@ -299,8 +320,8 @@ class CaptureFile:
         biggest = max(MAXIMUM_SNAPLEN, min(snaplen, MAX_RECORD))
         cap_at = struct.Struct(order + "I").unpack_from
         buf = head[24:]
-        base = 24
-        frame = 1
+        base = self.part.base
+        frame = self.part.count + 1
         dt = np.dtype(order + "u4")
         eof = False
         need = self.chunk_size
@@ -349,7 +370,8 @@ class CaptureFile:
                 return
             capped = len(hs) >= MAX_CHUNK_RECORDS
             if eof and not capped:
-                if off < end:
+                self.stopped_at = base + off
+                if off < end and not self.part.bounded:
                     self._cut_short(buf[off:], base + off, frame, order)
                 return
             buf = buf[off:]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -10,7 +13,8 @@ from app.decode.model.errors import EmptyInput, InputTooLarge, UnsupportedInput
 from app.decode.model.packet import Notice
 from app.decode.model.trace import Trace
 from app.decode.readers.capture import read_capture
-from app.decode.readers.container import Decompressed, container_kind, open_stream
+from app.decode.readers.container import Decompressed, Peeked, container_kind, open_stream
+from app.decode.readers.parts import read_in_parts
 from app.decode.text.parser import parse_text
 
 
@@ -97,16 +101,24 @@ def read_path(path: str, limits: Limits | None = None) -> Trace:
     """A Trace from a file, streamed: a capture is never held in memory whole."""
     limits = limits or Limits()
     with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        trace = read_in_parts(fh, size, max_packets=limits.max_packets)
+        if trace is not None:  # a big plain pcap file, read by two processes
+            return trace
         return read_stream(fh, limits)
 
 
-def read_stream(raw: BinaryIO, limits: Limits) -> Trace:
+def read_stream(raw: BinaryIO, limits: Limits, *, spool: bool = False) -> Trace:
+    """A Trace from a stream.  With ``spool``, a plain pcap stream is first copied to a
+    temporary file, so that a big one can be read by two processes (``readers.parts``)."""
     stream, compression = open_stream(raw, max_input=limits.max_expanded)
     if not stream.head:
         raise EmptyInput(
             "the input is empty",
             hint="Paste tcpdump output, or choose a .pcap/.pcapng file.",
         )
+    if spool and compression is None and container_kind(stream.head) == "pcap":
+        return _read_spooled(stream, limits)
     if container_kind(stream.head) in ("pcap", "pcapng"):
         trace = read_capture(stream, max_packets=limits.max_packets)  # type: ignore[arg-type]
         trace.kind_detail = compression
@@ -122,6 +134,24 @@ def read_stream(raw: BinaryIO, limits: Limits) -> Trace:
             )
         return trace
     return _read_text(stream, compression, limits)
+
+
+def _read_spooled(stream: Peeked, limits: Limits) -> Trace:
+    """A pcap stream copied to a temporary file, then read from there (in two parts when
+    it is big); straight from the stream when no temporary file is to be had."""
+    try:
+        spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed below
+    except OSError:
+        return read_capture(stream, max_packets=limits.max_packets)  # type: ignore[arg-type]
+    with spool:
+        shutil.copyfileobj(stream, spool, 1 << 20)
+        spool.flush()
+        size = spool.tell()
+        trace = read_in_parts(spool, size, max_packets=limits.max_packets)
+        if trace is None:
+            spool.seek(0)
+            trace = read_capture(spool, max_packets=limits.max_packets)
+        return trace
 
 
 def _read_text(stream: Any, compression: str | None, limits: Limits) -> Trace:

@@ -1,12 +1,14 @@
-"""A long output made by two processes at once.
+"""Work shared with a forked second process.
 
 The JSON of a large analysis is made flow by flow from columns that are read and never
 written, so its two halves can be made at the same time: the second by a forked child
 (fork(2): the parent's memory is shared copy-on-write, nothing is pickled), which writes
 it to a temporary file while the parent writes the first half to the output; the parent
 then copies the child's half after its own (``write_in_two``).  A stored session's packet
-chunks are made the same way while the parent makes the rest (``Blobs``).  The bytes are
-those one process makes: each part is made by the same function.
+chunks are made the same way while the parent makes the rest (``Blobs``), and the second
+part of a big pcap file is read so while the parent reads the first (``Later``,
+``readers.parts``).  The bytes are those one process makes: each part is made by the same
+function.
 
 A child that fails for any reason (an exception, a full temporary directory, a signal, a
 hang) costs time, not output: the parent makes that part itself.  Without ``os.fork`` (not a
@@ -106,8 +108,12 @@ class _Child:
         self.file.close()
 
 
-def _worth(work: int) -> bool:
-    return work >= MIN_WORK and processes() >= 2 and hasattr(os, "fork")
+def worth(work: int, least: int | None = None) -> bool:
+    """Whether ``work`` (the caller's units) is worth a second process: at least ``least``
+    (``MIN_WORK``), two CPUs, and fork(2)."""
+    return (
+        work >= (MIN_WORK if least is None else least) and processes() >= 2 and hasattr(os, "fork")
+    )
 
 
 def write_in_two(
@@ -115,7 +121,7 @@ def write_in_two(
 ) -> None:
     """``write(out, 0, n)``, made as ``write(out, 0, mid)`` here while a forked child makes
     ``write(file, mid, n)``, when ``work`` is worth it and a fork is possible."""
-    split = _worth(work) and 0 < mid < n
+    split = worth(work) and 0 < mid < n
     child = _Child.start(lambda f: write(cast(TextIO, f), mid, n), text=True) if split else None
     if child is None:
         write(out, 0, n)
@@ -138,7 +144,7 @@ class Blobs:
 
     def __init__(self, make: Callable[[], Iterable[bytes]], work: int) -> None:
         self.make = make
-        self.child = _Child.start(self._write, text=False) if _worth(work) else None
+        self.child = _Child.start(self._write, text=False) if worth(work) else None
 
     def _write(self, file: IO[bytes]) -> None:  # pragma: no cover - runs in the child
         for blob in self.make():
@@ -157,6 +163,30 @@ class Blobs:
                 yield child.file.read(int.from_bytes(head, "little"))
         finally:
             child.stop()
+
+    def close(self) -> None:
+        if self.child is not None:
+            self.child.stop()
+            self.child = None
+
+
+class Later:
+    """``make(file)`` run by a forked child into a temporary file from the moment this is
+    made (when ``work`` is worth it, ``least`` as in ``worth``), while the caller does its
+    own part; ``file()`` waits for it and gives the file to read back, or None (no child,
+    or it failed or hung: the caller does that part itself).  ``close`` stops it."""
+
+    def __init__(
+        self, make: Callable[[IO[bytes]], None], work: int, least: int | None = None
+    ) -> None:
+        self.child = _Child.start(make, text=False) if worth(work, least) else None
+
+    def file(self) -> IO[bytes] | None:
+        child = self.child
+        if child is None or not child.finished():
+            self.close()
+            return None
+        return cast(IO[bytes], child.file)
 
     def close(self) -> None:
         if self.child is not None:
