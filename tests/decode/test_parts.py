@@ -163,3 +163,23 @@ def test_small_files_and_one_cpu_stay_in_one_process(
     read_path(str(busy))
     assert forked == []
     assert parallel.processes() == 1
+
+
+def test_a_window_that_looks_right_everywhere_is_given_up_on_quickly(tmp_path: Path) -> None:
+    """Headers that look right at every byte but never chain 32 records: the search stops
+    after ``MAX_STEPS`` steps (one process reads the file) instead of following each."""
+    import struct
+    import time
+
+    head = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
+    # records of caplen 64 whose successor (80 bytes on) is cut: at every 4th byte a time
+    # of 0, a fraction of 0, caplen 64 and wire length 64, then a word that breaks it
+    cell = struct.pack("<IIII", 0, 0, 64, 64)
+    body = (cell * 5 + b"\xff" * 16) * 40_000
+    path = tmp_path / "crafted.pcap"
+    path.write_bytes(head + struct.pack("<IIII", 0, 0, 0, 0) + body)
+    started = time.monotonic()
+    with open(path, "rb") as fh:
+        got = parts.record_near(fh.fileno(), head, len(body) // 2, len(body) + 40)
+    assert got is None
+    assert time.monotonic() - started < 5

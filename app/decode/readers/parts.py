@@ -38,6 +38,7 @@ MIN_BYTES = 16 << 20
 # must look right from it
 WINDOW = 4 << 20
 CHAIN = 32
+MAX_STEPS = 1 << 16
 # a record's time may stray this far from the first record's and still look right
 YEAR = 366 * 86400
 
@@ -98,12 +99,16 @@ def record_near(fd: int, head: bytes, at: int, size: int) -> int | None:
     sec, frac, cap, wire = (words[k : k + n] for k in (0, 4, 8, 12))
     ok = (cap <= biggest) & (cap <= wire) & (frac < units) & (np.abs(sec - start) <= YEAR)
     nxt = np.arange(n) + 16 + cap
+    steps = 0  # a window crafted to look right almost everywhere costs this much at most
     for i in np.flatnonzero(ok).tolist():
         j, hops = i, 0
         while hops < CHAIN and j < n and ok[j]:
             j, hops = int(nxt[j]), hops + 1
         if hops == CHAIN or at + j == size:
             return at + i
+        steps += hops + 1
+        if steps > MAX_STEPS:
+            break
     return None
 
 
