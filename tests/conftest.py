@@ -71,6 +71,23 @@ def forked(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return pids
 
 
+@pytest.fixture
+def merged(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many rows each second part read by another process brought
+    (``readers.capture.Reading.merge``) during the test."""
+    from app.decode.readers import capture
+
+    rows: list[int] = []
+    merge = capture.Reading.merge
+
+    def recording(self: capture.Reading, parcel: capture.Parcel) -> None:
+        rows.append(parcel.rows)
+        merge(self, parcel)
+
+    monkeypatch.setattr(capture.Reading, "merge", recording)
+    return rows
+
+
 def reaped(pids: list[int]) -> bool:
     """Every child is gone and reaped (none left running or a zombie)."""
     for pid in pids:

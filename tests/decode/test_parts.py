@@ -57,16 +57,8 @@ def test_every_fixture_reads_the_same_in_two_parts(
 
 
 def test_independent_parts_are_merged(
-    busy: Path, two: pytest.MonkeyPatch, forked: list[int]
+    busy: Path, two: pytest.MonkeyPatch, forked: list[int], merged: list[int]
 ) -> None:
-    merged: list[int] = []
-    merge = capture.Reading.merge
-
-    def recording(self: capture.Reading, parcel: capture.Parcel) -> None:
-        merged.append(parcel.rows)
-        merge(self, parcel)
-
-    two.setattr(capture.Reading, "merge", recording)
     assert _json(busy) == _one(busy, two)
     assert merged and 0 < merged[0] < 6000
     assert reaped(forked)

@@ -286,23 +286,15 @@ def test_packet_chunks_made_by_a_second_process_are_the_same(
 
 
 def test_an_upload_read_in_two_parts_is_the_same_session(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forked: list[int]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forked: list[int], merged: list[int]
 ) -> None:
     """An uploaded pcap is copied to a temporary file and, when big, read by two processes
     (``readers.parts``): the session is the one a single process makes."""
-    from app.decode.readers import capture, parts
+    from app.decode.readers import parts
     from benchmarks.gencap import generate
 
     busy = tmp_path / "busy.pcap"
     generate(str(busy), 3000, 40, 0, 5)
-    merged: list[int] = []
-    merge = capture.Reading.merge
-
-    def recording(self: capture.Reading, parcel: capture.Parcel) -> None:
-        merged.append(parcel.rows)
-        merge(self, parcel)
-
-    monkeypatch.setattr(capture.Reading, "merge", recording)
     monkeypatch.setattr(parts, "MIN_BYTES", 0)
     documents = []
     for n in ("1", "2"):
