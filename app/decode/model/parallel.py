@@ -144,7 +144,7 @@ class Blobs:
 
     def __init__(self, make: Callable[[], Iterable[bytes]], work: int) -> None:
         self.make = make
-        self.child = _Child.start(self._write, text=False) if worth(work) else None
+        self.later = Later(self._write, work)
 
     def _write(self, file: IO[bytes]) -> None:  # pragma: no cover - runs in the child
         for blob in self.make():
@@ -152,22 +152,18 @@ class Blobs:
             file.write(blob)
 
     def __iter__(self) -> Iterator[bytes]:
-        child, self.child = self.child, None
-        if child is None or not child.finished():
-            if child is not None:
-                child.stop()
-            yield from self.make()
-            return
+        file = self.later.file()
         try:
-            while head := child.file.read(8):
-                yield child.file.read(int.from_bytes(head, "little"))
+            if file is None:
+                yield from self.make()
+                return
+            while head := file.read(8):
+                yield file.read(int.from_bytes(head, "little"))
         finally:
-            child.stop()
+            self.later.close()
 
     def close(self) -> None:
-        if self.child is not None:
-            self.child.stop()
-            self.child = None
+        self.later.close()
 
 
 class Later:
