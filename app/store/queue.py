@@ -113,8 +113,8 @@ class QueuedAnalysts:
     async def sweep_forever(self, every: float) -> None:
         await sweep_forever(self.sweep, every)
 
-    def warm(self) -> None:
-        pass
+    async def warm(self) -> None:
+        """Nothing to start: the workers are ``tcpladder worker`` processes."""
 
     def close(self) -> None:
         pass

@@ -33,7 +33,7 @@ from .templating import Renderer, install_gettext, isotime
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     analysts = app.state.analysts
     await analysts.open()
-    analysts.warm()
+    await analysts.warm()
     sweeping = asyncio.create_task(analysts.sweep_forever(app.state.settings.sweep_every))
     yield
     sweeping.cancel()

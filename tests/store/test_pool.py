@@ -17,7 +17,7 @@ import pytest
 
 from app.decode.model.errors import TraceError
 from app.store import Store, default_url
-from app.store.pool import Analysts
+from app.store.pool import Analysts, _ready
 from app.store.records import LEASE, MAX_ATTEMPTS
 from app.store.schema import sessions
 from tests.conftest import load
@@ -50,6 +50,21 @@ def test_a_worker_stores_the_same_session_the_server_reads(analysts: Analysts) -
     assert store.flows(rec.id) == store.flows(local.id)
     assert store.window(rec.id, 1, 0, 100) == store.window(local.id, 1, 0, 100)
     assert store.source(rec.id) == store.source(local.id)
+
+
+def test_warm_returns_once_the_workers_have_started(analysts: Analysts) -> None:
+    _run(analysts.warm())
+    pool = analysts._pool
+    assert pool is not None and len(pool._processes) == analysts.workers
+    assert pool.submit(_ready).result(timeout=30) is True  # its store is made
+
+
+def test_a_pool_of_no_workers_has_nothing_to_warm(tmp_path: Path) -> None:
+    store = Store(default_url(tmp_path))
+    analysts = Analysts(store, workers=0)
+    _run(analysts.warm())
+    assert analysts._pool is None
+    store.close()
 
 
 def test_a_trace_error_crosses_the_process_boundary_whole(analysts: Analysts) -> None:
