@@ -50,7 +50,14 @@ from app.decode.model.errors import Forbidden, InputTooLarge, NotFound
 from app.decode.model.table import PacketTable
 from app.decode.readers.ingest import read_stream
 
-from .columns import FORMAT, chunks, decompress_input, unpack, unpack_positions
+from .columns import (
+    FORMAT,
+    chunks,
+    decompress_input,
+    summary_halves,
+    unpack,
+    unpack_positions,
+)
 from .inputs import Digest, InputReader, input_pieces
 from .jobs import Jobs
 from .records import (
@@ -365,14 +372,13 @@ class Store(Jobs):
         """Summary JSON texts: stored halves around the narrative, which is told on read
         (or ``null`` when ``narrative`` is false: a list of connections does not show it)."""
         cols, extra = got
+        heads, tails = summary_halves(cols, extra)
         if not narrative:
-            return cols, [
-                h + "null" + t for h, t in zip(extra["heads"], extra["tails"], strict=True)
-            ]
+            return cols, [h + "null" + t for h, t in zip(heads, tails, strict=True)]
         lists = story_lists(cols)
         texts = [
             head + narrative_json(lists, i, hosts, names) + tail
-            for i, (head, tail) in enumerate(zip(extra["heads"], extra["tails"], strict=True))
+            for i, (head, tail) in enumerate(zip(heads, tails, strict=True))
         ]
         return cols, texts
 

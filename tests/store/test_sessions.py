@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from app.decode.model.errors import Forbidden, NoPackets, NotFound
 from app.store import Store, default_url
@@ -145,6 +146,46 @@ def test_sessions_stored_as_one_document_still_open(tmp_path: Path) -> None:
         ).one()
     assert tuple(version) == (2, 0)
     store.close()
+
+
+def test_flow_chunks_with_their_texts_in_the_header_still_open(tmp_path: Path) -> None:
+    """Sessions stored before the summary texts became columns keep them in each flow
+    chunk's JSON header: they read the same."""
+    from sqlalchemy import update
+
+    from app.store.columns import pack, texts_of, unpack
+    from app.store.schema import chunk_table
+
+    store = Store(default_url(tmp_path))
+    rec = store.create(load("http-like.pcap"), title="t", owner_token="o")
+    whole = "".join(store.stream_json(rec.id))
+    flows = store.flows(rec.id, narrative=False)
+    c = chunk_table.c
+    with store.engine.begin() as conn:
+        for k, blob in conn.execute(
+            select(c.chunk, c.data).where(c.session_id == rec.id, c.kind == "f")
+        ).all():
+            cols, extra = unpack(bytes(blob))
+            extra = {**extra, "heads": texts_of(cols, "heads"), "tails": texts_of(cols, "tails")}
+            kept = {n: a for n, a in cols.items() if not n.startswith(("heads.", "tails."))}
+            conn.execute(
+                update(chunk_table)
+                .where(c.session_id == rec.id, c.kind == "f", c.chunk == k)
+                .values(data=pack(kept, extra))
+            )
+    again = Store(default_url(tmp_path))  # nothing cached
+    assert "".join(again.stream_json(rec.id)) == whole
+    assert again.flows(rec.id, narrative=False) == flows
+    again.close()
+    store.close()
+
+
+def test_texts_as_columns_keep_any_character() -> None:
+    from app.store.columns import text_columns, texts_of
+
+    texts = ["", '{"a":"b"}', "\u00e9 é 中文 \n", "", "😀x"]
+    assert texts_of(text_columns("t", texts), "t") == texts
+    assert texts_of(text_columns("t", []), "t") == []
 
 
 def test_a_decoder_failure_is_a_4xx_naming_where_it_broke(
