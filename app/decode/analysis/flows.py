@@ -881,6 +881,11 @@ def _reused_ports(conv_start: B, src: I64, flags: I64, seq: I64, ack: I64) -> tu
     (RFC 9293 §3.4.1: a new incarnation picks a new ISN), and a SYN-ACK with another seq
     is flagged.  A SYN with the same seq is a retransmission.  Each SYN after a
     conversation's first row is looked at once; a base, once found, is kept for its flow.
+
+    Every candidate is first judged at once against its conversation's first rows, as if
+    no SYN before it had started a new flow (``_judged_at_once``); that is exact for a
+    conversation where none is judged reused, which is nearly all of them.  The few others
+    are walked one SYN at a time (``_walk_reused``), since a split moves the flow start.
     """
     n = len(src)
     split = np.zeros(n, bool)
@@ -892,14 +897,64 @@ def _reused_ports(conv_start: B, src: I64, flags: I64, seq: I64, ack: I64) -> tu
     has_ack = ((flags & ACK) > 0) & (ack >= 0)
     conv_id = np.cumsum(conv_start) - 1
     heads = np.flatnonzero(conv_start)
-    # the common case, all at once: a conversation opened by a SYN whose later SYNs all come
-    # from the same endpoint with the same seq (retransmissions) holds no reuse
-    h = heads[conv_id[cand]]
-    plain = (flags[h] & (SYN | ACK)) == SYN
-    same = plain & (src[cand] == src[h]) & (seq[cand] == seq[h])
-    settled = np.ones(len(heads), bool)
-    np.logical_and.at(settled, conv_id[cand], same)
-    cand = cand[~settled[conv_id[cand]]]
+    flagged = _judged_at_once(cand, conv_id, heads, src, syn, seq, ack, has_ack)
+    walk = np.zeros(len(heads), bool)
+    walk[conv_id[cand[flagged]]] = True
+    cand = cand[walk[conv_id[cand]]]
+    _walk_reused(cand, conv_id, heads, src, syn, seq, ack, has_ack, split, reused)
+    return split, reused
+
+
+def _judged_at_once(
+    cand: I64, conv_id: I64, heads: I64, src: I64, syn: B, seq: I64, ack: I64, has_ack: B
+) -> B:
+    """For each candidate SYN, whether its seq differs from its endpoint's base (as
+    ``_base_seq`` finds it from the conversation's first row up to the candidate)."""
+    n = len(src)
+    rows = np.arange(n)
+    cv = conv_id[cand]
+    a = src[heads]  # the endpoint that sent each conversation's first row
+    from_a = src == a[conv_id]
+
+    def first(mask: B) -> I64:
+        return np.minimum.reduceat(np.where(mask, rows, n), heads)
+
+    first_b, first_a_ack, first_b_ack = (
+        first(~from_a),
+        first(from_a & has_ack),
+        first(~from_a & has_ack),
+    )
+    mine_a = src[cand] == a[cv]
+    # the endpoint's first row before the candidate, and the peer's first ACK before it
+    mine = np.where(mine_a, heads[cv], first_b[cv])
+    theirs = np.where(mine_a, first_b_ack[cv], first_a_ack[cv])
+    mine_ok, theirs_ok = mine < cand, theirs < cand
+    use_mine = mine_ok & (~theirs_ok | (mine < theirs))
+    r = np.where(use_mine, mine, np.where(theirs_ok, theirs, 0))
+    base = np.where(
+        use_mine,
+        np.where(syn[r], seq[r], (seq[r] - 1) % SEQ_MOD),
+        (ack[r] - 1) % SEQ_MOD,
+    )
+    known: B = np.where(use_mine, seq[r] >= 0, theirs_ok)
+    differs: B = seq[cand] != base
+    return known & differs
+
+
+def _walk_reused(
+    cand: I64,
+    conv_id: I64,
+    heads: I64,
+    src: I64,
+    syn: B,
+    seq: I64,
+    ack: I64,
+    has_ack: B,
+    split: B,
+    reused: B,
+) -> None:
+    """Candidates one at a time, in order: a SYN (no ACK) with a new ISN starts a new
+    flow, whose rows from there give its endpoints' bases."""
     flow_start: dict[int, int] = {}
     bases: dict[tuple[int, int], int | None] = {}
     for c in cand.tolist():
@@ -918,7 +973,6 @@ def _reused_ports(conv_start: B, src: I64, flags: I64, seq: I64, ack: I64) -> tu
         if not has_ack[c]:
             split[c] = True
             flow_start[cv] = c
-    return split, reused
 
 
 def _base_seq(
