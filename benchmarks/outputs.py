@@ -42,7 +42,12 @@ def inputs(shared: Path | None) -> Iterator[Path]:
 
 
 def name_of(path: Path) -> str:
-    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]
+    """A file name for ``path``'s output; a fixture's is named by its path inside the
+    checkout, so that snapshots made by two checkouts (a worktree of an older commit)
+    compare."""
+    full = path.resolve()
+    key = str(full.relative_to(ROOT)) if full.is_relative_to(ROOT) else str(full)
+    digest = hashlib.sha1(key.encode()).hexdigest()[:8]
     return f"{path.name}.{digest}.json"
 
 

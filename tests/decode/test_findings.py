@@ -8,6 +8,7 @@ keep-alive, RST, half-close, port reuse), and crafted.pcap was written with Scap
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -252,20 +253,31 @@ def test_a_clock_going_backwards_gives_no_negative_rtt(tmp_path: Path) -> None:
     assert doc["flows"][0]["packets"][-1]["ack_rtt_ms"] is None
 
 
-@pytest.mark.parametrize("size", [1, 5, 64])
+@pytest.mark.parametrize(("size", "split"), [(1, False), (5, False), (64, False), (5, True)])
 def test_analysing_blocks_of_connections_changes_nothing(
-    size: int, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    size: int, split: bool, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """The sequence analysis and the TS echo matching run a block of whole connections at a
-    time (memory bounded by the block); every rule stays within one connection, so any block size gives the same
-    result, with positions left out of the rules (here: marked malformed) too."""
+    time (memory bounded by the block); every rule stays within one connection, so any
+    block size gives the same result, with positions left out of the rules (here: marked
+    malformed) too; so does the second half of the blocks analysed by a forked child
+    (``split``)."""
     from dataclasses import fields
 
     import numpy as np
 
     from app.decode.analysis import sequence
     from app.decode.analysis.flows import FlowTable
+    from app.decode.model import parallel
     from benchmarks.gencap import generate
+
+    handed: list[bool] = []
+    file_of = parallel.Later.file
+
+    def recorded(later: parallel.Later) -> object:
+        got = file_of(later)
+        handed.append(got is not None)
+        return got
 
     busy = tmp_path / "busy.pcap"  # 60 interleaved connections with losses and RSTs
     generate(str(busy), 4000, 60, 0, 7)
@@ -275,6 +287,10 @@ def test_analysing_blocks_of_connections_changes_nothing(
         whole = FlowTable.analyse(table)
         numbered = whole.numbering
         monkeypatch.setattr(sequence, "BLOCK", size)
+        if split:
+            monkeypatch.setattr(sequence, "MIN_SPLIT", 0)
+            monkeypatch.setattr(parallel.Later, "file", recorded)
+            monkeypatch.setenv("TCPLADDER_PROCESSES", "2")
         parts = FlowTable.analyse(table)
         numbered_in_parts = parts.numbering  # its TS echoes are matched by blocks too
         monkeypatch.undo()
@@ -287,3 +303,5 @@ def test_analysing_blocks_of_connections_changes_nothing(
         for f in fields(whole.seq):
             a, b = getattr(whole.seq, f.name), getattr(parts.seq, f.name)
             np.testing.assert_array_equal(a, b, err_msg=f"{path.name} {f.name}")
+    if split and hasattr(os, "fork"):
+        assert handed and all(handed)  # the children's blocks were used

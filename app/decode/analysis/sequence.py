@@ -27,14 +27,16 @@ RFC 9293 §3.8.6.1: zero-window probing; RFC 1122 §4.2.3.6 and RFC 9293 §3.8.4
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from app.decode.analysis.stats import stats
+from app.decode.model import parallel
 from app.decode.model.codes import Finding
 from app.decode.model.packet import ACK, FIN, RST, SYN
 
@@ -722,6 +724,9 @@ def analyse_sequence(**columns: npt.NDArray[Any]) -> SeqAnalysis:
 # the result is the same, and the temporaries (some forty per-position arrays) scale with
 # the block, not with the capture.
 BLOCK = 1 << 16
+# below this many positions the blocks are analysed in one process (a fork and a hand-over
+# cost more than half the work saves)
+MIN_SPLIT = 1 << 17
 
 # positions' and connections' fields of a SeqAnalysis, with the value "nothing here"
 _PER_POSITION = {
@@ -781,27 +786,63 @@ def analyse_blocks(
     """``analyse_sequence`` over every connection, a block of connections at a time
     (``blocks``).  ``columns(lo, hi)`` gives ``_In``'s per-position fields for positions
     ``lo:hi`` (``fid`` as the connection's number); positions ``skip`` are left out of the
-    rules, and get "nothing" in each result."""
+    rules, and get "nothing" in each result.
+
+    Blocks are independent (whole connections each): with many of them, a forked child
+    analyses the second half's while this process does the first's (``parallel.Later``),
+    and hands them over pickled; the results are those of one process, block by block."""
     n = int(bounds[-1])
     runs = blocks(bounds, size or BLOCK) or [(0, 0)]
+    one = _Blocks(columns, bounds, irtt, skip)
+    if len(runs) == 1:
+        return one.analyse(runs[0])
+    half = int(np.searchsorted([int(bounds[lo]) for lo, _ in runs], n // 2))
+    later = parallel.Later(lambda f: one.write(f, runs[half:]), n, MIN_SPLIT) if half else None
     out: SeqAnalysis | None = None
-    for lo, hi in runs:
+    try:
+        for run in runs[:half]:
+            out = _place(out, one.analyse(run), (n, len(bounds) - 1), int(bounds[run[0]]), run)
+        file = later.file() if later is not None else None
+        told = pickle.load(file) if file is not None else None
+        for k, run in enumerate(runs[half:]):
+            sa = told[k] if told is not None else one.analyse(run)
+            out = _place(out, sa, (n, len(bounds) - 1), int(bounds[run[0]]), run)
+    finally:
+        if later is not None:
+            later.close()
+    assert out is not None
+    return out
+
+
+class _Blocks:
+    """One block of connections analysed (``analyse``), or several written pickled to a
+    file (``write``, in the forked child)."""
+
+    def __init__(
+        self,
+        columns: Callable[[int, int], dict[str, npt.NDArray[Any]]],
+        bounds: I64,
+        irtt: F64,
+        skip: B,
+    ) -> None:
+        self.columns, self.bounds, self.irtt, self.skip = columns, bounds, irtt, skip
+
+    def analyse(self, run: tuple[int, int]) -> SeqAnalysis:
+        lo, hi = run
+        bounds = self.bounds
         p0, p1 = int(bounds[lo]), int(bounds[hi])
-        cols = columns(p0, p1)
+        cols = self.columns(p0, p1)
         cols["fid"] = cols["fid"] - lo
-        keep = np.flatnonzero(~skip[p0:p1])
+        keep = np.flatnonzero(~self.skip[p0:p1])
         if len(keep) < p1 - p0:
             cols = {k: v[keep] for k, v in cols.items()}
             at = np.searchsorted(cols["fid"], np.arange(hi - lo + 1)).astype(np.int64)
-            sa = analyse_sequence(**cols, bounds=at, irtt=irtt[lo:hi])
-            sa = widen(sa, keep, p1 - p0)
-        else:
-            sa = analyse_sequence(**cols, bounds=bounds[lo : hi + 1] - p0, irtt=irtt[lo:hi])
-        if len(runs) == 1:
-            return sa
-        out = _place(out, sa, (n, len(bounds) - 1), p0, (lo, hi))
-    assert out is not None
-    return out
+            sa = analyse_sequence(**cols, bounds=at, irtt=self.irtt[lo:hi])
+            return widen(sa, keep, p1 - p0)
+        return analyse_sequence(**cols, bounds=bounds[lo : hi + 1] - p0, irtt=self.irtt[lo:hi])
+
+    def write(self, file: IO[bytes], runs: list[tuple[int, int]]) -> None:  # pragma: no cover
+        pickle.dump([self.analyse(run) for run in runs], file, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _place(
