@@ -11,8 +11,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.decode import analyse, read_path
+from app.decode.readers import appdata
 from app.decode.readers.anonymise import anonymise
 from app.decode.readers.appdata import recognise, summaries
 from app.decode.readers.ingest import read_input
@@ -179,3 +182,40 @@ def test_text_messages_summarised_as_recognise_does() -> None:
         want = found["summary"][:120] if found and found["summary"] else None
         assert got.get(i) == want, (data[:20], ports[i])
     assert len(got) > 3000
+
+
+def _partition(first: np.ndarray, group: np.ndarray) -> list[list[int]]:
+    """Groups as sorted lists of rows, whatever their numbering."""
+    rows: dict[int, list[int]] = {}
+    for r, g in enumerate(group.tolist()):
+        rows.setdefault(g, []).append(r)
+    assert sorted(first.tolist()) == sorted(v[0] for v in rows.values())
+    return sorted(rows.values())
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.binary(min_size=1, max_size=400),
+    st.lists(st.tuples(st.integers(0, 399), st.integers(0, 140)), min_size=1, max_size=30),
+    st.booleans(),
+)
+def test_rows_grouped_by_their_first_bytes_by_words_as_by_bytes(
+    data: bytes, picks: list[tuple[int, int]], collide: bool
+) -> None:
+    """``_distinct_starts`` (64-bit words, hashed) groups rows as ``_distinct_bytes`` (the
+    bytes themselves) does, also when every hash is the same (then it checks and falls
+    back), and near the buffer's end."""
+    # few distinct byte values, so that equal keys at different offsets are common
+    buf = np.frombuffer(bytes(b % 3 for b in data) * 2, np.uint8)
+    s = np.array([a % len(buf) for a, _ in picks], np.int64)
+    have = np.minimum(np.array([h for _, h in picks], np.int64), len(buf) - s)
+    have = np.minimum(have, appdata._HTTP_KEY)
+    want = _partition(*appdata._distinct_bytes(buf, s, have))
+    mix = appdata._MIX
+    try:
+        if collide:
+            appdata._MIX = np.zeros_like(mix)
+        got = _partition(*appdata._distinct_starts(buf, s, have))
+    finally:
+        appdata._MIX = mix
+    assert got == want

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 I64 = npt.NDArray[np.int64]
+B = npt.NDArray[np.bool_]
 
 PREVIEW = 512  # payload bytes previewed
 SUMMARY = 120  # characters of a one-line summary
@@ -255,13 +256,7 @@ def _http_summaries(
         return Found(idx, idx, []), idx
     s = start[idx]
     have = np.minimum(stop[idx] - s, _HTTP_KEY)
-    at = s[:, None] + np.arange(_HTTP_KEY)
-    inside = np.arange(_HTTP_KEY) < have[:, None]
-    keys = np.where(inside, buf[np.minimum(at, len(buf) - 1)], 0).astype(np.uint8)
-    keys = np.concatenate([keys, have.astype(">u2").view(np.uint8).reshape(-1, 2)], axis=1)
-    void = np.ascontiguousarray(keys).view(np.dtype((np.void, keys.shape[1]))).ravel()
-    _, first, group = np.unique(void, return_index=True, return_inverse=True)
-    group = group.ravel()
+    first, group = _distinct_starts(buf, s, have)
     texts: list[str] = []
     which = np.full(len(first), -1, np.int64)
     for g, k in enumerate(first.tolist()):
@@ -273,6 +268,67 @@ def _http_summaries(
     per_row = which[group]
     http = per_row >= 0
     return Found(idx[http], per_row[http], texts), idx[~http]
+
+
+_KEY_WORDS = -(-_HTTP_KEY // 8)  # the key's bytes as little-endian 64-bit words
+# odd multipliers of a hash of those words (a hash only groups: equal keys are checked)
+_MIX = np.array(
+    [(0x9E3779B97F4A7C15 * (2 * j + 1)) & (2**64 - 1) for j in range(_KEY_WORDS)], np.uint64
+)
+
+
+def _distinct_starts(buf: npt.NDArray[np.uint8], s: I64, have: I64) -> tuple[I64, I64]:
+    """Rows grouped by their first ``have`` bytes from ``s`` (at most ``_HTTP_KEY``):
+    (each group's first row, each row's group), as ``np.unique`` of those bytes gives them.
+
+    The bytes are gathered as 64-bit words (one gather a word instead of one a byte), hashed
+    to one number a row, and grouped by it; each row is then checked against its group's
+    first row, and if any differs (two keys with one hash), grouped by the bytes
+    themselves."""
+    words = np.empty((len(s), _KEY_WORDS), np.uint64)
+    far = s + 8 * _KEY_WORDS <= len(buf)
+    _gather_words(words, buf, s, far)
+    if not far.all():  # the last rows' words, from a copy of the buffer's end padded
+        lo = int(s[~far].min())
+        padded = np.concatenate([buf[lo:], np.zeros(8 * _KEY_WORDS, np.uint8)])
+        _gather_words(words, padded, s - lo, ~far)
+    valid = np.clip(have[:, None] - 8 * np.arange(_KEY_WORDS), 0, 8).astype(np.uint64)
+    mask = np.where(
+        valid >= 8, np.uint64(2**64 - 1), (np.uint64(1) << (np.uint64(8) * valid)) - np.uint64(1)
+    )
+    words &= mask
+    h = (words * _MIX).sum(axis=1, dtype=np.uint64) ^ have.astype(np.uint64)
+    _, first, group = np.unique(h, return_index=True, return_inverse=True)
+    group = group.ravel()
+    lead = first[group]
+    if not ((words == words[lead]).all() and (have == have[lead]).all()):
+        return _distinct_bytes(buf, s, have)
+    return first.astype(np.int64), group.astype(np.int64)
+
+
+def _gather_words(
+    words: npt.NDArray[np.uint64], buf: npt.NDArray[np.uint8], s: I64, which: B
+) -> None:
+    """Rows ``which`` of ``words``: the ``_KEY_WORDS`` little-endian 64-bit words from each
+    row's ``s`` (inside ``buf``); rows starting at the same offset mod 8 read one view."""
+    n = len(buf)
+    for o in range(8):
+        rows = np.flatnonzero(which & (s % 8 == o))
+        if len(rows):
+            view = buf[o : o + (n - o) // 8 * 8].view("<u8")
+            words[rows] = view[(s[rows] // 8)[:, None] + np.arange(_KEY_WORDS)]
+
+
+def _distinct_bytes(buf: npt.NDArray[np.uint8], s: I64, have: I64) -> tuple[I64, I64]:
+    """``_distinct_starts`` by the bytes themselves: a row of ``_HTTP_KEY`` bytes (zero past
+    ``have``) and ``have`` for each, grouped by ``np.unique``."""
+    at = s[:, None] + np.arange(_HTTP_KEY)
+    inside = np.arange(_HTTP_KEY) < have[:, None]
+    keys = np.where(inside, buf[np.minimum(at, len(buf) - 1)], 0).astype(np.uint8)
+    keys = np.concatenate([keys, have.astype(">u2").view(np.uint8).reshape(-1, 2)], axis=1)
+    void = np.ascontiguousarray(keys).view(np.dtype((np.void, keys.shape[1]))).ravel()
+    _, first, group = np.unique(void, return_index=True, return_inverse=True)
+    return first.astype(np.int64), group.ravel().astype(np.int64)
 
 
 def _tls_summaries(buf: npt.NDArray[np.uint8], idx: I64, start: I64, have: I64, word: I64) -> Found:
