@@ -12,13 +12,17 @@ import struct
 import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 import zstandard
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.decode import Limits, analyse, read_input
 from app.decode.model.errors import EmptyInput, InputTooLarge, UnsupportedInput
 from app.decode.model.trace import Trace
 from app.decode.readers.capture import read_capture
+from app.decode.readers.dissect import _Bytes
 from benchmarks.fieldcompare import reader_differences
 from tests.conftest import to_json
 
@@ -295,3 +299,24 @@ def test_handshake_rtt_matches_wireshark_initial_rtt() -> None:
     refused = to_json(analyse(read_input((CAPTURES / "refused.pcap").read_bytes())))
     # tshark gives 0.023 ms here too: SYN to the RST/ACK that refused it
     assert refused["flows"][0]["irtt_ms"] == 0.023
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=40), st.lists(st.integers(-3, 45), min_size=1, max_size=20))
+def test_wide_reads_are_struct_s_at_every_offset(data: bytes, at: list[int]) -> None:
+    """The dissector's 2- and 4-byte reads (one gather from a view whose items start a byte
+    apart) give struct's value wherever the value is inside the buffer; outside it they
+    are clipped (a value callers mask out), never an error."""
+    r = _Bytes(data)
+    p = np.array(at, np.int64)
+    for fmt, read in (
+        (">H", r.u16),
+        (">I", r.u32),
+        ("<H", r.u16le),
+        ("<I", r.u32le),
+    ):
+        got = read(p).tolist()
+        size = struct.calcsize(fmt)
+        for i, q in enumerate(at):
+            if 0 <= q <= len(data) - size:
+                assert got[i] == struct.unpack_from(fmt, data, q)[0]
