@@ -169,48 +169,72 @@ def packet_texts(part: PacketTable) -> list[str]:
         for name, a in (("ts_echo_of", c["echo_row"]), ("acks", c["acked_row"]))
     }
     dup = _int_texts(np.where(c["dup_ack"] > 0, c["dup_ack"], -1))
-    times = c["time"].tolist()
-    ack_rtt, ts_rtt = c["ack_rtt"].tolist(), c["ts_rtt"].tolist()
-    rows = (c["row"] + 1).tolist()
-    src = _endpoint_list(part, c["src"], c["sport"])
-    dst = _endpoint_list(part, c["dst"], c["dport"])
-    sackok, inferred = c["sackok"].tolist(), c["seq_inferred"].tolist()
-    trunc, dirs, phases = c["truncated"].tolist(), c["dir"].tolist(), c["phase"].tolist()
+    bools = {name: [_BOOL[v] for v in c[name].tolist()] for name in _BOOL_COLUMNS}
     tos = c["tos"].tolist() if "tos" in c else [-1] * n
-    cksum = _checksum_texts(c, n)
-    ecn = [_ECN_TEXT[t & 3] if t >= 0 else "null" for t in tos]
-    found = _findings_texts(c["findings"])
-    apps = {i: _js(a) for i, a in part.apps.items()}
-    out = []
-    for i in range(n):
-        if i in slow:
-            p, info = row_objects(part, i)
-            one = Flow(0, Side(""), Side(""), [p], [info])
-            out.append(_js(packets_json(one)[0]))
-            continue
-        comments = ",".join(
-            f'{{"line":0,"text":{_js(t)},"position":"before"}}' for t in part.comments.get(i, ())
-        )
-        out.append(
-            f'{{"n":{rows[i]},"time":{_float(times[i])},"src":{src[i]},"dst":{dst[i]},'
-            f'"flags":"{_LETTERS[flags[i]]}","seq":{ints["seq"][i]},"ack":{ints["ack"][i]},'
-            f'"rel_seq":{ints["rel_seq"][i]},"rel_ack":{ints["rel_ack"][i]},'
-            f'"len":{ints["len"][i]},"win":{ints["win"][i]},'
-            f'"options":{{"mss":{ints["mss"][i]},"wscale":{ints["wscale"][i]},'
-            f'"sack_perm":{_BOOL[sackok[i]]},"ts_val":{ints["ts_val"][i]},'
-            f'"ts_ecr":{ints["ts_ecr"][i]},"sack":[]}},'
-            f'"findings":{found[i]},"seq_inferred":{_BOOL[inferred[i]]},'
-            f'"eff_win":{ints["eff_win"][i]},"direction":"{_DIRS[dirs[i]]}",'
-            f'"phase":"{PHASE_NAMES[phases[i]]}","ts_echo_of":{plus_one["ts_echo_of"][i]},'
-            f'"dup_ack":{dup[i]},"acks":{plus_one["acks"][i]},'
-            f'"ack_rtt_ms":{_ms_text(ack_rtt[i])},"ts_rtt_ms":{_ms_text(ts_rtt[i])},'
-            f'"bytes_in_flight":{ints["bytes_in_flight"][i]},"line":null,'
-            f'"frame":{ints["frame"][i]},"truncated":{_BOOL[trunc[i]]},'
-            f'"checksum":{cksum[i]},"ecn":{ecn[i]},'
-            f'"annotation":null,'
-            f'"comments":[{comments}],"app":{apps.get(i, "null")}}}'
-        )
+    comments, apps = [""] * n, ["null"] * n
+    for i, texts in part.comments.items():
+        comments[i] = ",".join(f'{{"line":0,"text":{_js(t)},"position":"before"}}' for t in texts)
+    for i, a in part.apps.items():
+        apps[i] = _js(a)
+    columns = (
+        (c["row"] + 1).tolist(),
+        [_float(t) for t in c["time"].tolist()],
+        _endpoint_list(part, c["src"], c["sport"]),
+        _endpoint_list(part, c["dst"], c["dport"]),
+        [_LETTERS[f] for f in flags],
+        *(ints[name] for name in ("seq", "ack", "rel_seq", "rel_ack", "len", "win", "mss")),
+        ints["wscale"],
+        bools["sackok"],
+        ints["ts_val"],
+        ints["ts_ecr"],
+        _findings_texts(c["findings"]),
+        bools["seq_inferred"],
+        ints["eff_win"],
+        [_DIRS[d] for d in c["dir"].tolist()],
+        [PHASE_NAMES[k] for k in c["phase"].tolist()],
+        plus_one["ts_echo_of"],
+        dup,
+        plus_one["acks"],
+        [_ms_text(v) for v in c["ack_rtt"].tolist()],
+        [_ms_text(v) for v in c["ts_rtt"].tolist()],
+        ints["bytes_in_flight"],
+        ints["frame"],
+        bools["truncated"],
+        _checksum_texts(c, n),
+        [_ECN_TEXT[t & 3] if t >= 0 else "null" for t in tos],
+        comments,
+        apps,
+    )
+    # every row of a paste is slow: nothing to format from the columns then
+    out = [""] * n if len(slow) == n else [_PACKET % v for v in zip(*columns, strict=True)]
+    for i in sorted(slow):
+        p, info = row_objects(part, i)
+        one = Flow(0, Side(""), Side(""), [p], [info])
+        out[i] = _js(packets_json(one)[0])
     return out
+
+
+_BOOL_COLUMNS = ("sackok", "seq_inferred", "truncated")
+# one packet's JSON, its values in the order ``packet_texts`` lists its columns
+_PACKET = (
+    '{"n":%s,"time":%s,"src":%s,"dst":%s,'
+    '"flags":"%s","seq":%s,"ack":%s,'
+    '"rel_seq":%s,"rel_ack":%s,'
+    '"len":%s,"win":%s,'
+    '"options":{"mss":%s,"wscale":%s,'
+    '"sack_perm":%s,"ts_val":%s,'
+    '"ts_ecr":%s,"sack":[]},'
+    '"findings":%s,"seq_inferred":%s,'
+    '"eff_win":%s,"direction":"%s",'
+    '"phase":"%s","ts_echo_of":%s,'
+    '"dup_ack":%s,"acks":%s,'
+    '"ack_rtt_ms":%s,"ts_rtt_ms":%s,'
+    '"bytes_in_flight":%s,"line":null,'
+    '"frame":%s,"truncated":%s,'
+    '"checksum":%s,"ecn":%s,'
+    '"annotation":null,'
+    '"comments":[%s],"app":%s}'
+)
 
 
 class PacketBlocks:
