@@ -38,6 +38,7 @@ from app.decode.analysis.stream import Stream, follow
 from app.decode.explain.detail import Detail, packet_detail
 from app.decode.export import shapes
 from app.decode.export.document import (
+    EndpointTexts,
     PacketBlocks,
     narrative_json,
     negotiation_json,
@@ -357,30 +358,34 @@ class Store(Jobs):
         out: dict[str, Any] = extra["source"]
         return out
 
-    def _flow_chunk(self, sid: str, k: int) -> tuple[dict[str, Any], list[str]]:
-        """A chunk of connections: their columns and their summary JSON texts."""
-        m = self.meta(sid)
-        return self._summaries(unpack(self._chunk(sid, "f", k)), m.hosts, m.port_names)
+    def _flow_chunk(self, sid: str, k: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A chunk of connections: its columns and its header's JSON object."""
+        self.meta(sid)
+        return unpack(self._chunk(sid, "f", k))
 
-    @staticmethod
     def _summaries(
+        self,
+        m: Meta,
+        k: int,
         got: tuple[dict[str, Any], dict[str, Any]],
-        hosts: list[str],
-        names: dict[int, str],
+        span: tuple[int, int] | None = None,
+        *,
         narrative: bool = True,
-    ) -> tuple[dict[str, Any], list[str]]:
-        """Summary JSON texts: stored halves around the narrative, which is told on read
-        (or ``null`` when ``narrative`` is false: a list of connections does not show it)."""
+    ) -> list[str]:
+        """The summary JSON texts of connections ``span`` (all) of flow chunk ``k``, made
+        from its columns, the narrative told as well (or ``null`` when ``narrative`` is
+        false: a list of connections does not show it)."""
         cols, extra = got
-        heads, tails = summary_halves(cols, extra)
+        a, b = span or (0, len(cols["client_ep"]))
+        endpoints = EndpointTexts(m.hosts, m.port_names)
+        heads, tails = summary_halves(cols, extra, k * m.flow_chunk, endpoints, a, b)
         if not narrative:
-            return cols, [h + "null" + t for h, t in zip(heads, tails, strict=True)]
+            return [h + "null" + t for h, t in zip(heads, tails, strict=True)]
         lists = story_lists(cols)
-        texts = [
-            head + narrative_json(lists, i, hosts, names) + tail
+        return [
+            head + narrative_json(lists, a + i, m.hosts, m.port_names) + tail
             for i, (head, tail) in enumerate(zip(heads, tails, strict=True))
         ]
-        return cols, texts
 
     def flows(
         self, sid: str, start: int = 0, count: int = 1000, *, narrative: bool = True
@@ -395,10 +400,11 @@ class Store(Jobs):
         got = self._chunks(sid, "f", ks)
         out: list[dict[str, Any]] = []
         for k in ks:
-            _, texts = self._summaries(unpack(got[k]), m.hosts, m.port_names, narrative)
             first = k * m.flow_chunk
-            a, b = max(start - first, 0), min(stop - first, len(texts))
-            out.extend(json.loads(t) for t in texts[a:b])
+            a = max(start - first, 0)
+            b = min(stop - first, m.flow_count - first, m.flow_chunk)
+            texts = self._summaries(m, k, unpack(got[k]), (a, b), narrative=narrative)
+            out.extend(json.loads(t) for t in texts)
         return out
 
     def conversations(self, sid: str) -> Conversations:
@@ -433,8 +439,9 @@ class Store(Jobs):
         m = self.meta(sid)
         self._check_flow(sid, m, flow_id)
         k, i = divmod(flow_id - 1, m.flow_chunk)
-        cols, summaries = self._flow_chunk(sid, k)
-        out: dict[str, Any] = json.loads(summaries[i])
+        got = self._flow_chunk(sid, k)
+        out: dict[str, Any] = json.loads(self._summaries(m, k, got, (i, i + 1))[0])
+        cols = got[0]
         out["negotiation"] = json.loads(negotiation_json(cols, i))
         return out
 
@@ -580,8 +587,9 @@ class Store(Jobs):
             lambda a, b: self._positions(sid, m, a, b, cache), m.packet_count, m.packet_chunk
         )
         for k in range((m.flow_count + m.flow_chunk - 1) // m.flow_chunk):
-            cols, summaries = self._flow_chunk(sid, k)
-            for i, piece in enumerate(summaries):
+            got = self._flow_chunk(sid, k)
+            cols = got[0]
+            for i, piece in enumerate(self._summaries(m, k, got)):
                 fid = k * m.flow_chunk + i + 1
                 sep = "," if fid > 1 else ""
                 if summary:

@@ -148,34 +148,53 @@ def test_sessions_stored_as_one_document_still_open(tmp_path: Path) -> None:
     store.close()
 
 
-def test_flow_chunks_with_their_texts_in_the_header_still_open(tmp_path: Path) -> None:
-    """Sessions stored before the summary texts became columns keep them in each flow
-    chunk's JSON header: they read the same."""
+@pytest.mark.parametrize("layout", ["header", "columns"])
+def test_flow_chunks_stored_with_their_texts_still_open(tmp_path: Path, layout: str) -> None:
+    """Sessions stored before flow chunks held only columns keep each connection's summary
+    as texts cut around the narrative: in the chunk's JSON header (``header``), or as two
+    text columns (``columns``).  They read the same: every page, the streamed JSON, one
+    connection, a window of it."""
     from sqlalchemy import update
 
-    from app.store.columns import pack, texts_of, unpack
+    from app.decode.export.document import EndpointTexts
+    from app.store.columns import pack, summary_halves, text_columns, unpack
     from app.store.schema import chunk_table
 
     store = Store(default_url(tmp_path))
-    rec = store.create(load("http-like.pcap"), title="t", owner_token="o")
+    rec = store.create(load("seed000_ipv6_vvv.txt"), title="t", owner_token="o")
     whole = "".join(store.stream_json(rec.id))
     flows = store.flows(rec.id, narrative=False)
+    told = store.flows(rec.id)
+    last = store.flow_summary(rec.id, rec.flow_count)
+    window = store.window(rec.id, 1, 0, 5)
+    m = store.meta(rec.id)
     c = chunk_table.c
     with store.engine.begin() as conn:
         for k, blob in conn.execute(
             select(c.chunk, c.data).where(c.session_id == rec.id, c.kind == "f")
         ).all():
             cols, extra = unpack(bytes(blob))
-            extra = {**extra, "heads": texts_of(cols, "heads"), "tails": texts_of(cols, "tails")}
-            kept = {n: a for n, a in cols.items() if not n.startswith(("heads.", "tails."))}
+            n = len(cols["client_ep"])
+            endpoints = EndpointTexts(m.hosts, m.port_names)
+            heads, tails = summary_halves(cols, extra, k * m.flow_chunk, endpoints, 0, n)
+            kept = {name: a for name, a in cols.items() if name != "run_at"}
+            if layout == "header":
+                data = pack(kept, {"heads": heads, "tails": tails})
+            else:
+                data = pack(
+                    {**kept, **text_columns("heads", heads), **text_columns("tails", tails)}
+                )
             conn.execute(
                 update(chunk_table)
                 .where(c.session_id == rec.id, c.kind == "f", c.chunk == k)
-                .values(data=pack(kept, extra))
+                .values(data=data)
             )
     again = Store(default_url(tmp_path))  # nothing cached
     assert "".join(again.stream_json(rec.id)) == whole
     assert again.flows(rec.id, narrative=False) == flows
+    assert again.flows(rec.id) == told
+    assert again.flow_summary(rec.id, rec.flow_count) == last
+    assert again.window(rec.id, 1, 0, 5) == window
     again.close()
     store.close()
 
@@ -318,7 +337,12 @@ def test_packet_chunks_made_by_a_second_process_are_the_same(
     monkeypatch.setattr(parallel, "MIN_WORK", 0)
     two = list(columns.chunks(analysis))
     assert two == one
-    assert sum(kind == "p" for kind, _, _ in two) > 5
+    packet_chunks = sum(kind == "p" for kind, _, _ in two)
+    # this process made the first ones, the child the others
+    assert (
+        packet_chunks > 5
+        and 0 < columns.mine(packet_chunks, 3000, analysis.flow_count) < packet_chunks
+    )
     small = Store(default_url(tmp_path / "s"), limits=Limits(max_stored=60_000))
     with pytest.raises(InputTooLarge):
         small.create(busy.read_bytes(), title="", owner_token="o")

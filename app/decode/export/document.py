@@ -342,24 +342,27 @@ def _int(text: str) -> int:
 _NO_SAMPLES = '{"min":null,"median":null,"max":null,"samples":0}'
 
 
-def _stats_texts(st: Any, lo: int, hi: int) -> list[str]:
-    """``{"min","median","max","samples"}`` texts in milliseconds (µs resolution)."""
-    low, med, high = (np.round(a[lo:hi] * 1000, 3).tolist() for a in (st.min, st.median, st.max))
+def _stats_texts(cols: Columns, name: str, side: int | None = None) -> list[str]:
+    """``{"min","median","max","samples"}`` texts in milliseconds (µs resolution) of the
+    statistics ``name`` in ``cols`` (``_stats_columns``; of one ``side`` where they are
+    per side)."""
+
+    def col(field: str) -> npt.NDArray[Any]:
+        a = cols[f"{name}.{field}"]
+        return a if side is None else a[:, side]
+
+    low, med, high = (np.round(col(f) * 1000, 3).tolist() for f in ("min", "median", "max"))
     return [
         f'{{"min":{a!r},"median":{b!r},"max":{c!r},"samples":{k}}}' if k else _NO_SAMPLES
-        for a, b, c, k in zip(low, med, high, st.samples[lo:hi].tolist(), strict=True)
+        for a, b, c, k in zip(low, med, high, col("samples").tolist(), strict=True)
     ]
 
 
-def _side_stats(st: Stats, d: int) -> Stats:
-    return Stats(st.min[:, d], st.median[:, d], st.max[:, d], st.samples[:, d])
-
-
-def _path_texts(facts: Facts, lo: int, hi: int) -> list[str]:
+def _path_texts(cols: Columns) -> list[str]:
     """Each flow's ``path_rtt_ms`` as JSON text."""
-    stats = _stats_texts(facts.path_rtt, lo, hi)
+    stats = _stats_texts(cols, "path")
     out = []
-    for text, src in zip(stats, facts.path_source[lo:hi].tolist(), strict=True):
+    for text, src in zip(stats, cols["path_source"].tolist(), strict=True):
         source = "null" if not src else f'"{PATH_SOURCES[src]}"'
         out.append(text[:-1] + f',"source":{source}}}')
     return out
@@ -430,7 +433,9 @@ class Summaries:
 
     Built as strings rather than dicts: with tens of thousands of connections this is the
     difference between the JSON costing more than the analysis or not.  The object's shape
-    is ``shapes.FlowSummary``.
+    is ``shapes.FlowSummary``.  A block's texts are made from its ``columns`` by
+    ``summary_texts``, which is also how a stored session (which keeps those columns) makes
+    them when it is read: one function, the same bytes.
     """
 
     BLOCK = 4096
@@ -441,10 +446,7 @@ class Summaries:
         flow_of, phase_of, firsts, lasts = ft.phase_runs()
         self.runs = (phase_of, ft.order[firsts] + 1, ft.order[lasts] + 1)
         self.run_at = np.searchsorted(flow_of, np.arange(ft.count + 1))
-        self.prefix = [
-            ('"[' + h + "]:" if ":" in h else '"' + h + ":") if _PLAIN_HOST.match(h) else ""
-            for h in ft.table.hosts
-        ]
+        self.endpoints = EndpointTexts(ft.table.hosts, ft.table.port_names)
 
     def __iter__(self) -> Iterator[str]:
         for lo in range(0, self.ft.count, self.BLOCK):
@@ -457,136 +459,215 @@ class Summaries:
 
     def halves(self, lo: int, hi: int, *, narrative: bool) -> tuple[list[str], list[str]]:
         """The summaries of flows ``lo:hi`` cut after ``"narrative":`` (included in the
-        first half only when ``narrative``): a stored session makes the narrative of a
-        connection from its columns (``narrative_json``) when it is read."""
-        ft, facts = self.ft, self.facts
-        client = self._endpoints(ft.client_ep[lo:hi])
-        server = self._endpoints(ft.server_ep[lo:hi])
-        sides = self._sides(lo, hi, (client, server))
-        phases = self._phases(lo, hi)
-        stories = self._narratives(lo, hi) if narrative else [""] * (hi - lo)
-        start, end = ft.start[lo:hi].tolist(), ft.end[lo:hi].tolist()
-        # float64 epoch seconds resolve about 0.2 µs: give the RTT in whole microseconds
-        irtt = [_float(round(v * 1000, 3)) for v in ft.irtt[lo:hi].tolist()]
-        by = ft.side_bytes[lo:hi].tolist()
-        count = np.diff(ft.bounds[lo : hi + 1]).tolist()
-        closers = ("null", '"client"', '"server"')
-        rtt = _stats_texts(facts.ack_rtt, lo, hi)
-        ts_rtt = _stats_texts(facts.ts_rtt, lo, hi)
-        path = _path_texts(facts, lo, hi)
-        vantage = [VANTAGES[v] for v in facts.vantage[lo:hi].tolist()]
-        told = ("null", '"ack_rtt"', '"ttl"')
-        vantage_from = [told[v] for v in self.ft.seq.near_from[lo:hi].tolist()]
-        counts = facts.counts[lo:hi].tolist()
-        code_text = [f'"{c}":' for c in FINDING_CODES]
-        ecn_text = ('"none"', '"offered"', '"negotiated"')
-        ecn = facts.ecn[lo:hi].tolist()
-        states = [STATES[i] for i in facts.state[lo:hi].tolist()]
-        history = facts.history[lo:hi]
-        endings = self._endings(lo, hi)
-        heads, tails = [], []
-        for k, (rf, hs, sc, eb, cl) in enumerate(
-            zip(
-                ft.roles_from[lo:hi].tolist(),
-                ft.handshake[lo:hi].tolist(),
-                ft.scaling[lo:hi].tolist(),
-                ft.ended_by[lo:hi].tolist(),
-                ft.closer[lo:hi].tolist(),
-                strict=True,
-            )
-        ):
-            t0, t1 = start[k], end[k]
-            duration = "null" if t0 != t0 or t1 != t1 else repr(t1 - t0)
-            found = ",".join(code_text[i] + str(x) for i, x in enumerate(counts[k]) if x)
-            heads.append(
-                f'{{"id":{lo + k + 1},"client":{client[k]},"server":{server[k]},'
-                f'"roles_from":"{ROLES_FROM[rf]}","packet_count":{count[k]},'
-                f'"bytes":{by[k][0] + by[k][1]},"start":{_float(t0)},"duration":{duration},'
-                f'"handshake":"{HANDSHAKE[hs]}","irtt_ms":{irtt[k]},'
-                f'"window_scaling":"{SCALING[sc]}",'
-                f'"state":"{states[k]}","history":"{history[k]}",'
-                f'"rtt_ms":{rtt[k]},"ts_rtt_ms":{ts_rtt[k]},"path_rtt_ms":{path[k]},'
-                f'"vantage":"{vantage[k]}","vantage_from":{vantage_from[k]},'
-                f'"ecn":{ecn_text[ecn[k]]},'
-                f'"findings":{{{found}}},'
-                f'"ended_by":"{ENDED_BY[eb]}","closer":{closers[cl + 1]},"ending":{endings[k]},'
-                f'"sides":{sides[k]},"narrative":{stories[k]}'
-            )
-            tails.append(f',"phases":{phases[k]}}}')
+        first half only when ``narrative``)."""
+        cols = self.columns(lo, hi)
+        heads, tails = summary_texts(cols, lo, self.endpoints)
+        if narrative:
+            t = self.ft.table
+            lists = story_lists(cols)
+            heads = [
+                h + narrative_json(lists, k, t.hosts, t.port_names) for k, h in enumerate(heads)
+            ]
         return heads, tails
 
-    def _endpoints(self, eps: npt.NDArray[np.int64]) -> list[str]:
-        """JSON strings of endpoints ("host:port"), each host formatted once."""
+    def columns(self, lo: int, hi: int) -> Columns:
+        """Everything the summaries, negotiations and narratives of flows ``lo:hi`` are
+        made from: ``negotiation_columns``, ``story_columns`` and the rest (statistics,
+        sides, phases, history); a stored session keeps them in its flow chunks."""
+        ft, facts = self.ft, self.facts
+        cols = negotiation_columns(ft, facts, lo, hi)
+        cols.update(story_columns(ft, facts, lo, hi))
+        a, b = int(self.run_at[lo]), int(self.run_at[hi])
+        history = facts.history[lo:hi]
+        cols.update(
+            {
+                "state": facts.state[lo:hi],
+                "history": np.array(history, f"<U{max([1, *map(len, history)])}"),
+                "near_from": ft.seq.near_from[lo:hi],
+                "counts": facts.counts[lo:hi],
+                "throughput": facts.throughput[lo:hi],
+                **_stats_columns("ack_rtt", facts.ack_rtt, lo, hi),
+                **_stats_columns("ts_rtt", facts.ts_rtt, lo, hi),
+                **_stats_columns("path", facts.path_rtt, lo, hi),
+                **_stats_columns("side_rtt", facts.side_rtt, lo, hi),
+                "run_phase": self.runs[0][a:b],
+                "run_first": self.runs[1][a:b],
+                "run_last": self.runs[2][a:b],
+                "run_at": self.run_at[lo : hi + 1] - a,
+            }
+        )
+        return cols
+
+
+def _stats_columns(name: str, st: Stats, lo: int, hi: int) -> Columns:
+    return {
+        f"{name}.min": st.min[lo:hi],
+        f"{name}.median": st.median[lo:hi],
+        f"{name}.max": st.max[lo:hi],
+        f"{name}.samples": st.samples[lo:hi],
+    }
+
+
+def summary_columns_of(cols: Columns, a: int, b: int) -> Columns:
+    """Flows ``a:b`` of ``Summaries.columns`` (each flow's columns, and its runs of
+    phases)."""
+    at = cols["run_at"]
+    r0, r1 = int(at[a]), int(at[b])
+    out = {k: v[a:b] for k, v in cols.items() if k not in _RUN_COLUMNS}
+    out.update({k: cols[k][r0:r1] for k in ("run_phase", "run_first", "run_last")})
+    out["run_at"] = at[a : b + 1] - r0
+    return out
+
+
+_RUN_COLUMNS = frozenset({"run_phase", "run_first", "run_last", "run_at"})
+
+
+def has_summary_columns(cols: Columns) -> bool:
+    """Whether ``cols`` are ``Summaries.columns`` (a flow chunk stored before them holds
+    its summaries as texts instead)."""
+    return "run_at" in cols
+
+
+class EndpointTexts:
+    """Endpoints (``ENDPOINT_PORTS`` codes) as JSON strings ("host:port"), each host's
+    beginning made once."""
+
+    def __init__(self, hosts: list[str], port_names: dict[int, str]) -> None:
+        self.hosts, self.port_names = hosts, port_names
+        self.prefix: dict[int, str] = {}
+
+    def __call__(self, eps: npt.NDArray[np.int64]) -> list[str]:
         out = []
+        prefix = self.prefix
         for e in eps.tolist():
             host, port = divmod(e, ENDPOINT_PORTS)
-            pre = self.prefix[host]
-            plain = pre and 0 < port <= NAMED_PORTS
-            out.append(pre + str(port - 1) + '"' if plain else _js(self.ft.endpoint(e)))
-        return out
-
-    def _phases(self, lo: int, hi: int) -> list[str]:
-        """Each flow's ``phases`` list as JSON text."""
-        phase_text = {
-            name: (_js(name), _js(PHASES[name].en), _js(PHASES[name].zh)) for name in PHASE_NAMES
-        }
-        texts = [phase_text[name] for name in PHASE_NAMES]
-        a, b = int(self.run_at[lo]), int(self.run_at[hi])
-        phase_of, firsts, lasts = (x[a:b].tolist() for x in self.runs)
-        bounds = (self.run_at[lo : hi + 1] - a).tolist()
-        out = []
-        for k in range(hi - lo):
-            runs = []
-            for r in range(bounds[k], bounds[k + 1]):
-                name, en, zh = texts[phase_of[r]]
-                runs.append(
-                    f'{{"phase":{name},"first":{firsts[r]},"last":{lasts[r]},"en":{en},"zh":{zh}}}'
+            pre = prefix.get(host)
+            if pre is None:
+                h = self.hosts[host]
+                pre = prefix[host] = (
+                    ('"[' + h + "]:" if ":" in h else '"' + h + ":") if _PLAIN_HOST.match(h) else ""
                 )
-            out.append("[" + ",".join(runs) + "]")
+            plain = pre and 0 < port <= NAMED_PORTS
+            out.append(
+                pre + str(port - 1) + '"'
+                if plain
+                else _js(endpoint_text(self.hosts, e, self.port_names))
+            )
         return out
 
-    def _sides(self, lo: int, hi: int, eps: tuple[list[str], list[str]]) -> list[str]:
-        """Each flow's ``sides`` object as JSON text."""
-        ft, facts = self.ft, self.facts
-        syn = (ft.syn_pos[lo:hi] >= 0).tolist()
-        isn, mss, ws = _texts(ft.isn[lo:hi]), _texts(ft.mss[lo:hi]), _texts(ft.wscale[lo:hi])
-        sack, tsopt = ft.sackok[lo:hi].tolist(), ft.timestamps[lo:hi].tolist()
-        pk, by = ft.side_packets[lo:hi].tolist(), ft.side_bytes[lo:hi].tolist()
-        thr, segs = facts.throughput[lo:hi].tolist(), facts.data_segments[lo:hi].tolist()
-        tfo, mptcp = facts.tfo[lo:hi].tolist(), facts.mptcp[lo:hi].tolist()
-        rtts = [_stats_texts(_side_stats(facts.side_rtt, d), lo, hi) for d in (0, 1)]
-        out = []
-        for f in range(hi - lo):
-            sides = [
-                f'{{"endpoint":{eps[d][f]},"syn_seen":{_BOOL[syn[f][d]]},"isn":{isn[f][d]},'
-                f'"mss":{mss[f][d]},"wscale":{ws[f][d]},'
-                f'"sack_perm":{_BOOL[sack[f][d]]},"timestamps":{_BOOL[tsopt[f][d]]},'
-                f'"packets":{pk[f][d]},"bytes":{by[f][d]},"data_segments":{segs[f][d]},'
-                f'"rtt_ms":{rtts[d][f]},"throughput_bps":{_float(round(thr[f][d], 1))},'
-                f'"tfo":"{TFO_NAMES[tfo[f][d]]}","mptcp":{_BOOL[mptcp[f][d]]}}}'
-                for d in (0, 1)
-            ]
-            out.append(f'{{"client":{sides[0]},"server":{sides[1]}}}')
-        return out
 
-    def _endings(self, lo: int, hi: int) -> list[str]:
-        """Each flow's ``ending`` object ({en, zh}) as JSON text, made once per kind."""
-        endings: dict[tuple[int, int], str] = {}
-        out = []
-        ft = self.ft
-        for eb, cl in zip(ft.ended_by[lo:hi].tolist(), ft.closer[lo:hi].tolist(), strict=True):
-            text = endings.get((eb, cl))
-            if text is None:
-                who = None if cl < 0 else ("client", "server")[cl]
-                text = endings[(eb, cl)] = _js(describe_ending(ENDED_BY[eb], who))
-            out.append(text)
-        return out
+def summary_texts(cols: Columns, lo: int, endpoints: EndpointTexts) -> tuple[list[str], list[str]]:
+    """The summaries of the flows in ``cols`` (``Summaries.columns``; the first is flow
+    ``lo``, 0-based) cut after ``"narrative":``."""
+    client = endpoints(cols["client_ep"])
+    server = endpoints(cols["server_ep"])
+    sides = _sides(cols, (client, server))
+    phases = _phases(cols)
+    start, end = cols["start"].tolist(), cols["end"].tolist()
+    # float64 epoch seconds resolve about 0.2 µs: give the RTT in whole microseconds
+    irtt = [_float(round(v * 1000, 3)) for v in cols["irtt"].tolist()]
+    by = cols["side_bytes"].tolist()
+    count = cols["count"].tolist()
+    closers = ("null", '"client"', '"server"')
+    rtt = _stats_texts(cols, "ack_rtt")
+    ts_rtt = _stats_texts(cols, "ts_rtt")
+    path = _path_texts(cols)
+    vantage = [VANTAGES[v] for v in cols["vantage"].tolist()]
+    told = ("null", '"ack_rtt"', '"ttl"')
+    vantage_from = [told[v] for v in cols["near_from"].tolist()]
+    counts = cols["counts"].tolist()
+    code_text = [f'"{c}":' for c in FINDING_CODES]
+    ecn_text = ('"none"', '"offered"', '"negotiated"')
+    ecn = cols["ecn"].tolist()
+    states = [STATES[i] for i in cols["state"].tolist()]
+    history = cols["history"].tolist()
+    endings = _endings(cols)
+    heads, tails = [], []
+    for k, (rf, hs, sc, eb, cl) in enumerate(
+        zip(
+            cols["roles_from"].tolist(),
+            cols["handshake"].tolist(),
+            cols["scaling"].tolist(),
+            cols["ended_by"].tolist(),
+            cols["closer"].tolist(),
+            strict=True,
+        )
+    ):
+        t0, t1 = start[k], end[k]
+        duration = "null" if t0 != t0 or t1 != t1 else repr(t1 - t0)
+        found = ",".join(code_text[i] + str(x) for i, x in enumerate(counts[k]) if x)
+        heads.append(
+            f'{{"id":{lo + k + 1},"client":{client[k]},"server":{server[k]},'
+            f'"roles_from":"{ROLES_FROM[rf]}","packet_count":{count[k]},'
+            f'"bytes":{by[k][0] + by[k][1]},"start":{_float(t0)},"duration":{duration},'
+            f'"handshake":"{HANDSHAKE[hs]}","irtt_ms":{irtt[k]},'
+            f'"window_scaling":"{SCALING[sc]}",'
+            f'"state":"{states[k]}","history":"{history[k]}",'
+            f'"rtt_ms":{rtt[k]},"ts_rtt_ms":{ts_rtt[k]},"path_rtt_ms":{path[k]},'
+            f'"vantage":"{vantage[k]}","vantage_from":{vantage_from[k]},'
+            f'"ecn":{ecn_text[ecn[k]]},'
+            f'"findings":{{{found}}},'
+            f'"ended_by":"{ENDED_BY[eb]}","closer":{closers[cl + 1]},"ending":{endings[k]},'
+            f'"sides":{sides[k]},"narrative":'
+        )
+        tails.append(f',"phases":{phases[k]}}}')
+    return heads, tails
 
-    def _narratives(self, lo: int, hi: int) -> list[str]:
-        """Each flow's ``narrative`` object ({en, zh}) as JSON text."""
-        lists = story_lists(story_columns(self.ft, self.facts, lo, hi))
-        t = self.ft.table
-        return [narrative_json(lists, k, t.hosts, t.port_names) for k in range(hi - lo)]
+
+_PHASE_TEXTS = [(_js(name), _js(PHASES[name].en), _js(PHASES[name].zh)) for name in PHASE_NAMES]
+
+
+def _phases(cols: Columns) -> list[str]:
+    """Each flow's ``phases`` list as JSON text."""
+    phase_of, firsts, lasts = (cols[k].tolist() for k in ("run_phase", "run_first", "run_last"))
+    bounds = cols["run_at"].tolist()
+    out = []
+    for k in range(len(bounds) - 1):
+        runs = []
+        for r in range(bounds[k], bounds[k + 1]):
+            name, en, zh = _PHASE_TEXTS[phase_of[r]]
+            runs.append(
+                f'{{"phase":{name},"first":{firsts[r]},"last":{lasts[r]},"en":{en},"zh":{zh}}}'
+            )
+        out.append("[" + ",".join(runs) + "]")
+    return out
+
+
+def _sides(cols: Columns, eps: tuple[list[str], list[str]]) -> list[str]:
+    """Each flow's ``sides`` object as JSON text."""
+    syn = (cols["syn_row"] >= 0).tolist()
+    isn, mss, ws = _texts(cols["isn"]), _texts(cols["mss"]), _texts(cols["wscale"])
+    sack, tsopt = cols["sackok"].tolist(), cols["timestamps"].tolist()
+    pk, by = cols["side_packets"].tolist(), cols["side_bytes"].tolist()
+    thr, segs = cols["throughput"].tolist(), cols["data_segments"].tolist()
+    tfo, mptcp = cols["tfo"].tolist(), cols["mptcp"].tolist()
+    rtts = [_stats_texts(cols, "side_rtt", d) for d in (0, 1)]
+    out = []
+    for f in range(len(syn)):
+        sides = [
+            f'{{"endpoint":{eps[d][f]},"syn_seen":{_BOOL[syn[f][d]]},"isn":{isn[f][d]},'
+            f'"mss":{mss[f][d]},"wscale":{ws[f][d]},'
+            f'"sack_perm":{_BOOL[sack[f][d]]},"timestamps":{_BOOL[tsopt[f][d]]},'
+            f'"packets":{pk[f][d]},"bytes":{by[f][d]},"data_segments":{segs[f][d]},'
+            f'"rtt_ms":{rtts[d][f]},"throughput_bps":{_float(round(thr[f][d], 1))},'
+            f'"tfo":"{TFO_NAMES[tfo[f][d]]}","mptcp":{_BOOL[mptcp[f][d]]}}}'
+            for d in (0, 1)
+        ]
+        out.append(f'{{"client":{sides[0]},"server":{sides[1]}}}')
+    return out
+
+
+def _endings(cols: Columns) -> list[str]:
+    """Each flow's ``ending`` object ({en, zh}) as JSON text, made once per kind."""
+    endings: dict[tuple[int, int], str] = {}
+    out = []
+    for eb, cl in zip(cols["ended_by"].tolist(), cols["closer"].tolist(), strict=True):
+        text = endings.get((eb, cl))
+        if text is None:
+            who = None if cl < 0 else ("client", "server")[cl]
+            text = endings[(eb, cl)] = _js(describe_ending(ENDED_BY[eb], who))
+        out.append(text)
+    return out
 
 
 def story_lists(cols: Columns) -> dict[str, list[Any]]:
