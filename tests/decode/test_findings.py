@@ -305,3 +305,43 @@ def test_analysing_blocks_of_connections_changes_nothing(
             np.testing.assert_array_equal(a, b, err_msg=f"{path.name} {f.name}")
     if split and hasattr(os, "fork"):
         assert handed and all(handed)  # the children's blocks were used
+
+
+@pytest.mark.parametrize("child", ["garbled", "short", "fails"])
+def test_a_child_s_blocks_that_cannot_be_used_are_analysed_here(
+    child: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A child that writes something that is not its blocks, too few of them, or fails
+    costs time, not results: this process analyses those blocks itself."""
+    from dataclasses import fields
+    from typing import IO
+
+    import numpy as np
+
+    from app.decode.analysis import sequence
+    from app.decode.analysis.flows import FlowTable
+    from benchmarks.gencap import generate
+
+    busy = tmp_path / "busy.pcap"
+    generate(str(busy), 2000, 30, 0, 5)
+    table = read_path(str(busy)).table
+    whole = FlowTable.analyse(table)
+
+    def write(self: object, file: IO[bytes], runs: list[tuple[int, int]]) -> None:
+        if child == "garbled":
+            file.write(b"not a pickle")
+        elif child == "short":
+            import pickle
+
+            pickle.dump([], file)
+        else:
+            raise RuntimeError("the child fails")
+
+    monkeypatch.setattr(sequence, "BLOCK", 5)
+    monkeypatch.setattr(sequence, "MIN_SPLIT", 0)
+    monkeypatch.setenv("TCPLADDER_PROCESSES", "2")
+    monkeypatch.setattr(sequence._Blocks, "write", write)
+    parts = FlowTable.analyse(table)
+    for f in fields(whole.seq):
+        np.testing.assert_array_equal(getattr(whole.seq, f.name), getattr(parts.seq, f.name))
+    np.testing.assert_array_equal(whole.findings, parts.findings)

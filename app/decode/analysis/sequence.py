@@ -802,8 +802,7 @@ def analyse_blocks(
     try:
         for run in runs[:half]:
             out = _place(out, one.analyse(run), (n, len(bounds) - 1), int(bounds[run[0]]), run)
-        file = later.file() if later is not None else None
-        told = pickle.load(file) if file is not None else None
+        told = _told(later.file() if later is not None else None, len(runs) - half)
         for k, run in enumerate(runs[half:]):
             sa = told[k] if told is not None else one.analyse(run)
             out = _place(out, sa, (n, len(bounds) - 1), int(bounds[run[0]]), run)
@@ -812,6 +811,20 @@ def analyse_blocks(
             later.close()
     assert out is not None
     return out
+
+
+def _told(file: IO[bytes] | None, count: int) -> list[SeqAnalysis] | None:
+    """The child's ``count`` blocks, unpickled from the private file this process made for
+    it; None (analyse them here) when there is none or it cannot be read."""
+    if file is None:
+        return None
+    try:
+        got = pickle.load(file)  # our own child's, in a private file we made
+    except (pickle.UnpicklingError, EOFError, OSError):
+        return None
+    if not isinstance(got, list) or len(got) != count:
+        return None
+    return got if all(isinstance(sa, SeqAnalysis) for sa in got) else None
 
 
 class _Blocks:
