@@ -802,7 +802,7 @@ def analyse_blocks(
     try:
         for run in runs[:half]:
             out = _place(out, one.analyse(run), (n, len(bounds) - 1), int(bounds[run[0]]), run)
-        told = _told(later.file() if later is not None else None, len(runs) - half)
+        told = _told(later.unpickled() if later is not None else None, len(runs) - half)
         for k, run in enumerate(runs[half:]):
             sa = told[k] if told is not None else one.analyse(run)
             out = _place(out, sa, (n, len(bounds) - 1), int(bounds[run[0]]), run)
@@ -813,15 +813,9 @@ def analyse_blocks(
     return out
 
 
-def _told(file: IO[bytes] | None, count: int) -> list[SeqAnalysis] | None:
-    """The child's ``count`` blocks, unpickled from the private file this process made for
-    it; None (analyse them here) when there is none or it cannot be read."""
-    if file is None:
-        return None
-    try:
-        got = pickle.load(file)  # our own child's, in a private file we made
-    except (pickle.UnpicklingError, EOFError, OSError):
-        return None
+def _told(got: object | None, count: int) -> list[SeqAnalysis] | None:
+    """The child's ``count`` blocks; None (analyse them here) when it gave none, or
+    something else."""
     if not isinstance(got, list) or len(got) != count:
         return None
     return got if all(isinstance(sa, SeqAnalysis) for sa in got) else None

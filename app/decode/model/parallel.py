@@ -19,6 +19,7 @@ POSIX system), on one CPU, or with ``TCPLADDER_PROCESSES=1``, everything is writ
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 import signal
 import tempfile
@@ -184,6 +185,18 @@ class Later:
             self.close()
             return None
         return cast(IO[bytes], child.file)
+
+    def unpickled(self) -> object | None:
+        """The object the child pickled to its file, or None (no child, it failed, or what
+        it wrote cannot be read): the caller then does that part itself."""
+        file = self.file()
+        if file is None:
+            return None
+        try:
+            got: object = pickle.load(file)  # our own child's, in a private file we made
+        except (pickle.UnpicklingError, EOFError, OSError):
+            return None
+        return got
 
     def close(self) -> None:
         if self.child is not None:

@@ -142,7 +142,8 @@ def read_in_parts(
         reading.consume(first)
         stopped = first.stopped_at
         if stopped == split:
-            parcel = _parcel(later.file())
+            got = later.unpickled()
+            parcel = got if isinstance(got, Parcel) else None
             if parcel is not None and reading.can_merge(parcel, max_packets):
                 reading.merge(parcel)
                 return reading.trace()
@@ -159,17 +160,6 @@ def read_in_parts(
         return reading.trace()
     finally:
         later.close()
-
-
-def _parcel(file: IO[bytes] | None) -> Parcel | None:
-    """The child's parcel, unpickled from the temporary file this process made for it."""
-    if file is None:
-        return None
-    try:
-        got = pickle.load(file)  # our own child's, in a private file we made
-    except (pickle.UnpicklingError, EOFError, OSError):
-        return None
-    return got if isinstance(got, Parcel) else None
 
 
 def _second(  # pragma: no cover - runs in the forked child
