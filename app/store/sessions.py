@@ -402,7 +402,7 @@ class Store(Jobs):
         for k in ks:
             first = k * m.flow_chunk
             a = max(start - first, 0)
-            b = min(stop - first, m.flow_count - first, m.flow_chunk)
+            b = min(stop - first, m.flow_chunk)
             texts = self._summaries(m, k, unpack(got[k]), (a, b), narrative=narrative)
             out.extend(json.loads(t) for t in texts)
         return out

@@ -7,9 +7,9 @@ it to a temporary file while the parent writes the first half to the output; the
 then copies the child's half after its own (``write_in_two``).  A stored session's packet
 chunks are made the same way while the parent makes the rest (``Blobs``), and the second
 part of a big pcap file is read so while the parent reads the first (``Later``,
-``readers.parts``), as are the second half of the sequence analysis's blocks of
-connections (``analysis.sequence.analyse_blocks``).  The bytes are those one process makes: each part is made by the same
-function.
+``readers.parts``), as is the second half of the sequence analysis's blocks of connections
+(``analysis.sequence.analyse_blocks``).  The bytes are those one process makes: each part is
+made by the same function.
 
 A child that fails for any reason (an exception, a full temporary directory, a signal, a
 hang) costs time, not output: the parent makes that part itself.  Without ``os.fork`` (not a

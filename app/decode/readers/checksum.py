@@ -22,9 +22,9 @@ import numpy.typing as npt
 I64 = npt.NDArray[np.int64]
 U32 = npt.NDArray[np.uint32]
 
-GOOD, BAD, UNVERIFIED = 1, 2, 0
+GOOD, BAD, UNVERIFIED = 1, 2, 0  # the status column's values (model.codes.CHECKSUM_STATUS)
 # ranges of at most this many words are summed by gathers instead of reduceat
-GATHER_WORDS = 48  # the status column's values (model.codes.CHECKSUM_STATUS)
+GATHER_WORDS = 48
 
 
 class Sums:
