@@ -11,8 +11,7 @@ not a number) followed by the columns' bytes, compressed with zstd (``pack``).  
   ``tcpladder explain --json`` (``summary_texts``), when they are read: storing texts made
   an upload wait for JSON nobody may read (measured: 0.29 s of a 250k-packet upload's
   0.55 s of flow chunks).  Chunks stored before keep the summaries as texts, cut around
-  the narrative: in the JSON header, or as two text columns (``summary_halves`` reads
-  both).
+  the narrative, in their JSON header (``summary_halves`` reads either).
 - ``c`` is the conversations table: a few columns over every connection, to sort, filter
   and page (``app.decode.analysis.conversations``); sessions stored before it have none,
   and the table is made from the ``f`` chunks' summaries.
@@ -114,35 +113,15 @@ def unpack(data: bytes) -> tuple[Cols, dict[str, Any]]:
     return cols, extra
 
 
-def text_columns(name: str, texts: list[str]) -> Cols:
-    """Strings as two columns: ``name.len`` (each one's length in characters) and
-    ``name.utf8`` (all of them, one after another, as UTF-8)."""
-    return {
-        name + ".len": np.fromiter(map(len, texts), np.uint32, len(texts)),
-        name + ".utf8": np.frombuffer("".join(texts).encode(), np.uint8),
-    }
-
-
-def texts_of(cols: Cols, name: str) -> list[str]:
-    """The strings ``text_columns`` stored as ``name``."""
-    text = cols[name + ".utf8"].tobytes().decode()
-    ends = np.cumsum(cols[name + ".len"], dtype=np.int64).tolist()
-    return [text[a:b] for a, b in zip([0, *ends], ends, strict=False)]
-
-
 def summary_halves(
     cols: Cols, extra: dict[str, Any], first: int, endpoints: EndpointTexts, a: int, b: int
 ) -> tuple[list[str], list[str]]:
     """The summary texts of connections ``a:b`` of a flow chunk whose first connection is
-    ``first`` (0-based), cut after ``"narrative":``: made from its columns, or as stored
-    before they were (in the JSON header, or as two text columns)."""
+    ``first`` (0-based), cut after ``"narrative":``: made from its columns, or as stored in
+    its JSON header before they were."""
     if has_summary_columns(cols):
         return summary_texts(summary_columns_of(cols, a, b), first + a, endpoints)
-    if "heads" in extra:
-        heads, tails = extra["heads"], extra["tails"]
-    else:
-        heads, tails = texts_of(cols, "heads"), texts_of(cols, "tails")
-    return heads[a:b], tails[a:b]
+    return extra["heads"][a:b], extra["tails"][a:b]
 
 
 def pack_positions(part: PacketTable) -> bytes:

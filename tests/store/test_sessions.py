@@ -148,16 +148,14 @@ def test_sessions_stored_as_one_document_still_open(tmp_path: Path) -> None:
     store.close()
 
 
-@pytest.mark.parametrize("layout", ["header", "columns"])
-def test_flow_chunks_stored_with_their_texts_still_open(tmp_path: Path, layout: str) -> None:
+def test_flow_chunks_stored_with_their_texts_still_open(tmp_path: Path) -> None:
     """Sessions stored before flow chunks held only columns keep each connection's summary
-    as texts cut around the narrative: in the chunk's JSON header (``header``), or as two
-    text columns (``columns``).  They read the same: every page, the streamed JSON, one
-    connection, a window of it."""
+    as texts cut around the narrative, in the chunk's JSON header.  They read the same:
+    every page, the streamed JSON, one connection, a window of it."""
     from sqlalchemy import update
 
     from app.decode.export.document import EndpointTexts
-    from app.store.columns import pack, summary_halves, text_columns, unpack
+    from app.store.columns import pack, summary_halves, unpack
     from app.store.schema import chunk_table
 
     store = Store(default_url(tmp_path))
@@ -178,12 +176,7 @@ def test_flow_chunks_stored_with_their_texts_still_open(tmp_path: Path, layout: 
             endpoints = EndpointTexts(m.hosts, m.port_names)
             heads, tails = summary_halves(cols, extra, k * m.flow_chunk, endpoints, 0, n)
             kept = {name: a for name, a in cols.items() if name != "run_at"}
-            if layout == "header":
-                data = pack(kept, {"heads": heads, "tails": tails})
-            else:
-                data = pack(
-                    {**kept, **text_columns("heads", heads), **text_columns("tails", tails)}
-                )
+            data = pack(kept, {"heads": heads, "tails": tails})
             conn.execute(
                 update(chunk_table)
                 .where(c.session_id == rec.id, c.kind == "f", c.chunk == k)
@@ -197,14 +190,6 @@ def test_flow_chunks_stored_with_their_texts_still_open(tmp_path: Path, layout: 
     assert again.window(rec.id, 1, 0, 5) == window
     again.close()
     store.close()
-
-
-def test_texts_as_columns_keep_any_character() -> None:
-    from app.store.columns import text_columns, texts_of
-
-    texts = ["", '{"a":"b"}', "\u00e9 é 中文 \n", "", "😀x"]
-    assert texts_of(text_columns("t", texts), "t") == texts
-    assert texts_of(text_columns("t", []), "t") == []
 
 
 def test_a_decoder_failure_is_a_4xx_naming_where_it_broke(
