@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from functools import lru_cache
 from json.encoder import encode_basestring
 from typing import Any, Literal, TextIO, cast
@@ -29,7 +29,7 @@ from app.decode.analysis.result import Analysis
 from app.decode.analysis.stats import Stats
 from app.decode.explain.fields import ENDINGS, PHASES, describe_ending
 from app.decode.explain.narrative import TFO_NAMES, Story, narrate, negotiation
-from app.decode.export import shapes
+from app.decode.export import shapes, typeset
 from app.decode.model.codes import CHECKSUM_STATUS as STATUS_NAMES
 from app.decode.model.codes import FINDING_CODES, Finding
 from app.decode.model.codes import Direction as DirectionCode
@@ -116,19 +116,6 @@ _ECN_TEXT = tuple(f'"{n}"' for n in ECN_NAMES)
 ChecksumStatus = Literal["unverified", "good", "bad"]
 
 
-def _checksum_texts(c: Columns, n: int) -> list[str]:
-    """Each row's ``checksum`` object as JSON text (sessions stored before the status
-    columns existed: unverified)."""
-    value = _int_texts(c["cksum"])
-    status = c["cksum_status"].tolist() if "cksum_status" in c else [0] * n
-    expected = _int_texts(c["cksum_expected"]) if "cksum_expected" in c else ["null"] * n
-    names = [f'"{s}"' for s in STATUS_NAMES]
-    return [
-        f'{{"value":{value[i]},"status":{names[status[i]]},"expected":{expected[i]}}}'
-        for i in range(n)
-    ]
-
-
 def ecn_name(tos: int | None) -> EcnName | None:
     """The ECN field's name from a TOS / traffic class byte."""
     return None if tos is None else ECN_NAMES[tos & 3]
@@ -136,77 +123,17 @@ def ecn_name(tos: int | None) -> EcnName | None:
 
 def packet_texts(part: PacketTable) -> list[str]:
     """``packets_json`` of a slice of positions (``FlowTable.positions``) as JSON texts,
-    written from the columns.  Rows whose packet was kept as an object (pasted text, Scapy's
-    frames), carries SACK blocks or a malformed option go through ``packets_json``; the
-    test suite and scripts/compare-outputs hold both paths to the same bytes."""
+    typeset from the columns (``typeset``).  Rows whose packet was kept as an object
+    (pasted text, Scapy's frames), carries SACK blocks or a malformed option go through
+    ``packets_json``; the test suite and scripts/compare-outputs hold both paths to the
+    same bytes."""
     c, n = part.cols, len(part)
     if not n:
         return []
-    flags = c["flags"].tolist()
     kept = range(n) if part.remake is not None else part.objects
     slow = set(kept) | set(np.flatnonzero(c["sack"] | c["bad_opt"]).tolist())
-    ack = np.where(c["flags"] & ACK, c["ack"], -1)
-    ints = {
-        name: _int_texts(a)
-        for name, a in (
-            ("seq", c["seq_shown"]),
-            ("ack", ack),
-            ("rel_seq", c["rel_seq"]),
-            ("rel_ack", c["rel_ack"]),
-            ("len", c["length"]),
-            ("win", c["win"]),
-            ("mss", c["mss"]),
-            ("wscale", c["wscale"]),
-            ("ts_val", c["ts_val"]),
-            ("ts_ecr", c["ts_ecr"]),
-            ("eff_win", c["eff_win"]),
-            ("bytes_in_flight", c["in_flight"]),
-            ("frame", c["frame"]),
-        )
-    }
-    plus_one = {
-        name: _int_texts(np.where(a >= 0, a + 1, -1))
-        for name, a in (("ts_echo_of", c["echo_row"]), ("acks", c["acked_row"]))
-    }
-    dup = _int_texts(np.where(c["dup_ack"] > 0, c["dup_ack"], -1))
-    bools = {name: [_BOOL[v] for v in c[name].tolist()] for name in _BOOL_COLUMNS}
-    tos = c["tos"].tolist() if "tos" in c else [-1] * n
-    comments, apps = [""] * n, ["null"] * n
-    for i, texts in part.comments.items():
-        comments[i] = ",".join(f'{{"line":0,"text":{_js(t)},"position":"before"}}' for t in texts)
-    for i, a in part.apps.items():
-        apps[i] = _js(a)
-    columns = (
-        (c["row"] + 1).tolist(),
-        [_float(t) for t in c["time"].tolist()],
-        _endpoint_list(part, c["src"], c["sport"]),
-        _endpoint_list(part, c["dst"], c["dport"]),
-        [_LETTERS[f] for f in flags],
-        *(ints[name] for name in ("seq", "ack", "rel_seq", "rel_ack", "len", "win", "mss")),
-        ints["wscale"],
-        bools["sackok"],
-        ints["ts_val"],
-        ints["ts_ecr"],
-        _findings_texts(c["findings"]),
-        bools["seq_inferred"],
-        ints["eff_win"],
-        [_DIRS[d] for d in c["dir"].tolist()],
-        [PHASE_NAMES[k] for k in c["phase"].tolist()],
-        plus_one["ts_echo_of"],
-        dup,
-        plus_one["acks"],
-        [_ms_text(v) for v in c["ack_rtt"].tolist()],
-        [_ms_text(v) for v in c["ts_rtt"].tolist()],
-        ints["bytes_in_flight"],
-        ints["frame"],
-        bools["truncated"],
-        _checksum_texts(c, n),
-        [_ECN_TEXT[t & 3] if t >= 0 else "null" for t in tos],
-        comments,
-        apps,
-    )
-    # every row of a paste is slow: nothing to format from the columns then
-    out = [""] * n if len(slow) == n else [_PACKET % v for v in zip(*columns, strict=True)]
+    # every row of a paste is slow: nothing to typeset from the columns then
+    out = [""] * n if len(slow) == n else typeset.typeset(_PACKET_PIECES, _packet_slots(part))
     for i in sorted(slow):
         p, info = row_objects(part, i)
         one = Flow(0, Side(""), Side(""), [p], [info])
@@ -214,8 +141,74 @@ def packet_texts(part: PacketTable) -> list[str]:
     return out
 
 
-_BOOL_COLUMNS = ("sackok", "seq_inferred", "truncated")
-# one packet's JSON, its values in the order ``packet_texts`` lists its columns
+def _packet_slots(part: PacketTable) -> list[typeset.Slot]:
+    """The slots of ``_PACKET``, in its order."""
+    c, n = part.cols, len(part)
+    ints = typeset.integers
+
+    def plus_one(a: npt.NDArray[Any]) -> typeset.Slot:
+        return ints(np.where(a >= 0, a + 1, -1))
+
+    def flag(name: str) -> typeset.Slot:
+        return typeset.table(c[name], _BOOL)
+
+    tos = c["tos"] if "tos" in c else np.full(n, -1)
+    return [
+        ints(c["row"] + 1),
+        typeset.decimals(c["time"], 6, _float, exact=True),
+        _endpoint_slot(part, c["src"], c["sport"]),
+        _endpoint_slot(part, c["dst"], c["dport"]),
+        typeset.table(c["flags"], _LETTERS),
+        ints(c["seq_shown"]),
+        ints(np.where(c["flags"] & ACK, c["ack"], -1)),
+        *(ints(c[name]) for name in ("rel_seq", "rel_ack", "length", "win", "mss", "wscale")),
+        flag("sackok"),
+        ints(c["ts_val"]),
+        ints(c["ts_ecr"]),
+        _findings_slot(c["findings"]),
+        flag("seq_inferred"),
+        ints(c["eff_win"]),
+        typeset.table(c["dir"], _DIRS),
+        typeset.table(c["phase"], PHASE_NAMES),
+        plus_one(c["echo_row"]),
+        ints(np.where(c["dup_ack"] > 0, c["dup_ack"], -1)),
+        plus_one(c["acked_row"]),
+        *(typeset.decimals(c[n] * 1000, 3, _ms_of_ms, exact=False) for n in ("ack_rtt", "ts_rtt")),
+        ints(c["in_flight"]),
+        ints(c["frame"]),
+        flag("truncated"),
+        ints(c["cksum"]),
+        typeset.table(c["cksum_status"], _STATUS_TEXTS)
+        if "cksum_status" in c
+        else typeset.constant(n, _STATUS_TEXTS[0]),  # stored before statuses: unverified
+        ints(c["cksum_expected"]) if "cksum_expected" in c else typeset.constant(n, "null"),
+        typeset.table(np.where(tos >= 0, tos & 3, 4), _ECN_OR_NULL),
+        _sparse_slot(n, part.comments, _comments_text, ""),
+        _sparse_slot(n, part.apps, _str, "null"),
+    ]
+
+
+_STATUS_TEXTS = tuple(f'"{s}"' for s in STATUS_NAMES)
+_ECN_OR_NULL = (*_ECN_TEXT, "null")
+
+
+def _comments_text(texts: list[str]) -> str:
+    return ",".join(f'{{"line":0,"text":{_js(t)},"position":"before"}}' for t in texts)
+
+
+def _sparse_slot(
+    n: int, rows: Mapping[int, Any], text: Callable[[Any], str], other: str
+) -> typeset.Slot:
+    """``text`` of the few rows given, ``other`` on the rest."""
+    if not rows:
+        return typeset.constant(n, other)
+    out = [other] * n
+    for i, value in rows.items():
+        out[i] = text(value)
+    return typeset.texts(out)
+
+
+# one packet's JSON, its values in the order ``_packet_slots`` lists them
 _PACKET = (
     '{"n":%s,"time":%s,"src":%s,"dst":%s,'
     '"flags":"%s","seq":%s,"ack":%s,'
@@ -231,10 +224,11 @@ _PACKET = (
     '"ack_rtt_ms":%s,"ts_rtt_ms":%s,'
     '"bytes_in_flight":%s,"line":null,'
     '"frame":%s,"truncated":%s,'
-    '"checksum":%s,"ecn":%s,'
+    '"checksum":{"value":%s,"status":%s,"expected":%s},"ecn":%s,'
     '"annotation":null,'
     '"comments":[%s],"app":%s}'
 )
+_PACKET_PIECES = _PACKET.split("%s")
 
 
 class PacketBlocks:
@@ -268,37 +262,32 @@ _LETTERS = [flags_to_letters(f) for f in range(1 << 9)]
 _DIRS = DirectionCode.texts()
 
 
-def _ms_text(seconds: float) -> str:
-    return "null" if seconds != seconds else repr(round(seconds * 1000, 3))
+def _ms_of_ms(ms: float) -> str:
+    return "null" if ms != ms else repr(round(ms, 3))
 
 
-def _findings_texts(bits: npt.NDArray[np.int32]) -> list[str]:
+def _findings_slot(bits: npt.NDArray[np.int32]) -> typeset.Slot:
     """JSON lists of finding codes, made once per distinct set."""
-    cache: dict[int, str] = {}
-    out = []
-    for b in bits.tolist():
-        text = cache.get(b)
-        if text is None:
-            codes = [code for k, code in enumerate(FINDING_CODES) if b >> k & 1]
-            text = cache[b] = _js(codes)
-        out.append(text)
-    return out
+    sets, which = np.unique(bits, return_inverse=True)
+    lists = [[code for k, code in enumerate(FINDING_CODES) if b >> k & 1] for b in sets.tolist()]
+    return typeset.table(which, [_js(codes) for codes in lists])
 
 
-def _endpoint_list(
+def _endpoint_slot(
     part: PacketTable, hosts: npt.NDArray[Any], ports: npt.NDArray[Any]
-) -> list[str]:
+) -> typeset.Slot:
     """JSON strings "host:port" of many rows, each distinct endpoint formatted once."""
-    cache: dict[tuple[int, int], str] = {}
-    out = []
-    for h, port in zip(hosts.tolist(), ports.tolist(), strict=True):
-        text = cache.get((h, port))
-        if text is None:
-            text = cache[(h, port)] = _js(
-                format_endpoint(part.hosts[h], None if port < 0 else port, part.port_names)
-            )
-        out.append(text)
-    return out
+    ends, which = np.unique(
+        hosts.astype(np.int64) * _PORT_KEYS + ports.astype(np.int64) + 1, return_inverse=True
+    )
+    texts = []
+    for h, port in zip(*np.divmod(ends, _PORT_KEYS), strict=True):
+        name = format_endpoint(part.hosts[h], None if port == 0 else port - 1, part.port_names)
+        texts.append(_str(name))
+    return typeset.table(which, texts)
+
+
+_PORT_KEYS = 65_537  # a port, or -1 (none), plus one
 
 
 def _ms_or_none(seconds: float | None) -> float | None:
@@ -318,11 +307,6 @@ def _texts(values: npt.NDArray[np.int64]) -> list[list[str]]:
     out[values < 0] = "null"
     texts: list[list[str]] = out.tolist()
     return texts
-
-
-def _int_texts(values: npt.NDArray[Any]) -> list[str]:
-    """JSON texts of a 1-D integer column, -1 (unknown) as null."""
-    return [str(v) if v >= 0 else "null" for v in values.tolist()]
 
 
 _PLAIN_HOST = re.compile(r"[\w.:%-]+\Z")
@@ -839,7 +823,7 @@ class _FlowWriter:
         """(the flow where half the work is done, the work): a flow's summary costs about
         what six packets' texts cost."""
         ft = self.ft
-        done = 6 * np.arange(1, ft.count + 1)
+        done = 12 * np.arange(1, ft.count + 1)
         if not self.summary:
             done += ft.bounds[1:]
         work = int(done[-1]) if ft.count else 0
