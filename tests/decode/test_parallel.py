@@ -7,7 +7,7 @@ import io
 import os
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import IO, TextIO
 
 import pytest
 
@@ -37,6 +37,33 @@ def test_two_processes_write_what_one_writes(
         monkeypatch.setattr(parallel, "MIN_WORK", 0)
         assert _json(path, summary=summary) == one
         monkeypatch.undo()
+
+
+def _mixed(out: TextIO, lo: int, hi: int) -> None:
+    out.write("".join("aé中"[k % 3] for k in range(lo, hi)))
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_the_childs_half_is_copied_as_the_output_encodes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, encoding: str
+) -> None:
+    """UTF-8 output takes the child's bytes as they are; any other, its text."""
+    copied: list[int] = []
+    copy = parallel._copy_text
+
+    def counted(file: IO[bytes], out: TextIO) -> None:
+        copied.append(1)
+        copy(file, out)
+
+    monkeypatch.setattr(parallel, "_copy_text", counted)
+    monkeypatch.setenv("TCPLADDER_PROCESSES", "2")
+    path = tmp_path / "out.txt"
+    with open(path, "w", encoding=encoding, newline="") as out:
+        out.write("<")
+        parallel.write_in_two(out, _mixed, 60, 20, parallel.MIN_WORK)
+        out.write(">")
+    assert path.read_text(encoding) == "<" + "aé中" * 20 + ">"
+    assert copied == [1]
 
 
 def _letters(out: TextIO, lo: int, hi: int) -> None:

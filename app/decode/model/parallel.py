@@ -18,6 +18,8 @@ POSIX system), on one CPU, or with ``TCPLADDER_PROCESSES=1``, everything is writ
 
 from __future__ import annotations
 
+import codecs
+import io
 import os
 import pickle
 import shutil
@@ -25,7 +27,7 @@ import signal
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import IO, Any, TextIO, cast
+from typing import IO, Any, BinaryIO, TextIO, cast
 
 # below this much work (the caller's units) a fork and a copy cost more than they save
 MIN_WORK = 60_000
@@ -124,18 +126,40 @@ def write_in_two(
     """``write(out, 0, n)``, made as ``write(out, 0, mid)`` here while a forked child makes
     ``write(file, mid, n)``, when ``work`` is worth it and a fork is possible."""
     split = worth(work) and 0 < mid < n
-    child = _Child.start(lambda f: write(cast(TextIO, f), mid, n), text=True) if split else None
+    child = _Child.start(lambda f: _write_text(f, write, mid, n), text=False) if split else None
     if child is None:
         write(out, 0, n)
         return
     try:
         write(out, 0, mid)
         if child.finished():
-            shutil.copyfileobj(child.file, out, _PIECE)
+            _copy_text(cast(IO[bytes], child.file), out)
         else:
             write(out, mid, n)  # the child's half, here after all
     finally:
         child.stop()
+
+
+def _write_text(  # pragma: no cover - runs in the child
+    file: IO[bytes], write: Callable[[TextIO, int, int], None], lo: int, hi: int
+) -> None:
+    text = io.TextIOWrapper(cast(BinaryIO, file), encoding="utf-8", newline="")
+    write(text, lo, hi)
+    text.flush()
+    text.detach()
+
+
+def _copy_text(file: IO[bytes], out: TextIO) -> None:
+    """The UTF-8 text in ``file`` written to ``out``: as bytes when ``out`` writes UTF-8
+    to a byte stream (no decoding and encoding again), else as text."""
+    buffer = getattr(out, "buffer", None)
+    if buffer is None or codecs.lookup(out.encoding or "ascii").name != "utf-8":
+        text = io.TextIOWrapper(cast(BinaryIO, file), encoding="utf-8", newline="")
+        shutil.copyfileobj(text, out, _PIECE)
+        text.detach()
+        return
+    out.flush()
+    shutil.copyfileobj(file, buffer, _PIECE)
 
 
 class Blobs:
