@@ -228,7 +228,8 @@ WEB_DOC = """
 ``web``: generate a capture of ``--packets`` packets cut to 128 bytes (250,000 make about
 30 MB), start ``tcpladder serve`` on a free loopback port with a fresh SQLite store, and time
 ``POST /api/sessions`` with the file until the session is ready (the reference: ``tshark -q
--z conv,tcp`` on the same file), then the session page, its biggest connection's page (first
+-z conv,tcp`` on the same file), ``tcpladder explain --json`` of the file (every packet, to
+/dev/null) against the same reference, then the session page, its biggest connection's page (first
 and last window), and ``GET /api/sessions/{id}`` (time to first byte and to the end).
 """
 
@@ -327,6 +328,7 @@ def bench_web(packets: int, workdir: Path, keep: bool) -> int:
         sid, _token = upload(base, data)
         upload_s = time.perf_counter() - t0
         ref = _measure(["tshark", "-r", str(pcap), "-q", "-z", "conv,tcp"])
+        every = _measure([sys.executable, "-m", "app.cli", "explain", "--json", str(pcap)])
         flows = json.loads(_get_body(f"{base}/api/sessions/{sid}?summary=true"))["flows"]
         big = max(flows, key=lambda f: f["packet_count"])
         last = max(big["packet_count"] - 400, 0)
@@ -342,6 +344,9 @@ def bench_web(packets: int, workdir: Path, keep: bool) -> int:
             "upload_to_ready_s": round(upload_s, 2),
             "tshark_conv_s": round(ref["wall_s"], 2),
             "ratio_upload_vs_tshark": round(upload_s / ref["wall_s"], 3),
+            "explain_json_s": round(every["wall_s"], 2),
+            "explain_json_peak_rss_mb": round(every["peak_rss_mb"]),
+            "ratio_explain_json_vs_tshark": round(every["wall_s"] / ref["wall_s"], 3),
         }
         for name, url in pages.items():
             report[name] = round(_median([_get(url)[1] for _ in range(5)]), 3)
