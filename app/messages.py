@@ -1,6 +1,6 @@
 """Upkeep of the gettext catalogue (``app/locale/<locale>/LC_MESSAGES/messages.po``).
 
-Babel extracts every message: in ``app/`` the calls ``tr``, ``ntr``, ``N_``,
+Babel extracts every message: in ``app/`` the calls ``tr``, ``ntr``, ``N_``, ``NN_``,
 ``gettext(lang, …)`` and ``ngettext(lang, …)`` (``app.decode.model.i18n``); in ``templates/``
 ``_``, ``gettext`` and ``ngettext`` (``jinja2.ext.i18n``, new style: ``%(name)s`` fields).
 
@@ -26,7 +26,14 @@ from app import __version__
 from app.decode.model.i18n import DOMAIN, LOCALES, catalogue_path, fields_of
 
 ROOT = Path(__file__).resolve().parents[1]
-PY_KEYWORDS = {"tr": None, "N_": None, "ntr": (1, 2), "gettext": (2,), "ngettext": (2, 3)}
+PY_KEYWORDS = {
+    "tr": None,
+    "N_": None,
+    "ntr": (1, 2),
+    "NN_": (1, 2),
+    "gettext": (2,),
+    "ngettext": (2, 3),
+}
 SOURCES = (
     # (directory, method map, keywords)
     (ROOT / "app", [("**.py", "python")], PY_KEYWORDS),

@@ -40,7 +40,7 @@ from app.decode.export import shapes
 from app.decode.export.document import (
     EndpointTexts,
     PacketBlocks,
-    narrative_json,
+    narratives_json,
     negotiation_json,
     packets_json,
     story_lists,
@@ -381,11 +381,8 @@ class Store(Jobs):
         heads, tails = summary_halves(cols, extra, k * m.flow_chunk, endpoints, a, b)
         if not narrative:
             return [h + "null" + t for h, t in zip(heads, tails, strict=True)]
-        lists = story_lists(cols)
-        return [
-            head + narrative_json(lists, a + i, m.hosts, m.port_names) + tail
-            for i, (head, tail) in enumerate(zip(heads, tails, strict=True))
-        ]
+        told = narratives_json(story_lists(cols), a, b, m.hosts, m.port_names)
+        return [h + n + t for h, n, t in zip(heads, told, tails, strict=True)]
 
     def flows(
         self, sid: str, start: int = 0, count: int = 1000, *, narrative: bool = True

@@ -11,7 +11,51 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.decode.explain.fields import roles
-from app.decode.model.i18n import EMPTY, N_, Text, ntr, sentences, tr
+from app.decode.model.i18n import EMPTY, N_, NN_, Text, ntr, sentences, tr
+
+# The messages ``narrate`` and ``narratives.narrate_many`` both say (one text, two tellers).
+BYTES = NN_("{count} byte", "{count} bytes")
+SEGMENTS = NN_("{count} segment", "{count} segments")
+REFUSED = N_(
+    "The client {client} tried to open a connection to the server {server}, "
+    "which refused it: an RST answered the SYN{after}, so no connection was ever "
+    "established (nothing was listening on that port, or a firewall rejected it)."
+)
+LATER = N_(" {time} later")
+OPENED = N_("The client {client} opened a connection to the server {server}{took}.")
+TOOK = N_("; the handshake took {time}")
+SYN_ACK_ONLY = N_(
+    "Only the server's SYN-ACK was captured, so {client} is the client and {server} the server."
+)
+HEURISTIC = N_(
+    "The handshake was not captured: by a heuristic (port numbers), {client} is "
+    "taken as the client and {server} as the server."
+)
+SENT = N_(
+    "The client sent {client_size} in {client_segments}; "
+    "the server answered with {server_size} in {server_segments}."
+)
+NO_DATA = N_("No application data was exchanged.")
+BOTH_LEGS = N_(
+    "The handshake spans both legs (SYN out, SYN-ACK back, ACK out), so its time is "
+    "the round trip between the two endpoints wherever the capture was taken."
+)
+PATH_WAS = N_("The round trip between the two endpoints was {time} ({how}).")
+NEXT_TO = N_(
+    "The capture was taken next to the {near}: its own ACKs left within "
+    "{near_time} of what they acknowledge (its ACK delay), while the "
+    "{far}'s came back after {far_time} (medians)."
+)
+SIDE_TIME = N_("the {side} {time}")
+AND = N_(" and ")
+FROM_HERE = N_("Round trips from the capture point (medians): {legs}.")
+MEDIAN = NN_(
+    "Median ACK round trip {time} over {count} sample, as seen at the capture point.",
+    "Median ACK round trip {time} over {count} samples, as seen at the capture point.",
+)
+ENDED = N_("It ended: {ending}.")
+LASTED = N_("It lasted {time} in the capture.")
+NO_TIMES = N_("The input has no time stamps, so durations and RTTs are unknown.")
 
 
 def _n(v: int) -> str:
@@ -20,7 +64,7 @@ def _n(v: int) -> str:
 
 def size(b: int) -> Text:
     if b < 10_000:
-        return ntr("{count} byte", "{count} bytes", b, count=f"{b:,}")
+        return ntr(*BYTES, b, count=_n(b))
     if b < 10_000_000:
         return Text.same(f"{b / 1000:,.1f} KB")
     return Text.same(f"{b / 1_000_000:,.1f} MB")
@@ -76,44 +120,18 @@ def _opening(s: Story, out: list[Text]) -> None:
     """Who opened the connection (or tried to), as far as the capture shows."""
     ends = {"client": s.client, "server": s.server}
     if s.roles_from == "syn" and s.ended_by == "refused":
-        after = tr(" {time} later", time=ms(s.irtt)) if s.irtt is not None else EMPTY
-        out.append(
-            tr(
-                "The client {client} tried to open a connection to the server {server}, "
-                "which refused it: an RST answered the SYN{after}, so no connection was ever "
-                "established (nothing was listening on that port, or a firewall rejected it).",
-                after=after,
-                **ends,
-            )
-        )
+        after = tr(LATER, time=ms(s.irtt)) if s.irtt is not None else EMPTY
+        out.append(tr(REFUSED, after=after, **ends))
     elif s.roles_from == "syn":
-        took = tr("; the handshake took {time}", time=ms(s.irtt)) if s.irtt is not None else EMPTY
-        out.append(
-            tr(
-                "The client {client} opened a connection to the server {server}{took}.",
-                took=took,
-                **ends,
-            )
-        )
+        took = tr(TOOK, time=ms(s.irtt)) if s.irtt is not None else EMPTY
+        out.append(tr(OPENED, took=took, **ends))
     elif s.roles_from == "syn-ack":
-        out.append(
-            tr(
-                "Only the server's SYN-ACK was captured, so {client} is the client and "
-                "{server} the server.",
-                **ends,
-            )
-        )
+        out.append(tr(SYN_ACK_ONLY, **ends))
     else:
-        out.append(
-            tr(
-                "The handshake was not captured: by a heuristic (port numbers), {client} is "
-                "taken as the client and {server} as the server.",
-                **ends,
-            )
-        )
+        out.append(tr(HEURISTIC, **ends))
 
 
-_PATH_FROM = {
+PATH_FROM = {
     "handshake": N_("from the handshake"),
     "ack": N_("the two legs' ACK round trips added"),
     "ts": N_("the two legs' timestamp echoes added"),
@@ -123,20 +141,9 @@ _PATH_FROM = {
 def _path(s: Story, out: list[Text]) -> None:
     """The round trip between the endpoints."""
     if s.path_rtt is not None and s.path_source == "handshake":
-        out.append(
-            tr(
-                "The handshake spans both legs (SYN out, SYN-ACK back, ACK out), so its time is "
-                "the round trip between the two endpoints wherever the capture was taken.",
-            )
-        )
+        out.append(tr(BOTH_LEGS))
     elif s.path_rtt is not None:
-        out.append(
-            tr(
-                "The round trip between the two endpoints was {time} ({how}).",
-                time=ms(s.path_rtt),
-                how=tr(_PATH_FROM[s.path_source]),
-            )
-        )
+        out.append(tr(PATH_WAS, time=ms(s.path_rtt), how=tr(PATH_FROM[s.path_source])))
 
 
 def _round_trips(s: Story, out: list[Text]) -> None:
@@ -151,9 +158,7 @@ def _round_trips(s: Story, out: list[Text]) -> None:
         legs = (c, v)
         out.append(
             tr(
-                "The capture was taken next to the {near}: its own ACKs left within "
-                "{near_time} of what they acknowledge (its ACK delay), while the "
-                "{far}'s came back after {far_time} (medians).",
+                NEXT_TO,
                 near=role[near],
                 near_time=ms(legs[near]),
                 far=role[1 - near],
@@ -162,29 +167,14 @@ def _round_trips(s: Story, out: list[Text]) -> None:
         )
     elif c is not None or v is not None:
         parts = [
-            tr("the {side} {time}", side=role[d], time=ms(x))
-            for d, x in enumerate((c, v))
-            if x is not None
+            tr(SIDE_TIME, side=role[d], time=ms(x)) for d, x in enumerate((c, v)) if x is not None
         ]
-        out.append(
-            tr(
-                "Round trips from the capture point (medians): {legs}.",
-                legs=tr(" and ").join(parts),
-            )
-        )
+        out.append(tr(FROM_HERE, legs=tr(AND).join(parts)))
     elif s.path_rtt is None and s.rtt_median is not None:
-        out.append(
-            ntr(
-                "Median ACK round trip {time} over {count} sample, as seen at the capture point.",
-                "Median ACK round trip {time} over {count} samples, as seen at the capture point.",
-                s.rtt_samples,
-                time=ms(s.rtt_median),
-                count=_n(s.rtt_samples),
-            )
-        )
+        out.append(ntr(*MEDIAN, s.rtt_samples, time=ms(s.rtt_median), count=_n(s.rtt_samples)))
 
 
-def _closing(s: Story, out: list[Text]) -> None:
+def closing(s: Story, out: list[Text]) -> None:
     """A half-close with what flowed after it; an abort and what it throws away."""
     role = roles()
     if s.half_closer in (0, 1):
@@ -285,7 +275,7 @@ def _ecn_marks(s: Story, out: list[Text]) -> None:
     )
 
 
-def _events(s: Story, out: list[Text]) -> None:
+def events(s: Story, out: list[Text]) -> None:
     """What went wrong or was noteworthy on the way: resends, reordering, copies, ECN
     marks, losses before the capture point, zero windows, keep-alives."""
     _resent(s, out)
@@ -360,8 +350,7 @@ def narrate(s: Story) -> Text:
     if cb or sb:
         out.append(
             tr(
-                "The client sent {client_size} in {client_segments}; "
-                "the server answered with {server_size} in {server_segments}.",
+                SENT,
                 client_size=size(cb),
                 server_size=size(sb),
                 client_segments=_segments(cs),
@@ -369,24 +358,20 @@ def narrate(s: Story) -> Text:
             )
         )
     else:
-        out.append(tr("No application data was exchanged."))
-    _events(s, out)
+        out.append(tr(NO_DATA))
+    events(s, out)
     _round_trips(s, out)
-    _closing(s, out)
-    out.append(tr("It ended: {ending}.", ending=s.ending))
+    closing(s, out)
+    out.append(tr(ENDED, ending=s.ending))
     if s.duration is not None:
-        out.append(tr("It lasted {time} in the capture.", time=ms(s.duration)))
+        out.append(tr(LASTED, time=ms(s.duration)))
     else:
-        out.append(
-            tr(
-                "The input has no time stamps, so durations and RTTs are unknown.",
-            )
-        )
+        out.append(tr(NO_TIMES))
     return sentences(out)
 
 
 def _segments(k: int) -> Text:
-    return ntr("{count} segment", "{count} segments", k, count=_n(k))
+    return ntr(*SEGMENTS, k, count=_n(k))
 
 
 TFO_NAMES = ("none", "cookie_request", "cookie", "data")

@@ -28,7 +28,8 @@ from app.decode.analysis.flows import (
 from app.decode.analysis.result import Analysis
 from app.decode.analysis.stats import Stats
 from app.decode.explain.fields import ENDINGS, PHASES, describe_ending
-from app.decode.explain.narrative import TFO_NAMES, Story, narrate, negotiation
+from app.decode.explain.narrative import TFO_NAMES, Story, negotiation
+from app.decode.explain.narratives import narrate_many
 from app.decode.export import shapes, typeset
 from app.decode.model.codes import CHECKSUM_STATUS as STATUS_NAMES
 from app.decode.model.codes import FINDING_CODES, Finding
@@ -427,9 +428,8 @@ class Summaries:
         if narrative:
             t = self.ft.table
             lists = story_lists(cols)
-            heads = [
-                h + narrative_json(lists, k, t.hosts, t.port_names) for k, h in enumerate(heads)
-            ]
+            told = narratives_json(lists, 0, len(heads), t.hosts, t.port_names)
+            heads = [h + n for h, n in zip(heads, told, strict=True)]
         return heads, tails
 
     def columns(self, lo: int, hi: int) -> Columns:
@@ -633,7 +633,7 @@ def _endings(cols: Columns) -> list[str]:
 
 
 def story_lists(cols: Columns) -> dict[str, list[Any]]:
-    """``story_columns`` as Python lists: one conversion for many ``narrative_json``."""
+    """``story_columns`` as Python lists: one conversion for many ``narratives_json``."""
     return {
         name: cols[name].tolist() if name in cols else [_STORY_DEFAULTS[name]] * len(cols["end"])
         for name in _STORY_COLUMNS
@@ -686,7 +686,7 @@ _STORY_DEFAULTS = {
 
 
 def story_columns(ft: FlowTable, facts: Facts, lo: int, hi: int) -> Columns:
-    """Connections ``lo:hi`` as the columns ``narrative_json`` reads."""
+    """Connections ``lo:hi`` as the columns ``narratives_json`` reads."""
     return {
         "client_ep": ft.client_ep[lo:hi],
         "server_ep": ft.server_ep[lo:hi],
@@ -717,53 +717,59 @@ def story_columns(ft: FlowTable, facts: Facts, lo: int, hi: int) -> Columns:
     }
 
 
-def narrative_json(
+def narratives_json(
     cols: dict[str, list[Any]],
-    k: int,
+    a: int,
+    b: int,
     hosts: list[str],
     port_names: dict[int, str] | None = None,
-) -> str:
-    """Connection ``k``'s ``narrative`` object ({en, zh}) as JSON text, from
-    ``story_lists`` (made once for many connections)."""
+) -> list[str]:
+    """Connections ``a:b``'s ``narrative`` objects ({en, zh}) as JSON texts, from
+    ``story_lists`` (made once for many connections), told at once (``narrate_many``)."""
+    en, zh = narrate_many([_story(cols, k, hosts, port_names) for k in range(a, b)])
+    return [f'{{"en":{_str(e)},"zh":{_str(z)}}}' for e, z in zip(en, zh, strict=True)]
+
+
+def _story(
+    cols: dict[str, list[Any]], k: int, hosts: list[str], port_names: dict[int, str] | None
+) -> Story:
+    """Connection ``k`` of ``story_lists`` as the ``Story`` the narrative tells."""
     re_, fast, spur, ooo, lost, zw, ka = cols["story_counts"][k]
     t0, t1 = cols["start"][k], cols["end"][k]
     ended_by = ENDED_BY[cols["ended_by"][k]]
-    told = narrate(
-        Story(
-            client=endpoint_text(hosts, cols["client_ep"][k], port_names),
-            server=endpoint_text(hosts, cols["server_ep"][k], port_names),
-            roles_from=ROLES_FROM[cols["roles_from"][k]],
-            handshake=HANDSHAKE[cols["handshake"][k]],
-            irtt=_real(cols["irtt"][k]),
-            bytes=tuple(cols["side_bytes"][k]),
-            segments=tuple(cols["data_segments"][k]),
-            retrans=re_,
-            fast=fast,
-            spurious=spur,
-            max_dup=cols["max_dup"][k],
-            ooo=ooo,
-            lost=lost,
-            zero_window=zw,
-            keep_alive=ka,
-            rtt_median=_real(cols["rtt_median"][k]),
-            rtt_samples=cols["rtt_samples"][k],
-            ending=ENDINGS[ended_by],
-            duration=None if t0 != t0 or t1 != t1 else t1 - t0,
-            ended_by=ended_by,
-            closer=cols["closer"][k],
-            half_closer=cols["half_closer"][k],
-            half_bytes=cols["half_bytes"][k],
-            half_span=_real(cols["half_span"][k]),
-            path_rtt=_real(cols["path_rtt"][k]),
-            path_source=PATH_SOURCES[cols["path_source"][k]],
-            legs=(_real(cols["leg_client"][k]), _real(cols["leg_server"][k])),
-            vantage=VANTAGES[cols["vantage"][k]],
-            copies=cols["copies"][k],
-            ce=cols["ce"][k],
-            cwr=cols["cwr"][k],
-        )
+    return Story(
+        client=endpoint_text(hosts, cols["client_ep"][k], port_names),
+        server=endpoint_text(hosts, cols["server_ep"][k], port_names),
+        roles_from=ROLES_FROM[cols["roles_from"][k]],
+        handshake=HANDSHAKE[cols["handshake"][k]],
+        irtt=_real(cols["irtt"][k]),
+        bytes=tuple(cols["side_bytes"][k]),
+        segments=tuple(cols["data_segments"][k]),
+        retrans=re_,
+        fast=fast,
+        spurious=spur,
+        max_dup=cols["max_dup"][k],
+        ooo=ooo,
+        lost=lost,
+        zero_window=zw,
+        keep_alive=ka,
+        rtt_median=_real(cols["rtt_median"][k]),
+        rtt_samples=cols["rtt_samples"][k],
+        ending=ENDINGS[ended_by],
+        duration=None if t0 != t0 or t1 != t1 else t1 - t0,
+        ended_by=ended_by,
+        closer=cols["closer"][k],
+        half_closer=cols["half_closer"][k],
+        half_bytes=cols["half_bytes"][k],
+        half_span=_real(cols["half_span"][k]),
+        path_rtt=_real(cols["path_rtt"][k]),
+        path_source=PATH_SOURCES[cols["path_source"][k]],
+        legs=(_real(cols["leg_client"][k]), _real(cols["leg_server"][k])),
+        vantage=VANTAGES[cols["vantage"][k]],
+        copies=cols["copies"][k],
+        ce=cols["ce"][k],
+        cwr=cols["cwr"][k],
     )
-    return f'{{"en":{_str(told.en)},"zh":{_str(told.zh)}}}'
 
 
 def _real(v: float) -> float | None:

@@ -9,7 +9,7 @@ side by side), so it builds :class:`Text` pairs: ``tr("the {who} sends data.", w
 formats the English template and its translation, each with the matching side of any field
 that is itself a :class:`Text`.  Pages ask for one language with :func:`gettext`.
 
-``scripts/messages`` extracts every message (``tr``, ``ntr``, ``N_``, ``gettext``,
+``scripts/messages`` extracts every message (``tr``, ``ntr``, ``N_``, ``NN_``, ``gettext``,
 ``ngettext``, and ``_`` in templates) into the catalogue; ``tests/test_messages.py`` fails
 when one lacks its translation.
 """
@@ -159,3 +159,73 @@ def fields_of(template: str) -> set[str]:
     """The named fields a template uses (the catalogue test compares a message's and its
     translation's)."""
     return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+# Many rows at once: ``tr_rows`` and ``ntr_rows`` give what ``tr`` and ``ntr`` give for each
+# of ``count`` rows, as two lists (English, Chinese), each template turned once into a ``%``
+# template (a third of ``str.format``'s cost a row, and no ``Text`` a row).  A field is a
+# list of texts (one a row, the same in both languages), a ``Rows`` pair (one a row in each),
+# or one ``str`` or ``Text`` for every row.
+Rows = tuple[list[str], list[str]]
+Field = list[str] | Rows | str | Text
+
+
+def NN_(singular: str, plural: str) -> tuple[str, str]:
+    """Mark a plural message for the catalogue where it is defined (``ntr(*message, n)``)."""
+    return singular, plural
+
+
+def tr_rows(message: str, count: int, /, **fields: Field) -> Rows:
+    """``tr(message, **fields)`` of each of ``count`` rows."""
+    zh = _zh().get(message) or message
+    return _filled(message, count, fields, 0), _filled(zh, count, fields, 1)
+
+
+def ntr_rows(singular: str, plural: str, ns: list[int], /, **fields: Field) -> Rows:
+    """``ntr(singular, plural, n, **fields)`` of each row's ``n``."""
+    one, other = _plural_forms(singular, plural)
+    count = len(ns)
+    langs = []
+    for lang in (0, 1):
+        if one[lang] == other[lang]:
+            langs.append(_filled(one[lang], count, fields, lang))
+            continue
+        ones = [_filled(one[lang], count, fields, lang), _filled(other[lang], count, fields, lang)]
+        langs.append([ones[n != 1][i] for i, n in enumerate(ns)])
+    return langs[0], langs[1]
+
+
+def _filled(template: str, count: int, fields: dict[str, Field], lang: int) -> list[str]:
+    percent, names = _percent(template)
+    sides = [_side(fields[name], lang) for name in names]
+    if all(isinstance(x, str) for x in sides):
+        return [percent % tuple(sides)] * count
+    columns = [x if isinstance(x, list) else [x] * count for x in sides]
+    return [percent % values for values in zip(*columns, strict=True)]
+
+
+def _side(value: Field, lang: int) -> list[str] | str:
+    """A field's texts in one language: one a row, or one for every row."""
+    if isinstance(value, list):
+        return value
+    if isinstance(value, tuple):
+        return value[lang]
+    if isinstance(value, Text):
+        return value.zh if lang else value.en
+    return value
+
+
+@cache
+def _percent(template: str) -> tuple[str, tuple[str, ...]]:
+    """A ``str.format`` template of named fields as a ``%`` template, and its fields in
+    order."""
+    out, names = [], []
+    for literal, name, spec, conversion in string.Formatter().parse(template):
+        out.append(literal.replace("%", "%%"))
+        if name is None:
+            continue
+        if spec or conversion or not name.isidentifier():
+            raise ValueError(f"{template!r}: only plain named fields take rows")
+        out.append("%s")
+        names.append(name)
+    return "".join(out), tuple(names)
