@@ -34,6 +34,8 @@ def integers(values: npt.NDArray[Any], least: int = 1) -> Slot:
     v = np.asarray(values, dtype=np.int64)
     n = len(v)
     top = int(v.max()) if n else 0
+    if top < 0 and least <= len(_NULL):  # unknown on every row (options most packets lack)
+        return constant(n, "null")
     words = max(1, -(-max(len(str(max(top, 0))), least) // 4))
     width = 4 * words
     out = np.empty((n, words), dtype="<u4")
