@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from functools import lru_cache
 from json.encoder import encode_basestring
-from typing import Any, Literal, TextIO, cast
+from typing import TYPE_CHECKING, Any, Literal, TextIO, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -30,7 +30,7 @@ from app.decode.analysis.stats import Stats
 from app.decode.explain.fields import ENDINGS, PHASES, describe_ending
 from app.decode.explain.narrative import TFO_NAMES, Story, negotiation
 from app.decode.explain.narratives import narrate_many
-from app.decode.export import shapes, typeset
+from app.decode.export import typeset
 from app.decode.model.codes import CHECKSUM_STATUS as STATUS_NAMES
 from app.decode.model.codes import FINDING_CODES, Finding
 from app.decode.model.codes import Direction as DirectionCode
@@ -45,6 +45,9 @@ from app.decode.model.packet import (
 from app.decode.model.parallel import write_in_two
 from app.decode.model.table import Columns, PacketTable
 from app.decode.model.trace import Trace
+
+if TYPE_CHECKING:  # the shapes (pydantic) are types here; the API and docs import them
+    from app.decode.export import shapes
 
 # The model keeps these as plain strings; the document's shapes name their values.
 Direction = Literal["c2s", "s2c"]
@@ -795,11 +798,11 @@ def source_json(t: Trace) -> shapes.Source:
         "numbering": cast(Numbering, t.numbering),
         "format": t.text_format,
         "tcpdump_options": t.options,
-        "warnings": [cast(shapes.Notice, w.as_dict()) for w in t.warnings],
+        "warnings": [cast("shapes.Notice", w.as_dict()) for w in t.warnings],
         "header": [{"line": c.line, "text": c.text} for c in t.header],
         "preamble": [{"line": c.line, "text": c.text} for c in t.preamble],
         "trailing": [{"line": c.line, "text": c.text} for c in t.trailing],
-        "other_packets": cast(list[shapes.OtherPacket], t.other_packets),
+        "other_packets": cast("list[shapes.OtherPacket]", t.other_packets),
         "other_count": max(t.other_count, len(t.other_packets)),
         "compression": cast(Compression, t.kind_detail),
         "comments": t.comments,
