@@ -41,7 +41,7 @@ _TIMES |= st.sampled_from([0.0, 1e-4, 9.9e-5, 1e-05, -1.5, 2.0**31, 1700000000.0
 @given(st.lists(_TIMES, max_size=30))
 @example([1700000000.123456, 1700000000.1, 1700000000.000001, 1e16, math.nan, 123.000100])
 def test_exact_decimals_are_repr(values: list[float]) -> None:
-    got = _rows(typeset.decimals(np.array(values, dtype=np.float64), 6, _time, exact=True))
+    got = _rows(typeset.decimals(np.array(values, dtype=np.float64), 6, _time, rounding="none"))
     assert got == [f"<{_time(v)}>" for v in values]
 
 
@@ -55,8 +55,25 @@ _MS |= st.sampled_from([0.0, 0.0004, 0.0005, 0.0015, 2.675, 1.0005, 1e-4, 2.0**3
 @given(st.lists(_MS, max_size=30))
 @example([2.675, 0.0005, 0.0015, 1.0005, 123.4565, math.nan, 5e-324, 1e300])
 def test_rounded_decimals_are_repr_of_round(values: list[float]) -> None:
-    got = _rows(typeset.decimals(np.array(values, dtype=np.float64), 3, _ms, exact=False))
+    got = _rows(typeset.decimals(np.array(values, dtype=np.float64), 3, _ms, rounding="python"))
     assert got == [f"<{_ms(v)}>" for v in values]
+
+
+_ANY = st.floats(allow_nan=True, allow_infinity=True) | st.floats(-1, 1e7) | _MS
+_ANY |= st.sampled_from([-0.0, -1e-9, 2.0**31 / 1000, 2.0**31 * 1000])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_ANY, max_size=30), st.sampled_from([1, 3]))
+@example([2.675, 0.0005, -0.0, -1e-9, 1e-9, 0.0, math.nan, 2147483.6475], 3)
+def test_numpy_rounded_decimals_are_repr_of_numpy_round(values: list[float], places: int) -> None:
+    def text(v: float) -> str:
+        return "null" if v != v else repr(float(np.round(v, places)))
+
+    got = _rows(
+        typeset.decimals(np.array(values, dtype=np.float64), places, text, rounding="numpy")
+    )
+    assert got == [f"<{text(v)}>" for v in values]
 
 
 def test_tables_texts_constants_and_pieces() -> None:

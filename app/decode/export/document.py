@@ -159,7 +159,7 @@ def _packet_slots(part: PacketTable) -> list[typeset.Slot]:
     tos = c["tos"] if "tos" in c else np.full(n, -1)
     return [
         ints(c["row"] + 1),
-        typeset.decimals(c["time"], 6, _float, exact=True),
+        typeset.decimals(c["time"], 6, _float, rounding="none"),
         _endpoint_slot(part, c["src"], c["sport"]),
         _endpoint_slot(part, c["dst"], c["dport"]),
         typeset.table(c["flags"], _LETTERS),
@@ -177,7 +177,10 @@ def _packet_slots(part: PacketTable) -> list[typeset.Slot]:
         plus_one(c["echo_row"]),
         ints(np.where(c["dup_ack"] > 0, c["dup_ack"], -1)),
         plus_one(c["acked_row"]),
-        *(typeset.decimals(c[n] * 1000, 3, _ms_of_ms, exact=False) for n in ("ack_rtt", "ts_rtt")),
+        *(
+            typeset.decimals(c[n] * 1000, 3, _ms_of_ms, rounding="python")
+            for n in ("ack_rtt", "ts_rtt")
+        ),
         ints(c["in_flight"]),
         ints(c["frame"]),
         flag("truncated"),
@@ -305,14 +308,6 @@ def _js(value: Any) -> str:
 _str = encode_basestring  # a str as a JSON string, without json.dumps' overhead
 
 
-def _texts(values: npt.NDArray[np.int64]) -> list[list[str]]:
-    """JSON texts of an integer array, -1 (unknown) as null."""
-    out = values.astype(str).astype(object)
-    out[values < 0] = "null"
-    texts: list[list[str]] = out.tolist()
-    return texts
-
-
 _PLAIN_HOST = re.compile(r"[\w.:%-]+\Z")
 
 
@@ -325,35 +320,6 @@ _BOOL = ("false", "true")
 
 def _int(text: str) -> int:
     return -1 if text == "null" else int(text)
-
-
-_NO_SAMPLES = '{"min":null,"median":null,"max":null,"samples":0}'
-
-
-def _stats_texts(cols: Columns, name: str, side: int | None = None) -> list[str]:
-    """``{"min","median","max","samples"}`` texts in milliseconds (µs resolution) of the
-    statistics ``name`` in ``cols`` (``_stats_columns``; of one ``side`` where they are
-    per side)."""
-
-    def col(field: str) -> npt.NDArray[Any]:
-        a = cols[f"{name}.{field}"]
-        return a if side is None else a[:, side]
-
-    low, med, high = (np.round(col(f) * 1000, 3).tolist() for f in ("min", "median", "max"))
-    return [
-        f'{{"min":{a!r},"median":{b!r},"max":{c!r},"samples":{k}}}' if k else _NO_SAMPLES
-        for a, b, c, k in zip(low, med, high, col("samples").tolist(), strict=True)
-    ]
-
-
-def _path_texts(cols: Columns) -> list[str]:
-    """Each flow's ``path_rtt_ms`` as JSON text."""
-    stats = _stats_texts(cols, "path")
-    out = []
-    for text, src in zip(stats, cols["path_source"].tolist(), strict=True):
-        source = "null" if not src else f'"{PATH_SOURCES[src]}"'
-        out.append(text[:-1] + f',"source":{source}}}')
-    return out
 
 
 def negotiation_columns(ft: FlowTable, facts: Facts, lo: int, hi: int) -> Columns:
@@ -523,60 +489,138 @@ class EndpointTexts:
 
 def summary_texts(cols: Columns, lo: int, endpoints: EndpointTexts) -> tuple[list[str], list[str]]:
     """The summaries of the flows in ``cols`` (``Summaries.columns``; the first is flow
-    ``lo``, 0-based) cut after ``"narrative":``."""
-    client = endpoints(cols["client_ep"])
-    server = endpoints(cols["server_ep"])
-    sides = _sides(cols, (client, server))
-    phases = _phases(cols)
-    start, end = cols["start"].tolist(), cols["end"].tolist()
+    ``lo``, 0-based) cut after ``"narrative":``, typeset from the columns."""
+    n = len(cols["count"])
+    if not n:
+        return [], []
+    ints, table = typeset.integers, typeset.table
+    ends = [_endpoints_slot(endpoints, cols[k]) for k in _EP_COLUMNS]
+    t = typeset.Template()
+    t('{"id":', ints(np.arange(lo + 1, lo + n + 1)))
+    t(',"client":', ends[0])
+    t(',"server":', ends[1])
+    t(',"roles_from":"', table(cols["roles_from"], ROLES_FROM))
+    t('","packet_count":', ints(cols["count"]))
+    t(',"bytes":', ints(cols["side_bytes"].sum(axis=1)))
+    t(',"start":', typeset.decimals(cols["start"], 6, _float, rounding="none"))
+    t(',"duration":', typeset.texts(_durations(cols)))
+    t(',"handshake":"', table(cols["handshake"], HANDSHAKE))
     # float64 epoch seconds resolve about 0.2 µs: give the RTT in whole microseconds
-    irtt = [_float(round(v * 1000, 3)) for v in cols["irtt"].tolist()]
-    by = cols["side_bytes"].tolist()
-    count = cols["count"].tolist()
-    closers = ("null", '"client"', '"server"')
-    rtt = _stats_texts(cols, "ack_rtt")
-    ts_rtt = _stats_texts(cols, "ts_rtt")
-    path = _path_texts(cols)
-    vantage = [VANTAGES[v] for v in cols["vantage"].tolist()]
-    told = ("null", '"ack_rtt"', '"ttl"')
-    vantage_from = [told[v] for v in cols["near_from"].tolist()]
-    counts = cols["counts"].tolist()
-    code_text = [f'"{c}":' for c in FINDING_CODES]
-    ecn_text = ('"none"', '"offered"', '"negotiated"')
-    ecn = cols["ecn"].tolist()
-    states = [STATES[i] for i in cols["state"].tolist()]
-    history = cols["history"].tolist()
-    endings = _endings(cols)
-    heads, tails = [], []
-    for k, (rf, hs, sc, eb, cl) in enumerate(
-        zip(
-            cols["roles_from"].tolist(),
-            cols["handshake"].tolist(),
-            cols["scaling"].tolist(),
-            cols["ended_by"].tolist(),
-            cols["closer"].tolist(),
-            strict=True,
-        )
-    ):
-        t0, t1 = start[k], end[k]
-        duration = "null" if t0 != t0 or t1 != t1 else repr(t1 - t0)
-        found = ",".join(code_text[i] + str(x) for i, x in enumerate(counts[k]) if x)
-        heads.append(
-            f'{{"id":{lo + k + 1},"client":{client[k]},"server":{server[k]},'
-            f'"roles_from":"{ROLES_FROM[rf]}","packet_count":{count[k]},'
-            f'"bytes":{by[k][0] + by[k][1]},"start":{_float(t0)},"duration":{duration},'
-            f'"handshake":"{HANDSHAKE[hs]}","irtt_ms":{irtt[k]},'
-            f'"window_scaling":"{SCALING[sc]}",'
-            f'"state":"{states[k]}","history":"{history[k]}",'
-            f'"rtt_ms":{rtt[k]},"ts_rtt_ms":{ts_rtt[k]},"path_rtt_ms":{path[k]},'
-            f'"vantage":"{vantage[k]}","vantage_from":{vantage_from[k]},'
-            f'"ecn":{ecn_text[ecn[k]]},'
-            f'"findings":{{{found}}},'
-            f'"ended_by":"{ENDED_BY[eb]}","closer":{closers[cl + 1]},"ending":{endings[k]},'
-            f'"sides":{sides[k]},"narrative":'
-        )
-        tails.append(f',"phases":{phases[k]}}}')
-    return heads, tails
+    t('","irtt_ms":', typeset.decimals(cols["irtt"] * 1000, 3, _ms_of_ms, rounding="python"))
+    t(',"window_scaling":"', table(cols["scaling"], SCALING))
+    t('","state":"', table(cols["state"], STATES))
+    t('","history":"', typeset.texts(cols["history"].tolist()))
+    t('","rtt_ms":')
+    _stats_slots(t, cols, "ack_rtt")
+    t(',"ts_rtt_ms":')
+    _stats_slots(t, cols, "ts_rtt")
+    t(',"path_rtt_ms":')
+    _stats_slots(t, cols, "path", close=False)
+    t(',"source":', table(cols["path_source"], _SOURCE_TEXTS))
+    t('},"vantage":"', table(cols["vantage"], VANTAGES))
+    t('","vantage_from":', table(cols["near_from"], _VANTAGE_FROM))
+    t(',"ecn":', table(cols["ecn"], _ECN_OFFER))
+    t(',"findings":{', _findings_slot_of(cols["counts"]))
+    t('},"ended_by":"', table(cols["ended_by"], ENDED_BY))
+    t('","closer":', table(cols["closer"] + 1, _CLOSERS))
+    t(',"ending":', _by_key(cols["ended_by"] * 3 + cols["closer"] + 1, _ending))
+    t(',"sides":{"client":')
+    _side_slots(t, cols, 0, ends[0])
+    t(',"server":')
+    _side_slots(t, cols, 1, ends[1])
+    t('},"narrative":')
+    return t.rows(), [f',"phases":{p}}}' for p in _phases(cols)]
+
+
+_EP_COLUMNS = ("client_ep", "server_ep")
+_SOURCE_TEXTS = ("null", *(f'"{s}"' for s in PATH_SOURCES[1:]))
+_VANTAGE_FROM = ("null", '"ack_rtt"', '"ttl"')
+_ECN_OFFER = ('"none"', '"offered"', '"negotiated"')
+_CLOSERS = ("null", '"client"', '"server"')
+_CODE_TEXTS = [f'"{c}":' for c in FINDING_CODES]
+
+
+def _by_key(keys: npt.NDArray[Any], text: Callable[[int], str]) -> typeset.Slot:
+    """``text(key)`` of each row's key, made once per distinct key."""
+    distinct, which = np.unique(keys, return_inverse=True)
+    return typeset.table(which.reshape(-1), [text(k) for k in distinct.tolist()])
+
+
+def _endpoints_slot(endpoints: EndpointTexts, eps: npt.NDArray[Any]) -> typeset.Slot:
+    """Each row's endpoint, each distinct one written once."""
+    distinct, which = np.unique(eps, return_inverse=True)
+    return typeset.table(which.reshape(-1), endpoints(distinct))
+
+
+def _findings_slot_of(counts: npt.NDArray[Any]) -> typeset.Slot:
+    """The inside of each flow's ``findings`` object: its codes with their counts."""
+    texts = [""] * len(counts)
+    found = np.flatnonzero(counts.any(axis=1))
+    for i, row in zip(found.tolist(), counts[found].tolist(), strict=True):
+        texts[i] = ",".join(_CODE_TEXTS[k] + str(x) for k, x in enumerate(row) if x)
+    return typeset.texts(texts)
+
+
+def _ending(key: int) -> str:
+    ended_by, closer = divmod(key, 3)
+    return _js(describe_ending(ENDED_BY[ended_by], (None, "client", "server")[closer]))
+
+
+def _durations(cols: Columns) -> list[str]:
+    return [
+        "null" if t0 != t0 or t1 != t1 else repr(t1 - t0)
+        for t0, t1 in zip(cols["start"].tolist(), cols["end"].tolist(), strict=True)
+    ]
+
+
+def _stats_slots(
+    t: typeset.Template, cols: Columns, name: str, side: int | None = None, *, close: bool = True
+) -> None:
+    """``{"min","median","max","samples"}`` in milliseconds (µs resolution) of the
+    statistics ``name`` in ``cols`` (``_stats_columns``; of one ``side`` where they are
+    per side), nulls where there is no sample."""
+
+    def col(field: str) -> npt.NDArray[Any]:
+        a = cols[f"{name}.{field}"]
+        return a if side is None else a[:, side]
+
+    samples = col("samples")
+    for i, field in enumerate(("min", "median", "max")):
+        ms = np.where(samples > 0, col(field) * 1000, np.nan)
+        t(f'{"{" if i == 0 else ","}"{field}":', typeset.decimals(ms, 3, _np_ms, rounding="numpy"))
+    t(',"samples":', typeset.integers(samples))
+    if close:
+        t("}")
+
+
+def _np_ms(ms: float) -> str:
+    return "null" if ms != ms else repr(np.round(np.array([ms]), 3).tolist()[0])
+
+
+def _side_slots(t: typeset.Template, cols: Columns, d: int, endpoint: typeset.Slot) -> None:
+    """One side's object (``sides.client`` or ``sides.server``)."""
+    ints, flag = typeset.integers, _BOOL
+    t('{"endpoint":', endpoint)
+    t(',"syn_seen":', typeset.table(cols["syn_row"][:, d] >= 0, flag))
+    t(',"isn":', ints(cols["isn"][:, d]))
+    t(',"mss":', ints(cols["mss"][:, d]))
+    t(',"wscale":', ints(cols["wscale"][:, d]))
+    t(',"sack_perm":', typeset.table(cols["sackok"][:, d], flag))
+    t(',"timestamps":', typeset.table(cols["timestamps"][:, d], flag))
+    t(',"packets":', ints(cols["side_packets"][:, d]))
+    t(',"bytes":', ints(cols["side_bytes"][:, d]))
+    t(',"data_segments":', ints(cols["data_segments"][:, d]))
+    t(',"rtt_ms":')
+    _stats_slots(t, cols, "side_rtt", d)
+    throughput = cols["throughput"][:, d]
+    t(',"throughput_bps":', typeset.decimals(throughput, 1, _bps, rounding="python"))
+    t(',"tfo":"', typeset.table(cols["tfo"][:, d], TFO_NAMES))
+    t('","mptcp":', typeset.table(cols["mptcp"][:, d], flag))
+    t("}")
+
+
+def _bps(v: float) -> str:
+    return _float(round(v, 1))
 
 
 _PHASE_TEXTS = [(_js(name), _js(PHASES[name].en), _js(PHASES[name].zh)) for name in PHASE_NAMES]
@@ -595,43 +639,6 @@ def _phases(cols: Columns) -> list[str]:
                 f'{{"phase":{name},"first":{firsts[r]},"last":{lasts[r]},"en":{en},"zh":{zh}}}'
             )
         out.append("[" + ",".join(runs) + "]")
-    return out
-
-
-def _sides(cols: Columns, eps: tuple[list[str], list[str]]) -> list[str]:
-    """Each flow's ``sides`` object as JSON text."""
-    syn = (cols["syn_row"] >= 0).tolist()
-    isn, mss, ws = _texts(cols["isn"]), _texts(cols["mss"]), _texts(cols["wscale"])
-    sack, tsopt = cols["sackok"].tolist(), cols["timestamps"].tolist()
-    pk, by = cols["side_packets"].tolist(), cols["side_bytes"].tolist()
-    thr, segs = cols["throughput"].tolist(), cols["data_segments"].tolist()
-    tfo, mptcp = cols["tfo"].tolist(), cols["mptcp"].tolist()
-    rtts = [_stats_texts(cols, "side_rtt", d) for d in (0, 1)]
-    out = []
-    for f in range(len(syn)):
-        sides = [
-            f'{{"endpoint":{eps[d][f]},"syn_seen":{_BOOL[syn[f][d]]},"isn":{isn[f][d]},'
-            f'"mss":{mss[f][d]},"wscale":{ws[f][d]},'
-            f'"sack_perm":{_BOOL[sack[f][d]]},"timestamps":{_BOOL[tsopt[f][d]]},'
-            f'"packets":{pk[f][d]},"bytes":{by[f][d]},"data_segments":{segs[f][d]},'
-            f'"rtt_ms":{rtts[d][f]},"throughput_bps":{_float(round(thr[f][d], 1))},'
-            f'"tfo":"{TFO_NAMES[tfo[f][d]]}","mptcp":{_BOOL[mptcp[f][d]]}}}'
-            for d in (0, 1)
-        ]
-        out.append(f'{{"client":{sides[0]},"server":{sides[1]}}}')
-    return out
-
-
-def _endings(cols: Columns) -> list[str]:
-    """Each flow's ``ending`` object ({en, zh}) as JSON text, made once per kind."""
-    endings: dict[tuple[int, int], str] = {}
-    out = []
-    for eb, cl in zip(cols["ended_by"].tolist(), cols["closer"].tolist(), strict=True):
-        text = endings.get((eb, cl))
-        if text is None:
-            who = None if cl < 0 else ("client", "server")[cl]
-            text = endings[(eb, cl)] = _js(describe_ending(ENDED_BY[eb], who))
-        out.append(text)
     return out
 
 

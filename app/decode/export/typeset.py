@@ -13,7 +13,7 @@ raw NUL or newline (``json.dumps`` escapes both), so neither can be lost or spli
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -52,33 +52,41 @@ def integers(values: npt.NDArray[Any], least: int = 1) -> Slot:
     return digits
 
 
+Rounding = Literal["none", "python", "numpy"]
+
+
 def decimals(
     values: npt.NDArray[np.float64],
     places: int,
     fallback: Callable[[float], str],
     *,
-    exact: bool,
+    rounding: Rounding,
 ) -> Slot:
     """``fallback(v)`` of each value (NaN: ``null``), where that is ``repr`` of a float
-    that is a decimal of at most ``places`` places: the value itself (``exact``: a time in
-    whole microseconds) or ``round(v, places)``.  Written here as that decimal, trailing
-    zeros dropped but one, where that is certain; ``fallback`` makes the rest.
+    that is a decimal of at most ``places`` places: the value itself (``"none"``: a time in
+    whole microseconds), ``round(v, places)`` (``"python"``) or ``numpy.round(v, places)``
+    (``"numpy"``).  Written here as that decimal, trailing zeros dropped but one, where
+    that is certain; ``fallback`` makes the rest.
 
-    Certain means: the value is at least 1e-4 (``repr`` writes no exponent) and below
-    2**31, where a double's spacing is under 10**-6, so no other decimal of as few places
-    rounds to it; and, ``exact``, the value is that decimal's nearest double; or
-    else, below 2**20, its scaled value is not within 1e-6 of a tie (the scaling's error is
-    then under 1e-6, so rounding the scaled value rounds the exact product, as ``round``
-    does)."""
+    ``repr`` writes a float below 2**31 (where a double's spacing is under 10**-6, so no
+    other decimal of as few places is as near) and of at least 1e-4 without exponent, as
+    the nearest decimal of fewest digits.  So the text is certain where the result is in
+    that range and: ``"none"``, the value is that decimal's nearest double; ``"python"``,
+    the scaled value (below 2**32, so off by under 1e-6) is not within 1e-6 of a tie, and
+    rounding it rounds the exact product as ``round`` does; ``"numpy"``, which rounds the
+    scaled value as it is (``rint``) and divides, whatever the value (not negative, as
+    ``-0.0`` is written with its sign)."""
     v = np.asarray(values, dtype=np.float64)
     n, unit = len(v), 10**places
     with np.errstate(invalid="ignore", over="ignore"):  # NaN, inf and huge: not sure
         scaled = v * unit
         whole = np.rint(scaled)
-        if exact:
+        if rounding == "none":
             sure = (v >= 1e-4) & (v < 2.0**31) & (whole / unit == v)
+        elif rounding == "python":
+            sure = (v >= 1e-4) & (scaled < 2.0**32) & (np.abs(np.abs(scaled - whole) - 0.5) > 1e-6)
         else:
-            sure = (v >= 1e-4) & (v < 2.0**20) & (np.abs(np.abs(scaled - whole) - 0.5) > 1e-6)
+            sure = ~np.signbit(v) & (whole < 2.0**31)
     count = np.where(sure, whole, 0).astype(np.int64)
     head = integers(count // unit)
     fraction = _fraction(count % unit, places)
@@ -167,3 +175,21 @@ def typeset(pieces: Sequence[str], slots: Sequence[Slot]) -> list[str]:
         rows[:, at : at + slot.shape[1]] = slot
         at += slot.shape[1]
     return rows.tobytes().translate(None, b"\0").decode().split("\n")[:-1]
+
+
+class Template:
+    """A template written piece by piece: ``t(text)`` adds constant text, ``t(text,
+    slot)`` text and then a slot; ``rows()`` typesets it."""
+
+    def __init__(self) -> None:
+        self.pieces: list[str] = [""]
+        self.slots: list[Slot] = []
+
+    def __call__(self, text: str, slot: Slot | None = None) -> None:
+        self.pieces[-1] += text
+        if slot is not None:
+            self.slots.append(slot)
+            self.pieces.append("")
+
+    def rows(self) -> list[str]:
+        return typeset(self.pieces, self.slots)
