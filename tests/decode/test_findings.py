@@ -307,12 +307,13 @@ def test_analysing_blocks_of_connections_changes_nothing(
         assert handed and all(handed)  # the children's blocks were used
 
 
-@pytest.mark.parametrize("child", ["garbled", "short", "fails"])
+@pytest.mark.parametrize("child", ["garbled", "short", "few", "fails"])
 def test_a_child_s_blocks_that_cannot_be_used_are_analysed_here(
     child: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """A child that writes something that is not its blocks, too few of them, or fails
     costs time, not results: this process analyses those blocks itself."""
+    import pickle
     from dataclasses import fields
     from typing import IO
 
@@ -331,9 +332,9 @@ def test_a_child_s_blocks_that_cannot_be_used_are_analysed_here(
         if child == "garbled":
             file.write(b"not a pickle")
         elif child == "short":
-            import pickle
-
             pickle.dump([], file)
+        elif child == "few":  # its first block, then nothing
+            pickle.dump(self.analyse(runs[0]), file)  # type: ignore[attr-defined]
         else:
             raise RuntimeError("the child fails")
 

@@ -790,7 +790,8 @@ def analyse_blocks(
 
     Blocks are independent (whole connections each): with many of them, a forked child
     analyses the second half's while this process does the first's (``parallel.Later``),
-    and hands them over pickled; the results are those of one process, block by block."""
+    and hands them over pickled one by one; the results are those of one process, block
+    by block."""
     n = int(bounds[-1])
     runs = blocks(bounds, size or BLOCK) or [(0, 0)]
     one = _Blocks(columns, bounds, irtt, skip)
@@ -802,9 +803,11 @@ def analyse_blocks(
     try:
         for run in runs[:half]:
             out = _place(out, one.analyse(run), (n, len(bounds) - 1), int(bounds[run[0]]), run)
-        told = _told(later.unpickled() if later is not None else None, len(runs) - half)
-        for k, run in enumerate(runs[half:]):
-            sa = told[k] if told is not None else one.analyse(run)
+        file = later.file() if later is not None else None
+        for run in runs[half:]:
+            sa = _told(file) if file is not None else None
+            if sa is None:  # the child gave no more: the rest are analysed here
+                file, sa = None, one.analyse(run)
             out = _place(out, sa, (n, len(bounds) - 1), int(bounds[run[0]]), run)
     finally:
         if later is not None:
@@ -813,12 +816,13 @@ def analyse_blocks(
     return out
 
 
-def _told(got: object | None, count: int) -> list[SeqAnalysis] | None:
-    """The child's ``count`` blocks; None (analyse them here) when it gave none, or
-    something else."""
-    if not isinstance(got, list) or len(got) != count:
+def _told(file: IO[bytes]) -> SeqAnalysis | None:
+    """The child's next block, or None when what it wrote ends or is something else."""
+    try:
+        got: object = pickle.load(file)  # our own child's, in a private file we made
+    except (pickle.UnpicklingError, EOFError, OSError, ValueError):
         return None
-    return got if all(isinstance(sa, SeqAnalysis) for sa in got) else None
+    return got if isinstance(got, SeqAnalysis) else None
 
 
 class _Blocks:
@@ -849,7 +853,10 @@ class _Blocks:
         return analyse_sequence(**cols, bounds=bounds[lo : hi + 1] - p0, irtt=self.irtt[lo:hi])
 
     def write(self, file: IO[bytes], runs: list[tuple[int, int]]) -> None:  # pragma: no cover
-        pickle.dump([self.analyse(run) for run in runs], file, protocol=pickle.HIGHEST_PROTOCOL)
+        """Each block pickled as it is analysed, so that neither process holds more than
+        one of the child's blocks at a time (the peak of a million packets' analysis)."""
+        for run in runs:
+            pickle.dump(self.analyse(run), file, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _place(
