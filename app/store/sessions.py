@@ -42,6 +42,7 @@ from app.decode.export.document import (
     PacketBlocks,
     narratives_json,
     negotiation_json,
+    negotiations_json,
     packets_json,
     story_lists,
 )
@@ -586,19 +587,15 @@ class Store(Jobs):
         for k in range((m.flow_count + m.flow_chunk - 1) // m.flow_chunk):
             got = self._flow_chunk(sid, k)
             cols = got[0]
+            nego = None if summary else negotiations_json(cols)
             for i, piece in enumerate(self._summaries(m, k, got)):
                 fid = k * m.flow_chunk + i + 1
                 sep = "," if fid > 1 else ""
-                if summary:
+                if nego is None:
                     yield sep + piece
                     continue
-                yield (
-                    sep
-                    + piece[:-1]
-                    + ',"negotiation":'
-                    + negotiation_json(cols, i)
-                    + ',"packets":['
-                )
+                yield sep + piece[:-1] + ',"negotiation":' + nego[i] + ',"packets":['
+
                 first, count = int(cols["first_pos"][i]), int(cols["count"][i])
                 yield from blocks.flow(first, first + count)
                 yield "]}"

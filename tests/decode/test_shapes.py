@@ -78,3 +78,28 @@ def test_packet_texts_from_columns_equal_the_object_path(path: Path) -> None:
             for p in packets_json(ft.flow(f))
         ]
         assert packet_texts(ft.positions(lo, hi)) == objects
+
+
+def test_negotiations_made_once_per_distinct_options_equal_each_alone(tmp_path: Path) -> None:
+    """``negotiations_json`` (one text per distinct set of SYN options, by a packed key)
+    equals ``negotiation_json`` of each connection, also where a value does not fit the key
+    (then each is made alone)."""
+    import numpy as np
+
+    from app.decode.analysis.facts import connection_facts
+    from app.decode.export.document import (
+        negotiation_columns,
+        negotiation_json,
+        negotiations_json,
+    )
+    from benchmarks.gencap import generate
+
+    busy = tmp_path / "busy.pcap"
+    generate(str(busy), 3000, 60, 0, 7)
+    for path in (busy, *sorted(CAPTURES.glob("*.pcap"))):
+        ft = analyse(read_input(path.read_bytes())).table
+        cols = negotiation_columns(ft, connection_facts(ft), 0, ft.count)
+        alone = [negotiation_json(cols, i) for i in range(ft.count)]
+        assert negotiations_json(cols) == alone
+        cols["wscale"] = np.where(cols["wscale"] >= 0, 40, cols["wscale"])  # past the key
+        assert negotiations_json(cols) == [negotiation_json(cols, i) for i in range(ft.count)]

@@ -351,6 +351,29 @@ def negotiation_json(cols: Columns, i: int) -> str:
     )
 
 
+def negotiations_json(cols: Columns) -> list[str]:
+    """``negotiation_json`` of every connection in ``cols``, made once for each distinct
+    set of SYN options (their values packed in one 61-bit key; where one does not fit,
+    connection by connection)."""
+    n = len(cols["scaling"])
+    key, at, fits = np.zeros(n, np.int64), 0, True
+    fields: list[tuple[npt.NDArray[Any], int]] = []
+    for d in (0, 1):
+        fields += [(cols["mss"][:, d] + 1, 17), (cols["wscale"][:, d] + 1, 5)]
+        fields += [(cols["syn_row"][:, d] >= 0, 1), (cols["tfo"][:, d], 2)]
+        fields += [(cols[name][:, d], 1) for name in ("sackok", "timestamps", "mptcp")]
+    for values, width in [*fields, (cols["scaling"], 3), (cols["ecn"], 2)]:
+        v = values.astype(np.int64)
+        fits = fits and bool(((v >= 0) & (v < 1 << width)).all())
+        key |= v << at
+        at += width
+    if not fits:
+        return [negotiation_json(cols, i) for i in range(n)]
+    _, first, which = np.unique(key, return_index=True, return_inverse=True)
+    texts = [negotiation_json(cols, i) for i in first.tolist()]
+    return [texts[w] for w in which.reshape(-1).tolist()]
+
+
 @lru_cache(maxsize=4096)
 def _negotiation_text(**options: Any) -> str:
     """``negotiation`` as JSON text, made once for each distinct pair of SYNs' options:
@@ -854,15 +877,13 @@ class _FlowWriter:
             b = min(a + block, hi)
             texts = self.summaries.texts(a, b)
             if self.summary:
-                for i, text in enumerate(texts, a):
-                    out.write("," + text if i else text)
+                out.write(("," if a else "") + ",".join(texts))
                 continue
-            nego = negotiation_columns(ft, self.facts, a, b)
+            nego = negotiations_json(negotiation_columns(ft, self.facts, a, b))
+            parts: list[str] = []
             for i, text in enumerate(texts, a):
-                if i:
-                    out.write(",")
-                out.write(text[:-1] + ',"negotiation":' + negotiation_json(nego, i - a))
-                out.write(',"packets":[')
-                for piece in blocks.flow(int(ft.bounds[i]), int(ft.bounds[i + 1])):
-                    out.write(piece)
-                out.write("]}")
+                parts += ("," if i else "", text[:-1], ',"negotiation":', nego[i - a])
+                parts.append(',"packets":[')
+                parts += blocks.flow(int(ft.bounds[i]), int(ft.bounds[i + 1]))
+                parts.append("]}")
+            out.write("".join(parts))  # one write a block: a few megabytes
