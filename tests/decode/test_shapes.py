@@ -103,3 +103,29 @@ def test_negotiations_made_once_per_distinct_options_equal_each_alone(tmp_path: 
         assert negotiations_json(cols) == alone
         cols["wscale"] = np.where(cols["wscale"] >= 0, 40, cols["wscale"])  # past the key
         assert negotiations_json(cols) == [negotiation_json(cols, i) for i in range(ft.count)]
+
+
+def test_typeset_rows_keep_non_ascii_quotes_and_escapes_as_the_object_path() -> None:
+    """Rows whose payload message or capture comments hold non-ASCII text, quotes,
+    backslashes or control characters, and times or round trips that only Python can
+    write (``repr`` with an exponent), come out as ``packets_json`` writes them."""
+
+    from app.decode.analysis.flows import Flow, Side, row_objects
+    from app.decode.export.document import packet_texts, packets_json
+
+    ft = analyse(read_input((CAPTURES / "http-like.pcap").read_bytes())).table
+    part = ft.positions(0, len(ft.order))
+    n = len(part)
+    apps = dict(part.apps)
+    apps[0] = 'GET /é"\\ 中文\x01'
+    part.apps = apps
+    part.comments = {1: ['ünï "q"\n', "\t"], n - 1: ["x"]}
+    part.cols["time"] = part.cols["time"].copy()
+    part.cols["time"][2] = 1e-05
+    part.cols["ack_rtt"] = part.cols["ack_rtt"].copy()
+    part.cols["ack_rtt"][3] = 5e-08  # 5e-05 ms: below 1e-4, written by Python
+    got = packet_texts(part)
+    for i in range(n):
+        p, info = row_objects(part, i)
+        want = packets_json(Flow(0, Side(""), Side(""), [p], [info]))[0]
+        assert got[i] == json.dumps(want, ensure_ascii=False, separators=(",", ":")), i
