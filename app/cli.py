@@ -58,7 +58,7 @@ def _return_freed_memory() -> None:
     the heap to be used again: at 1 MiB, every column of a million packets and every block
     of output was new pages each time (page faults for 250k packets' --json: 487,000 at
     1 MiB, 160,000 at 16 MiB; for 1M packets' --summary 932,000 and 293,000, system time
-    4.0 and 1.8 s), for a peak 10 MiB higher (387 MiB for 1M packets, in the analysis)."""
+    4.0 and 1.8 s), for a peak about 10 MiB higher (391 MiB for 1M packets, in the analysis)."""
     import ctypes
 
     try:

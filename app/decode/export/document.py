@@ -288,7 +288,8 @@ def _endpoint_slot(
         hosts.astype(np.int64) * _PORT_KEYS + ports.astype(np.int64) + 1, return_inverse=True
     )
     texts = []
-    for h, port in zip(*np.divmod(ends, _PORT_KEYS), strict=True):
+    hosts_of, ports_of = np.divmod(ends, _PORT_KEYS)
+    for h, port in zip(hosts_of.tolist(), ports_of.tolist(), strict=True):
         name = format_endpoint(part.hosts[h], None if port == 0 else port - 1, part.port_names)
         texts.append(_str(name))
     return typeset.table(which, texts)

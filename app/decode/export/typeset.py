@@ -139,7 +139,7 @@ def texts(values: Sequence[str]) -> Slot:
 
 
 def constant(n: int, text: str) -> Slot:
-    """The same text on every row."""
+    """The same text on every row (a read-only view: one row's bytes)."""
     return np.broadcast_to(_padded([text]), (n, len(text.encode())))
 
 
