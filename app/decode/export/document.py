@@ -881,10 +881,11 @@ class _FlowWriter:
                 out.write(("," if a else "") + ",".join(texts))
                 continue
             nego = negotiations_json(negotiation_columns(ft, self.facts, a, b))
-            parts: list[str] = []
             for i, text in enumerate(texts, a):
-                parts += ("," if i else "", text[:-1], ',"negotiation":', nego[i - a])
+                parts = ["," if i else "", text[:-1], ',"negotiation":', nego[i - a]]
                 parts.append(',"packets":[')
                 parts += blocks.flow(int(ft.bounds[i]), int(ft.bounds[i + 1]))
                 parts.append("]}")
-            out.write("".join(parts))  # one write a block: a few megabytes
+                # one write a connection: a block's megabytes joined at once would be new
+                # pages each time (glibc gives a freed heap top of 16 MiB back)
+                out.write("".join(parts))
