@@ -818,10 +818,7 @@ def analyse_blocks(
 
 def _told(file: IO[bytes]) -> SeqAnalysis | None:
     """The child's next block, or None when what it wrote ends or is something else."""
-    try:
-        got: object = pickle.load(file)  # our own child's, in a private file we made
-    except (pickle.UnpicklingError, EOFError, OSError, ValueError):
-        return None
+    got = parallel.load(file)
     return got if isinstance(got, SeqAnalysis) else None
 
 

@@ -275,24 +275,26 @@ def _ms_of_ms(ms: float) -> str:
 
 def _findings_slot(bits: npt.NDArray[np.int32]) -> typeset.Slot:
     """JSON lists of finding codes, made once per distinct set."""
-    sets, which = np.unique(bits, return_inverse=True)
-    lists = [[code for k, code in enumerate(FINDING_CODES) if b >> k & 1] for b in sets.tolist()]
-    return typeset.table(which, [_js(codes) for codes in lists])
+
+    def lists(sets: npt.NDArray[np.int32]) -> list[str]:
+        return [_js([c for k, c in enumerate(FINDING_CODES) if b >> k & 1]) for b in sets.tolist()]
+
+    return typeset.by_key(bits, lists)
 
 
 def _endpoint_slot(
     part: PacketTable, hosts: npt.NDArray[Any], ports: npt.NDArray[Any]
 ) -> typeset.Slot:
     """JSON strings "host:port" of many rows, each distinct endpoint formatted once."""
-    ends, which = np.unique(
-        hosts.astype(np.int64) * _PORT_KEYS + ports.astype(np.int64) + 1, return_inverse=True
-    )
-    texts = []
-    hosts_of, ports_of = np.divmod(ends, _PORT_KEYS)
-    for h, port in zip(hosts_of.tolist(), ports_of.tolist(), strict=True):
-        name = format_endpoint(part.hosts[h], None if port == 0 else port - 1, part.port_names)
-        texts.append(_str(name))
-    return typeset.table(which, texts)
+
+    def names(ends: npt.NDArray[np.int64]) -> list[str]:
+        hosts_of, ports_of = np.divmod(ends, _PORT_KEYS)
+        return [
+            _str(format_endpoint(part.hosts[h], None if port == 0 else port - 1, part.port_names))
+            for h, port in zip(hosts_of.tolist(), ports_of.tolist(), strict=True)
+        ]
+
+    return typeset.by_key(hosts.astype(np.int64) * _PORT_KEYS + ports.astype(np.int64) + 1, names)
 
 
 _PORT_KEYS = 65_537  # a port, or -1 (none), plus one
@@ -520,7 +522,7 @@ def summary_texts(cols: Columns, lo: int, endpoints: EndpointTexts) -> tuple[lis
     if not n:
         return [], []
     ints, table = typeset.integers, typeset.table
-    ends = [_endpoints_slot(endpoints, cols[k]) for k in _EP_COLUMNS]
+    ends = [typeset.by_key(cols[k], endpoints) for k in _EP_COLUMNS]
     t = typeset.Template()
     t('{"id":', ints(np.arange(lo + 1, lo + n + 1)))
     t(',"client":', ends[0])
@@ -546,10 +548,10 @@ def summary_texts(cols: Columns, lo: int, endpoints: EndpointTexts) -> tuple[lis
     t('},"vantage":"', table(cols["vantage"], VANTAGES))
     t('","vantage_from":', table(cols["near_from"], _VANTAGE_FROM))
     t(',"ecn":', table(cols["ecn"], _ECN_OFFER))
-    t(',"findings":{', _findings_slot_of(cols["counts"]))
+    t(',"findings":{', _counts_slot(cols["counts"]))
     t('},"ended_by":"', table(cols["ended_by"], ENDED_BY))
     t('","closer":', table(cols["closer"] + 1, _CLOSERS))
-    t(',"ending":', _by_key(cols["ended_by"] * 3 + cols["closer"] + 1, _ending))
+    t(',"ending":', typeset.by_key(cols["ended_by"] * 3 + cols["closer"] + 1, _endings))
     t(',"sides":{"client":')
     _side_slots(t, cols, 0, ends[0])
     t(',"server":')
@@ -566,19 +568,7 @@ _CLOSERS = ("null", '"client"', '"server"')
 _CODE_TEXTS = [f'"{c}":' for c in FINDING_CODES]
 
 
-def _by_key(keys: npt.NDArray[Any], text: Callable[[int], str]) -> typeset.Slot:
-    """``text(key)`` of each row's key, made once per distinct key."""
-    distinct, which = np.unique(keys, return_inverse=True)
-    return typeset.table(which.reshape(-1), [text(k) for k in distinct.tolist()])
-
-
-def _endpoints_slot(endpoints: EndpointTexts, eps: npt.NDArray[Any]) -> typeset.Slot:
-    """Each row's endpoint, each distinct one written once."""
-    distinct, which = np.unique(eps, return_inverse=True)
-    return typeset.table(which.reshape(-1), endpoints(distinct))
-
-
-def _findings_slot_of(counts: npt.NDArray[Any]) -> typeset.Slot:
+def _counts_slot(counts: npt.NDArray[Any]) -> typeset.Slot:
     """The inside of each flow's ``findings`` object: its codes with their counts."""
     texts = [""] * len(counts)
     found = np.flatnonzero(counts.any(axis=1))
@@ -587,9 +577,12 @@ def _findings_slot_of(counts: npt.NDArray[Any]) -> typeset.Slot:
     return typeset.texts(texts)
 
 
-def _ending(key: int) -> str:
-    ended_by, closer = divmod(key, 3)
-    return _js(describe_ending(ENDED_BY[ended_by], (None, "client", "server")[closer]))
+def _endings(keys: npt.NDArray[np.int64]) -> list[str]:
+    """The ``ending`` objects of ``ended_by * 3 + closer + 1`` keys."""
+    return [
+        _js(describe_ending(ENDED_BY[eb], (None, "client", "server")[closer]))
+        for eb, closer in (divmod(k, 3) for k in keys.tolist())
+    ]
 
 
 def _durations(cols: Columns) -> list[str]:
@@ -863,7 +856,7 @@ class _FlowWriter:
 
     def middle(self) -> tuple[int, int]:
         """(the flow where half the work is done, the work): a flow's summary costs about
-        what six packets' texts cost."""
+        what twelve packets' texts cost."""
         ft = self.ft
         done = 12 * np.arange(1, ft.count + 1)
         if not self.summary:

@@ -133,6 +133,13 @@ def table(codes: npt.NDArray[Any], texts: Sequence[str]) -> Slot:
     return _padded(texts)[np.asarray(codes, dtype=np.intp)]
 
 
+def by_key(keys: npt.NDArray[Any], texts_of: Callable[[npt.NDArray[Any]], Sequence[str]]) -> Slot:
+    """Each row's text, ``texts_of(distinct)`` giving one for each of the distinct keys
+    (sorted) at once."""
+    distinct, which = np.unique(keys, return_inverse=True)
+    return table(which.reshape(-1), texts_of(distinct))
+
+
 def texts(values: Sequence[str]) -> Slot:
     """Each row's own text (made by Python)."""
     return _padded(values)

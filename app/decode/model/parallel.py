@@ -189,6 +189,16 @@ class Blobs:
         self.later.close()
 
 
+def load(file: IO[bytes]) -> object | None:
+    """The next object a child pickled to its file, or None when there is none or it cannot
+    be read."""
+    try:
+        got: object = pickle.load(file)  # our own child's, in a private file we made
+    except (pickle.UnpicklingError, EOFError, OSError, ValueError):
+        return None
+    return got
+
+
 class Later:
     """``make(file)`` run by a forked child into a temporary file from the moment this is
     made (when ``work`` is worth it, ``least`` as in ``worth``), while the caller does its
@@ -211,13 +221,7 @@ class Later:
         """The object the child pickled to its file, or None (no child, it failed, or what
         it wrote cannot be read): the caller then does that part itself."""
         file = self.file()
-        if file is None:
-            return None
-        try:
-            got: object = pickle.load(file)  # our own child's, in a private file we made
-        except (pickle.UnpicklingError, EOFError, OSError):
-            return None
-        return got
+        return None if file is None else load(file)
 
     def close(self) -> None:
         if self.child is not None:
