@@ -613,7 +613,8 @@ def _stats_slots(
 
 
 def _np_ms(ms: float) -> str:
-    return "null" if ms != ms else repr(np.round(np.array([ms]), 3).tolist()[0])
+    with np.errstate(over="ignore"):  # near the largest double: inf, as numpy rounds it
+        return "null" if ms != ms else repr(np.round(np.array([ms]), 3).tolist()[0])
 
 
 def _side_slots(t: typeset.Template, cols: Columns, d: int, endpoint: typeset.Slot) -> None:
